@@ -1,0 +1,258 @@
+"""Kubernetes error vocabulary: field errors and Status objects.
+
+Why: kubectl and the official clients render errors from the Status shape
+(reason, code, details.causes) and users grep for kube-apiserver's exact
+wording, so every message here copies k8s.io/apimachinery's format strings
+(pkg/api/errors and pkg/util/validation/field).
+
+Invariant: the API server turns every failure into exactly one StatusError;
+``StatusError.status`` is the JSON body it sends, ``StatusError.code`` the
+HTTP code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# field.ErrorType -> (Status cause reason, human text)
+REQUIRED = ("FieldValueRequired", "Required value")
+INVALID = ("FieldValueInvalid", "Invalid value")
+NOT_SUPPORTED = ("FieldValueNotSupported", "Unsupported value")
+DUPLICATE = ("FieldValueDuplicate", "Duplicate value")
+FORBIDDEN = ("FieldValueForbidden", "Forbidden")
+TOO_LONG = ("FieldValueTooLong", "Too long")
+TOO_MANY = ("FieldValueTooMany", "Too many")
+INTERNAL = ("InternalError", "Internal error")
+TYPE_INVALID = ("FieldValueTypeInvalid", "Invalid value")
+
+_OMIT = object()
+
+
+def go_repr(value: Any) -> str:
+    """Render a bad value the way Go's field.Error does (%v / %q / %#v)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return "[]int32{" + ", ".join(str(v) for v in value) + "}"
+        return "[]interface {}{" + ", ".join(go_repr(v) for v in value) + "}"
+    if isinstance(value, dict):
+        if all(isinstance(v, str) for v in value.values()):
+            inner = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in value.items())
+            return "map[string]string{" + inner + "}"
+        return "map[string]interface {}{" + ", ".join(f"{json.dumps(k)}:{go_repr(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One field.Error: a path, a type, the bad value and a detail."""
+
+    type: tuple[str, str]
+    field: str
+    value: Any = _OMIT
+    detail: str = ""
+
+    def body(self) -> str:
+        reason, text = self.type
+        if self.type in (REQUIRED, FORBIDDEN, TOO_LONG, INTERNAL) or self.value is _OMIT:
+            s = text
+        else:
+            s = f"{text}: {go_repr(self.value)}"
+        if self.detail:
+            s += f": {self.detail}"
+        return s
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body()}"
+
+    def cause(self) -> dict[str, str]:
+        return {"reason": self.type[0], "message": self.body(), "field": self.field}
+
+
+def required(field: str, detail: str = "") -> FieldError:
+    return FieldError(REQUIRED, field, detail=detail)
+
+
+def invalid(field: str, value: Any, detail: str = "") -> FieldError:
+    return FieldError(INVALID, field, value, detail)
+
+
+def not_supported(field: str, value: Any, supported: list[str]) -> FieldError:
+    detail = "supported values: " + ", ".join(json.dumps(s) for s in supported) if supported else ""
+    return FieldError(NOT_SUPPORTED, field, value, detail)
+
+
+def duplicate(field: str, value: Any) -> FieldError:
+    return FieldError(DUPLICATE, field, value)
+
+
+def forbidden(field: str, detail: str) -> FieldError:
+    return FieldError(FORBIDDEN, field, detail=detail)
+
+
+def too_long(field: str, max_length: int) -> FieldError:
+    return FieldError(TOO_LONG, field, detail=f"must have at most {max_length} bytes")
+
+
+def too_many(field: str, actual: int, max_items: int) -> FieldError:
+    return FieldError(TOO_MANY, field, actual, f"must have at most {max_items} items")
+
+
+def aggregate(errs: list[FieldError]) -> str:
+    """utilerrors.Aggregate's Error(): one message, or ``[a, b]``."""
+    msgs: list[str] = []
+    for e in errs:
+        m = str(e)
+        if m not in msgs:
+            msgs.append(m)
+    if len(msgs) == 1:
+        return msgs[0]
+    return "[" + ", ".join(msgs) + "]"
+
+
+def qualified(name: str, group: str) -> str:
+    """GroupResource/GroupKind String(): ``services`` or ``leases.coordination.k8s.io``."""
+    return f"{name}.{group}" if group else name
+
+
+class StatusError(Exception):
+    """A failure that carries its own meta/v1 Status body."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+    @classmethod
+    def from_status(cls, status: dict[str, Any]) -> StatusError:
+        return cls(
+            int(status.get("code") or 500),
+            str(status.get("reason") or ""),
+            str(status.get("message") or ""),
+            details=status.get("details"),
+        )
+
+
+def _details(name: str, group: str, kind: str) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        d["group"] = group
+    return d
+
+
+def not_found(resource: str, name: str, group: str = "") -> StatusError:
+    return StatusError(
+        404, "NotFound", f'{qualified(resource, group)} "{name}" not found', details=_details(name, group, resource)
+    )
+
+
+def already_exists(resource: str, name: str, group: str = "") -> StatusError:
+    return StatusError(
+        409,
+        "AlreadyExists",
+        f'{qualified(resource, group)} "{name}" already exists',
+        details=_details(name, group, resource),
+    )
+
+
+def conflict(resource: str, name: str, group: str = "", why: str = "") -> StatusError:
+    why = why or "the object has been modified; please apply your changes to the latest version and try again"
+    return StatusError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {qualified(resource, group)} "{name}": {why}',
+        details=_details(name, group, resource),
+    )
+
+
+def invalid_object(kind: str, name: str, errs: list[FieldError], group: str = "") -> StatusError:
+    """errors.NewInvalid: 422 with one cause per field error."""
+    msg = f'{qualified(kind, group)} "{name}" is invalid'
+    if errs:
+        msg += ": " + aggregate(errs)
+    details = _details(name, group, kind)
+    details["causes"] = [e.cause() for e in errs]
+    return StatusError(422, "Invalid", msg, details=details)
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def forbidden_error(resource: str, name: str, message: str, group: str = "") -> StatusError:
+    prefix = f'{qualified(resource, group)} "{name}" is forbidden' if name else f"{qualified(resource, group)} is forbidden"
+    return StatusError(403, "Forbidden", f"{prefix}: {message}", details=_details(name, group, resource))
+
+
+def gone(message: str) -> StatusError:
+    """410 for a compacted resourceVersion (``too old resource version: 5 (10)``)."""
+    return StatusError(410, "Expired", message)
+
+
+def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> StatusError:
+    return StatusError(405, "MethodNotAllowed", message)
+
+
+def not_acceptable(message: str) -> StatusError:
+    return StatusError(406, "NotAcceptable", message)
+
+
+def unsupported_media_type(content_type: str, accepted: list[str]) -> StatusError:
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: {', '.join(accepted)}",
+    )
+
+
+def too_large(limit: int) -> StatusError:
+    return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+
+
+def internal(message: str) -> StatusError:
+    return StatusError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+def timeout(message: str) -> StatusError:
+    return StatusError(504, "Timeout", message)
+
+
+def not_implemented(message: str) -> StatusError:
+    return StatusError(501, "NotImplemented", message)

@@ -1,0 +1,479 @@
+"""The FastAPI application: Kubernetes URL scheme, content negotiation, Status errors.
+
+``create_app(settings)`` builds everything (database, store, watch cache,
+registry) with no state at import time. Requests under /api and /apis are
+dispatched by one parser of the Kubernetes URL scheme to the generic
+registry; this module only translates HTTP <-> registry calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+from apimachinery import errors
+from apimachinery.errors import StatusError
+from apimachinery.resources import BY_KEY, ResourceType, lookup
+from apimachinery.selectors import parse_field_selector, parse_label_selector
+from apiserver import discovery, tables
+from apiserver.bootstrap import bootstrap
+from apiserver.metrics import Metrics
+from apiserver.registry import Registry
+from apiserver.settings import Settings
+from apiserver.storage.database import Database, make_engine
+from apiserver.storage.store import Store
+from apiserver.watchcache import Entry, Event, WatchCache
+
+log = logging.getLogger("kubelite.apiserver")
+
+JSON = "application/json"
+PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def parse_bool(value: str | None, name: str) -> bool:
+    """Go's strconv.ParseBool, as the Python client 33.x sends ``watch=True``."""
+    if value is None or value == "":
+        return False
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise errors.bad_request(f'invalid boolean value "{value}" for query parameter {name}')
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f'invalid value "{value}" for query parameter {name}: must be an integer') from None
+
+
+def status_response(e: StatusError) -> Response:
+    return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
+
+
+@dataclass
+class Target:
+    """A parsed Kubernetes resource URL."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def parse_path(prefix: str, path: str) -> Target:
+    """Map ``/api/v1/...`` or ``/apis/g/v/...`` to a resource, namespace, name and subresource."""
+    parts = [p for p in path.split("/") if p]
+    if prefix == "api":
+        if not parts:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        group, version, rest = "", parts[0], parts[1:]
+    else:
+        if len(parts) < 2:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        group, version, rest = parts[0], parts[1], parts[2:]
+    if not rest:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+    namespace: str | None = None
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
+        namespace, rest = rest[1], rest[2:]
+    rt = lookup(group, version, rest[0])
+    if rt is None or len(rest) > 3:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+    if namespace is not None and not rt.namespaced:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    if sub is not None and sub not in rt.subresources:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+    return Target(rt, namespace, name, sub)
+
+
+def _list_kind(rt: ResourceType) -> str:
+    return rt.kind + "List"
+
+
+def encode_list(rt: ResourceType, entries: list[Entry], rv: int, token: str | None) -> bytes:
+    meta: dict[str, Any] = {"resourceVersion": str(rv)}
+    if token:
+        meta["continue"] = token
+    head = b'{"kind":"' + _list_kind(rt).encode() + b'","apiVersion":"' + rt.api_version.encode() + b'","metadata":'
+    return head + orjson.dumps(meta) + b',"items":[' + b",".join(e.body for e in entries) + b"]}"
+
+
+class ApiServer:
+    """Per-app state: settings, store, cache, registry, metrics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache = WatchCache(history_size=settings.keep_changes, max_queue=settings.watch_queue)
+        self.db = Database(make_engine(settings.database_url()))
+        self.store = Store(self.db, self.cache, keep_changes=settings.keep_changes,
+                           compact_interval=settings.compact_interval)
+        self.registry = Registry(self.store, self.cache)
+        self.metrics = Metrics(self)
+        self.ready = False
+
+    async def start(self) -> None:
+        await self.store.start()
+        await bootstrap(self.registry, self.settings)
+        self.registry.resume_namespace_cleanups()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.store.stop()
+
+    # -- request helpers -----------------------------------------------------
+    async def read_body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        cl = request.headers.get("content-length")
+        if cl and cl.isdigit() and int(cl) > limit:
+            raise errors.too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise errors.too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def decode_body(self, request: Request) -> Any:
+        raw = await self.read_body(request)
+        ctype = (request.headers.get("content-type") or JSON).split(";")[0].strip().lower()
+        if not raw:
+            raise errors.bad_request("the request body is empty")
+        try:
+            if ctype in (JSON, "", "*/*", "text/plain"):
+                return orjson.loads(raw)
+            if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
+                return yaml.safe_load(raw)
+            if ctype == "application/vnd.kubernetes.protobuf":
+                from apiserver.protobuf import decode_protobuf
+
+                return decode_protobuf(raw)
+        except StatusError:
+            raise
+        except Exception as e:
+            raise errors.bad_request(f"error decoding request body: {e}") from None
+        raise errors.unsupported_media_type(ctype, [JSON, "application/yaml", "application/vnd.kubernetes.protobuf"])
+
+    def respond(self, request: Request, rt: ResourceType, obj: dict[str, Any], code: int = 200,
+                warnings: tuple[str, ...] = ()) -> Response:
+        headers = {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)} if (
+            warnings) else None
+        want_table, _ = tables.wants_table(request.headers.get("accept", ""))
+        if want_table and obj.get("kind") == rt.kind:
+            include = request.query_params.get("includeObject") or "Metadata"
+            return Response(orjson.dumps(tables.to_table(rt, [obj], include_object=include)), status_code=code,
+                            media_type=JSON, headers=headers)
+        return Response(orjson.dumps(obj), status_code=code, media_type=JSON, headers=headers)
+
+    # -- dispatch --------------------------------------------------------------
+    async def handle(self, request: Request, prefix: str, path: str) -> Response:
+        t = parse_path(prefix, path)
+        request.state.resource = t.rt.plural
+        q = request.query_params
+        method = request.method
+        rt = t.rt
+        dry_run = q.get("dryRun") == "All"
+        if q.get("dryRun") not in (None, "", "All"):
+            raise errors.bad_request(f'unsupported dry run directive "{q.get("dryRun")}"')
+        verb = method.lower()
+        if t.name is None:
+            if method == "GET":
+                if parse_bool(q.get("watch"), "watch"):
+                    request.state.verb = "watch"
+                    return await self.watch(request, t)
+                request.state.verb = "list"
+                return self.list(request, t)
+            if method == "POST":
+                request.state.verb = "create"
+                if rt.namespaced and t.namespace is None:
+                    raise errors.method_not_allowed()
+                body = await self.decode_body(request)
+                res = await self.registry.create(rt, t.namespace, body, dry_run=dry_run,
+                                                 field_validation=q.get("fieldValidation"))
+                return self.respond(request, rt, res.obj, res.code, res.warnings)
+            if method == "DELETE":
+                request.state.verb = "deletecollection"
+                opts = await self._delete_options(request)
+                items = await self.registry.delete_collection(
+                    rt, t.namespace, label_selector=parse_label_selector(q.get("labelSelector") or ""),
+                    field_selector=parse_field_selector(q.get("fieldSelector") or ""), options=opts,
+                    dry_run=dry_run,
+                )
+                body = {"kind": _list_kind(rt), "apiVersion": rt.api_version,
+                        "metadata": {"resourceVersion": str(self.cache.revision)}, "items": items}
+                return Response(orjson.dumps(body), media_type=JSON)
+            raise errors.method_not_allowed()
+        request.state.verb = verb
+        if method == "GET":
+            if parse_bool(q.get("watch"), "watch"):
+                raise errors.method_not_allowed("watch of a single object: use ?fieldSelector=metadata.name=")
+            if self.store.shared:
+                await self.store.fresh_revision()
+            e = self.registry.get_entry(rt, t.namespace, t.name)
+            if t.subresource is None and not tables.wants_table(request.headers.get("accept", ""))[0]:
+                return Response(e.body, media_type=JSON)
+            return self.respond(request, rt, e.obj)
+        if method == "PUT":
+            body = await self.decode_body(request)
+            res = await self.registry.update(rt, t.namespace, t.name, body, subresource=t.subresource,
+                                             dry_run=dry_run, field_validation=q.get("fieldValidation"))
+            return self.respond(request, rt, res.obj, res.code, res.warnings)
+        if method == "PATCH":
+            ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+            ptype = PATCH_TYPES.get(ctype)
+            if ptype is None:
+                raise errors.unsupported_media_type(ctype, list(PATCH_TYPES))
+            if ptype == "apply" and not q.get("fieldManager"):
+                raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
+            raw = await self.read_body(request)
+            res = await self.registry.patch(rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
+                                            dry_run=dry_run, field_validation=q.get("fieldValidation"),
+                                            force=parse_bool(q.get("force"), "force"))
+            return self.respond(request, rt, res.obj, res.code, res.warnings)
+        if method == "DELETE":
+            if t.subresource is not None:
+                raise errors.method_not_allowed()
+            opts = await self._delete_options(request)
+            res = await self.registry.delete(rt, t.namespace, t.name, opts, dry_run=dry_run)
+            return self.respond(request, rt, res.obj, res.code)
+        raise errors.method_not_allowed()
+
+    async def _delete_options(self, request: Request) -> dict[str, Any]:
+        raw = await self.read_body(request)
+        opts: dict[str, Any] = {}
+        if raw.strip():
+            try:
+                loaded = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise errors.bad_request("invalid DeleteOptions body") from None
+            if isinstance(loaded, dict):
+                opts = loaded
+        q = request.query_params
+        g = _int_param(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
+        if g is not None:
+            opts["gracePeriodSeconds"] = g
+        if q.get("propagationPolicy"):
+            opts["propagationPolicy"] = q.get("propagationPolicy")
+        return opts
+
+    def _selectors(self, request: Request) -> tuple[Any, Any]:
+        q = request.query_params
+        return parse_label_selector(q.get("labelSelector") or ""), parse_field_selector(q.get("fieldSelector") or "")
+
+    def list(self, request: Request, t: Target) -> Response:
+        q = request.query_params
+        labels, fields = self._selectors(request)
+        limit = _int_param(q.get("limit"), "limit") or 0
+        entries, rv, token = self.registry.list(t.rt, t.namespace, label_selector=labels, field_selector=fields,
+                                                limit=max(0, limit), continue_token=q.get("continue"))
+        want_table, _ = tables.wants_table(request.headers.get("accept", ""))
+        if want_table:
+            list_meta: dict[str, Any] = {"resourceVersion": str(rv)}
+            if token:
+                list_meta["continue"] = token
+            table = tables.to_table(t.rt, [e.obj for e in entries],
+                                    include_object=q.get("includeObject") or "Metadata", list_meta=list_meta)
+            return Response(orjson.dumps(table), media_type=JSON)
+        return Response(encode_list(t.rt, entries, rv, token), media_type=JSON)
+
+    async def watch(self, request: Request, t: Target) -> Response:
+        q = request.query_params
+        if self.store.shared:
+            await self.store.fresh_revision()
+        labels, fields = self._selectors(request)
+        filt = self.registry.filter(t.rt, t.namespace, labels, fields)
+        rv_param = q.get("resourceVersion") or ""
+        send_initial = q.get("sendInitialEvents")
+        initial_events = parse_bool(send_initial, "sendInitialEvents") if send_initial else None
+        since: int | None
+        if initial_events is True or rv_param in ("", "0") and initial_events is None:
+            since = None
+        elif rv_param in ("", "0"):
+            since = self.cache.revision
+        else:
+            try:
+                since = int(rv_param)
+            except ValueError:
+                raise errors.bad_request(f'invalid resource version "{rv_param}"') from None
+        timeout = _int_param(q.get("timeoutSeconds"), "timeoutSeconds")
+        bookmarks = parse_bool(q.get("allowWatchBookmarks"), "allowWatchBookmarks")
+        table, _ = tables.wants_table(request.headers.get("accept", ""))
+        include = q.get("includeObject") or "Metadata"
+        reg = self.cache.watch(t.rt.key, filt, since=since)
+        rt = t.rt
+        if reg is None:
+            rc = self.cache.resource(rt.key)
+            err = errors.gone(f"too old resource version: {since} ({rc.oldest})")
+            line = orjson.dumps({"type": "ERROR", "object": err.status}) + b"\n"
+            return Response(line, media_type=JSON)
+        watcher, initial = reg
+        limit = float(timeout) if timeout is not None else self.settings.min_request_timeout
+        self.metrics.watch_started(rt)
+
+        def encode(item: tuple[str, Any]) -> bytes:
+            typ, ev = item
+            assert isinstance(ev, Event)
+            if table:
+                tbl = tables.to_table(rt, [ev.obj], include_object=include)
+                return orjson.dumps({"type": typ, "object": tbl}) + b"\n"
+            return ev.line(typ)
+
+        def bookmark(rv: int, *, initial_end: bool = False) -> bytes:
+            meta: dict[str, Any] = {"resourceVersion": str(rv)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return orjson.dumps({"type": "BOOKMARK",
+                                 "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}}) + b"\n"
+
+        cache = self.cache
+        interval = self.settings.bookmark_interval
+
+        async def stream() -> AsyncIterator[bytes]:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + limit
+            try:
+                if initial:
+                    yield b"".join(encode(i) for i in initial)
+                if initial_events and bookmarks:
+                    yield bookmark(watcher.since, initial_end=True)
+                elif not initial:
+                    yield b""
+                while True:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        return
+                    try:
+                        item = await asyncio.wait_for(watcher.queue.get(), min(left, interval))
+                    except TimeoutError:
+                        if bookmarks and loop.time() < deadline:
+                            yield bookmark(cache.revision)
+                        continue
+                    items = [item]
+                    while not watcher.queue.empty() and len(items) < 512:
+                        items.append(watcher.queue.get_nowait())
+                    out: list[bytes] = []
+                    closed = False
+                    for it in items:
+                        if it[0] == "CLOSE":
+                            closed = True
+                            break
+                        out.append(encode(it))
+                    if out:
+                        yield b"".join(out)
+                    if closed:
+                        return
+            finally:
+                cache.unwatch(rt.key, watcher)
+                self.metrics.watch_stopped(rt)
+
+        return StreamingResponse(stream(), media_type=JSON, headers={"Cache-Control": "no-cache, private"})
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API server app; storage opens in the lifespan (start/stop)."""
+    server = ApiServer(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    app = FastAPI(title="kubelite", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.server = server
+
+    async def resource(request: Request, path: str) -> Response:
+        prefix = "api" if request.url.path.startswith("/api/") else "apis"
+        start = time.perf_counter()
+        request.state.verb = request.method.lower()
+        request.state.resource = ""
+        resp: Response
+        try:
+            parts = [p for p in path.split("/") if p]
+            if prefix == "api" and len(parts) == 1:
+                resp = JSONResponse(discovery.api_resource_list("", parts[0]))
+            elif prefix == "apis" and len(parts) == 2:
+                resp = JSONResponse(discovery.api_resource_list(parts[0], parts[1]))
+            else:
+                resp = await server.handle(request, prefix, path)
+        except StatusError as e:
+            resp = status_response(e)
+        except Exception as e:  # never a crash: a 500 Status naming the failure
+            log.exception("internal error on %s %s", request.method, request.url.path)
+            resp = status_response(errors.internal(str(e)))
+        server.metrics.observe(request, resp.status_code, time.perf_counter() - start)
+        return resp
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    app.add_api_route("/api/{path:path}", resource, methods=methods, include_in_schema=False)
+    app.add_api_route("/apis/{path:path}", resource, methods=methods, include_in_schema=False)
+
+    def discovery_response(request: Request, aggregated: dict[str, Any], legacy: dict[str, Any]) -> Response:
+        if discovery.wants_aggregated(request.headers.get("accept", "")):
+            return Response(orjson.dumps(aggregated), media_type=discovery.AGGREGATED_CONTENT_TYPE)
+        return Response(orjson.dumps(legacy), media_type=JSON)
+
+    @app.get("/api", include_in_schema=False)
+    async def api_root(request: Request) -> Response:
+        return discovery_response(request, discovery.aggregated_api(), discovery.api_versions())
+
+    @app.get("/apis", include_in_schema=False)
+    async def apis_root(request: Request) -> Response:
+        return discovery_response(request, discovery.aggregated_apis(), discovery.api_group_list())
+
+    @app.get("/version", include_in_schema=False)
+    async def version() -> Response:
+        return Response(orjson.dumps(discovery.version_info()), media_type=JSON)
+
+    async def health() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def readyz() -> PlainTextResponse:
+        if not server.ready:
+            return PlainTextResponse("not ready", status_code=503)
+        return PlainTextResponse("ok")
+
+    app.add_api_route("/healthz", health, include_in_schema=False)
+    app.add_api_route("/livez", health, include_in_schema=False)
+    app.add_api_route("/readyz", readyz, include_in_schema=False)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, ctype = server.metrics.render()
+        return Response(body, media_type=ctype)
+
+    @app.api_route("/{path:path}", methods=methods, include_in_schema=False)
+    async def not_found(path: str) -> Response:
+        return status_response(StatusError(404, "NotFound", "the server could not find the requested resource"))
+
+    return app
+
+
+__all__ = ["BY_KEY", "ApiServer", "create_app", "parse_bool", "parse_path"]

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the API server (its own registry: no global state)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from apimachinery.resources import ResourceType
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from apiserver.app import ApiServer
+
+
+class Metrics:
+    def __init__(self, server: ApiServer) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "apiserver_request_total", "Requests by verb, resource and HTTP code.",
+            ["verb", "resource", "code"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "apiserver_request_duration_seconds", "Request latency by verb and resource (watches excluded).",
+            ["verb", "resource"], registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.watches = Gauge("apiserver_registered_watchers", "Open watches by resource.", ["resource"],
+                             registry=self.registry)
+        self.watch_total = Counter("apiserver_watch_requests_total", "Watches started by resource.", ["resource"],
+                                   registry=self.registry)
+        rev = Gauge("kubelite_storage_revision", "The watch cache's revision.", registry=self.registry)
+        rev.set_function(lambda: float(server.cache.revision))
+        tx = Gauge("kubelite_storage_transactions", "Write transactions committed (group commit).",
+                   registry=self.registry)
+        tx.set_function(lambda: float(server.store.transactions))
+
+    def observe(self, request: Request, code: int, seconds: float) -> None:
+        verb = getattr(request.state, "verb", request.method.lower()).upper()
+        resource = getattr(request.state, "resource", "")
+        self.requests.labels(verb, resource, str(code)).inc()
+        if verb != "WATCH":
+            self.latency.labels(verb, resource).observe(seconds)
+
+    def watch_started(self, rt: ResourceType) -> None:
+        self.watches.labels(rt.plural).inc()
+        self.watch_total.labels(rt.plural).inc()
+
+    def watch_stopped(self, rt: ResourceType) -> None:
+        self.watches.labels(rt.plural).dec()
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+__all__: list[Any] = ["Metrics"]

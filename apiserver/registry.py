@@ -1,0 +1,580 @@
+"""Generic REST semantics for every resource: create, get, list, update, patch, delete.
+
+Why one generic registry: kube-apiserver's generic Store gives every kind the
+same resourceVersion, uid, generation, status-subresource and deletion rules;
+per-kind behaviour is admission (defaults + validation) and a few strategy
+flags. This module is also the one place where storage errors become Status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import yaml
+
+from apimachinery import errors
+from apimachinery.errors import FieldError, StatusError
+from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
+from apimachinery.resources import BY_KEY, ResourceType
+from apimachinery.schemas import decode
+from apimachinery.selectors import FieldSelector, LabelSelector, check_fields
+from apimachinery.validation import validate_object_meta, validate_object_meta_update
+from apiserver.admission import ADMISSION
+from apiserver.storage.database import Change, Op
+from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
+from apiserver.storage.store import Store
+from apiserver.watchcache import Entry, Filter, WatchCache
+
+NAMESPACES = BY_KEY["namespaces"]
+# Kinds whose DELETE answers the deleted object rather than a Status (as kube-apiserver).
+RETURN_DELETED = {"pods", "services", "namespaces"}
+# Kinds a PUT may create (AllowCreateOnUpdate in kube-apiserver).
+CREATE_ON_UPDATE = {"endpoints", "nodes", "events", "leases.coordination.k8s.io"}
+PATCH_RETRIES = 8
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def storage_to_status(e: StorageError, rt: ResourceType) -> StatusError:
+    """The one translation of storage errors into Kubernetes Status errors."""
+    if isinstance(e, KeyExists):
+        return errors.already_exists(rt.plural, e.name, rt.group)
+    if isinstance(e, KeyNotFound):
+        return errors.not_found(rt.plural, e.name, rt.group)
+    if isinstance(e, VersionConflict):
+        return errors.conflict(rt.plural, e.name, rt.group)
+    return errors.internal(str(e))
+
+
+@dataclass
+class Result:
+    obj: dict[str, Any]
+    code: int = 200
+    warnings: tuple[str, ...] = ()
+
+
+def _validation_mode(value: str | None) -> str:
+    v = (value or "Warn").strip()
+    if v not in ("Strict", "Warn", "Ignore"):
+        raise errors.bad_request(
+            f'fieldValidation parameter unsupported: "{v}". Supported values are "Ignore", "Warn", "Strict"'
+        )
+    return v
+
+
+def _spec_of(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+class Registry:
+    """REST operations over the store (writes) and the watch cache (reads)."""
+
+    def __init__(self, store: Store, cache: WatchCache) -> None:
+        self.store = store
+        self.cache = cache
+        # Hooks that add ops to a create/update/delete of one kind in the same
+        # transaction (e.g. reserving a Service's explicit clusterIP).
+        self.create_hooks: dict[str, Callable[[dict[str, Any]], list[Op]]] = {}
+        self.validators: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[FieldError]]] = {}
+        self.namespace_cleanups: set[str] = set()
+
+    # -- helpers -------------------------------------------------------------
+    def _ns(self, rt: ResourceType, namespace: str | None) -> str:
+        return (namespace or "") if rt.namespaced else ""
+
+    def _require_namespace(self, rt: ResourceType, namespace: str, *, creating: bool) -> None:
+        if not rt.namespaced:
+            return
+        e = self.cache.get(NAMESPACES.key, "", namespace)
+        if e is None:
+            raise errors.not_found("namespaces", namespace)
+        if creating and (e.obj.get("status") or {}).get("phase") == "Terminating":
+            raise errors.forbidden_error(
+                rt.plural, "", f"unable to create new content in namespace {namespace} because it is being terminated",
+                rt.group,
+            )
+
+    def get_entry(self, rt: ResourceType, namespace: str | None, name: str) -> Entry:
+        e = self.cache.get(rt.key, self._ns(rt, namespace), name)
+        if e is None:
+            raise errors.not_found(rt.plural, name, rt.group)
+        return e
+
+    async def _commit(self, rt: ResourceType, ops: list[Op]) -> list[Change]:
+        try:
+            return await self.store.commit(ops)
+        except StorageError as e:
+            err_rt = BY_KEY.get(e.resource, rt)
+            raise storage_to_status(e, err_rt) from None
+
+    def _decode(self, rt: ResourceType, body: Any, mode: str) -> tuple[dict[str, Any], list[str]]:
+        if not isinstance(body, dict):
+            raise errors.bad_request(f"the object provided is unrecognized (must be of type {rt.kind})")
+        kind = body.get("kind")
+        api_version = body.get("apiVersion")
+        if kind not in (None, "", rt.kind):
+            raise errors.bad_request(f'{kind} in version "{api_version}" cannot be handled as a {rt.kind}: '
+                                     f"the kind in the body does not match the URL ({rt.plural})")
+        if api_version not in (None, "", rt.api_version):
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({rt.api_version})"
+            )
+        obj, unknown = decode(rt.key, body)
+        obj["apiVersion"] = rt.api_version
+        obj["kind"] = rt.kind
+        warnings: list[str] = []
+        if unknown and mode != "Ignore":
+            if mode == "Strict":
+                raise errors.bad_request(
+                    "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
+                )
+            warnings = [f'unknown field "{u}"' for u in unknown]
+        return obj, warnings
+
+    def _admit(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        adm = ADMISSION[rt.key]
+        meta = obj.get("metadata") or {}
+        if old is None:
+            errs = validate_object_meta(meta, namespaced=rt.namespaced, name_validator=adm.name_validator)
+            errs += adm.validate_create(obj)
+        else:
+            errs = validate_object_meta_update(meta, old.get("metadata") or {})
+            errs += validate_object_meta(meta, namespaced=rt.namespaced, name_validator=adm.name_validator)
+            errs += adm.validate_update(obj, old)
+        extra = self.validators.get(rt.key)
+        if extra is not None and not errs:
+            errs += extra(obj, old)
+        if errs:
+            raise errors.invalid_object(rt.kind, str(meta.get("name") or meta.get("generateName") or ""), errs,
+                                        rt.group)
+
+    # -- create ----------------------------------------------------------------
+    async def create(
+        self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False,
+        field_validation: str | None = None,
+    ) -> Result:
+        mode = _validation_mode(field_validation)
+        obj, warnings = self._decode(rt, body, mode)
+        ns = self._ns(rt, namespace)
+        meta = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        self._require_namespace(rt, ns, creating=True)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = str(meta["generateName"]) + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+        self.prepare_for_create(rt, obj)
+        ADMISSION[rt.key].default(obj)
+        self._admit(rt, obj, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
+            meta.pop(k, None)
+        ops = [Op("ADDED", rt.key, ns, meta["name"], obj)]
+        hook = self.create_hooks.get(rt.key)
+        if hook is not None:
+            ops += hook(obj)
+        if dry_run:
+            return Result(obj, 201, tuple(warnings))
+        await self._commit(rt, ops)
+        return Result(obj, 201, tuple(warnings))
+
+    def prepare_for_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """Strategy PrepareForCreate: users do not set status on create."""
+        if rt.key == "namespaces":
+            obj["status"] = {"phase": "Active"}
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("finalizers", ["kubernetes"])
+            labels = obj["metadata"].setdefault("labels", {})
+            labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
+        elif rt.key == "services":
+            obj["status"] = {"loadBalancer": {}}
+        elif rt.key == "pods":
+            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+        elif rt.key == "nodes":
+            pass  # node agents register themselves with status
+        elif "status" in rt.subresources:
+            obj.pop("status", None)
+
+    # -- read ------------------------------------------------------------------
+    def list(
+        self, rt: ResourceType, namespace: str | None, *, label_selector: LabelSelector | None,
+        field_selector: FieldSelector | None, limit: int = 0, continue_token: str | None = None,
+    ) -> tuple[list[Entry], int, str | None]:
+        """Entries, the list's resourceVersion and a continue token when more remain.
+
+        Later pages are served from the current state, and carry the first
+        page's resourceVersion: a watch started from it replays whatever
+        changed meanwhile, so an informer never misses a change.
+        """
+        filt = self.filter(rt, namespace, label_selector, field_selector)
+        start: tuple[str, str] | None = None
+        rv = self.cache.revision
+        if continue_token:
+            try:
+                tok = orjson.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                rv = int(tok["rv"])
+                start = (str(tok["start"][0]), str(tok["start"][1]))
+            except Exception:
+                raise errors.bad_request("continue key is not valid: illegal base64 data") from None
+        entries, last = self.cache.list(rt.key, filt, start_after=start, limit=limit)
+        token = None
+        if last is not None:
+            token = base64.urlsafe_b64encode(orjson.dumps({"rv": rv, "start": list(last)})).decode()
+        return entries, rv, token
+
+    def filter(
+        self, rt: ResourceType, namespace: str | None, labels: LabelSelector | None, fields: FieldSelector | None
+    ) -> Filter:
+        paths = ("metadata.name", "metadata.namespace", *rt.selectable_fields)
+        if fields is not None:
+            check_fields(fields, paths)
+            if fields.empty:
+                fields = None
+        if labels is not None and labels.empty:
+            labels = None
+        ns = namespace if (rt.namespaced and namespace) else None
+        return Filter(ns, labels, fields, paths)
+
+    # -- update ----------------------------------------------------------------
+    async def update(
+        self, rt: ResourceType, namespace: str | None, name: str, body: Any, *, subresource: str | None = None,
+        dry_run: bool = False, field_validation: str | None = None,
+    ) -> Result:
+        mode = _validation_mode(field_validation)
+        obj, warnings = self._decode(rt, body, mode)
+        ns = self._ns(rt, namespace)
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        meta["name"] = name
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = ns
+        current = self.cache.get(rt.key, ns, name)
+        if current is None:
+            if rt.key in CREATE_ON_UPDATE and subresource is None:
+                meta.pop("resourceVersion", None)
+                return await self.create(rt, namespace, obj, dry_run=dry_run, field_validation="Ignore")
+            raise errors.not_found(rt.plural, name, rt.group)
+        rv = meta.get("resourceVersion")
+        expect = int(rv) if rv else current.revision
+        if rv:
+            try:
+                expect = int(rv)
+            except ValueError:
+                raise errors.bad_request(f"invalid resourceVersion {rv!r}") from None
+            if expect != current.revision:
+                raise errors.conflict(rt.plural, name, rt.group)
+        res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run)
+        res.warnings = tuple(warnings)
+        return res
+
+    async def _write_update(
+        self, rt: ResourceType, current: Entry, obj: dict[str, Any], *, subresource: str | None, dry_run: bool
+    ) -> Result:
+        old = current.obj
+        new = self.prepare_for_update(rt, obj, old, subresource=subresource)
+        if subresource is None:
+            ADMISSION[rt.key].default(new)
+        self._admit(rt, new, old)
+        meta = new["metadata"]
+        if _same(new, old):
+            return Result(old)
+        if dry_run:
+            return Result(new)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and rt.key != "pods":
+            # The last finalizer is gone: the object is deleted now.
+            await self._commit(rt, [Op("DELETED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new,
+                                       current.revision)])
+            return Result(new)
+        await self._commit(rt, [Op("MODIFIED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new,
+                                   current.revision)])
+        return Result(new)
+
+    def prepare_for_update(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str | None
+    ) -> dict[str, Any]:
+        """Strategy PrepareForUpdate: what a request may change, and system fields kept."""
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            return new
+        new = obj
+        meta = new.setdefault("metadata", {})
+        old_meta = old.get("metadata") or {}
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+            if k in old_meta:
+                meta[k] = old_meta[k]
+            else:
+                meta.pop(k, None)
+        if "status" in rt.subresources:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if _spec_of(new) != _spec_of(old):
+            meta["generation"] = int(old_meta.get("generation") or 1) + 1
+        return new
+
+    # -- patch -----------------------------------------------------------------
+    async def patch(
+        self, rt: ResourceType, namespace: str | None, name: str, patch_type: str, raw: bytes, *,
+        subresource: str | None = None, dry_run: bool = False, field_validation: str | None = None,
+        force: bool = False,
+    ) -> Result:
+        mode = _validation_mode(field_validation)
+        try:
+            patch = yaml.safe_load(raw) if patch_type == "apply" else orjson.loads(raw)
+        except Exception as e:
+            raise errors.bad_request(f"error decoding patch: {e}") from None
+        ns = self._ns(rt, namespace)
+        for _ in range(PATCH_RETRIES):
+            current = self.cache.get(rt.key, ns, name)
+            if current is None:
+                if patch_type == "apply" and subresource is None:
+                    if not isinstance(patch, dict):
+                        raise errors.bad_request("apply patch must be an object")
+                    patch.setdefault("metadata", {})["name"] = name
+                    return await self.create(rt, namespace, patch, dry_run=dry_run, field_validation=field_validation)
+                raise errors.not_found(rt.plural, name, rt.group)
+            base = copy.deepcopy(current.obj)
+            if patch_type == "json":
+                patched = json_patch(base, patch)
+            elif patch_type == "merge":
+                patched = merge_patch(base, patch)
+            elif patch_type == "strategic":
+                if not isinstance(patch, dict):
+                    raise errors.bad_request("strategic merge patch must be a JSON object")
+                patched = strategic_merge_patch(base, patch, schema=rt.key)
+            elif patch_type == "apply":
+                if not isinstance(patch, dict):
+                    raise errors.bad_request("apply patch must be an object")
+                patched = strategic_merge_patch(base, _strip_apply(patch), schema=rt.key)
+            else:
+                raise errors.unsupported_media_type(patch_type, [])
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patch did not produce an object")
+            pinned = isinstance(patch, dict) and bool((patch.get("metadata") or {}).get("resourceVersion"))
+            patched.setdefault("metadata", {})
+            if not pinned:
+                patched["metadata"]["resourceVersion"] = str(current.revision)
+            obj, warnings = self._decode(rt, patched, mode)
+            meta = obj.setdefault("metadata", {})
+            if meta.get("name") != name:
+                raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
+                                         f"the URL ({name})")
+            if pinned and int(meta["resourceVersion"]) != current.revision:
+                raise errors.conflict(rt.plural, name, rt.group)
+            try:
+                res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run)
+            except StatusError as e:
+                if e.reason == "Conflict" and not pinned:
+                    await asyncio.sleep(0)
+                    continue
+                raise
+            res.warnings = tuple(warnings)
+            return res
+        raise errors.conflict(rt.plural, name, rt.group)
+
+    # -- delete ----------------------------------------------------------------
+    async def delete(
+        self, rt: ResourceType, namespace: str | None, name: str, options: dict[str, Any] | None = None, *,
+        dry_run: bool = False,
+    ) -> Result:
+        options = options or {}
+        ns = self._ns(rt, namespace)
+        for _ in range(PATCH_RETRIES):
+            current = self.get_entry(rt, ns, name)
+            old = current.obj
+            meta = old.get("metadata") or {}
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+                raise errors.conflict(
+                    rt.plural, name, rt.group,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
+                )
+            if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
+                raise errors.conflict(
+                    rt.plural, name, rt.group,
+                    f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                    f"ResourceVersion in object meta: {current.revision}",
+                )
+            try:
+                return await self._delete_once(rt, ns, current, options, dry_run=dry_run)
+            except StatusError as e:
+                if e.reason == "Conflict" and not pre:
+                    continue
+                raise
+        raise errors.conflict(rt.plural, name, rt.group)
+
+    def _grace_period(self, rt: ResourceType, old: dict[str, Any], options: dict[str, Any]) -> int:
+        if rt.key != "pods":
+            return 0
+        spec = old.get("spec") or {}
+        status = old.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        g = options.get("gracePeriodSeconds")
+        if g is None:
+            g = spec.get("terminationGracePeriodSeconds", 30)
+        return max(0, int(g))
+
+    async def _delete_once(
+        self, rt: ResourceType, ns: str, current: Entry, options: dict[str, Any], *, dry_run: bool
+    ) -> Result:
+        old = current.obj
+        meta = old.get("metadata") or {}
+        name = meta["name"]
+        grace = self._grace_period(rt, old, options)
+        graceful = grace > 0 and rt.key == "pods"
+        if meta.get("finalizers") or graceful or rt.key == "namespaces":
+            existing = meta.get("deletionGracePeriodSeconds")
+            if meta.get("deletionTimestamp") and (existing is None or grace >= int(existing)):
+                return Result(old)  # already terminating; a longer grace never extends it
+            if not (meta.get("deletionTimestamp") and grace == 0 and not meta.get("finalizers")):
+                new = copy.deepcopy(old)
+                nm = new["metadata"]
+                nm.setdefault("deletionTimestamp", now_rfc3339())
+                nm["deletionGracePeriodSeconds"] = grace
+                if rt.key == "namespaces":
+                    new.setdefault("status", {})["phase"] = "Terminating"
+                if not dry_run:
+                    await self._commit(rt, [Op("MODIFIED", rt.key, ns, name, new, current.revision)])
+                if rt.key == "namespaces" and not dry_run:
+                    self.start_namespace_cleanup(name)
+                return Result(new)
+        if dry_run:
+            return Result(old if rt.key in RETURN_DELETED else self._success(rt, old))
+        final = copy.deepcopy(old)
+        await self._commit(rt, [Op("DELETED", rt.key, ns, name, final, current.revision)])
+        return Result(final if rt.key in RETURN_DELETED else self._success(rt, final))
+
+    def _success(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        details: dict[str, Any] = {"name": meta.get("name", ""), "kind": rt.plural, "uid": meta.get("uid", "")}
+        if rt.group:
+            details["group"] = rt.group
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+    async def delete_collection(
+        self, rt: ResourceType, namespace: str | None, *, label_selector: LabelSelector | None,
+        field_selector: FieldSelector | None, options: dict[str, Any] | None = None, dry_run: bool = False,
+    ) -> list[dict[str, Any]]:
+        entries, _, _ = self.list(rt, namespace, label_selector=label_selector, field_selector=field_selector)
+        out: list[dict[str, Any]] = []
+        for e in entries:
+            meta = e.obj["metadata"]
+            try:
+                res = await self.delete(rt, meta.get("namespace"), meta["name"], options, dry_run=dry_run)
+            except StatusError as err:
+                if err.code == 404:
+                    continue
+                raise
+            out.append(res.obj if res.obj.get("kind") != "Status" else e.obj)
+        return out
+
+    # -- namespaces --------------------------------------------------------
+    def start_namespace_cleanup(self, name: str) -> None:
+        if name in self.namespace_cleanups:
+            return
+        self.namespace_cleanups.add(name)
+        task = asyncio.get_running_loop().create_task(self._cleanup_namespace(name))
+        task.add_done_callback(lambda _t: self.namespace_cleanups.discard(name))
+
+    async def _cleanup_namespace(self, name: str) -> None:
+        """The namespace controller's job: delete everything in it, then the namespace."""
+        for _ in range(600):
+            remaining = 0
+            for rt in BY_KEY.values():
+                if not rt.namespaced:
+                    continue
+                entries, _, _ = self.list(rt, name, label_selector=None, field_selector=None)
+                for e in entries:
+                    remaining += 1
+                    try:
+                        await self.delete(rt, name, e.obj["metadata"]["name"], {"gracePeriodSeconds": 0})
+                    except StatusError:
+                        pass
+            if remaining == 0:
+                break
+            await asyncio.sleep(0.1)
+        current = self.cache.get(NAMESPACES.key, "", name)
+        if current is not None:
+            try:
+                await self._commit(NAMESPACES, [Op("DELETED", NAMESPACES.key, "", name, copy.deepcopy(current.obj),
+                                                   current.revision)])
+            except StatusError:
+                pass
+
+    def resume_namespace_cleanups(self) -> None:
+        rc = self.cache.resources.get(NAMESPACES.key)
+        if rc is None:
+            return
+        for e in list(rc.items.values()):
+            if (e.obj.get("metadata") or {}).get("deletionTimestamp"):
+                self.start_namespace_cleanup(e.obj["metadata"]["name"])
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal ignoring resourceVersion: such an update is a no-op, as in Kubernetes."""
+    ma = {k: v for k, v in (a.get("metadata") or {}).items() if k != "resourceVersion"}
+    mb = {k: v for k, v in (b.get("metadata") or {}).items() if k != "resourceVersion"}
+    if ma != mb:
+        return False
+    return {k: v for k, v in a.items() if k != "metadata"} == {k: v for k, v in b.items() if k != "metadata"}
+
+
+def _strip_apply(patch: dict[str, Any]) -> dict[str, Any]:
+    p = copy.deepcopy(patch)
+    meta = p.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("resourceVersion", None)
+        meta.pop("managedFields", None)
+    return p
+
+
+def _qos_class(pod: dict[str, Any]) -> str:
+    containers = ((pod.get("spec") or {}).get("containers") or []) + (
+        (pod.get("spec") or {}).get("initContainers") or []
+    )
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        if req or lim:
+            any_set = True
+        for r in ("cpu", "memory"):
+            if r not in lim or (r in req and req[r] != lim[r]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

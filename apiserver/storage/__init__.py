@@ -1,0 +1,1 @@
+"""Storage: SQL tables, the write path (group commit) and storage errors."""

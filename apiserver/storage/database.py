@@ -1,0 +1,267 @@
+"""The SQL side of the store: one transaction per batch of writes.
+
+Why a batch: concurrent requests are committed together (group commit), each
+request inside its own SAVEPOINT so one request's failure never undoes
+another's. Invariant: the ``revision`` row is locked first in every write
+transaction (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on
+PostgreSQL), so commit order == revision order across processes.
+Every change is three rows in one transaction: revision, object, change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from apiserver.storage import schema
+from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, Unavailable, VersionConflict
+
+log = logging.getLogger("kubelite.storage")
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+@dataclass(slots=True)
+class Op:
+    """One object write. ``obj`` is the full new body (for DELETED: the last body)."""
+
+    type: EventType
+    resource: str
+    namespace: str
+    name: str
+    obj: dict[str, Any]
+    expect_rv: int | None = None
+
+
+@dataclass(slots=True)
+class Change:
+    """A committed change, as fed to the watch cache."""
+
+    revision: int
+    type: EventType
+    resource: str
+    namespace: str
+    name: str
+    obj: dict[str, Any]
+    body: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 10000) -> Engine:
+    """An engine configured for our write discipline.
+
+    SQLite: WAL, synchronous=NORMAL (a committed transaction survives kill -9
+    of the process), a busy timeout, and BEGIN IMMEDIATE so the write lock is
+    taken up front (no deadlock-prone lock upgrades).
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+@dataclass
+class Snapshot:
+    revision: int
+    compacted: int
+    objects: list[tuple[str, str, str, bytes]]
+    changes: list[tuple[int, str, str, str, str, bytes]]
+
+
+class Database:
+    """Synchronous SQL access. Called from one writer thread (writes) and at start."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._conn: Connection | None = None
+
+    # -- start -----------------------------------------------------------
+    def ensure_revision_row(self) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(schema.revision.c.id).where(schema.revision.c.id == 1)).first()
+            if row is None:
+                conn.execute(insert(schema.revision).values(id=1, revision=0, compacted=0))
+
+    def snapshot(self) -> Snapshot:
+        """Everything the watch cache needs at start, read in one transaction."""
+        self.ensure_revision_row()
+        with self.engine.begin() as conn:
+            rev, compacted = conn.execute(
+                select(schema.revision.c.revision, schema.revision.c.compacted).where(schema.revision.c.id == 1)
+            ).one()
+            objs = [
+                (r.resource, r.namespace, r.name, r.body)
+                for r in conn.execute(
+                    select(schema.objects.c.resource, schema.objects.c.namespace, schema.objects.c.name,
+                           schema.objects.c.body)
+                )
+            ]
+            chs = [
+                (r.revision, r.type, r.resource, r.namespace, r.name, r.body)
+                for r in conn.execute(
+                    select(schema.changes).where(schema.changes.c.revision > compacted).order_by(
+                        schema.changes.c.revision
+                    )
+                )
+            ]
+        return Snapshot(int(rev), int(compacted), objs, chs)
+
+    def current_revision(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(schema.revision.c.revision).where(schema.revision.c.id == 1)).scalar_one())
+
+    def changes_since(self, revision: int, *, limit: int = 5000) -> list[tuple[int, str, str, str, str, bytes]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.changes)
+                .where(schema.changes.c.revision > revision)
+                .order_by(schema.changes.c.revision)
+                .limit(limit)
+            )
+            return [(r.revision, r.type, r.resource, r.namespace, r.name, r.body) for r in rows]
+
+    # -- writes ------------------------------------------------------------
+    def write(self, batches: list[list[Op]]) -> list[list[Change] | StorageError]:
+        """Commit every batch that can be committed, in one transaction.
+
+        Each batch is atomic (its own savepoint); results are in batch order.
+        Raises Unavailable when the transaction itself fails.
+        """
+        results: list[list[Change] | StorageError] = []
+        try:
+            with self.engine.begin() as conn:
+                rev = int(
+                    conn.execute(
+                        select(schema.revision.c.revision).where(schema.revision.c.id == 1).with_for_update()
+                    ).scalar_one()
+                )
+                start = rev
+                single = len(batches) == 1
+                for ops in batches:
+                    if single:
+                        # One request: no savepoint needed; a failure aborts the transaction.
+                        try:
+                            changes, rev = self._apply(conn, ops, rev)
+                        except StorageError as e:
+                            conn.rollback()
+                            return [e]
+                        results.append(changes)
+                        continue
+                    sp = conn.begin_nested()
+                    try:
+                        changes, new_rev = self._apply(conn, ops, rev)
+                    except StorageError as e:
+                        sp.rollback()
+                        results.append(e)
+                        continue
+                    sp.commit()
+                    rev = new_rev
+                    results.append(changes)
+                if rev != start:
+                    conn.execute(update(schema.revision).where(schema.revision.c.id == 1).values(revision=rev))
+        except OperationalError as e:
+            raise Unavailable(str(e.orig)) from e
+        return results
+
+    def _apply(self, conn: Connection, ops: list[Op], rev: int) -> tuple[list[Change], int]:
+        out: list[Change] = []
+        o, c = schema.objects, schema.changes
+        for op in ops:
+            rev += 1
+            meta = op.obj.setdefault("metadata", {})
+            meta["resourceVersion"] = str(rev)
+            body = orjson.dumps(op.obj)
+            key = (o.c.resource == op.resource) & (o.c.namespace == op.namespace) & (o.c.name == op.name)
+            if op.type == "ADDED":
+                # No inner savepoint: the caller's batch savepoint (or the
+                # whole transaction, for a single batch) is rolled back on error.
+                try:
+                    conn.execute(
+                        insert(o).values(
+                            resource=op.resource, namespace=op.namespace, name=op.name,
+                            uid=str(meta.get("uid", "")), resource_version=rev, body=body,
+                        )
+                    )
+                except IntegrityError:
+                    raise KeyExists(op.resource, op.namespace, op.name) from None
+            else:
+                cond = key if op.expect_rv is None else key & (o.c.resource_version == op.expect_rv)
+                if op.type == "MODIFIED":
+                    res = conn.execute(update(o).where(cond).values(resource_version=rev, body=body))
+                else:
+                    res = conn.execute(delete(o).where(cond))
+                if res.rowcount != 1:
+                    exists = conn.execute(select(func.count()).select_from(o).where(key)).scalar_one()
+                    if exists:
+                        raise VersionConflict(op.resource, op.namespace, op.name)
+                    raise KeyNotFound(op.resource, op.namespace, op.name)
+            conn.execute(
+                insert(c).values(
+                    revision=rev, resource=op.resource, namespace=op.namespace, name=op.name, type=op.type,
+                    body=body,
+                )
+            )
+            out.append(Change(rev, op.type, op.resource, op.namespace, op.name, op.obj, body))
+        return out, rev
+
+    # -- compaction --------------------------------------------------------
+    def compact(self, upto: int, *, batch: int = 500) -> int:
+        """Delete changes with revision <= upto, ``batch`` rows per short transaction.
+
+        Why small batches: a long delete would hold the write lock and stall
+        every writer (kine's SQLite compaction problem). Returns rows deleted.
+        """
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                lo = conn.execute(select(func.min(schema.changes.c.revision))).scalar_one()
+                if lo is None or lo > upto:
+                    conn.execute(
+                        update(schema.revision)
+                        .where(schema.revision.c.id == 1, schema.revision.c.compacted < upto)
+                        .values(compacted=upto)
+                    )
+                    break
+                hi = min(upto, int(lo) + batch - 1)
+                res = conn.execute(delete(schema.changes).where(schema.changes.c.revision <= hi))
+                total += int(res.rowcount or 0)
+                conn.execute(
+                    update(schema.revision)
+                    .where(schema.revision.c.id == 1, schema.revision.c.compacted < hi)
+                    .values(compacted=hi)
+                )
+        return total
+
+    def checkpoint(self) -> None:
+        """Keep the SQLite WAL bounded after compaction."""
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def iter_decoded(rows: list[tuple[str, str, str, bytes]]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    for resource, ns, name, body in rows:
+        yield resource, ns, name, orjson.loads(body)

@@ -1,0 +1,179 @@
+"""The async write path: group commit into the database, then feed the watch cache.
+
+Why: one SQLite transaction per request caps creates/s at the fsync/commit
+rate; requests that arrive while a transaction is in flight are committed
+together in the next one. Invariant: batches are written by one thread, one
+transaction at a time, and each committed transaction's changes are applied
+to the watch cache (in revision order) before any of its callers is answered,
+so a client that reads after a write sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from apiserver.storage.database import Change, Database, Op
+from apiserver.storage.errors import StorageError
+from apiserver.watchcache import WatchCache
+
+log = logging.getLogger("kubelite.store")
+
+MAX_BATCH = 256
+
+
+class Store:
+    def __init__(
+        self,
+        db: Database,
+        cache: WatchCache,
+        *,
+        keep_changes: int = 10000,
+        compact_interval: float = 30.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.cache = cache
+        self.keep_changes = keep_changes
+        self.compact_interval = compact_interval
+        self.poll_interval = poll_interval
+        # Several API servers share a PostgreSQL database: our cache is fed
+        # by polling ``changes`` (woken by our commits and NOTIFY), never by
+        # our own commits directly, so every server applies the same order.
+        self.shared = not db.is_sqlite
+        self._pending: list[tuple[list[Op], asyncio.Future[list[Change]]]] = []
+        self._wake = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubelite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubelite-poller")
+        self._tasks: list[asyncio.Task[None]] = []
+        self.commits = 0
+        self.transactions = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        snap = await loop.run_in_executor(self._thread, self.db.snapshot)
+        self.cache.load(snap.revision, snap.objects)
+        self.cache.load_history(snap.compacted, snap.changes)
+        self._tasks.append(asyncio.create_task(self._writer(), name="store-writer"))
+        self._tasks.append(asyncio.create_task(self._compactor(), name="store-compactor"))
+        if self.shared:
+            self._tasks.append(asyncio.create_task(self._poller(), name="store-poller"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._thread.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.db.engine.dispose()
+
+    async def commit(self, ops: list[Op]) -> list[Change]:
+        """Commit ``ops`` atomically; raises a StorageError when a precondition fails."""
+        fut: asyncio.Future[list[Change]] = asyncio.get_running_loop().create_future()
+        self._pending.append((ops, fut))
+        self._wake.set()
+        return await fut
+
+    async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    results = await loop.run_in_executor(self._thread, self.db.write, [b[0] for b in batch])
+                except Exception as e:  # the transaction itself failed: every caller learns it
+                    log.error("write transaction failed: %s", e)
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(e)
+                    continue
+                self.transactions += 1
+                committed: list[Change] = []
+                for r in results:
+                    if not isinstance(r, StorageError):
+                        committed.extend(r)
+                if committed:
+                    self.commits += 1
+                    if self.shared:
+                        await self._catch_up(committed[-1].revision)
+                    else:
+                        self.cache.apply(committed)
+                for (_, fut), r in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if isinstance(r, StorageError):
+                        fut.set_exception(r)
+                    else:
+                        fut.set_result(r)
+
+    # -- shared database (PostgreSQL): the cache follows ``changes`` ------
+    async def _catch_up(self, revision: int) -> None:
+        while self.cache.revision < revision:
+            self._poke.set()
+            await self.cache.wait_for(revision, timeout=1.0)
+
+    async def _poller(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self.poll_interval)
+            self._poke.clear()
+            try:
+                rows = await loop.run_in_executor(self._reader, self.db.changes_since, self.cache.revision)
+            except Exception as e:
+                log.warning("polling changes failed: %s", e)
+                await asyncio.sleep(self.poll_interval)
+                continue
+            if rows:
+                self.cache.apply(
+                    Change(rev, typ, res, ns, name, orjson.loads(body), body)  # type: ignore[arg-type]
+                    for rev, typ, res, ns, name, body in rows
+                )
+                if len(rows) >= 5000:
+                    self._poke.set()
+
+    def poke(self) -> None:
+        """Something (NOTIFY, a reader needing a fresh revision) wants a poll now."""
+        self._poke.set()
+
+    async def fresh_revision(self) -> int:
+        """The database's revision, for reads that must not be stale (shared mode)."""
+        if not self.shared:
+            return self.cache.revision
+        loop = asyncio.get_running_loop()
+        rev = await loop.run_in_executor(self._reader, self.db.current_revision)
+        if self.cache.revision < rev:
+            await self._catch_up(rev)
+        return rev
+
+    # -- compaction --------------------------------------------------------
+    async def _compactor(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.compact_interval)
+            await self.compact_now(loop)
+
+    async def compact_now(self, loop: Any = None) -> int:
+        loop = loop or asyncio.get_running_loop()
+        upto = self.cache.revision - self.keep_changes
+        if upto <= 0:
+            return 0
+        try:
+            n: int = await loop.run_in_executor(self._thread, self.db.compact, upto)
+            if n:
+                await loop.run_in_executor(self._thread, self.db.checkpoint)
+                log.info("compacted %d changes up to revision %d", n, upto)
+            return n
+        except Exception as e:
+            log.warning("compaction failed: %s", e)
+            return 0

@@ -1,0 +1,1 @@
+"""Controllers: separate processes that reconcile objects through the API server."""

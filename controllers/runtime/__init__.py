@@ -1,0 +1,1 @@
+"""The shared controller runtime: informer, workqueue, controller base, leader election, process plumbing."""

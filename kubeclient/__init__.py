@@ -1,0 +1,1 @@
+"""kubelite's client library: an async Kubernetes REST client and the kctl CLI."""

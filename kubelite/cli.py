@@ -1,0 +1,104 @@
+"""``kubelite``: the server-side processes (API server, migrations, controllers, DNS, node agents)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from apiserver.settings import Settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group()
+@click.version_option(package_name="kubelite")
+def main() -> None:
+    """kubelite: a small, real, Kubernetes-compatible control plane for Services."""
+
+
+def _db_option(f):  # type: ignore[no-untyped-def]
+    return click.option("--db", "db", envvar="KUBELITE_DB", default="",
+                        help="SQLAlchemy URL (default: sqlite under --data-dir).")(f)
+
+
+@main.command()
+@click.option("--bind-address", envvar="KUBELITE_BIND_ADDRESS", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="KUBELITE_PORT", default=8080, show_default=True, type=int)
+@click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True,
+              type=click.Path(file_okay=False))
+@_db_option
+@click.option("--service-cluster-ip-range", envvar="KUBELITE_SERVICE_CLUSTER_IP_RANGE", default="10.96.0.0/12",
+              show_default=True)
+@click.option("--service-node-port-range", envvar="KUBELITE_SERVICE_NODE_PORT_RANGE", default="30000-32767",
+              show_default=True)
+@click.option("--keep-changes", envvar="KUBELITE_KEEP_CHANGES", default=10000, show_default=True, type=int,
+              help="Changes kept for watch resumption before compaction.")
+@click.option("--log-level", default="info", show_default=True)
+def apiserver(bind_address: str, port: int, data_dir: str, db: str, service_cluster_ip_range: str,
+              service_node_port_range: str, keep_changes: int, log_level: str) -> None:
+    """Run the API server (migrates the database to head first)."""
+    import uvicorn
+
+    import migrations
+    from apiserver.app import create_app
+
+    _setup_logging(log_level)
+    if not _is_loopback(bind_address):
+        raise click.UsageError(
+            f"refusing to bind {bind_address}: without authentication and TLS the API server only listens on "
+            "loopback (use --bind-address 127.0.0.1)"
+        )
+    settings = Settings(bind_address=bind_address, port=port, data_dir=Path(data_dir), db_url=db,
+                        service_cluster_ip_range=service_cluster_ip_range,
+                        service_node_port_range=service_node_port_range, keep_changes=keep_changes)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.database_url()
+    migrations.upgrade(url)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=bind_address, port=port, log_level=log_level, access_log=False,
+                            loop="uvloop", http="httptools", timeout_graceful_shutdown=3)
+    uvicorn.Server(config).run()
+
+
+@main.command()
+@click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True)
+@_db_option
+def migrate(data_dir: str, db: str) -> None:
+    """Run the database migrations to head and exit."""
+    import migrations
+
+    settings = Settings(data_dir=Path(data_dir), db_url=db)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.database_url())
+    click.echo(f"database at head: {settings.database_url()}")
+
+
+@main.command()
+@click.option("--server", default="http://127.0.0.1:8080", show_default=True)
+def kubeconfig(server: str) -> None:
+    """Print a kubeconfig that points kubectl (and kctl) at the server."""
+    from kubeclient.kubeconfig import render_kubeconfig
+
+    click.echo(render_kubeconfig(server), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
