@@ -258,8 +258,12 @@ class Database:
     def checkpoint(self) -> None:
         """Keep the SQLite WAL bounded after compaction."""
         if self.is_sqlite:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Outside any transaction (our "begin" hook would take the write lock first).
+            raw = self.engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
 
 
 def iter_decoded(rows: list[tuple[str, str, str, bytes]]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:

@@ -347,6 +347,7 @@ def answer(question: Question, view: ClusterView) -> Response:
         if node is None or not node.exists:
             deps.update(node.deps if node else ())
             return Response(dns.rcode.REFUSED, authoritative=False, fallthrough=True, depends_on=frozenset(deps))
+        deps |= node.deps
         return _respond(qname, qtype, node, view, soa_owner=reverse_zone, deps=deps)
 
     answers: list[dns.rrset.RRset] = []

@@ -23,17 +23,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from apimachinery.resources import ResourceType
-from kubeclient import errors
-from kubeclient.client import Client
 from controllers.runtime.events import WARNING, EventRecorder
 from controllers.runtime.informer import Informer, object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.workqueue import WorkQueue
+from kubeclient import errors
+from kubeclient.client import Client
 
 FAILED_SYNC = "FailedSync"
 
 
-class RequeueAfter(Exception):  # noqa: N818 - a signal, not an error
+class RequeueAfter(Exception):
     """Raised by ``reconcile`` to look at the key again later without counting a failure."""
 
     def __init__(self, delay: float, reason: str = "") -> None:
@@ -94,6 +94,7 @@ class Controller(abc.ABC):
 
     async def on_synced(self) -> None:
         """Hook run after the caches synced and before workers start (e.g. a repair pass)."""
+        return None
 
     @abc.abstractmethod
     async def reconcile(self, key: str) -> None:

@@ -29,7 +29,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -218,7 +218,7 @@ class LeaderElector:
 
     async def run(
         self,
-        on_started_leading: Callable[[], Awaitable[None]],
+        on_started_leading: Callable[[], Coroutine[Any, Any, None]],
         on_stopped_leading: Callable[[], Awaitable[None] | None] | None = None,
     ) -> None:
         """Acquire, run ``on_started_leading()`` as a task while renewing, stop it when the lease is lost.
