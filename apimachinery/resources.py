@@ -71,7 +71,7 @@ _EVENT_FIELDS = (
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
                  ("status.phase",)),
-    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status",), _POD_FIELDS),
+    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding"), _POD_FIELDS),
     ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",)),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), ("spec.unschedulable",)),
@@ -82,6 +82,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", False, ("ip",)),
     ResourceType("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", False, (), (),
                  ("status",)),
+    # kubelite's NodePort ledger (Kubernetes keeps node ports in a bitmap; we keep one object per port
+    # so that a create failing with AlreadyExists is how a collision is detected, as for IPAddress).
+    ResourceType("kubelite.io", "v1", "PortAllocation", "portallocations", "portallocation", False),
 )
 
 BY_KEY: dict[str, ResourceType] = {r.key: r for r in RESOURCES}

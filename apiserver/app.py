@@ -27,6 +27,7 @@ from apimachinery.resources import BY_KEY, ResourceType, lookup
 from apimachinery.selectors import parse_field_selector, parse_label_selector
 from apiserver import discovery, tables
 from apiserver.bootstrap import bootstrap
+from apiserver.ledger import Ledger
 from apiserver.metrics import Metrics
 from apiserver.registry import Registry
 from apiserver.settings import Settings
@@ -131,6 +132,8 @@ class ApiServer:
         self.store = Store(self.db, self.cache, keep_changes=settings.keep_changes,
                            compact_interval=settings.compact_interval)
         self.registry = Registry(self.store, self.cache)
+        self.ledger = Ledger(self.cache, node_port_range=settings.service_node_port_range)
+        self.registry.write_hooks["services"] = self.ledger.service_ops
         self.metrics = Metrics(self)
         self.ready = False
 
@@ -229,6 +232,12 @@ class ApiServer:
                 return Response(orjson.dumps(body), media_type=JSON)
             raise errors.method_not_allowed()
         request.state.verb = verb
+        if t.subresource == "binding":
+            if method != "POST":
+                raise errors.method_not_allowed()
+            body = await self.decode_body(request)
+            res = await self.registry.bind(t.namespace or "", t.name, body, dry_run=dry_run)
+            return Response(orjson.dumps(res.obj), status_code=res.code, media_type=JSON)
         if method == "GET":
             if parse_bool(q.get("watch"), "watch"):
                 raise errors.method_not_allowed("watch of a single object: use ?fieldSelector=metadata.name=")

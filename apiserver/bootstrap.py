@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from apimachinery.errors import StatusError
@@ -9,6 +10,7 @@ from apimachinery.resources import BY_KEY
 from apiserver.registry import Registry
 from apiserver.settings import Settings
 
+NODE_PORT_RANGE_ANNOTATION = "kubelite.io/service-node-port-range"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -29,6 +31,27 @@ async def bootstrap(registry: Registry, settings: Settings) -> None:
         await ensure(registry, "namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     await ensure(
         registry, "servicecidrs.networking.k8s.io", None,
-        {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "kubernetes"},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+         "metadata": {"name": "kubernetes",
+                      # where controllers read the NodePort range from (kube-apiserver has no API for it)
+                      "annotations": {NODE_PORT_RANGE_ANNOTATION: settings.service_node_port_range}},
          "spec": {"cidrs": [settings.service_cluster_ip_range]}},
+    )
+    net = ipaddress.ip_network(settings.service_cluster_ip_range, strict=False)
+    await ensure(
+        registry, "services", "default",
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+         "spec": {"clusterIP": str(net[1]), "clusterIPs": [str(net[1])], "type": "ClusterIP",
+                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": settings.port}]}},
+    )
+    await ensure(
+        registry, "services", "kube-system",
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
+                                                     "kubernetes.io/cluster-service": "true"}},
+         "spec": {"clusterIP": str(net[10]), "clusterIPs": [str(net[10])], "type": "ClusterIP",
+                  "selector": {"k8s-app": "kube-dns"},
+                  "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                            {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}},
     )

@@ -67,9 +67,9 @@ def version_info() -> dict[str, str]:
     }
 
 
-def storage_version_hash(group: str, version: str, kind: str) -> str:
-    """discovery.StorageVersionHash: base64 of the first 8 bytes of sha256("g/v/Kind")."""
-    digest = hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()
+def storage_version_hash(r: ResourceType) -> str:
+    """discovery.StorageVersionHash: base64 of the first 8 bytes of sha256("group/version/Kind")."""
+    digest = hashlib.sha256(f"{r.group}/{r.version}/{r.kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode()
 
 
@@ -178,7 +178,7 @@ def _legacy_resource(r: ResourceType) -> dict[str, Any]:
         doc["shortNames"] = list(r.short_names)
     if r.categories:
         doc["categories"] = list(r.categories)
-    doc["storageVersionHash"] = storage_version_hash(r.group, r.version, r.kind)
+    doc["storageVersionHash"] = storage_version_hash(r)
     return doc
 
 

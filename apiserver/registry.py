@@ -84,9 +84,9 @@ class Registry:
     def __init__(self, store: Store, cache: WatchCache) -> None:
         self.store = store
         self.cache = cache
-        # Hooks that add ops to a create/update/delete of one kind in the same
-        # transaction (e.g. reserving a Service's explicit clusterIP).
-        self.create_hooks: dict[str, Callable[[dict[str, Any]], list[Op]]] = {}
+        # Hooks that add ops to a create or update of one kind, committed in the
+        # same transaction (the allocation ledger for a Service's IPs and ports).
+        self.write_hooks: dict[str, Callable[[dict[str, Any]], list[Op]]] = {}
         self.validators: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[FieldError]]] = {}
         self.namespace_cleanups: set[str] = set()
 
@@ -189,14 +189,33 @@ class Registry:
         meta["generation"] = 1
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
             meta.pop(k, None)
-        ops = [Op("ADDED", rt.key, ns, meta["name"], obj)]
-        hook = self.create_hooks.get(rt.key)
-        if hook is not None:
-            ops += hook(obj)
+        ops = [Op("ADDED", rt.key, ns, meta["name"], obj), *self._hook_ops(rt, obj)]
         if dry_run:
             return Result(obj, 201, tuple(warnings))
-        await self._commit(rt, ops)
+        await self._commit_with_hooks(rt, obj, ops)
         return Result(obj, 201, tuple(warnings))
+
+    def _hook_ops(self, rt: ResourceType, obj: dict[str, Any]) -> list[Op]:
+        hook = self.write_hooks.get(rt.key)
+        if hook is None:
+            return []
+        ops = hook(obj)
+        for op in ops:
+            m = op.obj.setdefault("metadata", {})
+            m.setdefault("uid", str(uuid.uuid4()))
+            m.setdefault("creationTimestamp", now_rfc3339())
+            m.setdefault("generation", 1)
+        return ops
+
+    async def _commit_with_hooks(self, rt: ResourceType, obj: dict[str, Any], ops: list[Op]) -> None:
+        try:
+            await self._commit(rt, ops)
+        except StatusError as e:
+            # A ledger object was taken by a concurrent writer in the meantime:
+            # the hook, run again on the now-current cache, names the field (422).
+            if e.reason == "AlreadyExists" and len(ops) > 1 and (e.details or {}).get("kind") != rt.plural:
+                self._hook_ops(rt, obj)
+            raise
 
     def prepare_for_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """Strategy PrepareForCreate: users do not set status on create."""
@@ -312,8 +331,9 @@ class Registry:
             await self._commit(rt, [Op("DELETED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new,
                                        current.revision)])
             return Result(new)
-        await self._commit(rt, [Op("MODIFIED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new,
-                                   current.revision)])
+        ops = [Op("MODIFIED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new, current.revision),
+               *self._hook_ops(rt, new)]
+        await self._commit_with_hooks(rt, new, ops)
         return Result(new)
 
     def prepare_for_update(
@@ -403,6 +423,41 @@ class Registry:
             res.warnings = tuple(warnings)
             return res
         raise errors.conflict(rt.plural, name, rt.group)
+
+    # -- binding -----------------------------------------------------------
+    async def bind(self, namespace: str, name: str, body: Any, *, dry_run: bool = False) -> Result:
+        """pods/binding: the scheduler's way to set spec.nodeName (once)."""
+        pods = BY_KEY["pods"]
+        if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
+            raise errors.invalid_object("Binding", name, [errors.required("target")])
+        node = str(body["target"].get("name") or "")
+        if not node:
+            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+        for _ in range(PATCH_RETRIES):
+            current = self.get_entry(pods, namespace, name)
+            old = current.obj
+            if (old.get("metadata") or {}).get("deletionTimestamp"):
+                raise errors.conflict(pods.plural, name, "", f"pod {name} is being deleted, cannot be assigned to a host")
+            assigned = (old.get("spec") or {}).get("nodeName")
+            if assigned:
+                raise errors.conflict(pods.plural, name, "", f'pod {name} is already assigned to node "{assigned}"')
+            new = copy.deepcopy(old)
+            new.setdefault("spec", {})["nodeName"] = node
+            conds = [c for c in (new.setdefault("status", {}).get("conditions") or []) if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": now_rfc3339()})
+            new["status"]["conditions"] = conds
+            if dry_run:
+                break
+            try:
+                await self._commit(pods, [Op("MODIFIED", pods.key, namespace, name, new, current.revision)])
+            except StatusError as e:
+                if e.reason == "Conflict":
+                    continue
+                raise
+            break
+        return Result({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+                      201)
 
     # -- delete ----------------------------------------------------------------
     async def delete(

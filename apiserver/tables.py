@@ -344,7 +344,7 @@ def _join_host_port(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _list_with_more(items: list[str], more: bool, count: int, limit: int) -> str:
+def _list_with_more(items: list[str], more: bool, *, count: int, limit: int) -> str:
     ret = ",".join(items)
     if more:
         return f"{ret} + {count - limit} more..."
@@ -419,7 +419,7 @@ def _has_condition(conditions: Any, ctype: str) -> bool:
     """True when the first condition of ``ctype`` has status True."""
     for c in _list(conditions):
         if _d(c, "type") == ctype:
-            return _d(c, "status") == "True"
+            return bool(_d(c, "status") == "True")
     return False
 
 
@@ -599,7 +599,7 @@ def _slice_ports(ports: list[Any]) -> str:
         elif len(shown) == limit:
             more = True
         count += 1
-    return _list_with_more(shown, more, count, limit)
+    return _list_with_more(shown, more, count=count, limit=limit)
 
 
 def _slice_endpoints(endpoints: list[Any]) -> str:
@@ -612,7 +612,7 @@ def _slice_endpoints(endpoints: list[Any]) -> str:
             elif len(shown) == limit:
                 more = True
             count += 1
-    return _list_with_more(shown, more, count, limit)
+    return _list_with_more(shown, more, count=count, limit=limit)
 
 
 def _node_cells(node: dict[str, Any], now: datetime) -> list[Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -61,6 +61,15 @@ class Schema(BaseModel):
 
 class MetaSchema(Schema):
     go_package: ClassVar[str] = "io.k8s.apimachinery.pkg.apis.meta.v1"
+
+
+def json_name(name: str) -> Any:
+    """Default-None field whose JSON name is not to_camel of the attribute (``podIP``, ``Port``).
+
+    validation_alias + serialization_alias rather than alias, so type
+    checkers still take the Python name in constructors (populate_by_name).
+    """
+    return Field(default=None, validation_alias=name, serialization_alias=name)
 
 
 def _go_error(message: str) -> PydanticCustomError:

@@ -13,6 +13,7 @@ digits, so Python clients that send ``isoformat()`` output keep working.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -92,6 +93,7 @@ def _parse(value: str, layout: str) -> datetime:
     return t.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_time(value: str) -> str:
     """Canonical metav1.Time text: UTC, whole seconds, ``Z``."""
     if (
@@ -106,6 +108,7 @@ def normalize_time(value: str) -> str:
     return _parse(value, RFC3339).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_micro_time(value: str) -> str:
     """Canonical metav1.MicroTime text: UTC, six fractional digits, ``Z``."""
     return _parse(value, RFC3339_MICRO).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -30,6 +30,18 @@ Obj = dict[str, Any]
 _CARRIED_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
+_KEPT_ON_STATUS = ("metadata", "status", "apiVersion", "kind")
+
+
+def carry_meta(obj: Obj, old: Obj) -> None:
+    """rest.BeforeUpdate: uid, timestamps and generation the request omitted come from storage."""
+    meta, old_meta = obj.get("metadata"), old.get("metadata")
+    if isinstance(meta, dict) and isinstance(old_meta, dict):
+        for key in _CARRIED_META:
+            if key not in meta and key in old_meta:
+                meta[key] = old_meta[key]
+
+
 def as_map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -105,23 +117,16 @@ class Admission:
 
     def prepare_update(self, obj: Obj, old: Obj) -> None:
         """PrepareForUpdate: keep server-owned fields (identity metadata, status) from the stored object."""
-        meta, old_meta = obj.get("metadata"), as_map(old.get("metadata"))
-        if isinstance(meta, dict):
-            for key in _CARRIED_META:
-                if key not in meta and key in old_meta:
-                    meta[key] = old_meta[key]
+        carry_meta(obj, old)
 
     def prepare_status_update(self, obj: Obj, old: Obj) -> None:
         """The status subresource may change status only: everything else is the stored object's."""
-        self.prepare_update_meta_only(obj, old)
-        for key, value in old.items():
-            if key not in ("metadata", "status", "apiVersion", "kind"):
-                obj[key] = value
-        for key in [k for k in obj if k not in old and k not in ("metadata", "status", "apiVersion", "kind")]:
+        carry_meta(obj, old)
+        for key in [k for k in obj if k not in _KEPT_ON_STATUS]:
             del obj[key]
-
-    def prepare_update_meta_only(self, obj: Obj, old: Obj) -> None:
-        Admission.prepare_update(self, obj, old)
+        for key, value in old.items():
+            if key not in _KEPT_ON_STATUS:
+                obj[key] = value
 
     # -- validation ---------------------------------------------------------
     def validate_create(self, obj: Obj) -> list[FieldError]:

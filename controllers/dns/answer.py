@@ -29,6 +29,7 @@ keep its precomputed wire form until one of them changes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -125,15 +126,25 @@ def _addresses(name: dns.name.Name, ips: list[str], ttl: int) -> list[dns.rrset.
 
 def _soa(view: ClusterView) -> dns.rdata.Rdata:
     """CoreDNS's SOA: ns.dns.<zone> hostmaster.<zone> <serial> 7200 1800 86400 <ttl>."""
-    return dns.rdtypes.ANY.SOA.SOA(
-        IN, SOA, NS_LABEL.concatenate(view.zone), dns.name.Name((b"hostmaster",)).concatenate(view.zone),
-        view.serial, 7200, 1800, 86400, view.ttl,
-    )
+    return _soa_rrset(view.zone, view.zone, view.serial, view.ttl)[0]
 
 
 def soa_rrset(owner: dns.name.Name, view: ClusterView) -> dns.rrset.RRset:
-    """The SOA of ``owner`` (the cluster zone or a reverse zone) for negative answers."""
-    return _rrset(owner, view.ttl, [_soa(view)])
+    """The SOA of ``owner`` (the cluster zone or a reverse zone) for negative answers.
+
+    Shared between responses (they never mutate RRsets): every negative answer
+    carries it, and building it is most of a negative answer's cost.
+    """
+    return _soa_rrset(owner, view.zone, view.serial, view.ttl)
+
+
+@functools.lru_cache(maxsize=32)
+def _soa_rrset(owner: dns.name.Name, zone: dns.name.Name, serial: int, ttl: int) -> dns.rrset.RRset:
+    rd = dns.rdtypes.ANY.SOA.SOA(
+        IN, SOA, NS_LABEL.concatenate(zone), dns.name.Name((b"hostmaster",)).concatenate(zone),
+        serial, 7200, 1800, 86400, ttl,
+    )
+    return _rrset(owner, ttl, [rd])
 
 
 def _srv(records: list[tuple[int, dns.name.Name]]) -> list[dns.rdata.Rdata]:

@@ -89,6 +89,11 @@ def normalize_ip(value: object) -> str | None:
         return None
 
 
+def _ip_order(ip: str) -> tuple[int, int]:
+    address = ipaddress.ip_address(ip)
+    return address.version, int(address)
+
+
 def _meta(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or "default").lower(), str(meta.get("name") or "").lower()
@@ -390,7 +395,7 @@ class ClusterView:
             for ep in entry.endpoints:
                 if (ep.ready or service.publish_not_ready) and ep.ip not in found:
                     found[ep.ip] = (ep, entry.ports)
-        return [found[ip] for ip in sorted(found, key=ipaddress.ip_address)]
+        return [found[ip] for ip in sorted(found, key=_ip_order)]
 
     def ptr_targets(self, ip: str) -> list[dns.name.Name]:
         """Names whose address is ``ip``: the Service owning that ClusterIP, else

@@ -1,0 +1,52 @@
+"""Admission: defaulting and validation per resource type, with kube-apiserver's messages.
+
+``ADMISSION`` maps every ResourceType.key in apimachinery.resources to its
+Admission (types without special rules get the generic one). The REST layer either calls ``admit_create`` / ``admit_update`` /
+``admit_status_update`` (the whole kube-apiserver sequence, returning the
+field errors to wrap with errors.invalid_object), or the steps one by one:
+default -> generate name -> prepare_create/prepare_update -> validate_object_meta
+(+ validate_object_meta_update) -> validate_create/validate_update.
+"""
+
+from __future__ import annotations
+
+from apimachinery.resources import RESOURCES
+from apiserver.admission.base import Admission, StatusResetAdmission
+from apiserver.admission.others import (
+    EndpointsAdmission,
+    EndpointSliceAdmission,
+    EventAdmission,
+    IPAddressAdmission,
+    LeaseAdmission,
+    NamespaceAdmission,
+    NodeAdmission,
+    ServiceCIDRAdmission,
+)
+from apiserver.admission.pod import PodAdmission
+from apiserver.admission.service import ServiceAdmission
+
+
+def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[str, Admission]:
+    """One Admission per served resource; ``service_families`` is the cluster's Service IP families."""
+    table: list[Admission] = [
+        NamespaceAdmission(),
+        PodAdmission(),
+        ServiceAdmission(service_families),
+        EndpointsAdmission(),
+        NodeAdmission(),
+        EventAdmission(),
+        EndpointSliceAdmission(),
+        LeaseAdmission(),
+        IPAddressAdmission(),
+        ServiceCIDRAdmission(),
+    ]
+    by_key = {a.resource.key: a for a in table}
+    # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:
+    # a DNS-1123 subdomain name and valid metadata.
+    return {r.key: by_key.get(r.key) or Admission(r) for r in RESOURCES}
+
+
+# Admissions hold no mutable state, so one shared table serves every request.
+ADMISSION: dict[str, Admission] = build_admission()
+
+__all__ = ["ADMISSION", "Admission", "StatusResetAdmission", "build_admission"]

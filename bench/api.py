@@ -1,0 +1,754 @@
+"""API server benchmark: kubelite beside bare baselines measured in the same run.
+
+``python -m bench.api [--quick]`` starts ``kubelite apiserver`` and the bare
+baseline app (bench/baselines.py) on free 127.0.0.1 ports, each pinned to CPU
+0 with ``taskset -c 0``, pins itself and its watch-reader processes to CPU 1,
+drives the same requests against both and prints one JSON line per figure on
+stdout: ``{"figure", "value", "unit", "baseline", "ratio", "target", "met"}``.
+Progress and details (server and generator CPU, errors) go to stderr.
+
+Figures (docs/benchmarks.md says what each baseline is):
+1. pod creates/s, N requests in flight;
+2. GET by name req/s;
+3. LIST of 1,000 pods req/s;
+4. watch delivery latency, create -> receipt, p50 and p99, with 100 and 1,000 watchers.
+
+Why a raw HTTP/1.1 client: httpx costs about as much CPU per request as the
+server, so it would measure itself. Keep-alive connections on asyncio streams
+(uvloop) cost a few tens of microseconds per request, and the generator's CPU
+is printed beside every figure so a saturated generator shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import resource
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+HOST = "127.0.0.1"
+SERVER_CPU = 0
+GENERATOR_CPU = 1
+SENT = "bench.kubelite.io/sent"
+MARKER = b'"' + SENT.encode() + b'":"'
+END = "end"
+LIST_NS = "bench-list"
+LIST_SIZE = 1000
+
+Request = tuple[str, str, bytes]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def pod_body(name: str, *, sent: str | None = None) -> bytes:
+    """The Pod every figure sends: one container, one label, optionally the send-time annotation."""
+    meta: dict[str, Any] = {"name": name, "labels": {"app": "bench"}}
+    if sent is not None:
+        meta["annotations"] = {SENT: sent}
+    return orjson.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                         "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+
+
+def percentile(sorted_values: list[int] | array[int], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (q in [0, 100]); 0 for an empty one."""
+    n = len(sorted_values)
+    if n == 0:
+        return 0.0
+    rank = max(1, -(-n * q // 100))  # ceil(n*q/100), at least 1
+    return float(sorted_values[int(min(rank, n)) - 1])
+
+
+# -- raw HTTP/1.1 client ---------------------------------------------------------------
+
+def encode_request(method: str, path: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: application/json\r\n"
+    if body or method in ("POST", "PUT", "PATCH"):
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return (head + "\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One response on a keep-alive connection: Content-Length or chunked body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    i = lower.find(b"\r\ncontent-length:")
+    if i >= 0:
+        j = lower.find(b"\r\n", i + 17)
+        n = int(lower[i + 17:j])
+        return status, (await reader.readexactly(n) if n else b"")
+    if b"\r\ntransfer-encoding: chunked" in lower:
+        parts: list[bytes] = []
+        while True:
+            n = int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
+            if n == 0:
+                await reader.readuntil(b"\r\n")
+                return status, b"".join(parts)
+            parts.append((await reader.readexactly(n + 2))[:-2])
+    return status, await reader.read()
+
+
+class HttpConn:
+    """One keep-alive connection, one request in flight."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> HttpConn:
+        reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 20)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        self.writer.write(encode_request(method, path, body))
+        return await read_response(self.reader)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def one_request(port: int, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    conn = await HttpConn.open(port)
+    try:
+        return await conn.request(method, path, body)
+    finally:
+        conn.close()
+
+
+async def run_all(port: int, requests: list[Request], *, concurrency: int) -> list[int]:
+    """Send every request (``concurrency`` connections) and return the statuses in order."""
+    statuses = [0] * len(requests)
+    it = iter(enumerate(requests))
+
+    async def worker() -> None:
+        conn = await HttpConn.open(port)
+        try:
+            for i, (method, path, body) in it:
+                statuses[i], _ = await conn.request(method, path, body)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(requests)) or 1)))
+    return statuses
+
+
+# -- CPU accounting ------------------------------------------------------------------------
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user+system, all threads) used so far by process ``pid``."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+# -- servers under test -----------------------------------------------------------------------
+
+class Server:
+    """A server process pinned to SERVER_CPU in its own process group, logging to a file."""
+
+    def __init__(self, name: str, argv: list[str], *, port: int, log_path: Path) -> None:
+        self.name = name
+        self.argv = ["taskset", "-c", str(SERVER_CPU), *argv]
+        self.port = port
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen(self.argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    async def wait_ready(self, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                status, _ = await one_request(self.port, "GET", "/readyz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+# -- closed-loop throughput ------------------------------------------------------------------
+
+@dataclass
+class Throughput:
+    ok: int
+    errors: int
+    seconds: float
+    server_cpu: float
+    generator_cpu: float
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        text = (f"{self.rate:,.0f} req/s ({self.ok} ok, {self.errors} errors in {self.seconds:.1f}s); "
+                f"server CPU {self.server_cpu:.0%}, generator CPU {self.generator_cpu:.0%}")
+        if self.generator_cpu > 0.9:
+            text += "  WARNING: generator near 100% of its core, the figure may be the generator's"
+        if self.error_samples:
+            text += f"; first error: {self.error_samples[0]}"
+        return text
+
+
+class _Window:
+    """Shared state of one closed-loop run: whether completions count, whether to stop."""
+
+    def __init__(self) -> None:
+        self.measuring = False
+        self.stop = False
+        self.ok = 0
+        self.errors = 0
+        self.error_samples: list[str] = []
+
+
+async def closed_loop(port: int, pid: int, make: Callable[[int, int], Request], *, ok_status: int,
+                      concurrency: int, warmup: float, duration: float,
+                      profile: Callable[[float], None] | None = None) -> Throughput:
+    """``concurrency`` connections each send ``make(worker, seq)`` back to back.
+
+    Completions are counted only inside the window [warmup, warmup+duration].
+    """
+    conns = await asyncio.gather(*(HttpConn.open(port) for _ in range(concurrency)))
+    win = _Window()
+
+    async def worker(w: int) -> None:
+        conn = conns[w]
+        seq = 0
+        while not win.stop:
+            method, path, body = make(w, seq)
+            seq += 1
+            status, resp = await conn.request(method, path, body)
+            if not win.measuring:
+                continue
+            if status == ok_status:
+                win.ok += 1
+            else:
+                win.errors += 1
+                if len(win.error_samples) < 3:
+                    win.error_samples.append(f"{status} {resp[:300]!r}")
+
+    tasks = [asyncio.create_task(worker(w)) for w in range(concurrency)]
+    try:
+        await asyncio.sleep(warmup)
+        win.measuring = True
+        t0, s0, g0 = time.monotonic(), process_cpu(pid), self_cpu()
+        if profile is not None:
+            profile(duration)
+        await asyncio.sleep(duration)
+        win.measuring = False
+        t1, s1, g1 = time.monotonic(), process_cpu(pid), self_cpu()
+        win.stop = True
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for c in conns:
+            c.close()
+    secs = t1 - t0
+    return Throughput(win.ok, win.errors, secs, (s1 - s0) / secs, (g1 - g0) / secs, win.error_samples)
+
+
+# -- watch readers (separate processes) ------------------------------------------------------------
+
+@dataclass
+class ReaderResult:
+    latencies_us: array[int]
+    received: list[int]
+    failed: int
+    cpu: float
+
+
+def reader_process(port: int, path: str, count: int, pipe: Connection) -> None:
+    """Entry point of one watch-reader process: ``count`` watchers of ``path``.
+
+    Protocol on ``pipe``: child sends ("ready", connected, failed); parent sends
+    "stop" when it wants results (or the END sentinel arrives on every stream);
+    child sends ("done", latencies bytes, received per watcher, failed, cpu seconds).
+    """
+    import uvloop
+
+    os.sched_setaffinity(0, {GENERATOR_CPU})
+    res = uvloop.run(_reader(port, path, count, pipe))
+    pipe.send(("done", res.latencies_us.tobytes(), res.received, res.failed, res.cpu))
+    pipe.close()
+
+
+async def _reader(port: int, path: str, count: int, pipe: Connection) -> ReaderResult:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_reader(pipe.fileno(), stop.set)
+    lat: array[int] = array("q")
+    received = [0] * count
+    request = encode_request("GET", path)
+    conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = [None] * count
+    sem = asyncio.Semaphore(64)
+
+    async def connect(i: int) -> None:
+        async with sem:
+            try:
+                reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 22)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head[9:12] != b"200" or b"chunked" not in head.lower():
+                    writer.close()
+                    return
+                conns[i] = (reader, writer)
+            except OSError:
+                return
+
+    await asyncio.gather(*(connect(i) for i in range(count)))
+    failed = sum(1 for c in conns if c is None)
+    pipe.send(("ready", count - failed, failed))
+
+    clock = time.monotonic_ns
+
+    async def consume(i: int, reader: asyncio.StreamReader) -> None:
+        pending = b""
+        n = 0
+        try:
+            while True:
+                size_line = await reader.readuntil(b"\r\n")
+                size = int(size_line[:-2], 16)
+                if size == 0:
+                    return
+                data = await reader.readexactly(size + 2)
+                now = clock()
+                pending += data[:-2]
+                end = pending.rfind(b"\n")
+                if end < 0:
+                    continue
+                lines, pending = pending[:end], pending[end + 1:]
+                for line in lines.split(b"\n"):
+                    k = line.find(MARKER)
+                    if k < 0:
+                        continue
+                    k += len(MARKER)
+                    value = line[k:line.index(b'"', k)]
+                    if value == b"end":
+                        return
+                    lat.append((now - int(value)) // 1000)
+                    n += 1
+        except (OSError, asyncio.IncompleteReadError):
+            return
+        finally:
+            received[i] = n
+
+    cpu0 = self_cpu()
+    tasks = [asyncio.create_task(consume(i, c[0])) for i, c in enumerate(conns) if c is not None]
+
+    async def all_streams() -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    streams = asyncio.create_task(all_streams())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([streams, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for t in tasks:
+        t.cancel()
+    stopper.cancel()
+    await asyncio.gather(streams, stopper, return_exceptions=True)
+    for c in conns:
+        if c is not None:
+            c[1].close()
+    loop.remove_reader(pipe.fileno())
+    return ReaderResult(lat, [r for r, c in zip(received, conns, strict=True) if c is not None], failed,
+                        self_cpu() - cpu0)
+
+
+@dataclass
+class WatchResult:
+    watchers: int
+    rate: float
+    creates_ok: int
+    latencies_us: list[int]
+    missing: int
+    failed_watchers: int
+    server_cpu: float
+    generator_cpu: float
+    create_errors: list[str]
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies_us, q) / 1000.0
+
+    def describe(self) -> str:
+        return (f"{self.watchers} watchers, {self.creates_ok} creates at {self.rate:g}/s: "
+                f"p50 {self.p(50):.2f} ms, p99 {self.p(99):.2f} ms, max {self.p(100):.2f} ms, "
+                f"{len(self.latencies_us)} deliveries, {self.missing} missing, {self.failed_watchers} watchers "
+                f"failed to connect; server CPU {self.server_cpu:.0%}, generator CPU (creator + readers) "
+                f"{self.generator_cpu:.0%}" + (f"; create errors: {self.create_errors[:2]}" if self.create_errors else ""))
+
+
+async def watch_latency(port: int, pid: int, *, namespace: str, watch_path: str, watchers: int, procs: int,
+                        rate: float, duration: float, profile: Callable[[float], None] | None = None) -> WatchResult:
+    """Open ``watchers`` streams over ``procs`` processes, create pods at ``rate``/s, measure create -> receipt."""
+    ctx = mp.get_context("spawn")
+    procs = max(1, min(procs, watchers))
+    children: list[tuple[Any, Connection]] = []
+    try:
+        for k in range(procs):
+            n = watchers // procs + (1 if k < watchers % procs else 0)
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(target=reader_process, args=(port, watch_path, n, child_end), daemon=True)
+            proc.start()
+            child_end.close()
+            children.append((proc, parent_end))
+        failed = 0
+        for _proc, pipe in children:
+            msg = await _recv(pipe, timeout=60)
+            failed += int(msg[2])
+        total = int(rate * duration)
+        log(f"  {watchers - failed} watchers connected ({failed} failed); creating {total} pods at {rate:g}/s")
+        sem_conns: asyncio.Queue[HttpConn] = asyncio.Queue()
+        opened = await asyncio.gather(*(HttpConn.open(port) for _ in range(8)))
+        for c in opened:
+            sem_conns.put_nowait(c)
+        statuses: list[int] = []
+        errors: list[str] = []
+
+        async def create(i: int, sent: str) -> None:
+            conn = await sem_conns.get()
+            try:
+                path = f"/api/v1/namespaces/{namespace}/pods"
+                body = pod_body(f"w{watchers}-{i}", sent=str(time.monotonic_ns()) if sent == "now" else sent)
+                status, resp = await conn.request("POST", path, body)
+                statuses.append(status)
+                if status != 201 and len(errors) < 3:
+                    errors.append(f"{status} {resp[:200]!r}")
+            finally:
+                sem_conns.put_nowait(conn)
+
+        s0, g0 = process_cpu(pid), self_cpu()
+        c0 = 0.0
+        t0 = time.monotonic()
+        if profile is not None:
+            profile(duration)
+        pending: list[asyncio.Task[None]] = []
+        for i in range(total):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.append(asyncio.create_task(create(i, "now")))
+        await asyncio.gather(*pending)
+        await create(total, END)
+        t1 = time.monotonic()
+        s1 = process_cpu(pid)
+        latencies: list[int] = []
+        missing = 0
+        ok = sum(1 for s in statuses[:total] if s == 201)
+        grace = time.monotonic() + 15
+        for _proc, pipe in children:
+            msg = await _recv(pipe, timeout=max(0.1, grace - time.monotonic()), stop_on_timeout=True)
+            latencies.extend(array("q", msg[1]))
+            missing += sum(max(0, ok - r) for r in msg[2])
+            c0 += float(msg[4])
+        g1 = self_cpu()
+        for c in opened:
+            c.close()
+    finally:
+        for proc, pipe in children:
+            pipe.close()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    latencies.sort()
+    secs = t1 - t0
+    return WatchResult(watchers, rate, ok, latencies, missing, failed, (s1 - s0) / secs, (g1 - g0 + c0) / secs,
+                       errors)
+
+
+async def _recv(pipe: Connection, *, timeout: float, stop_on_timeout: bool = False) -> Any:
+    deadline = time.monotonic() + timeout
+    asked = False
+    while True:
+        if pipe.poll():
+            return pipe.recv()
+        if time.monotonic() > deadline:
+            if stop_on_timeout and not asked:
+                pipe.send("stop")
+                asked = True
+                deadline = time.monotonic() + 30
+                continue
+            raise TimeoutError("watch reader did not answer")
+        await asyncio.sleep(0.02)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    warmup: float
+    duration: float
+    watch_duration: float
+    concurrency: int
+    list_concurrency: int
+    watch: list[tuple[int, float]]
+    reader_procs: int
+    only: set[str]
+
+
+def figure(name: str, value: float, unit: str, baseline: float, *, target: str | None, met: bool | None) -> None:
+    ratio = value / baseline if baseline else None
+    line = {"figure": name, "value": round(value, 2), "unit": unit, "baseline": round(baseline, 2),
+            "ratio": None if ratio is None else round(ratio, 3), "target": target, "met": met}
+    print(orjson.dumps(line).decode(), flush=True)
+
+
+class Profiler:
+    """``py-spy record`` of our server during a measurement window (raw collapsed stacks)."""
+
+    def __init__(self, out_dir: Path | None, pid: int) -> None:
+        self.out_dir = out_dir
+        self.pid = pid
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def for_figure(self, name: str) -> Callable[[float], None] | None:
+        if self.out_dir is None:
+            return None
+        out = self.out_dir / f"{name}.txt"
+
+        def start(duration: float) -> None:
+            argv = ["py-spy", "record", "--pid", str(self.pid), "--duration", str(max(1, int(duration))),
+                    "--rate", "250", "--format", "raw", "--nonblocking", "--output", str(out)]
+            self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        return start
+
+    def wait(self) -> None:
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+async def run(plan: Plan, *, kubelite_cmd: list[str], work: Path, profile_dir: Path | None,
+              offload: bool) -> None:
+    ours = Server("kubelite", [*kubelite_cmd, "apiserver", "--port", str(free_port()), "--data-dir",
+                               str(work / "kubelite"), "--log-level", "warning"],
+                  port=0, log_path=work / "kubelite.log")
+    ours.port = int(ours.argv[ours.argv.index("--port") + 1])
+    base_argv = [sys.executable, "-m", "bench.baselines", "--port", str(free_port()), "--db", str(work / "base.db")]
+    if offload:
+        base_argv.append("--offload")
+    base = Server("baseline", base_argv, port=int(base_argv[base_argv.index("--port") + 1]),
+                  log_path=work / "baseline.log")
+    try:
+        for s in (ours, base):
+            s.start()
+        for s in (ours, base):
+            await s.wait_ready(timeout=60)
+            log(f"{s.name} ready on {HOST}:{s.port} (pid {s.pid})")
+        prof = Profiler(profile_dir, ours.pid)
+        await _figures(plan, ours, base, prof)
+        prof.wait()
+    finally:
+        for s in (ours, base):
+            s.stop()
+
+
+async def _ensure_namespace(ours: Server, name: str) -> None:
+    status, body = await one_request(ours.port, "POST", "/api/v1/namespaces",
+                                     orjson.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    if status not in (201, 409):
+        raise RuntimeError(f"creating namespace {name}: {status} {body[:300]!r}")
+
+
+async def _figures(plan: Plan, ours: Server, base: Server, prof: Profiler) -> None:
+    want = plan.only
+    # 1,000 pods in their own namespace, the same bodies in both servers (ours defaults them;
+    # the baseline stores what ours returns), so GET and LIST serve identical bytes.
+    if want & {"get", "list"}:
+        await _ensure_namespace(ours, LIST_NS)
+        names = [f"p-{i:04d}" for i in range(LIST_SIZE)]
+        statuses = await run_all(ours.port, [("POST", f"/api/v1/namespaces/{LIST_NS}/pods", pod_body(n))
+                                             for n in names], concurrency=32)
+        bad = [s for s in statuses if s not in (201, 409)]
+        if bad:
+            raise RuntimeError(f"seeding {LIST_NS}: statuses {sorted(set(bad))}")
+        status, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{LIST_NS}/pods")
+        items = orjson.loads(body)["items"]
+        if status != 200 or len(items) != LIST_SIZE:
+            raise RuntimeError(f"LIST of {LIST_NS}: {status}, {len(items)} items")
+        await run_all(base.port, [("POST", f"/api/v1/namespaces/{LIST_NS}/pods", orjson.dumps(it))
+                                  for it in items], concurrency=32)
+        status, body = await one_request(base.port, "GET", f"/api/v1/namespaces/{LIST_NS}/pods")
+        assert status == 200 and len(orjson.loads(body)["items"]) == LIST_SIZE
+        log(f"seeded {LIST_SIZE} pods in {LIST_NS} ({len(body) / 1e6:.2f} MB per LIST)")
+
+        if "get" in want:
+            def get(w: int, s: int) -> Request:
+                return "GET", f"/api/v1/namespaces/{LIST_NS}/pods/{names[(w * 7919 + s * 31) % LIST_SIZE]}", b""
+
+            r_ours, r_base = await _pair("GET by name", ours, base, get, 200, plan, plan.concurrency, prof)
+            figure(f"pod GET by name ({plan.concurrency} in flight)", r_ours.rate, "req/s", r_base.rate,
+                   target=">= 3.0x", met=r_ours.rate >= 3.0 * r_base.rate)
+
+        if "list" in want:
+            def lst(_w: int, _s: int) -> Request:
+                return "GET", f"/api/v1/namespaces/{LIST_NS}/pods", b""
+
+            r_ours, r_base = await _pair("LIST 1000", ours, base, lst, 200, plan, plan.list_concurrency, prof)
+            figure(f"LIST of {LIST_SIZE} pods ({plan.list_concurrency} in flight)", r_ours.rate, "req/s",
+                   r_base.rate, target=">= 0.5x", met=r_ours.rate >= 0.5 * r_base.rate)
+
+    if "creates" in want:
+        def create(w: int, s: int) -> Request:
+            return "POST", "/api/v1/namespaces/default/pods", pod_body(f"c-{w}-{s}")
+
+        r_ours, r_base = await _pair("creates", ours, base, create, 201, plan, plan.concurrency, prof)
+        figure(f"pod creates/s ({plan.concurrency} in flight)", r_ours.rate, "req/s", r_base.rate,
+               target=">= 1.0x", met=r_ours.rate >= r_base.rate)
+
+    if "watch" in want:
+        for watchers, rate in plan.watch:
+            ns = f"bench-watch-{watchers}"
+            await _ensure_namespace(ours, ns)
+            status, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
+            rv = orjson.loads(body)["metadata"]["resourceVersion"]
+            results: dict[str, WatchResult] = {}
+            for s, path in ((ours, f"/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={rv}"),
+                            (base, f"/api/v1/namespaces/{ns}/pods?watch=1")):
+                log(f"watch, {watchers} watchers: {s.name}")
+                results[s.name] = r = await watch_latency(
+                    s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers, procs=plan.reader_procs,
+                    rate=rate, duration=plan.watch_duration,
+                    profile=prof.for_figure(f"watch-{watchers}") if s is ours else None)
+                log(f"  {s.name}: {r.describe()}")
+            mine, theirs = results["kubelite"], results["baseline"]
+            limit_ms = 10.0 if watchers <= 100 else 100.0
+            for q in (50, 99):
+                met = None
+                target = None
+                if q == 99:
+                    target = f"<= {limit_ms:g} ms"
+                    met = mine.p(99) <= limit_ms and mine.missing == 0
+                figure(f"watch delivery p{q}, create -> receipt ({watchers} watchers, {rate:g} creates/s)",
+                       mine.p(q), "ms", theirs.p(q), target=target, met=met)
+
+
+async def _pair(label: str, ours: Server, base: Server, make: Callable[[int, int], Request], ok: int, plan: Plan,
+                concurrency: int, prof: Profiler) -> tuple[Throughput, Throughput]:
+    out: dict[str, Throughput] = {}
+    for s in (ours, base):
+        log(f"{label}: {s.name}, {concurrency} in flight, {plan.warmup:g}s warm-up + {plan.duration:g}s")
+        profile = prof.for_figure(label.replace(" ", "-").lower()) if s is ours else None
+        out[s.name] = r = await closed_loop(s.port, s.pid, make, ok_status=ok, concurrency=concurrency,
+                                            warmup=plan.warmup, duration=plan.duration, profile=profile)
+        log(f"  {s.name}: {r.describe()}")
+    return out["kubelite"], out["baseline"]
+
+
+def parse_watch(spec: str) -> list[tuple[int, float]]:
+    """``"100:100,1000:20"`` -> [(100 watchers, 100 creates/s), (1000 watchers, 20 creates/s)]."""
+    out: list[tuple[int, float]] = []
+    for part in spec.split(","):
+        w, _, r = part.partition(":")
+        out.append((int(w), float(r)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short run (under a minute)")
+    p.add_argument("--concurrency", type=int, default=64, help="requests in flight for creates and GET")
+    p.add_argument("--list-concurrency", type=int, default=8, help="requests in flight for LIST")
+    p.add_argument("--watch", default="100:100,1000:20", help="WATCHERS:CREATES_PER_S pairs")
+    p.add_argument("--reader-procs", type=int, default=4, help="processes the watchers are spread over")
+    p.add_argument("--only", default="creates,get,list,watch", help="figures to run")
+    p.add_argument("--kubelite", default="kubelite", help="command that runs kubelite (before 'apiserver')")
+    p.add_argument("--offload", action="store_true", help="baseline runs SQL in the thread pool")
+    p.add_argument("--profile", type=Path, help="py-spy our server in each window, collapsed stacks into DIR")
+    p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    args = p.parse_args(argv)
+    plan = Plan(warmup=1.0 if args.quick else 2.0, duration=3.0 if args.quick else 10.0,
+                watch_duration=3.0 if args.quick else 10.0, concurrency=args.concurrency,
+                list_concurrency=args.list_concurrency, watch=parse_watch(args.watch),
+                reader_procs=args.reader_procs, only=set(args.only.split(",")))
+    os.sched_setaffinity(0, {GENERATOR_CPU})
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="kubelite-bench-"))
+    log(f"data in {work}; servers on CPU {SERVER_CPU}, generator on CPU {GENERATOR_CPU}; "
+        f"load average {os.getloadavg()[0]:.2f}")
+    started = time.monotonic()
+    import uvloop
+
+    try:
+        uvloop.run(run(plan, kubelite_cmd=shlex.split(args.kubelite), work=work, profile_dir=args.profile,
+                       offload=args.offload))
+    finally:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+    log(f"done in {time.monotonic() - started:.0f}s; load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""The DNS server: UDP and TCP on one address, answering from precomputed wire bytes.
+
+Why this shape: a query that hits the cache is served without parsing it
+with a library.  The fast path only slices the header and the question (to
+form the cache key, see cache.py) and splices the query's ID, RD/CD bits and
+question bytes into the stored response; everything else (EDNS options,
+malformed packets, other opcodes, misses) goes through dnspython.
+
+Protocol rules:
+- UDP answers larger than the client's buffer (512 bytes, or its EDNS size
+  capped at 1232) are sent empty with TC set, so the client retries over TCP.
+- Until the view has synced, in-zone names get SERVFAIL (answer.py).
+- A packet that does not parse gets FORMERR when it has a whole header,
+  otherwise it is dropped; responses (QR set) are dropped; other opcodes get
+  NOTIMP; an EDNS version above 0 gets BADVERS.  Nothing a client sends can
+  raise out of the handlers.
+- Names that are not ours (``Response.fallthrough``) go to the upstream when
+  one is configured (over the client's transport), else REFUSED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+
+from controllers.dns.answer import answer
+from controllers.dns.cache import EDNS, EDNS_DO, EDNS_PAYLOAD, MAX_TCP, NO_EDNS, WireCache, question_key, render
+from controllers.dns.view import ClusterView
+
+log = logging.getLogger(__name__)
+
+_PLAIN = b"\x00\x01\x00\x00\x00\x00\x00\x00"  # QD=1 AN=0 NS=0 AR=0
+_WITH_OPT = b"\x00\x01\x00\x00\x00\x00\x00\x01"  # QD=1 AN=0 NS=0 AR=1
+_OPT_TYPE = b"\x00\x29"
+_TCP_IDLE = 10.0
+
+
+def parse_hostport(value: str, *, default_port: int = 53) -> tuple[str, int]:
+    """``HOST[:PORT]`` or ``[V6]:PORT`` -> (host, port)."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    if value.count(":") == 1:
+        host, port = value.split(":")
+        return host, int(port)
+    return value, default_port
+
+
+@dataclass(frozen=True)
+class _Forward:
+    """A query to relay to the upstream; ``limit`` is the client's UDP size (0 on TCP)."""
+
+    query: dns.message.Message
+    limit: int
+
+
+class DnsServer:
+    """Serves ``view`` on ``host:port`` over UDP and TCP."""
+
+    def __init__(
+        self,
+        view: ClusterView,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5353,
+        upstream: str | None = None,
+        upstream_timeout: float = 2.0,
+        cache_size: int = 100_000,
+    ) -> None:
+        self.view = view
+        self.host = host
+        self.port = port
+        self.upstream = parse_hostport(upstream) if upstream else None
+        self.upstream_timeout = upstream_timeout
+        self.cache = WireCache(max_entries=cache_size)
+        view.subscribe(self.cache.invalidate)
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    # ---- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> int:
+        """Bind UDP and TCP on the same port (a free one when port is 0); return it."""
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            udp, _proto = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(self.host, self.port)
+            )
+            sock = udp.get_extra_info("socket")
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            port = sock.getsockname()[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port, reuse_address=True)
+            except OSError as exc:
+                udp.close()
+                if self.port == 0 and exc.errno == errno.EADDRINUSE:
+                    continue
+                raise
+            self._udp = udp
+            self.port = port
+            log.info("dns: serving %s on %s:%d (udp+tcp)", self.view.zone, self.host, port)
+            return port
+        raise OSError(errno.EADDRINUSE, "no free port for both UDP and TCP")
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+        for writer in list(self._writers):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> DnsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- query handling ------------------------------------------------------
+
+    def fast(self, data: bytes, *, tcp: bool) -> bytes | None:
+        """The reply from the cache without parsing, or None to take the slow path."""
+        if len(data) < 17 or data[2] & 0xF8:  # QR=0, opcode QUERY
+            return None
+        counts = data[4:12]
+        end = data.find(b"\x00", 12) + 5
+        if end < 17:
+            return None
+        if counts == _PLAIN:
+            if end != len(data):
+                return None
+            variant, limit = NO_EDNS, 512
+        elif counts == _WITH_OPT:
+            opt = data[end:end + 11]
+            if len(opt) != 11 or opt[0] or opt[1:3] != _OPT_TYPE or opt[5] or opt[6]:
+                return None  # not a bare OPT, or extended rcode/version set
+            if opt[9] or opt[10] or end + 11 != len(data):
+                return None  # EDNS options (cookies...): let dnspython validate them
+            variant = EDNS_DO if opt[7] & 0x80 else EDNS
+            limit = max(512, min(opt[3] << 8 | opt[4], EDNS_PAYLOAD))
+        else:
+            return None
+        entry = self.cache.entries.get(data[12:end - 4].lower() + data[end - 4:end] + bytes((variant,)))
+        if entry is None:
+            return None
+        wire = entry.full if tcp or len(entry.full) <= limit else entry.truncated
+        flags = bytes((wire[2] | (data[2] & 0x01), wire[3] | (data[3] & 0x10)))
+        return data[:2] + flags + wire[4:12] + data[12:end] + wire[end:]
+
+    def slow(self, data: bytes, *, tcp: bool) -> bytes | _Forward | None:
+        """Parse with dnspython; answer, refuse, forward or reject the query."""
+        try:
+            query = dns.message.from_wire(data)
+        except dns.message.ShortHeader:
+            return None
+        except Exception:  # any malformation: FORMERR keyed to the query ID
+            return _error(int.from_bytes(data[:2], "big"), dns.rcode.FORMERR, data[2] & 0x79)
+        if query.flags & dns.flags.QR:
+            return None
+        if query.opcode() != dns.opcode.QUERY:
+            return _reply(query, dns.rcode.NOTIMP)
+        if len(query.question) != 1:
+            return _reply(query, dns.rcode.FORMERR)
+        if query.edns > 0:
+            return _reply(query, dns.rcode.BADVERS)
+        rrset = query.question[0]
+        qname, qtype, qclass = rrset.name, rrset.rdtype, rrset.rdclass
+        if qclass not in (dns.rdataclass.IN, dns.rdataclass.ANY):
+            return _reply(query, dns.rcode.REFUSED)
+        if qtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.OPT):
+            return _reply(query, dns.rcode.REFUSED if qtype != dns.rdatatype.OPT else dns.rcode.FORMERR)
+        variant = NO_EDNS if query.edns < 0 else EDNS_DO if query.ednsflags & dns.flags.DO else EDNS
+        limit = 0 if tcp else 512 if query.edns < 0 else max(512, min(query.payload, EDNS_PAYLOAD))
+        key = question_key(qname, qtype, qclass, variant)
+        entry = self.cache.get(key)
+        if entry is None:
+            response = answer((qname, qtype), self.view)
+            if response.fallthrough and self.upstream is not None:
+                return _Forward(query, limit)
+            entry = render(response, qname, qtype, qclass, variant=variant,
+                           recursion_available=self.upstream is not None)
+            self.cache.put(key, entry)
+        end = 12 + len(key) - 1
+        wire = entry.full if tcp or len(entry.full) <= limit else entry.truncated
+        flags = bytes((wire[2] | (data[2] & 0x01), wire[3] | (data[3] & 0x10)))
+        return data[:2] + flags + wire[4:12] + data[12:end] + wire[end:]
+
+    def handle(self, data: bytes, *, tcp: bool) -> bytes | _Forward | None:
+        """One packet in, at most one reply out; never raises."""
+        try:
+            out = self.fast(data, tcp=tcp)
+            return out if out is not None else self.slow(data, tcp=tcp)
+        except Exception:
+            log.exception("dns: failed to answer a %d-byte packet", len(data))
+            if len(data) >= 12:
+                return _error(int.from_bytes(data[:2], "big"), dns.rcode.SERVFAIL, data[2] & 0x79)
+            return None
+
+    async def forward(self, fwd: _Forward) -> bytes | None:
+        """Relay to the upstream; SERVFAIL when it fails, TC when it does not fit."""
+        assert self.upstream is not None
+        host, port = self.upstream
+        query = fwd.query
+        try:
+            if fwd.limit:
+                reply = await dns.asyncquery.udp(query, host, port=port, timeout=self.upstream_timeout,
+                                                 ignore_unexpected=True)
+            else:
+                reply = await dns.asyncquery.tcp(query, host, port=port, timeout=self.upstream_timeout)
+            return reply.to_wire(max_size=fwd.limit or MAX_TCP)
+        except dns.exception.TooBig:
+            out = dns.message.make_response(query)
+            out.flags |= dns.flags.TC | dns.flags.RA
+            return out.to_wire()
+        except Exception as exc:
+            log.warning("dns: upstream %s:%d failed for %s: %s", host, port, query.question, exc)
+            return _reply(query, dns.rcode.SERVFAIL)
+
+    # ---- transports ----------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _forward_udp(self, fwd: _Forward, addr: tuple[str, int]) -> None:
+        out = await self.forward(fwd)
+        if out is not None and self._udp is not None and not self._udp.is_closing():
+            self._udp.sendto(out, addr)
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                size = int.from_bytes(await asyncio.wait_for(reader.readexactly(2), _TCP_IDLE), "big")
+                data = await asyncio.wait_for(reader.readexactly(size), _TCP_IDLE)
+                out = self.handle(data, tcp=True)
+                if isinstance(out, _Forward):
+                    out = await self.forward(out)
+                if out is None:
+                    break
+                writer.write(len(out).to_bytes(2, "big") + out)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        out = self.server.handle(data, tcp=False)
+        if out is None:
+            return
+        if isinstance(out, _Forward):
+            self.server.spawn(self.server._forward_udp(out, addr))
+            return
+        assert self.transport is not None
+        self.transport.sendto(out, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("dns: udp error: %s", exc)
+
+
+def _reply(query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:
+    out = dns.message.make_response(query)
+    if rcode > 15 and out.edns < 0:
+        out.use_edns(0, payload=EDNS_PAYLOAD)
+    out.set_rcode(rcode)
+    return out.to_wire()
+
+
+def _error(qid: int, rcode: dns.rcode.Rcode, flags: int) -> bytes:
+    """A header-only error reply for a query dnspython could not parse."""
+    out = dns.message.Message(id=qid)
+    out.flags = dns.flags.QR | ((flags & 0x79) << 8)  # keep opcode and RD
+    out.set_rcode(rcode)
+    return out.to_wire()

@@ -1,0 +1,131 @@
+"""``kubelite up``: start every process, wait until ready, supervise, stop cleanly.
+
+Why a supervisor of OS processes (not threads): controllers talk to the API
+server only over HTTP, exactly as they would on separate machines, and a
+crash of one never takes down another. Invariant: a child that exits while
+we are running is restarted with exponential backoff (1 s .. 30 s, reset
+after 60 s of health); on SIGINT/SIGTERM every child gets SIGTERM, then
+SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+COLORS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[31m")
+RESET = "\033[0m"
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    ready_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+
+class Supervisor:
+    def __init__(self, children: list[Child], *, echo: Callable[[str], None] | None = None,
+                 color: bool | None = None) -> None:
+        self.children = children
+        self.echo = echo or (lambda s: print(s, flush=True))
+        self.color = sys.stdout.isatty() if color is None else color
+        self.width = max(len(c.name) for c in children) if children else 8
+        self.stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _prefix(self, i: int, name: str) -> str:
+        p = name.ljust(self.width)
+        return f"{COLORS[i % len(COLORS)]}{p}{RESET} | " if self.color else f"{p} | "
+
+    async def _spawn(self, child: Child) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **child.env}
+        child.proc = await asyncio.create_subprocess_exec(
+            *child.argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )
+        child.started_at = time.monotonic()
+
+    async def _pump(self, i: int, child: Child) -> None:
+        assert child.proc is not None and child.proc.stdout is not None
+        prefix = self._prefix(i, child.name)
+        while True:
+            line = await child.proc.stdout.readline()
+            if not line:
+                return
+            self.echo(prefix + line.decode(errors="replace").rstrip())
+
+    async def _run_child(self, i: int, child: Child) -> None:
+        backoff = 1.0
+        while not self.stopping:
+            await self._spawn(child)
+            await self._pump(i, child)
+            assert child.proc is not None
+            code = await child.proc.wait()
+            if self.stopping:
+                return
+            if time.monotonic() - child.started_at > 60:
+                backoff = 1.0
+            child.restarts += 1
+            self.echo(self._prefix(i, child.name) + f"exited with code {code}; restarting in {backoff:.0f}s "
+                      f"(restart {child.restarts})")
+            await asyncio.sleep(backoff)
+            backoff = min(30.0, backoff * 2)
+
+    async def start(self) -> None:
+        for i, child in enumerate(self.children):
+            self._tasks.append(asyncio.create_task(self._run_child(i, child), name=child.name))
+
+    async def wait_ready(self, timeout: float) -> list[str]:
+        """Names of children not ready by ``timeout`` (empty: all ready)."""
+        deadline = time.monotonic() + timeout
+        pending = [c for c in self.children if c.ready_url]
+        async with httpx.AsyncClient(timeout=1) as client:
+            while pending and time.monotonic() < deadline:
+                still = []
+                for c in pending:
+                    try:
+                        r = await client.get(c.ready_url or "")
+                        if r.status_code != 200:
+                            still.append(c)
+                    except httpx.HTTPError:
+                        still.append(c)
+                pending = still
+                if pending:
+                    await asyncio.sleep(0.05)
+        return [c.name for c in pending]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        self.stopping = True
+        for c in self.children:
+            if c.proc is not None and c.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(c.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for c in self.children:
+            if c.proc is None:
+                continue
+            left = max(0.1, deadline - time.monotonic())
+            try:
+                await asyncio.wait_for(c.proc.wait(), left)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(c.proc.pid, signal.SIGKILL)
+                await c.proc.wait()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t

@@ -1,0 +1,95 @@
+"""Shared fixtures: real API server processes on 127.0.0.1 with free ports, always stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ApiServerProcess:
+    url: str
+    port: int
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str] | None = None,
+                    env: dict[str, str] | None = None) -> ApiServerProcess:
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / f"apiserver-{port}.log"
+    cmd = [sys.executable, "-m", "kubelite.cli", "apiserver", "--port", str(port), "--data-dir", str(data_dir),
+           "--log-level", "warning", *(extra or [])]
+    proc = subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"apiserver exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return ApiServerProcess(url, port, data_dir, proc, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"apiserver did not become ready: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
+    """One API server shared by a session's tests (each test uses its own namespace)."""
+    srv = start_apiserver(tmp_path_factory.mktemp("apiserver"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def api(apiserver: ApiServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=apiserver.url, timeout=10) as c:
+        yield c
+
+
+_ns_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def ns(api: httpx.Client) -> str:
+    """A fresh namespace for one test."""
+    name = f"t{os.getpid()}-{next(_ns_counter)}"
+    r = api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    assert r.status_code == 201, r.text
+    return name
