@@ -210,7 +210,7 @@ class ApiServer:
                     request.state.verb = "watch"
                     return await self.watch(request, t)
                 request.state.verb = "list"
-                return self.list(request, t)
+                return self.list_objects(request, t)
             if method == "POST":
                 request.state.verb = "create"
                 if rt.namespaced and t.namespace is None:
@@ -294,11 +294,11 @@ class ApiServer:
         q = request.query_params
         return parse_label_selector(q.get("labelSelector") or ""), parse_field_selector(q.get("fieldSelector") or "")
 
-    def list(self, request: Request, t: Target) -> Response:
+    def list_objects(self, request: Request, t: Target) -> Response:
         q = request.query_params
         labels, fields = self._selectors(request)
         limit = _int_param(q.get("limit"), "limit") or 0
-        entries, rv, token = self.registry.list(t.rt, t.namespace, label_selector=labels, field_selector=fields,
+        entries, rv, token = self.registry.list_entries(t.rt, t.namespace, label_selector=labels, field_selector=fields,
                                                 limit=max(0, limit), continue_token=q.get("continue"))
         want_table, _ = tables.wants_table(request.headers.get("accept", ""))
         if want_table:

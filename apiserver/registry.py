@@ -235,7 +235,7 @@ class Registry:
             obj.pop("status", None)
 
     # -- read ------------------------------------------------------------------
-    def list(
+    def list_entries(
         self, rt: ResourceType, namespace: str | None, *, label_selector: LabelSelector | None,
         field_selector: FieldSelector | None, limit: int = 0, continue_token: str | None = None,
     ) -> tuple[list[Entry], int, str | None]:
@@ -255,7 +255,7 @@ class Registry:
                 start = (str(tok["start"][0]), str(tok["start"][1]))
             except Exception:
                 raise errors.bad_request("continue key is not valid: illegal base64 data") from None
-        entries, last = self.cache.list(rt.key, filt, start_after=start, limit=limit)
+        entries, last = self.cache.select(rt.key, filt, start_after=start, limit=limit)
         token = None
         if last is not None:
             token = base64.urlsafe_b64encode(orjson.dumps({"rv": rv, "start": list(last)})).decode()
@@ -543,7 +543,7 @@ class Registry:
         self, rt: ResourceType, namespace: str | None, *, label_selector: LabelSelector | None,
         field_selector: FieldSelector | None, options: dict[str, Any] | None = None, dry_run: bool = False,
     ) -> list[dict[str, Any]]:
-        entries, _, _ = self.list(rt, namespace, label_selector=label_selector, field_selector=field_selector)
+        entries, _, _ = self.list_entries(rt, namespace, label_selector=label_selector, field_selector=field_selector)
         out: list[dict[str, Any]] = []
         for e in entries:
             meta = e.obj["metadata"]
@@ -571,7 +571,7 @@ class Registry:
             for rt in BY_KEY.values():
                 if not rt.namespaced:
                     continue
-                entries, _, _ = self.list(rt, name, label_selector=None, field_selector=None)
+                entries, _, _ = self.list_entries(rt, name, label_selector=None, field_selector=None)
                 for e in entries:
                     remaining += 1
                     try:

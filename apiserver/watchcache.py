@@ -288,7 +288,7 @@ class WatchCache:
         rc = self.resources.get(resource)
         return None if rc is None else rc.items.get((namespace, name))
 
-    def list(
+    def select(
         self, resource: str, filt: Filter, *, start_after: Key | None = None, limit: int = 0
     ) -> tuple[list[Entry], Key | None]:
         """Matching entries in (namespace, name) order; the last key if more remain."""

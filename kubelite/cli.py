@@ -6,7 +6,9 @@ import ipaddress
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -34,7 +36,10 @@ def main() -> None:
     """kubelite: a small, real, Kubernetes-compatible control plane for Services."""
 
 
-def _db_option(f):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _db_option(f: F) -> F:
     return click.option("--db", "db", envvar="KUBELITE_DB", default="",
                         help="SQLAlchemy URL (default: sqlite under --data-dir).")(f)
 

@@ -49,6 +49,7 @@ class Schema(BaseModel):
         populate_by_name=True,
         strict=True,
         alias_generator=to_camel,
+        defer_build=True,
     )
 
     go_package: ClassVar[str] = "io.k8s.api.core.v1"

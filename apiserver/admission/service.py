@@ -198,12 +198,16 @@ class ServiceAdmission(Admission):
                 spec["clusterIPs"] = cluster_ips(spec)[:1]
             if semantic_equal(spec.get("ipFamilies"), old.get("ipFamilies")) and len(ip_families(spec)) > 1:
                 spec["ipFamilies"] = ip_families(spec)[:1]
+        if policy == "SingleStack" and (len(cluster_ips(spec)) == 2 or len(ip_families(spec)) == 2):
+            return  # contradictory input: kube-apiserver stops here with an error
         families = ip_families(spec)
         for i, ip in enumerate(cluster_ips(spec)):
             if ip == NONE:
                 break
             fam = ip_family_of(ip)
-            if i >= len(families) and fam in self.families:
+            if i >= len(families):
+                if fam not in self.families:
+                    return  # reported by ip_family_errors; nothing is defaulted
                 families.append(fam)
         if families:
             spec["ipFamilies"] = families
@@ -222,16 +226,14 @@ class ServiceAdmission(Admission):
 
     # -- validation -----------------------------------------------------------
     def validate_create(self, obj: Obj) -> list[FieldError]:
-        spec = as_map(obj.get("spec"))
-        if family_errs := self.ip_family_errors(spec, None):
-            # kube-apiserver rejects these before it validates the rest
-            return family_errs
+        if begin_errs := self.ip_family_errors(as_map(obj.get("spec")), None):
+            return begin_errs
         return validate_service(obj)
 
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         spec, old_spec = as_map(obj.get("spec")), as_map(old.get("spec"))
-        if family_errs := self.ip_family_errors(spec, old_spec):
-            return family_errs
+        if begin_errs := self.ip_family_errors(spec, old_spec):
+            return begin_errs
         errs = upgrade_downgrade_cluster_ip_errors(old_spec, spec)
         errs += upgrade_downgrade_ip_family_errors(old_spec, spec)
         errs += load_balancer_class_errors(old_spec, spec)
@@ -241,11 +243,15 @@ class ServiceAdmission(Admission):
         return errs + validate_service(obj)
 
     def ip_family_errors(self, spec: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
-        """The checks initIPFamilyFields makes against the cluster's configured families."""
+        """initIPFamilyFields' errors: loose clusterIP checks, then the cluster's configured families.
+
+        kube-apiserver raises these while allocating, before it validates the
+        rest of the Service, so when there are any they are the whole answer.
+        """
         if svc_type(spec) == "ExternalName" or _matching_prefer_dual_stack(spec, old):
             return []
-        if validate_cluster_ips_related_fields(spec):
-            return []
+        if loose := validate_cluster_ips_related_fields(spec):
+            return loose
         errs: list[FieldError] = []
         policy = spec.get("ipFamilyPolicy")
         ips, families = cluster_ips(spec), ip_families(spec)
