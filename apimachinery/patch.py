@@ -173,6 +173,8 @@ PATCH_METADATA: Mapping[str, Mapping[str, PatchMeta]] = MappingProxyType({
     "leases.coordination.k8s.io": MappingProxyType(dict(_OBJECT_META)),
     "ipaddresses.networking.k8s.io": MappingProxyType(dict(_OBJECT_META)),
     "servicecidrs.networking.k8s.io": MappingProxyType({**_OBJECT_META, "status.conditions": _merge("type")}),
+    # kubelite's own type (like IPAddress, for NodePorts): no tagged lists.
+    "portallocations.kubelite.io": MappingProxyType(dict(_OBJECT_META)),
 })
 
 

@@ -254,3 +254,39 @@ def claimed_node_ports(spec: dict[str, Any]) -> set[str]:
     if needs_health_check_port(spec) and spec.get("healthCheckNodePort"):
         out.add(ledger_port_name("TCP", int(spec["healthCheckNodePort"])))
     return out
+
+
+# ---- ledger bookkeeping --------------------------------------------------------
+
+
+def parent_key(ledger_obj: dict[str, Any]) -> str | None:
+    """``ns/name`` of the Service a ledger object (IPAddress, PortAllocation) belongs to, if any."""
+    ref = (ledger_obj.get("spec") or {}).get("parentRef") or {}
+    if ref.get("group") or ref.get("resource") != "services" or not ref.get("name"):
+        return None
+    return f"{ref.get('namespace') or ''}/{ref['name']}"
+
+
+def parent_ref(key: str) -> dict[str, str]:
+    ns, _, name = key.partition("/")
+    return {"group": "", "resource": "services", "namespace": ns, "name": name}
+
+
+def rv_int(value: str | None) -> int | None:
+    """A resourceVersion as an integer, or None when it is not one (opaque to clients in general)."""
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
+def seen_through(view_rv: str | None, obj_rv: str | None) -> bool:
+    """True when a watch positioned at ``view_rv`` has delivered everything up to ``obj_rv``.
+
+    Why: before releasing a ledger object because the cached Service does not
+    claim it, the Service cache must be at least as new as the ledger object,
+    or a lagging cache would free an address a Service just took. Unknown
+    (non-integer) versions answer False, the safe side.
+    """
+    a, b = rv_int(view_rv), rv_int(obj_rv)
+    return a is not None and b is not None and a >= b

@@ -67,10 +67,43 @@ def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str]
     raise RuntimeError(f"apiserver did not become ready: {log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    """One API server shared by a session's tests (each test uses its own namespace)."""
-    srv = start_apiserver(tmp_path_factory.mktemp("apiserver"))
+PG_URL = os.environ.get("KUBELITE_TEST_PG_URL", "")
+
+
+def fresh_pg_database() -> str:
+    """A new, empty PostgreSQL database on the test server; its SQLAlchemy URL."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_URL)
+    name = "kl_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite and on PostgreSQL (skipped without KUBELITE_TEST_PG_URL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'k.db'}"
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need KUBELITE_TEST_PG_URL (.ci/postgres starts one)")
+    return fresh_pg_database()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def apiserver(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
+    """One API server per backend shared by a session's tests (each test uses its own namespace)."""
+    extra: list[str] = []
+    if request.param == "postgres":
+        if not PG_URL:
+            pytest.skip("PostgreSQL tests need KUBELITE_TEST_PG_URL (.ci/postgres starts one)")
+        extra = ["--db", fresh_pg_database()]
+    srv = start_apiserver(tmp_path_factory.mktemp("apiserver"), extra=extra)
     try:
         yield srv
     finally:

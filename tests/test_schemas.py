@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -373,6 +376,23 @@ def _keys(node: Any) -> list[Any]:
 def test_every_registered_resource_has_a_model() -> None:
     assert set(MODELS) == set(BY_KEY)
     assert {key for key, _ in DOCUMENTS} == set(BY_KEY)
+
+
+def test_models_build_lazily_and_work_from_a_fresh_interpreter() -> None:
+    """defer_build keeps the import cheap; the first decode/json_schema must still work at any stack depth."""
+    code = (
+        "from apimachinery.schemas import MODELS, decode, json_schema\n"
+        "from apimachinery.schemas.base import built\n"
+        "assert not MODELS['pods'].__pydantic_complete__\n"
+        "assert decode('pods', {'spec': {'nodeName': 'n'}}) == ({'spec': {'nodeName': 'n'}}, [])\n"
+        "assert json_schema('leases.coordination.k8s.io')['properties']\n"
+        "built(MODELS['nodes']).__pydantic_validator__.validate_python({})\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 # --- round trip ----------------------------------------------------------------

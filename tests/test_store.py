@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,13 @@ def pod(name: str, labels: dict[str, str] | None = None, ns: str = "default") ->
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels or {}}}
 
 
-async def open_store(path: Path, **kw: Any) -> Store:
-    url = f"sqlite:///{path / 'k.db'}"
-    migrations.upgrade(url)
+@pytest.fixture
+def url(db_url: str) -> str:
+    migrations.upgrade(db_url)
+    return db_url
+
+
+async def open_store(url: str, **kw: Any) -> Store:
     cache = WatchCache(history_size=kw.pop("history_size", 10000))
     store = Store(Database(make_engine(url)), cache, **kw)
     await store.start()
@@ -32,8 +35,8 @@ async def open_store(path: Path, **kw: Any) -> Store:
 ALL = Filter(None, None, None)
 
 
-async def test_concurrent_writers_give_gap_free_strictly_increasing_revisions(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_concurrent_writers_give_gap_free_strictly_increasing_revisions(url: str) -> None:
+    store = await open_store(url)
     try:
         reg = store.cache.watch("pods", ALL, since=0)
         assert reg is not None
@@ -56,8 +59,8 @@ async def test_concurrent_writers_give_gap_free_strictly_increasing_revisions(tm
         await store.stop()
 
 
-async def test_failed_request_in_a_batch_does_not_undo_the_others(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_failed_request_in_a_batch_does_not_undo_the_others(url: str) -> None:
+    store = await open_store(url)
     try:
         await store.commit([Op("ADDED", "pods", "default", "a", pod("a"))])
         results = await asyncio.gather(
@@ -79,8 +82,8 @@ async def test_failed_request_in_a_batch_does_not_undo_the_others(tmp_path: Path
         await store.stop()
 
 
-async def test_stale_update_conflicts_and_missing_object_is_not_found(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_stale_update_conflicts_and_missing_object_is_not_found(url: str) -> None:
+    store = await open_store(url)
     try:
         [ch] = await store.commit([Op("ADDED", "pods", "default", "a", pod("a"))])
         await store.commit([Op("MODIFIED", "pods", "default", "a", pod("a", {"x": "1"}), ch.revision)])
@@ -94,8 +97,8 @@ async def test_stale_update_conflicts_and_missing_object_is_not_found(tmp_path: 
         await store.stop()
 
 
-async def test_watch_from_revision_replays_each_later_change_once_in_order(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_watch_from_revision_replays_each_later_change_once_in_order(url: str) -> None:
+    store = await open_store(url)
     try:
         for i in range(10):
             await store.commit([Op("ADDED", "pods", "default", f"p{i}", pod(f"p{i}"))])
@@ -111,8 +114,8 @@ async def test_watch_from_revision_replays_each_later_change_once_in_order(tmp_p
         await store.stop()
 
 
-async def test_watch_from_compacted_revision_is_refused(tmp_path: Path) -> None:
-    store = await open_store(tmp_path, history_size=5, keep_changes=5)
+async def test_watch_from_compacted_revision_is_refused(url: str) -> None:
+    store = await open_store(url, history_size=5, keep_changes=5)
     try:
         for i in range(20):
             await store.commit([Op("ADDED", "pods", "default", f"p{i}", pod(f"p{i}"))])
@@ -124,8 +127,8 @@ async def test_watch_from_compacted_revision_is_refused(tmp_path: Path) -> None:
         await store.stop()
 
 
-async def test_selector_transitions_become_added_and_deleted(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_selector_transitions_become_added_and_deleted(url: str) -> None:
+    store = await open_store(url)
     try:
         [ch] = await store.commit([Op("ADDED", "pods", "default", "a", pod("a", {"env": "dc"}))])
         reg = store.cache.watch("pods", Filter(None, parse_label_selector("env=marvel"), None), since=ch.revision)
@@ -143,8 +146,8 @@ async def test_selector_transitions_become_added_and_deleted(tmp_path: Path) -> 
         await store.stop()
 
 
-async def test_slow_watcher_is_dropped_without_blocking_writers(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_slow_watcher_is_dropped_without_blocking_writers(url: str) -> None:
+    store = await open_store(url)
     store.cache.max_queue = 3
     try:
         reg = store.cache.watch("pods", ALL, since=0)
@@ -159,12 +162,12 @@ async def test_slow_watcher_is_dropped_without_blocking_writers(tmp_path: Path) 
         await store.stop()
 
 
-async def test_restart_keeps_objects_and_history(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_restart_keeps_objects_and_history(url: str) -> None:
+    store = await open_store(url)
     for i in range(5):
         await store.commit([Op("ADDED", "pods", "default", f"p{i}", pod(f"p{i}"))])
     await store.stop()
-    store = await open_store(tmp_path)
+    store = await open_store(url)
     try:
         assert store.cache.revision == 5
         assert len(store.cache.resources["pods"].items) == 5

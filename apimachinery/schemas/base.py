@@ -49,7 +49,7 @@ class Schema(BaseModel):
         populate_by_name=True,
         strict=True,
         alias_generator=to_camel,
-        defer_build=True,
+        defer_build=True,  # built on first use: importing the package stays cheap
     )
 
     go_package: ClassVar[str] = "io.k8s.api.core.v1"
@@ -58,6 +58,13 @@ class Schema(BaseModel):
     @classmethod
     def go_struct(cls) -> str:
         return cls.go_name or cls.__name__
+
+
+def built(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` with its validator built (models use defer_build to keep imports cheap)."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild()
+    return model
 
 
 class MetaSchema(Schema):

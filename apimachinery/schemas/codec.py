@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from apimachinery.errors import StatusError, bad_request
-from apimachinery.schemas.base import GO_ERROR, GoType, Schema
+from apimachinery.schemas.base import GO_ERROR, GoType, Schema, built
 
 _INT_TYPES = frozenset({"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64"})
 
@@ -41,7 +41,7 @@ def decode(
     ``kind``/``version`` are the resource's; the body's own ``kind`` and
     ``apiVersion`` win in the error message, as in kube-apiserver.
     """
-    validator = model.__pydantic_validator__
+    validator = built(model).__pydantic_validator__
     try:
         obj = validator.validate_python(body, by_name=False)
     except ValidationError as e:

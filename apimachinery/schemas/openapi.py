@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import CoreModeRef, DefsRef, GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from apimachinery.schemas.base import Schema
+from apimachinery.schemas.base import Schema, built
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -76,7 +76,7 @@ def _clean(node: Any) -> Any:
 
 def model_schema(model: type[BaseModel], *, group: str, version: str, kind: str) -> dict[str, Any]:
     """The kind's schema; ``$defs`` holds every struct it references, by Kubernetes name."""
-    raw = model.model_json_schema(by_alias=True, ref_template=REF_TEMPLATE, schema_generator=KubernetesJsonSchema)
+    raw = built(model).model_json_schema(by_alias=True, ref_template=REF_TEMPLATE, schema_generator=KubernetesJsonSchema)
     out: dict[str, Any] = _clean(raw)
     out["x-kubernetes-group-version-kind"] = [{"group": group, "kind": kind, "version": version}]
     return out

@@ -27,9 +27,11 @@ from apimachinery.errors import (
 )
 from apimachinery.resources import BY_KEY
 from apimachinery.validation import (
+    GoValue,
     inclusive_range_error,
     is_dns1123_label,
     is_dns1123_subdomain,
+    is_dual_stack,
     is_qualified_name,
     is_relaxed_env_var_name,
     is_valid_ip,
@@ -801,14 +803,16 @@ def validate_pod_status(status: dict[str, Any]) -> list[FieldError]:
             msgs = is_valid_ip(ip)
             bad = bad or bool(msgs)
             errs += [invalid(f"status.{field}[{i}]", ip, m) for m in msgs]
+        go_type = "core.PodIP" if field == "podIPs" else "core.HostIP"
+        shown = [f'{go_type}{{IP:"{ip}"}}' for ip in ips]
         if len(ips) > 1 and not bad:
-            fams = [":" in ip for ip in ips]
-            if len(ips) > 2 or fams[0] == fams[1]:
-                errs.append(invalid(f"status.{field}", entries, "may specify no more than one IP for each IP family"))
+            if len(ips) > 2 or not is_dual_stack(ips):
+                errs.append(invalid(f"status.{field}", GoValue(f"[]{go_type}{{" + ", ".join(shown) + "}"),
+                                    "may specify no more than one IP for each IP family"))
             seen: set[str] = set()
             for i, ip in enumerate(ips):
                 if ip in seen:
-                    errs.append(duplicate(f"status.{field}[{i}]", entries[i]))
+                    errs.append(duplicate(f"status.{field}[{i}]", GoValue(shown[i])))
                 seen.add(ip)
     return errs
 

@@ -11,7 +11,8 @@ Every change is three rows in one transaction: revision, object, change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, Unava
 log = logging.getLogger("kubelite.storage")
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+NOTIFY_CHANNEL = "kubelite_changes"
 
 
 @dataclass(slots=True)
@@ -182,6 +184,9 @@ class Database:
                     results.append(changes)
                 if rev != start:
                     conn.execute(update(schema.revision).where(schema.revision.c.id == 1).values(revision=rev))
+                    if not self.is_sqlite:
+                        # Delivered at commit: wakes the other API servers' pollers.
+                        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
         except OperationalError as e:
             raise Unavailable(str(e.orig)) from e
         return results
@@ -226,6 +231,26 @@ class Database:
             )
             out.append(Change(rev, op.type, op.resource, op.namespace, op.name, op.obj, body))
         return out, rev
+
+    def listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
+        """PostgreSQL only: call ``wake`` on every NOTIFY until ``stopped`` (runs in a thread).
+
+        Correctness never depends on it: the poller also runs on a timer, so
+        engines without LISTEN/NOTIFY only see changes later.
+        """
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stopped.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not stopped.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            wake()
+            except Exception as e:  # reconnect; the timer poll covers the gap
+                log.warning("LISTEN connection failed: %s", e)
+                stopped.wait(1.0)
 
     # -- compaction --------------------------------------------------------
     def compact(self, upto: int, *, batch: int = 500) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,6 +53,8 @@ class Store:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubelite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubelite-poller")
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = threading.Event()
+        self._listener: threading.Thread | None = None
         self.commits = 0
         self.transactions = 0
 
@@ -64,8 +67,13 @@ class Store:
         self._tasks.append(asyncio.create_task(self._compactor(), name="store-compactor"))
         if self.shared:
             self._tasks.append(asyncio.create_task(self._poller(), name="store-poller"))
+            wake = lambda: loop.call_soon_threadsafe(self._poke.set)  # noqa: E731
+            self._listener = threading.Thread(target=self.db.listen, args=(wake, self._stopped), daemon=True,
+                                              name="kubelite-listen")
+            self._listener.start()
 
     async def stop(self) -> None:
+        self._stopped.set()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
