@@ -395,7 +395,8 @@ def json_patch(original: dict[str, Any], operations: Any) -> dict[str, Any]:
     applied (unknown op, failed test, missing path) is 422 with the generic
     message (kube-apiserver drops the library's text; it is kept here as the
     exception's ``__cause__``). Like evanphx/json-patch, ``replace`` of a
-    missing object member adds it, and ``test`` compares JSON types strictly.
+    missing object member adds it, only ``replace`` and ``test`` may name the
+    root, and ``test`` compares JSON types strictly.
     """
     ops = _decode_operations(operations)
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
@@ -449,6 +450,9 @@ def _apply_operation(doc: Any, op: dict[str, Any]) -> Any:
     if kind == "test" and isinstance(path, str):
         _test(doc, op, path)
         return doc
+    if kind in ("add", "remove", "move", "copy") and (path == "" or op.get("from") == ""):
+        # evanphx finds no parent for the root: only replace and test may name it
+        raise jsonpatch.InvalidJsonPatch(f"{kind} operation does not apply: doc is missing path: \"\"")
     if kind == "replace" and isinstance(path, str) and path:
         parent, last = jsonpatch.JsonPointer(path).to_last(doc)
         if isinstance(parent, dict) and last not in parent:

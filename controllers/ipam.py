@@ -28,6 +28,7 @@ Rules (kube-apiserver's ipallocator and repair controller):
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import random
@@ -43,6 +44,7 @@ from controllers.allocation import (
     next_free,
     parent_key,
     parent_ref,
+    rv_int,
     seen_through,
     wanted_families,
 )
@@ -186,9 +188,9 @@ class IpamController(Controller):
             return mine
         others = set(reserved.values())
         for r in ranges:
-            ip = next_free(r.candidates(self.rng), lambda a: a in others or self._taken(a, key))
-            if ip is not None:
-                return str(ip)
+            found = next_free(r.candidates(self.rng), lambda a: a in others or self._taken(a, key))
+            if found is not None:
+                return str(found)
         return None
 
     # ---- reconcile -----------------------------------------------------------
@@ -226,11 +228,12 @@ class IpamController(Controller):
 
     async def _ensure_ledger(self, key: str, svc: dict[str, Any], ips: list[str]) -> None:
         """Recreate IPAddresses deleted behind our back (the repair the ledger relies on)."""
+        svc_rv = rv_int(resource_version(svc))
         for ip in ips:
             if self.ips.cache.get(None, ip) is not None:
                 continue
-            if not seen_through(self.ips.last_resource_version, str(int(resource_version(svc) or 0) + 1)):
-                continue  # the IPAddress created with the Service may not have reached our cache yet
+            if svc_rv is None or not seen_through(self.ips.last_resource_version, str(svc_rv + 1)):
+                continue  # the IPAddress written with the Service may not have reached our cache yet
             if not any(r.contains(ip) for rs in self.ranges().values() for r in rs):
                 continue  # out of range: reported by the repair pass, never recreated
             await self.recorder.event(svc, WARNING, "ClusterIPNotAllocated",
@@ -357,7 +360,7 @@ class IpamController(Controller):
         await self._release(ipa, key, "leaked")
 
 
-def build_ipam_parser() -> Any:
+def build_ipam_parser() -> argparse.ArgumentParser:
     p = build_parser("ipam", "Allocate ClusterIPs to Services (IPAddress ledger).")
     p.add_argument("--repair-interval", type=duration, default=60.0, metavar="DURATION",
                    help="how often the repair pass runs (default 60s)")
@@ -369,7 +372,7 @@ def build_ipam_parser() -> Any:
 async def main(argv: list[str]) -> int:
     """``kubelite controller ipam [flags]``: returns the process exit code."""
 
-    def factory(client: Client, metrics: RuntimeMetrics, args: Any) -> Controller:
+    def factory(client: Client, metrics: RuntimeMetrics, args: argparse.Namespace) -> Controller:
         return IpamController(client, workers=args.workers, metrics=metrics,
                               repair_interval=args.repair_interval, orphan_grace=args.orphan_grace)
 

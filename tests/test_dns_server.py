@@ -21,10 +21,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
+from dns_objects import endpoint, eps, pod, service
 
 from controllers.dns.server import DnsServer, parse_hostport
 from controllers.dns.view import ClusterView
-from dns_objects import endpoint, eps, pod, service
 
 HOST = "127.0.0.1"
 BIG = 300
@@ -211,17 +211,17 @@ async def test_survives_10000_random_packets(server: DnsServer) -> None:
             if i % 2:
                 packet = rng.randbytes(rng.randrange(0, 600))
             else:  # mutate a valid query: these get past the header checks
-                packet = bytearray(valid)
+                mutated = bytearray(valid)
                 for _ in range(rng.randrange(1, 6)):
-                    packet[rng.randrange(len(packet))] = rng.randrange(256)
-                packet = bytes(packet[: rng.randrange(len(packet) + 1)])
+                    mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+                packet = bytes(mutated[: rng.randrange(len(mutated) + 1)])
             transport.sendto(packet)
             if i % 200 == 0:
                 await asyncio.sleep(0)
     finally:
         transport.close()
     for _ in range(3):  # garbage over TCP too
-        reader, writer = await asyncio.open_connection(HOST, server.port)
+        _, writer = await asyncio.open_connection(HOST, server.port)
         writer.write(rng.randbytes(3000))
         await writer.drain()
         writer.close()

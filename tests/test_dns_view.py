@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from dns_objects import endpoint, eps, pod, service
 
 from controllers.dns.answer import answer
 from controllers.dns.view import ClusterView, Endpoint, service_entry, slice_entry
-from dns_objects import endpoint, eps, pod, service
 
 Mutation = Callable[[ClusterView], None]
 

@@ -176,12 +176,16 @@ DOC: dict[str, Any] = {"metadata": {"name": "web", "labels": {"app": "web"}}, "s
                            {"op": "add", "path": "/spec/paused", "value": True}],
          {"spec": {"replicas": 1, "list": ["a", "b"], "paused": True}}),
         ("test of a missing member against null passes", [{"op": "test", "path": "/spec/absent", "value": None}], {}),
+        ("replace the root", [{"op": "replace", "path": "", "value": {"kind": "X"}}],
+         {"kind": "X", "metadata": None, "spec": None}),
         ("no operations", [], {}),
         ("null body", None, {}),
     ],
 )
 def test_json_patch(name: str, ops: Any, expected_changes: dict[str, Any]) -> None:
-    assert P.json_patch(DOC, ops) == {**DOC, **expected_changes}
+    """``expected_changes`` are the top-level members that differ from DOC (None: gone)."""
+    expected = {k: v for k, v in {**DOC, **expected_changes}.items() if v is not None}
+    assert P.json_patch(DOC, ops) == expected
 
 
 @pytest.mark.parametrize(
@@ -203,6 +207,8 @@ def test_json_patch(name: str, ops: Any, expected_changes: dict[str, Any]) -> No
         ([{"op": "add", "path": "/nope/deeper", "value": 1}], 422, "Invalid", REJECTED),
         ([{"op": "replace", "path": "/spec/list/5", "value": 1}], 422, "Invalid", REJECTED),
         ([{"op": "add", "path": "", "value": [1]}], 422, "Invalid", REJECTED),
+        ([{"op": "add", "path": "", "value": {"a": 1}}], 422, "Invalid", REJECTED),
+        ([{"op": "replace", "path": "", "value": [1]}], 422, "Invalid", REJECTED),
     ],
 )
 def test_json_patch_errors(ops: Any, code: int, reason: str, message: str) -> None:

@@ -95,7 +95,7 @@ class NamespaceAdmission(StatusResetAdmission):
     def prepare_create(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Active"}
         spec = spec_of(obj)
-        finalizers = [f for f in as_list(spec.get("finalizers"))]
+        finalizers = list(as_list(spec.get("finalizers")))
         if "kubernetes" not in finalizers:
             finalizers.append("kubernetes")
         spec["finalizers"] = finalizers

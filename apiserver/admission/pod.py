@@ -261,7 +261,7 @@ class PodAdmission(Admission):
             spec["priority"] = 0
         if spec.get("priority") is not None and spec.get("preemptionPolicy") is None:
             spec["preemptionPolicy"] = "PreemptLowerPriority"
-        tolerations = [t for t in as_list(spec.get("tolerations"))]
+        tolerations = list(as_list(spec.get("tolerations")))
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
             tolerated = any(
                 as_map(t).get("key") in (key, None, "") and as_map(t).get("effect") in ("NoExecute", None, "")
@@ -306,7 +306,8 @@ class PodAdmission(Admission):
             value = as_int(new_ads)
             if value is None or value < 0 or value > MAX_INT32:
                 return [*errs, invalid("spec.activeDeadlineSeconds", new_ads, inclusive_range_error(0, MAX_INT32))]
-            if as_int(old_ads) is not None and as_int(old_ads) < value:  # type: ignore[operator]
+            previous = as_int(old_ads)
+            if previous is not None and previous < value:
                 return [*errs, invalid("spec.activeDeadlineSeconds", value, "must be less than or equal to previous value")]
         elif old_ads is not None:
             errs.append(invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"))

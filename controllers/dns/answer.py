@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.exception
 import dns.name
@@ -109,10 +110,16 @@ def _rrset(name: dns.name.Name, ttl: int, rdatas: list[dns.rdata.Rdata]) -> dns.
     return rrset
 
 
+def _make(cls: Any, rdtype: int, *args: Any) -> dns.rdata.Rdata:
+    """Construct an rdata directly (dnspython's classes are untyped; from_text is slow)."""
+    rd: dns.rdata.Rdata = cls(IN, rdtype, *args)
+    return rd
+
+
 def _address(ip: str) -> tuple[int, dns.rdata.Rdata]:
     if ":" in ip:
-        return AAAA, dns.rdtypes.IN.AAAA.AAAA(IN, AAAA, ip)
-    return A, dns.rdtypes.IN.A.A(IN, A, ip)
+        return AAAA, _make(dns.rdtypes.IN.AAAA.AAAA, AAAA, ip)
+    return A, _make(dns.rdtypes.IN.A.A, A, ip)
 
 
 def _addresses(name: dns.name.Name, ips: list[str], ttl: int) -> list[dns.rrset.RRset]:
@@ -126,7 +133,8 @@ def _addresses(name: dns.name.Name, ips: list[str], ttl: int) -> list[dns.rrset.
 
 def _soa(view: ClusterView) -> dns.rdata.Rdata:
     """CoreDNS's SOA: ns.dns.<zone> hostmaster.<zone> <serial> 7200 1800 86400 <ttl>."""
-    return _soa_rrset(view.zone, view.zone, view.serial, view.ttl)[0]
+    rd: dns.rdata.Rdata = _soa_rrset(view.zone, view.zone, view.serial, view.ttl)[0]
+    return rd
 
 
 def soa_rrset(owner: dns.name.Name, view: ClusterView) -> dns.rrset.RRset:
@@ -140,10 +148,8 @@ def soa_rrset(owner: dns.name.Name, view: ClusterView) -> dns.rrset.RRset:
 
 @functools.lru_cache(maxsize=32)
 def _soa_rrset(owner: dns.name.Name, zone: dns.name.Name, serial: int, ttl: int) -> dns.rrset.RRset:
-    rd = dns.rdtypes.ANY.SOA.SOA(
-        IN, SOA, NS_LABEL.concatenate(zone), dns.name.Name((b"hostmaster",)).concatenate(zone),
-        serial, 7200, 1800, 86400, ttl,
-    )
+    rd = _make(dns.rdtypes.ANY.SOA.SOA, SOA, NS_LABEL.concatenate(zone),
+               dns.name.Name((b"hostmaster",)).concatenate(zone), serial, 7200, 1800, 86400, ttl)
     return _rrset(owner, ttl, [rd])
 
 
@@ -151,7 +157,7 @@ def _srv(records: list[tuple[int, dns.name.Name]]) -> list[dns.rdata.Rdata]:
     """SRV rdatas with CoreDNS's weights: priority 0, weight 100/n."""
     unique = list(dict.fromkeys(records))
     weight = 100 // len(unique) if unique else 0
-    return [dns.rdtypes.IN.SRV.SRV(IN, SRV, 0, weight, port, target) for port, target in unique]
+    return [_make(dns.rdtypes.IN.SRV.SRV, SRV, 0, weight, port, target) for port, target in unique]
 
 
 def _strip(label: str) -> str:
@@ -170,7 +176,7 @@ def _service_node(svc: ServiceEntry, view: ClusterView, node: _Node) -> None:
             target = dns.name.from_text(svc.external_name)
         except dns.exception.DNSException:
             return
-        node.add(CNAME, dns.rdtypes.ANY.CNAME.CNAME(IN, CNAME, target))
+        node.add(CNAME, _make(dns.rdtypes.ANY.CNAME.CNAME, CNAME, target))
         return
     if svc.kind in ("ClusterIP", "Pending"):
         node.exists = True
@@ -286,7 +292,7 @@ def _zone_node(labels: list[str], view: ClusterView) -> _Node:
     kind = labels[-1] if labels else ""
     if n == 0:
         node.add(SOA, _soa(view))
-        node.add(NS, dns.rdtypes.ANY.NS.NS(IN, NS, NS_LABEL.concatenate(view.zone)))
+        node.add(NS, _make(dns.rdtypes.ANY.NS.NS, NS, NS_LABEL.concatenate(view.zone)))
         node.additional[NS] = _addresses(NS_LABEL.concatenate(view.zone), list(view.nameserver_ips()), view.ttl)
         node.deps.add("svc/kube-system/kube-dns")
     elif labels == ["dns-version"]:
@@ -323,7 +329,7 @@ def _reverse_node(qname: dns.name.Name, view: ClusterView) -> _Node | None:
         return None
     node = _Node(deps={f"ip/{ip}"})
     for target in view.ptr_targets(ip):
-        node.add(PTR, dns.rdtypes.ANY.PTR.PTR(IN, PTR, target))
+        node.add(PTR, _make(dns.rdtypes.ANY.PTR.PTR, PTR, target))
     return node
 
 

@@ -44,11 +44,11 @@ class Entry:
     deps: frozenset[str]
 
 
-def question_key(
-    qname: dns.name.Name, qtype: int, qclass: int, variant: int
-) -> bytes:
+def question_key(qname: dns.name.Name, qtype: int, qclass: int, variant: int) -> bytes:
     """The cache key of a question (see the module invariant)."""
-    return qname.canonicalize().to_wire() + struct.pack("!HHB", qtype, qclass, variant)
+    wire = qname.canonicalize().to_wire()
+    assert wire is not None  # no file given: to_wire returns the bytes
+    return wire + struct.pack("!HHB", qtype, qclass, variant)
 
 
 def render(

@@ -39,7 +39,16 @@ import dns.rdataclass
 import dns.rdatatype
 
 from controllers.dns.answer import answer
-from controllers.dns.cache import EDNS, EDNS_DO, EDNS_PAYLOAD, MAX_TCP, NO_EDNS, WireCache, question_key, render
+from controllers.dns.cache import (
+    EDNS,
+    EDNS_DO,
+    EDNS_PAYLOAD,
+    MAX_TCP,
+    NO_EDNS,
+    WireCache,
+    question_key,
+    render,
+)
 from controllers.dns.view import ClusterView
 
 log = logging.getLogger(__name__)
@@ -106,7 +115,7 @@ class DnsServer:
             sock = udp.get_extra_info("socket")
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            port = sock.getsockname()[1]
+            port = int(sock.getsockname()[1])
             try:
                 self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port, reuse_address=True)
             except OSError as exc:
