@@ -448,7 +448,7 @@ def _apply_operation(doc: Any, op: dict[str, Any]) -> Any:
     kind = op.get("op")
     path = op.get("path")
     if kind == "test" and isinstance(path, str):
-        _test(doc, op, path)
+        _test(doc, op, path=path)
         return doc
     if kind in ("add", "remove", "move", "copy") and (path == "" or op.get("from") == ""):
         # evanphx finds no parent for the root: only replace and test may name it
@@ -460,7 +460,7 @@ def _apply_operation(doc: Any, op: dict[str, Any]) -> Any:
     return jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
 
 
-def _test(doc: Any, op: dict[str, Any], path: str) -> None:
+def _test(doc: Any, op: dict[str, Any], *, path: str) -> None:
     """evanphx's test: a missing or null member equals an absent or null value."""
     if path == "":
         actual: Any = doc
@@ -560,7 +560,7 @@ def _merge_map(
                 continue
         if k not in original or _go_type(original[k]) != _go_type(patch_v):
             if not is_delete_list:
-                _adopt(original, k, patch_v, opts=opts)
+                _adopt(original, k, value=patch_v, opts=opts)
             continue
         orig_v = original[k]
         meta = schema.meta(k)
@@ -578,7 +578,7 @@ def _merge_map(
     return original
 
 
-def _adopt(original: dict[str, Any], key: str, value: Any, *, opts: _MergeOptions) -> None:
+def _adopt(original: dict[str, Any], key: str, *, value: Any, opts: _MergeOptions) -> None:
     """Take the patch value where the original has none (or another type)."""
     if opts.ignore_unmatched_nulls:
         _discard_nulls(value)
@@ -839,7 +839,7 @@ def _merge_list_items(
     for item in patch:
         if merge_key not in item:
             raise _no_merge_key(item, merge_key)
-        idx = _find_by_key(merged, merge_key, item[merge_key])
+        idx = _find_by_key(merged, item[merge_key], key=merge_key)
         if idx is None:
             merged.append(item)
         else:
@@ -847,7 +847,7 @@ def _merge_list_items(
     return merged
 
 
-def _find_by_key(items: list[Any], key: str, value: Any) -> int | None:
+def _find_by_key(items: list[Any], value: Any, *, key: str) -> int | None:
     for i, v in enumerate(items):
         if not isinstance(v, dict):
             raise PatchError(f"value for key {i} is not a map")
@@ -905,7 +905,7 @@ def _partition_maps(items: list[Any], by: list[Any], *, merge_key: str) -> tuple
             raise _bad_arg_type(_MAP, v)
         if merge_key not in v:
             raise _no_merge_key(v, merge_key)
-        (outside if _find_by_key(by, merge_key, v[merge_key]) is None else inside).append(v)
+        (outside if _find_by_key(by, v[merge_key], key=merge_key) is None else inside).append(v)
     return inside, outside
 
 
@@ -1071,9 +1071,9 @@ def _diff_maps(
                 patch[key] = mod_v
             continue
         if isinstance(orig_v, dict):
-            _diff_map_field(key, orig_v, mod_v, patch, schema=schema, opts=opts)
+            _diff_map_field(orig_v, mod_v, key=key, patch=patch, schema=schema, opts=opts)
         elif isinstance(orig_v, list):
-            _diff_list_field(key, orig_v, mod_v, patch, schema=schema, opts=opts)
+            _diff_list_field(orig_v, mod_v, key=key, patch=patch, schema=schema, opts=opts)
         elif changes and not _same(orig_v, mod_v):
             patch[key] = mod_v
     if not opts.ignore_deletions:
@@ -1086,14 +1086,15 @@ def _diff_maps(
 
 
 def _diff_map_field(
-    key: str,
     original: dict[str, Any],
     modified: dict[str, Any],
-    patch: dict[str, Any],
     *,
+    key: str,
+    patch: dict[str, Any],
     schema: _Schema,
     opts: _DiffOptions,
 ) -> None:
+    """handleMapDiff: recurse, unless the field is replaced whole."""
     meta = schema.meta(key)
     sub = dataclasses.replace(opts, build_retain_keys_directive=meta.retain_keys)
     if meta.strategy == REPLACE:
@@ -1106,14 +1107,15 @@ def _diff_map_field(
 
 
 def _diff_list_field(
-    key: str,
     original: list[Any],
     modified: list[Any],
-    patch: dict[str, Any],
     *,
+    key: str,
+    patch: dict[str, Any],
     schema: _Schema,
     opts: _DiffOptions,
 ) -> None:
+    """handleSliceDiff: merge lists get item patches and parallel directive lists."""
     meta = schema.meta(key)
     if meta.strategy != MERGE:
         if not opts.ignore_changes_and_additions and not _same(original, modified):
@@ -1193,7 +1195,7 @@ def _diff_lists_of_scalars(
     return additions, _dedup_scalars(deletions)
 
 
-def _keyed(items: list[Any], index: int, merge_key: str) -> tuple[dict[str, Any], Any]:
+def _keyed(items: list[Any], index: int, *, merge_key: str) -> tuple[dict[str, Any], Any]:
     item = items[index]
     if not isinstance(item, dict):
         raise _bad_arg_type(_MAP, item)
@@ -1221,10 +1223,10 @@ def _diff_lists_of_maps(
         o_val = m_val = None
         o_s = m_s = ""
         if o_in:
-            o_item, o_val = _keyed(orig, oi, merge_key)
+            o_item, o_val = _keyed(orig, oi, merge_key=merge_key)
             o_s = _go_v(o_val)
         if m_in:
-            m_item, m_val = _keyed(mod, mi, merge_key)
+            m_item, m_val = _keyed(mod, mi, merge_key=merge_key)
             m_s = _go_v(m_val)
         if o_in and m_in and o_s == m_s:
             value = _diff_maps(o_item, m_item, schema=schema, opts=opts)

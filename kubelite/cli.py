@@ -56,9 +56,11 @@ def _db_option(f: F) -> F:
               show_default=True)
 @click.option("--keep-changes", envvar="KUBELITE_KEEP_CHANGES", default=10000, show_default=True, type=int,
               help="Changes kept for watch resumption before compaction.")
+@click.option("--compact-interval", envvar="KUBELITE_COMPACT_INTERVAL", default=30.0, show_default=True,
+              type=float, help="Seconds between compactions of the change log.")
 @click.option("--log-level", default="info", show_default=True)
 def apiserver(bind_address: str, port: int, data_dir: str, db: str, service_cluster_ip_range: str,
-              service_node_port_range: str, keep_changes: int, log_level: str) -> None:
+              service_node_port_range: str, keep_changes: int, compact_interval: float, log_level: str) -> None:
     """Run the API server (migrates the database to head first)."""
     import uvicorn
 
@@ -73,7 +75,8 @@ def apiserver(bind_address: str, port: int, data_dir: str, db: str, service_clus
         )
     settings = Settings(bind_address=bind_address, port=port, data_dir=Path(data_dir), db_url=db,
                         service_cluster_ip_range=service_cluster_ip_range,
-                        service_node_port_range=service_node_port_range, keep_changes=keep_changes)
+                        service_node_port_range=service_node_port_range, keep_changes=keep_changes,
+                        compact_interval=compact_interval)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.database_url()
     migrations.upgrade(url)

@@ -153,17 +153,18 @@ def test_limits_default_requests() -> None:
 
 
 def stored() -> dict[str, Any]:
-    obj = pod({"activeDeadlineSeconds": 100})
+    obj = pod({"activeDeadlineSeconds": 100, "tolerations": [{"key": "gpu", "operator": "Exists"}]})
     assert POD.admit_create(obj) == []
     obj["metadata"].update(resourceVersion="4", uid="u1", creationTimestamp="2024-01-02T03:04:05Z")
     obj["status"] = {"phase": "Running", "podIP": "10.244.0.5"}
     return obj
 
 
-def test_image_and_deadline_may_change() -> None:
+def test_image_deadline_and_new_tolerations_may_change() -> None:
     new = copy.deepcopy(stored())
     new["spec"]["containers"][0]["image"] = "nginx:1.26"
     new["spec"]["activeDeadlineSeconds"] = 50
+    new["spec"]["tolerations"].append({"key": "ssd", "operator": "Exists"})
     new["status"] = {}
     assert POD.admit_update(new, stored()) == []
     assert new["status"] == {"phase": "Running", "podIP": "10.244.0.5"}
@@ -176,7 +177,7 @@ def test_image_and_deadline_may_change() -> None:
          "spec.containers: Forbidden: pod updates may not add or remove containers"),
         (lambda s: s.update(activeDeadlineSeconds=200),
          "spec.activeDeadlineSeconds: Invalid value: 200: must be less than or equal to previous value"),
-        (lambda s: s.update(tolerations=[]),
+        (lambda s: s.update(tolerations=[t for t in s["tolerations"] if t["key"] != "gpu"]),
          "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"),
     ],
 )

@@ -253,10 +253,8 @@ class PodAdmission(Admission):
             host_path = vol.get("hostPath")
             if isinstance(host_path, dict) and host_path.get("type") is None:
                 host_path["type"] = ""
-
-    def prepare_create(self, obj: Obj) -> None:
-        """Pod strategy PrepareForCreate, then the Priority and DefaultTolerationSeconds plugins."""
-        spec = spec_of(obj)
+        # The Priority and DefaultTolerationSeconds admission plugins (on by default) fill these on
+        # create; they are idempotent, so applying them on every write keeps replaces working.
         if not spec.get("priorityClassName") and spec.get("priority") is None:
             spec["priority"] = 0
         if spec.get("priority") is not None and spec.get("preemptionPolicy") is None:
@@ -271,6 +269,10 @@ class PodAdmission(Admission):
                 tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
                                     "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
         spec["tolerations"] = tolerations
+
+    def prepare_create(self, obj: Obj) -> None:
+        """Pod strategy PrepareForCreate: status starts Pending with the computed QoS class."""
+        spec = spec_of(obj)
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
 
     def prepare_update(self, obj: Obj, old: Obj) -> None:

@@ -162,13 +162,14 @@ class ServiceAdmission(Admission):
             for ingress in as_list(as_map(as_map(obj.get("status")).get("loadBalancer")).get("ingress")):
                 if isinstance(ingress, dict) and ingress.get("ip") and ingress.get("ipMode") is None:
                     ingress["ipMode"] = "VIP"
+        # kube-apiserver does these two while allocating (BeginCreate); done here so that every
+        # write path gets them. prepare_update refines both with the stored object when it has one.
+        normalize_cluster_ips(spec, None)
+        self.init_ip_families(spec, None)
 
     # -- preparation (strategy + storage hooks) -------------------------------
     def prepare_create(self, obj: Obj) -> None:
         obj["status"] = {"loadBalancer": {}}
-        spec = spec_of(obj)
-        normalize_cluster_ips(spec, None)
-        self.init_ip_families(spec, None)
 
     def prepare_update(self, obj: Obj, old: Obj) -> None:
         super().prepare_update(obj, old)

@@ -1,0 +1,250 @@
+"""Shared machinery of the allocators: Services against an allocation ledger kept in the API.
+
+Why: the ipam and nodeport controllers differ only in what they allocate;
+how they keep the ledger (IPAddress / PortAllocation objects, one per value,
+``spec.parentRef`` to the Service) honest is the same and is where races
+hide, so it is written once:
+
+- reconcile releases every ledger entry of a Service it no longer claims
+  (deleted, type changed, port removed), recreates entries deleted behind
+  our back, then lets the subclass allocate what is missing;
+- nothing is released or recreated from a stale cache: a release needs the
+  Service cache to have seen the ledger entry's resourceVersion, a
+  recreation needs the ledger cache to have seen past the Service's
+  (resourceVersions are the API server's global revision);
+- a periodic repair pass reports inconsistencies as Events and deletes
+  leaked entries older than a grace period;
+- a Service that found its range full waits in ``waiting`` and is retried
+  when any ledger entry is deleted or the ranges change.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from apimachinery.resources import BY_KEY, ResourceType
+from controllers.allocation import parent_key, rv_int, seen_through
+from controllers.runtime.controller import Controller
+from controllers.runtime.events import WARNING
+from controllers.runtime.informer import Informer, object_key, resource_version
+from controllers.runtime.metrics import RuntimeMetrics
+from kubeclient import errors
+from kubeclient.client import Client
+
+SERVICES = BY_KEY["services"]
+SERVICECIDRS = BY_KEY["servicecidrs.networking.k8s.io"]
+
+Obj = dict[str, Any]
+REFUSED_MEMORY = 30.0  # seconds a value the server refused is skipped locally
+MAX_ATTEMPTS = 8
+FULL_RETRY = 30.0
+
+
+def created_age(obj: Obj) -> float:
+    """Seconds since metadata.creationTimestamp (infinite when absent or unparsable)."""
+    ts = (obj.get("metadata") or {}).get("creationTimestamp")
+    try:
+        t = datetime.strptime(str(ts), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return float("inf")
+    return (datetime.now(UTC) - t).total_seconds()
+
+
+class LedgerController(Controller, abc.ABC):
+    """Base of the allocators; subclasses name the ledger type and implement allocation."""
+
+    ledger_rt: ResourceType
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        workers: int = 2,
+        metrics: RuntimeMetrics | None = None,
+        repair_interval: float = 60.0,
+        orphan_grace: float = 60.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(client, workers=workers, metrics=metrics)
+        self.repair_interval = repair_interval
+        self.orphan_grace = orphan_grace
+        self.rng = random.Random(seed)
+        self.services: Informer = self.informer(SERVICES, enqueue=True)
+        self.ledger: Informer = self.informer(self.ledger_rt)
+        self.ledger.cache.add_index("parent", lambda o: [k] if (k := parent_key(o)) else [])
+        self.ledger.add_handler(on_add=self._ledger_changed, on_update=lambda _o, n: self._ledger_changed(n),
+                                on_delete=self._ledger_deleted)
+        self.cidrs: Informer = self.informer(SERVICECIDRS)
+        self.cidrs.add_handler(on_add=lambda _o: self.wake_waiting(), on_update=lambda _o, _n: self.wake_waiting(),
+                               on_delete=lambda _o: self.wake_waiting())
+        self.inflight: set[Any] = set()
+        self.waiting: set[str] = set()
+        self._refused: dict[Any, float] = {}
+
+    # ---- subclass contract ---------------------------------------------------
+
+    @abc.abstractmethod
+    def claimed(self, svc: Obj) -> set[str]:
+        """Names of the ledger entries ``svc`` holds according to its spec."""
+
+    @abc.abstractmethod
+    def ledger_object(self, name: str, key: str) -> Obj:
+        """The ledger entry ``name`` for the Service ``key``, as the API server would write it."""
+
+    @abc.abstractmethod
+    def entry_in_range(self, name: str) -> bool:
+        """Whether the value of ledger entry ``name`` lies inside the configured range."""
+
+    @abc.abstractmethod
+    def not_allocated_event(self, name: str) -> tuple[str, str]:
+        """(reason, message) when a claimed entry is missing and gets recreated."""
+
+    @abc.abstractmethod
+    async def allocate(self, key: str, svc: Obj) -> None:
+        """Give ``svc`` whatever it still lacks (a no-op when it lacks nothing)."""
+
+    @abc.abstractmethod
+    async def repair_service(self, key: str, svc: Obj) -> None:
+        """Report one Service's out-of-range and duplicate values as Events."""
+
+    def leak_event(self, obj: Obj, key: str, svc: Obj | None) -> tuple[str, str]:
+        kind, name = obj.get("kind", self.ledger_rt.kind), obj["metadata"]["name"]
+        if svc is None:
+            return f"{kind}NotAllocated", f"{kind}: {name} for Service {key} appears to have leaked: cleaning up"
+        return f"{kind}WrongReference", f"{kind}: {name} for Service {key} has a wrong reference; cleaning up"
+
+    def manages(self, obj: Obj) -> bool:
+        """Ledger entries this controller may delete (default: every entry owned by a Service)."""
+        return parent_key(obj) is not None
+
+    # ---- events ----------------------------------------------------------------
+
+    def _ledger_changed(self, obj: Obj) -> None:
+        key = parent_key(obj)
+        if key is not None:
+            self.queue.add(key)
+
+    def _ledger_deleted(self, obj: Obj) -> None:
+        self._ledger_changed(obj)
+        self.wake_waiting()
+
+    def wake_waiting(self) -> None:
+        for key in list(self.waiting):
+            self.queue.add(key)
+
+    # ---- local bookkeeping ---------------------------------------------------
+
+    def refuse(self, values: list[Any]) -> None:
+        until = time.monotonic() + REFUSED_MEMORY
+        for v in values:
+            self._refused[v] = until
+
+    def refused(self, value: Any) -> bool:
+        until = self._refused.get(value)
+        if until is None:
+            return False
+        if until > time.monotonic():
+            return True
+        del self._refused[value]
+        return False
+
+    # ---- reconcile -------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> None:
+        svc = self.services.cache.get_by_key(key)
+        claimed = self.claimed(svc) if svc is not None else set()
+        for entry in self.ledger.cache.by_index("parent", key):
+            if entry["metadata"]["name"] not in claimed:
+                await self.release(entry, key, "service deleted" if svc is None else "no longer claimed")
+        if svc is None:
+            self.waiting.discard(key)
+            return
+        await self.ensure_ledger(key, svc, claimed)
+        await self.allocate(key, svc)
+
+    async def release(self, entry: Obj, key: str, why: str) -> None:
+        """Delete a ledger entry, once the Service cache is at least as new as the entry."""
+        meta = entry["metadata"]
+        if not seen_through(self.services.last_resource_version, meta.get("resourceVersion")):
+            return  # the Service write that claims it may still be on its way to our cache
+        try:
+            await self.client.delete(self.ledger_rt, meta["name"],
+                                     preconditions={"uid": meta.get("uid", ""),
+                                                    "resourceVersion": meta.get("resourceVersion", "")})
+        except errors.NotFound:
+            return
+        except errors.Conflict:
+            self.queue.add(key)  # changed meanwhile: look again with the newer version
+            return
+        self.log.info("released %s %s of Service %s (%s)", self.ledger_rt.kind, meta["name"], key, why)
+        self.count("release")
+
+    async def ensure_ledger(self, key: str, svc: Obj, claimed: set[str]) -> None:
+        """Recreate claimed entries deleted behind our back."""
+        svc_rv = rv_int(resource_version(svc))
+        for name in sorted(claimed):
+            if self.ledger.cache.get(None, name) is not None:
+                continue
+            if svc_rv is None or not seen_through(self.ledger.last_resource_version, str(svc_rv + 1)):
+                continue  # the entry written with the Service may not have reached our cache yet
+            if not self.entry_in_range(name):
+                continue  # reported by the repair pass, never recreated
+            reason, message = self.not_allocated_event(name)
+            await self.recorder.event(svc, WARNING, reason, message)
+            try:
+                await self.client.create(self.ledger_rt, self.ledger_object(name, key))
+            except errors.AlreadyExists:
+                continue
+            self.log.info("repaired %s %s of Service %s: recreated it", self.ledger_rt.kind, name, key)
+            self.count("repair")
+
+    # ---- repair ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        repair = asyncio.create_task(self._repair_loop(), name=f"{self.name}:repair")
+        try:
+            await super().run()
+        finally:
+            repair.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await repair
+
+    async def _repair_loop(self) -> None:
+        for inf in self.informers:
+            await inf.wait_synced()
+        while True:
+            try:
+                await self.repair()
+            except errors.ClientError as e:
+                self.log.warning("repair pass failed: %s", e)
+            await asyncio.sleep(self.repair_interval)
+
+    async def repair(self) -> None:
+        """One pass over every Service and ledger entry."""
+        for svc in self.services.cache.list():
+            await self.repair_service(object_key(svc), svc)
+        for entry in self.ledger.cache.list():
+            await self.check_leak(entry)
+
+    async def check_leak(self, entry: Obj) -> None:
+        if not self.manages(entry):
+            return
+        key = parent_key(entry)
+        if key is None:
+            return
+        svc = self.services.cache.get_by_key(key)
+        if svc is not None and entry["metadata"]["name"] in self.claimed(svc):
+            return
+        if created_age(entry) < self.orphan_grace:
+            return
+        if not seen_through(self.services.last_resource_version, entry["metadata"].get("resourceVersion")):
+            return
+        reason, message = self.leak_event(entry, key, svc)
+        await self.recorder.event(entry, WARNING, reason, message)
+        await self.release(entry, key, "leaked")
