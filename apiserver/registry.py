@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
 from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.schemas import decode
 from apimachinery.selectors import FieldSelector, LabelSelector, check_fields
-from apimachinery.validation import validate_object_meta, validate_object_meta_update
 from apiserver.admission import ADMISSION
 from apiserver.storage.database import Change, Op
 from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
@@ -144,20 +142,13 @@ class Registry:
             warnings = [f'unknown field "{u}"' for u in unknown]
         return obj, warnings
 
-    def _admit(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        adm = ADMISSION[rt.key]
-        meta = obj.get("metadata") or {}
-        if old is None:
-            errs = validate_object_meta(meta, namespaced=rt.namespaced, name_validator=adm.name_validator)
-            errs += adm.validate_create(obj)
-        else:
-            errs = validate_object_meta_update(meta, old.get("metadata") or {})
-            errs += validate_object_meta(meta, namespaced=rt.namespaced, name_validator=adm.name_validator)
-            errs += adm.validate_update(obj, old)
+    def _raise_invalid(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None,
+                       errs: list[FieldError]) -> None:
         extra = self.validators.get(rt.key)
         if extra is not None and not errs:
-            errs += extra(obj, old)
+            errs = errs + extra(obj, old)
         if errs:
+            meta = obj.get("metadata") or {}
             raise errors.invalid_object(rt.kind, str(meta.get("name") or meta.get("generateName") or ""), errs,
                                         rt.group)
 
@@ -179,11 +170,8 @@ class Registry:
         else:
             meta.pop("namespace", None)
         self._require_namespace(rt, ns, creating=True)
-        if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = str(meta["generateName"]) + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
-        self.prepare_for_create(rt, obj)
-        ADMISSION[rt.key].default(obj)
-        self._admit(rt, obj, None)
+        # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
+        self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
@@ -216,23 +204,6 @@ class Registry:
             if e.reason == "AlreadyExists" and len(ops) > 1 and (e.details or {}).get("kind") != rt.plural:
                 self._hook_ops(rt, obj)
             raise
-
-    def prepare_for_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        """Strategy PrepareForCreate: users do not set status on create."""
-        if rt.key == "namespaces":
-            obj["status"] = {"phase": "Active"}
-            spec = obj.setdefault("spec", {})
-            spec.setdefault("finalizers", ["kubernetes"])
-            labels = obj["metadata"].setdefault("labels", {})
-            labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
-        elif rt.key == "services":
-            obj["status"] = {"loadBalancer": {}}
-        elif rt.key == "pods":
-            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
-        elif rt.key == "nodes":
-            pass  # node agents register themselves with status
-        elif "status" in rt.subresources:
-            obj.pop("status", None)
 
     # -- read ------------------------------------------------------------------
     def list_entries(
@@ -318,9 +289,6 @@ class Registry:
     ) -> Result:
         old = current.obj
         new = self.prepare_for_update(rt, obj, old, subresource=subresource)
-        if subresource is None:
-            ADMISSION[rt.key].default(new)
-        self._admit(rt, new, old)
         meta = new["metadata"]
         if _same(new, old):
             return Result(old)
@@ -339,18 +307,27 @@ class Registry:
     def prepare_for_update(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str | None
     ) -> dict[str, Any]:
-        """Strategy PrepareForUpdate: what a request may change, and system fields kept."""
+        """Admission for an update: what the request may change, defaults, validation.
+
+        /status changes only status (ResetObjectMetaForStatus: metadata and
+        spec are the stored object's); the main resource keeps the stored
+        status and the server-owned metadata.
+        """
+        adm = ADMISSION[rt.key]
         if subresource == "status":
             new = copy.deepcopy(old)
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
                 new.pop("status", None)
+            self._raise_invalid(rt, new, old, adm.validate_status_update(new, old))
             return new
         new = obj
         meta = new.setdefault("metadata", {})
         old_meta = old.get("metadata") or {}
-        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+        meta.setdefault("resourceVersion", old_meta.get("resourceVersion"))
+        self._raise_invalid(rt, new, old, adm.admit_update(new, old))
+        for k in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             if k in old_meta:
                 meta[k] = old_meta[k]
             else:
@@ -614,22 +591,3 @@ def _strip_apply(patch: dict[str, Any]) -> dict[str, Any]:
         meta.pop("resourceVersion", None)
         meta.pop("managedFields", None)
     return p
-
-
-def _qos_class(pod: dict[str, Any]) -> str:
-    containers = ((pod.get("spec") or {}).get("containers") or []) + (
-        (pod.get("spec") or {}).get("initContainers") or []
-    )
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and req[r] != lim[r]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"

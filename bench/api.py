@@ -29,6 +29,7 @@ import resource
 import shlex
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -550,6 +551,7 @@ class Plan:
     watch: list[tuple[int, float]]
     reader_procs: int
     only: set[str]
+    rounds: int
 
 
 def figure(name: str, value: float, unit: str, baseline: float, *, target: str | None, met: bool | None) -> None:
@@ -587,28 +589,29 @@ class Profiler:
                 p.kill()
 
 
-async def run(plan: Plan, *, kubelite_cmd: list[str], work: Path, profile_dir: Path | None,
-              offload: bool) -> None:
-    ours = Server("kubelite", [*kubelite_cmd, "apiserver", "--port", str(free_port()), "--data-dir",
-                               str(work / "kubelite"), "--log-level", "warning"],
-                  port=0, log_path=work / "kubelite.log")
-    ours.port = int(ours.argv[ours.argv.index("--port") + 1])
-    base_argv = [sys.executable, "-m", "bench.baselines", "--port", str(free_port()), "--db", str(work / "base.db")]
-    if offload:
-        base_argv.append("--offload")
-    base = Server("baseline", base_argv, port=int(base_argv[base_argv.index("--port") + 1]),
-                  log_path=work / "baseline.log")
+async def run(plan: Plan, *, kubelite_cmd: list[str], work: Path, profile_dir: Path | None) -> None:
+    """Start the three servers, run the figures, stop the servers whatever happens."""
+    port = free_port()
+    ours = Server("kubelite", [*kubelite_cmd, "apiserver", "--port", str(port), "--data-dir", str(work / "kubelite"),
+                               "--log-level", "warning"], port=port, log_path=work / "kubelite.log")
+    bases: list[Server] = []
+    for name, extra in (("baseline", []), ("baseline-threads", ["--offload"])):
+        port = free_port()
+        bases.append(Server(name, [sys.executable, "-m", "bench.baselines", "--port", str(port),
+                                   "--db", str(work / f"{name}.db"), *extra],
+                            port=port, log_path=work / f"{name}.log"))
+    servers = [ours, *bases]
     try:
-        for s in (ours, base):
+        for s in servers:
             s.start()
-        for s in (ours, base):
+        for s in servers:
             await s.wait_ready(timeout=60)
             log(f"{s.name} ready on {HOST}:{s.port} (pid {s.pid})")
         prof = Profiler(profile_dir, ours.pid)
-        await _figures(plan, ours, base, prof)
+        await _figures(plan, ours, bases, prof)
         prof.wait()
     finally:
-        for s in (ours, base):
+        for s in servers:
             s.stop()
 
 
@@ -619,89 +622,112 @@ async def _ensure_namespace(ours: Server, name: str) -> None:
         raise RuntimeError(f"creating namespace {name}: {status} {body[:300]!r}")
 
 
-async def _figures(plan: Plan, ours: Server, base: Server, prof: Profiler) -> None:
-    want = plan.only
-    # 1,000 pods in their own namespace, the same bodies in both servers (ours defaults them;
-    # the baseline stores what ours returns), so GET and LIST serve identical bytes.
-    if want & {"get", "list"}:
-        await _ensure_namespace(ours, LIST_NS)
-        names = [f"p-{i:04d}" for i in range(LIST_SIZE)]
-        statuses = await run_all(ours.port, [("POST", f"/api/v1/namespaces/{LIST_NS}/pods", pod_body(n))
-                                             for n in names], concurrency=32)
-        bad = [s for s in statuses if s not in (201, 409)]
-        if bad:
-            raise RuntimeError(f"seeding {LIST_NS}: statuses {sorted(set(bad))}")
-        status, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{LIST_NS}/pods")
-        items = orjson.loads(body)["items"]
-        if status != 200 or len(items) != LIST_SIZE:
-            raise RuntimeError(f"LIST of {LIST_NS}: {status}, {len(items)} items")
-        await run_all(base.port, [("POST", f"/api/v1/namespaces/{LIST_NS}/pods", orjson.dumps(it))
-                                  for it in items], concurrency=32)
-        status, body = await one_request(base.port, "GET", f"/api/v1/namespaces/{LIST_NS}/pods")
-        assert status == 200 and len(orjson.loads(body)["items"]) == LIST_SIZE
-        log(f"seeded {LIST_SIZE} pods in {LIST_NS} ({len(body) / 1e6:.2f} MB per LIST)")
+async def _seed_list(ours: Server, bases: list[Server]) -> list[str]:
+    """1,000 pods in their own namespace with the same bodies everywhere.
 
+    Ours defaults them; the baselines store what ours returns, so GET and
+    LIST serve the same bytes from every server.
+    """
+    await _ensure_namespace(ours, LIST_NS)
+    names = [f"p-{i:04d}" for i in range(LIST_SIZE)]
+    path = f"/api/v1/namespaces/{LIST_NS}/pods"
+    statuses = await run_all(ours.port, [("POST", path, pod_body(n)) for n in names], concurrency=32)
+    bad = sorted({s for s in statuses if s not in (201, 409)})
+    if bad:
+        raise RuntimeError(f"seeding {LIST_NS}: statuses {bad}")
+    status, body = await one_request(ours.port, "GET", path)
+    items = orjson.loads(body)["items"]
+    if status != 200 or len(items) != LIST_SIZE:
+        raise RuntimeError(f"LIST of {LIST_NS}: {status}, {len(items)} items")
+    for b in bases:
+        await run_all(b.port, [("POST", path, orjson.dumps(it)) for it in items], concurrency=32)
+        status, bbody = await one_request(b.port, "GET", path)
+        if status != 200 or len(orjson.loads(bbody)["items"]) != LIST_SIZE:
+            raise RuntimeError(f"LIST of {LIST_NS} from {b.name}: {status}")
+    log(f"seeded {LIST_SIZE} pods in {LIST_NS} ({len(body) / 1e6:.2f} MB per LIST)")
+    return names
+
+
+async def _figures(plan: Plan, ours: Server, bases: list[Server], prof: Profiler) -> None:
+    want = plan.only
+    loop_base = bases[0]
+    if want & {"get", "list"}:
+        names = await _seed_list(ours, bases)
         if "get" in want:
             def get(w: int, s: int) -> Request:
                 return "GET", f"/api/v1/namespaces/{LIST_NS}/pods/{names[(w * 7919 + s * 31) % LIST_SIZE]}", b""
 
-            r_ours, r_base = await _pair("GET by name", ours, base, get, 200, plan, plan.concurrency, prof)
-            figure(f"pod GET by name ({plan.concurrency} in flight)", r_ours.rate, "req/s", r_base.rate,
-                   target=">= 3.0x", met=r_ours.rate >= 3.0 * r_base.rate)
+            mine, theirs = await _compare("GET by name", ours, bases, get, 200, plan, plan.concurrency, prof)
+            figure(f"pod GET by name ({plan.concurrency} in flight)", mine, "req/s", theirs,
+                   target=">= 3.0x", met=mine >= 3.0 * theirs)
 
         if "list" in want:
             def lst(_w: int, _s: int) -> Request:
                 return "GET", f"/api/v1/namespaces/{LIST_NS}/pods", b""
 
-            r_ours, r_base = await _pair("LIST 1000", ours, base, lst, 200, plan, plan.list_concurrency, prof)
-            figure(f"LIST of {LIST_SIZE} pods ({plan.list_concurrency} in flight)", r_ours.rate, "req/s",
-                   r_base.rate, target=">= 0.5x", met=r_ours.rate >= 0.5 * r_base.rate)
+            mine, theirs = await _compare(f"LIST {LIST_SIZE}", ours, [loop_base], lst, 200, plan,
+                                          plan.list_concurrency, prof)
+            figure(f"LIST of {LIST_SIZE} pods ({plan.list_concurrency} in flight)", mine, "req/s", theirs,
+                   target=">= 0.5x", met=mine >= 0.5 * theirs)
 
     if "creates" in want:
         def create(w: int, s: int) -> Request:
             return "POST", "/api/v1/namespaces/default/pods", pod_body(f"c-{w}-{s}")
 
-        r_ours, r_base = await _pair("creates", ours, base, create, 201, plan, plan.concurrency, prof)
-        figure(f"pod creates/s ({plan.concurrency} in flight)", r_ours.rate, "req/s", r_base.rate,
-               target=">= 1.0x", met=r_ours.rate >= r_base.rate)
+        mine, theirs = await _compare("creates", ours, bases, create, 201, plan, plan.concurrency, prof)
+        figure(f"pod creates/s ({plan.concurrency} in flight)", mine, "req/s", theirs,
+               target=">= 1.0x", met=mine >= theirs)
 
     if "watch" in want:
         for watchers, rate in plan.watch:
-            ns = f"bench-watch-{watchers}"
-            await _ensure_namespace(ours, ns)
-            status, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
-            rv = orjson.loads(body)["metadata"]["resourceVersion"]
-            results: dict[str, WatchResult] = {}
-            for s, path in ((ours, f"/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={rv}"),
-                            (base, f"/api/v1/namespaces/{ns}/pods?watch=1")):
-                log(f"watch, {watchers} watchers: {s.name}")
-                results[s.name] = r = await watch_latency(
-                    s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers, procs=plan.reader_procs,
-                    rate=rate, duration=plan.watch_duration,
-                    profile=prof.for_figure(f"watch-{watchers}") if s is ours else None)
-                log(f"  {s.name}: {r.describe()}")
-            mine, theirs = results["kubelite"], results["baseline"]
-            limit_ms = 10.0 if watchers <= 100 else 100.0
-            for q in (50, 99):
-                met = None
-                target = None
-                if q == 99:
-                    target = f"<= {limit_ms:g} ms"
-                    met = mine.p(99) <= limit_ms and mine.missing == 0
-                figure(f"watch delivery p{q}, create -> receipt ({watchers} watchers, {rate:g} creates/s)",
-                       mine.p(q), "ms", theirs.p(q), target=target, met=met)
+            await _watch_figures(plan, ours, loop_base, prof, watchers=watchers, rate=rate)
 
 
-async def _pair(label: str, ours: Server, base: Server, make: Callable[[int, int], Request], ok: int, plan: Plan,
-                concurrency: int, prof: Profiler) -> tuple[Throughput, Throughput]:
-    out: dict[str, Throughput] = {}
-    for s in (ours, base):
-        log(f"{label}: {s.name}, {concurrency} in flight, {plan.warmup:g}s warm-up + {plan.duration:g}s")
-        profile = prof.for_figure(label.replace(" ", "-").lower()) if s is ours else None
-        out[s.name] = r = await closed_loop(s.port, s.pid, make, ok_status=ok, concurrency=concurrency,
-                                            warmup=plan.warmup, duration=plan.duration, profile=profile)
+async def _watch_figures(plan: Plan, ours: Server, base: Server, prof: Profiler, *, watchers: int,
+                         rate: float) -> None:
+    ns = f"bench-watch-{watchers}"
+    await _ensure_namespace(ours, ns)
+    _, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
+    rv = orjson.loads(body)["metadata"]["resourceVersion"]
+    results: dict[str, WatchResult] = {}
+    for s, path in ((ours, f"/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={rv}"),
+                    (base, f"/api/v1/namespaces/{ns}/pods?watch=1")):
+        log(f"watch, {watchers} watchers: {s.name}")
+        results[s.name] = r = await watch_latency(
+            s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers, procs=plan.reader_procs,
+            rate=rate, duration=plan.watch_duration,
+            profile=prof.for_figure(f"watch-{watchers}") if s is ours else None)
         log(f"  {s.name}: {r.describe()}")
-    return out["kubelite"], out["baseline"]
+    mine, theirs = results[ours.name], results[base.name]
+    limit_ms = 10.0 if watchers <= 100 else 100.0
+    for q in (50, 99):
+        target = f"<= {limit_ms:g} ms" if q == 99 else None
+        met = (mine.p(99) <= limit_ms and mine.missing == 0) if q == 99 else None
+        figure(f"watch delivery p{q}, create -> receipt ({watchers} watchers, {rate:g} creates/s)",
+               mine.p(q), "ms", theirs.p(q), target=target, met=met)
+
+
+async def _compare(label: str, ours: Server, bases: list[Server], make: Callable[[int, int], Request], ok: int,
+                   plan: Plan, concurrency: int, prof: Profiler) -> tuple[float, float]:
+    """Median rate of ours and of the best baseline over ``plan.rounds`` interleaved rounds."""
+    servers = [ours, *bases]
+    rates: dict[str, list[float]] = {s.name: [] for s in servers}
+    for rnd in range(plan.rounds):
+        order = servers if rnd % 2 == 0 else servers[::-1]
+        for s in order:
+            log(f"{label}: {s.name}, {concurrency} in flight, {plan.warmup:g}s warm-up + {plan.duration:g}s"
+                + (f" (round {rnd + 1}/{plan.rounds})" if plan.rounds > 1 else ""))
+            profile = prof.for_figure(label.replace(" ", "-").lower()) if s is ours and rnd == 0 else None
+            r = await closed_loop(s.port, s.pid, make, ok_status=ok, concurrency=concurrency, warmup=plan.warmup,
+                                  duration=plan.duration, profile=profile)
+            rates[s.name].append(r.rate)
+            log(f"  {s.name}: {r.describe()}")
+    med = {name: statistics.median(v) for name, v in rates.items()}
+    best = max(bases, key=lambda b: med[b.name])
+    if plan.rounds > 1 or len(bases) > 1:
+        log(f"{label}: median kubelite {med[ours.name]:,.0f}/s; " + ", ".join(
+            f"{b.name} {med[b.name]:,.0f}/s" for b in bases) + f"; baseline = {best.name}")
+    return med[ours.name], med[best.name]
 
 
 def parse_watch(spec: str) -> list[tuple[int, float]]:
@@ -717,19 +743,21 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short run (under a minute)")
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight for creates and GET")
-    p.add_argument("--list-concurrency", type=int, default=8, help="requests in flight for LIST")
+    p.add_argument("--list-concurrency", type=int, default=16, help="requests in flight for LIST")
     p.add_argument("--watch", default="100:100,1000:20", help="WATCHERS:CREATES_PER_S pairs")
     p.add_argument("--reader-procs", type=int, default=4, help="processes the watchers are spread over")
     p.add_argument("--only", default="creates,get,list,watch", help="figures to run")
     p.add_argument("--kubelite", default="kubelite", help="command that runs kubelite (before 'apiserver')")
-    p.add_argument("--offload", action="store_true", help="baseline runs SQL in the thread pool")
     p.add_argument("--profile", type=Path, help="py-spy our server in each window, collapsed stacks into DIR")
+    p.add_argument("--rounds", type=int, default=0, help="interleaved rounds per throughput figure "
+                   "(median reported; default 1 with --quick, else 3)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = p.parse_args(argv)
-    plan = Plan(warmup=1.0 if args.quick else 2.0, duration=3.0 if args.quick else 10.0,
-                watch_duration=3.0 if args.quick else 10.0, concurrency=args.concurrency,
-                list_concurrency=args.list_concurrency, watch=parse_watch(args.watch),
-                reader_procs=args.reader_procs, only=set(args.only.split(",")))
+    quick = args.quick
+    plan = Plan(warmup=0.5 if quick else 1.0, duration=2.5 if quick else 5.0, watch_duration=2.5 if quick else 10.0,
+                concurrency=args.concurrency, list_concurrency=args.list_concurrency, watch=parse_watch(args.watch),
+                reader_procs=args.reader_procs, only=set(args.only.split(",")),
+                rounds=args.rounds or (1 if quick else 3))
     os.sched_setaffinity(0, {GENERATOR_CPU})
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -740,8 +768,7 @@ def main(argv: list[str] | None = None) -> None:
     import uvloop
 
     try:
-        uvloop.run(run(plan, kubelite_cmd=shlex.split(args.kubelite), work=work, profile_dir=args.profile,
-                       offload=args.offload))
+        uvloop.run(run(plan, kubelite_cmd=shlex.split(args.kubelite), work=work, profile_dir=args.profile))
     finally:
         if not args.keep:
             import shutil

@@ -245,13 +245,21 @@ def ledger_port_name(protocol: str, port: int) -> str:
     return f"{protocol.lower()}-{port}"
 
 
+def parse_ledger_port_name(name: str) -> tuple[str, int] | None:
+    """``tcp-30080`` -> ("TCP", 30080); None for names that are not ledger port names."""
+    proto, sep, port = name.rpartition("-")
+    if not sep or not proto or not port.isdigit():
+        return None
+    return proto.upper(), int(port)
+
+
 def claimed_node_ports(spec: dict[str, Any]) -> set[str]:
-    """Ledger names of every node port the Service holds (service ports + health check)."""
+    """Ledger names of every node port a NodePort/LoadBalancer Service holds (ports + health check)."""
     if svc_type(spec) not in NODE_PORT_TYPES:
         return set()
     out = {ledger_port_name(str(p.get("protocol") or "TCP"), int(p["nodePort"]))
            for p in spec.get("ports") or [] if p.get("nodePort")}
-    if needs_health_check_port(spec) and spec.get("healthCheckNodePort"):
+    if spec.get("healthCheckNodePort"):
         out.add(ledger_port_name("TCP", int(spec["healthCheckNodePort"])))
     return out
 

@@ -29,11 +29,6 @@ Rules (kube-apiserver's ipallocator and repair controller):
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import random
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery.resources import BY_KEY
@@ -44,13 +39,12 @@ from controllers.allocation import (
     next_free,
     parent_key,
     parent_ref,
-    rv_int,
-    seen_through,
     wanted_families,
 )
+from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import WARNING
-from controllers.runtime.informer import Informer, object_key, resource_version
+from controllers.runtime.informer import object_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, duration, run_controller_process
 from kubeclient import errors
@@ -58,21 +52,20 @@ from kubeclient.client import Client
 
 SERVICES = BY_KEY["services"]
 IPADDRESSES = BY_KEY["ipaddresses.networking.k8s.io"]
-SERVICECIDRS = BY_KEY["servicecidrs.networking.k8s.io"]
 
 MANAGED_BY = "ipallocator.k8s.io"
 LABEL_FAMILY = "ipaddress.kubernetes.io/ip-family"
 LABEL_MANAGED_BY = "ipaddress.kubernetes.io/managed-by"
-MAX_ATTEMPTS = 8
-TAKEN_MEMORY = 30.0  # seconds an address refused by the server is skipped locally
-FULL_RETRY = 30.0
+
+Obj = dict[str, Any]
 
 
 def ip_family(ip: str) -> str:
     return "IPv6" if ":" in ip else "IPv4"
 
 
-def ip_address_object(ip: str, key: str) -> dict[str, Any]:
+def ip_address_object(ip: str, key: str) -> Obj:
+    """The IPAddress ledger entry of ``ip`` for the Service ``key`` (as kube-apiserver's allocator writes it)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "IPAddress",
@@ -87,67 +80,40 @@ def is_ledger_refusal(err: errors.Invalid) -> bool:
     return "provided IP is already allocated" in text or "is not in the valid range" in text
 
 
-def _created_age(obj: dict[str, Any]) -> float:
-    ts = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not ts:
-        return float("inf")
-    try:
-        t = datetime.strptime(str(ts), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return float("inf")
-    return (datetime.now(UTC) - t).total_seconds()
-
-
-class IpamController(Controller):
+class IpamController(LedgerController):
     """Reconciles ``ns/name`` Service keys against the IPAddress ledger."""
 
     name = "ipam"
+    ledger_rt = IPADDRESSES
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        workers: int = 2,
-        metrics: RuntimeMetrics | None = None,
-        repair_interval: float = 60.0,
-        orphan_grace: float = 60.0,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(client, workers=workers, metrics=metrics)
-        self.repair_interval = repair_interval
-        self.orphan_grace = orphan_grace
-        self.rng = random.Random(seed)
-        self.services: Informer = self.informer(SERVICES, enqueue=True)
-        self.services.cache.add_index(
-            "clusterIP", lambda o: cluster_ips(o.get("spec") or {}) if needs_cluster_ip(o.get("spec") or {}) else [])
-        self.ips: Informer = self.informer(IPADDRESSES)
-        self.ips.cache.add_index("parent", lambda o: [k] if (k := parent_key(o)) else [])
-        self.ips.add_handler(on_add=self._ip_changed, on_update=lambda _o, n: self._ip_changed(n),
-                             on_delete=self._ip_deleted)
-        self.cidrs: Informer = self.informer(SERVICECIDRS)
-        self.cidrs.add_handler(on_add=self._cidrs_changed, on_update=lambda _o, _n: self._wake_waiting(),
-                               on_delete=self._cidrs_changed)
-        self._inflight: set[str] = set()
-        self._refused: dict[str, float] = {}
-        self._waiting: set[str] = set()
+    def __init__(self, client: Client, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.services.cache.add_index("clusterIP", lambda o: sorted(self.claimed(o)))
 
-    # ---- event mapping -------------------------------------------------------
+    # ---- ledger contract -----------------------------------------------------
 
-    def _ip_changed(self, obj: dict[str, Any]) -> None:
-        key = parent_key(obj)
-        if key is not None:
-            self.queue.add(key)
+    def claimed(self, svc: Obj) -> set[str]:
+        spec = svc.get("spec") or {}
+        return set(cluster_ips(spec)) if needs_cluster_ip(spec) else set()
 
-    def _ip_deleted(self, obj: dict[str, Any]) -> None:
-        self._ip_changed(obj)
-        self._wake_waiting()
+    def ledger_object(self, name: str, key: str) -> Obj:
+        return ip_address_object(name, key)
 
-    def _cidrs_changed(self, _obj: dict[str, Any]) -> None:
-        self._wake_waiting()
+    def entry_in_range(self, name: str) -> bool:
+        return any(r.contains(name) for rs in self.ranges().values() for r in rs)
 
-    def _wake_waiting(self) -> None:
-        for key in list(self._waiting):
-            self.queue.add(key)
+    def not_allocated_event(self, name: str) -> tuple[str, str]:
+        return "ClusterIPNotAllocated", f"Cluster IP [{ip_family(name)}]: {name} is not allocated; repairing"
+
+    def manages(self, obj: Obj) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return labels.get(LABEL_MANAGED_BY) == MANAGED_BY and parent_key(obj) is not None
+
+    def leak_event(self, obj: Obj, key: str, svc: Obj | None) -> tuple[str, str]:
+        ip = obj["metadata"]["name"]
+        if svc is None:
+            return "IPAddressNotAllocated", f"IPAddress: {ip} for Service {key} appears to have leaked: cleaning up"
+        return "IPAddressWrongReference", f"IPAddress: {ip} for Service {key} has a wrong reference; cleaning up"
 
     # ---- ranges and choice ---------------------------------------------------
 
@@ -167,14 +133,10 @@ class IpamController(Controller):
                 out.setdefault(r.family, []).append(r)
         return out
 
-    def _taken(self, ip: str, key: str) -> bool:
-        if ip in self._inflight or self.ips.cache.get(None, ip) is not None:
+    def taken(self, ip: str, key: str) -> bool:
+        """Held in the ledger, claimed by another Service, being tried, or recently refused."""
+        if ip in self.inflight or self.ledger.cache.get(None, ip) is not None or self.refused(ip):
             return True
-        until = self._refused.get(ip)
-        if until is not None:
-            if until > time.monotonic():
-                return True
-            del self._refused[ip]
         return any(object_key(o) != key for o in self.services.cache.by_index("clusterIP", ip))
 
     def pick(self, key: str, ranges: list[IPRange]) -> str | None:
@@ -184,75 +146,28 @@ class IpamController(Controller):
             for k, ip in r.reserved().items():
                 reserved.setdefault(k, ip)
         mine = reserved.get(key)
-        if mine is not None and not self._taken(mine, key):
+        if mine is not None and not self.taken(mine, key):
             return mine
         others = set(reserved.values())
         for r in ranges:
-            found = next_free(r.candidates(self.rng), lambda a: a in others or self._taken(a, key))
+            found = next_free(r.candidates(self.rng), lambda a: a in others or self.taken(a, key))
             if found is not None:
                 return str(found)
         return None
 
-    # ---- reconcile -----------------------------------------------------------
+    # ---- allocation --------------------------------------------------------------
 
-    async def reconcile(self, key: str) -> None:
-        svc = self.services.cache.get_by_key(key)
-        owned = self.ips.cache.by_index("parent", key)
-        spec = (svc or {}).get("spec") or {}
-        claimed = set(cluster_ips(spec)) if svc is not None and needs_cluster_ip(spec) else set()
-        for ipa in owned:
-            if ipa["metadata"]["name"] not in claimed:
-                await self._release(ipa, key, "service deleted" if svc is None else "no longer claimed")
-        if svc is None or not needs_cluster_ip(spec):
-            self._waiting.discard(key)
-            return
-        if claimed:
-            self._waiting.discard(key)
-            await self._ensure_ledger(key, svc, sorted(claimed))
-            return
-        await self._allocate(key, svc)
-
-    async def _release(self, ipa: dict[str, Any], key: str, why: str) -> None:
-        """Delete a ledger entry, but only once the Service cache is at least as new as the entry."""
-        meta = ipa["metadata"]
-        if not seen_through(self.services.last_resource_version, meta.get("resourceVersion")):
-            return  # the Service write that claims it may still be on its way to our cache
-        try:
-            await self.client.delete(IPADDRESSES, meta["name"],
-                                     preconditions={"uid": meta.get("uid", ""),
-                                                    "resourceVersion": meta.get("resourceVersion", "")})
-        except errors.NotFound:
-            return
-        self.log.info("released ClusterIP %s of Service %s (%s)", meta["name"], key, why)
-        self.count("release")
-
-    async def _ensure_ledger(self, key: str, svc: dict[str, Any], ips: list[str]) -> None:
-        """Recreate IPAddresses deleted behind our back (the repair the ledger relies on)."""
-        svc_rv = rv_int(resource_version(svc))
-        for ip in ips:
-            if self.ips.cache.get(None, ip) is not None:
-                continue
-            if svc_rv is None or not seen_through(self.ips.last_resource_version, str(svc_rv + 1)):
-                continue  # the IPAddress written with the Service may not have reached our cache yet
-            if not any(r.contains(ip) for rs in self.ranges().values() for r in rs):
-                continue  # out of range: reported by the repair pass, never recreated
-            await self.recorder.event(svc, WARNING, "ClusterIPNotAllocated",
-                                      f"Cluster IP [{ip_family(ip)}]: {ip} is not allocated; repairing")
-            try:
-                await self.client.create(IPADDRESSES, ip_address_object(ip, key))
-            except errors.AlreadyExists:
-                continue
-            self.log.info("repaired ClusterIP %s of Service %s: recreated its IPAddress", ip, key)
-            self.count("repair")
-
-    async def _allocate(self, key: str, svc: dict[str, Any]) -> None:
+    async def allocate(self, key: str, svc: Obj) -> None:
         spec = svc.get("spec") or {}
+        if not needs_cluster_ip(spec) or cluster_ips(spec):
+            self.waiting.discard(key)
+            return
         ranges = self.ranges()
         families = wanted_families(spec)
         fams = [f for f in families if ranges.get(f)]
         if not fams or fams[0] != families[0] or (
                 spec.get("ipFamilyPolicy") == "RequireDualStack" and len(fams) < len(families)):
-            self._waiting.add(key)
+            self.waiting.add(key)
             self.log.info("no ServiceCIDR for %s yet: Service %s waits", "/".join(families), key)
             return
         for _ in range(MAX_ATTEMPTS):
@@ -260,27 +175,26 @@ class IpamController(Controller):
             for fam in fams:
                 ip = self.pick(key, ranges[fam])
                 if ip is None:
-                    self._waiting.add(key)
+                    self.waiting.add(key)
                     await self.recorder.event(svc, WARNING, "ClusterIPAllocationFailed",
                                               "failed to allocate a serviceIP: range is full")
                     raise RequeueAfter(FULL_RETRY, "ClusterIP range is full")
                 chosen.append(ip)
             new = {**svc, "spec": {**spec, "clusterIP": chosen[0], "clusterIPs": chosen}}
-            self._inflight.update(chosen)
+            self.inflight.update(chosen)
             try:
                 await self.client.update(SERVICES, new)
             except errors.Invalid as e:
                 if not is_ledger_refusal(e):
                     raise
-                for ip in chosen:
-                    self._refused[ip] = time.monotonic() + TAKEN_MEMORY
-                self.log.info("ClusterIP %s for Service %s was taken meanwhile; choosing again", chosen, key)
+                self.refuse(list(chosen))
+                self.log.info("ClusterIP %s for Service %s was taken meanwhile; choosing again", ",".join(chosen), key)
                 continue
             except errors.NotFound:
                 return
             finally:
-                self._inflight.difference_update(chosen)
-            self._waiting.discard(key)
+                self.inflight.difference_update(chosen)
+            self.waiting.discard(key)
             self.log.info("allocated ClusterIP %s to Service %s", ",".join(chosen), key)
             self.count("allocate")
             return
@@ -288,76 +202,29 @@ class IpamController(Controller):
 
     # ---- repair ----------------------------------------------------------------
 
-    async def run(self) -> None:
-        repair = asyncio.create_task(self._repair_loop(), name="ipam:repair")
-        try:
-            await super().run()
-        finally:
-            repair.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await repair
-
-    async def _repair_loop(self) -> None:
-        for inf in self.informers:
-            await inf.wait_synced()
-        while True:
-            try:
-                await self.repair()
-            except errors.ClientError as e:
-                self.log.warning("repair pass failed: %s", e)
-            await asyncio.sleep(self.repair_interval)
-
-    async def repair(self) -> None:
-        """One pass over every Service and IPAddress (kube-apiserver's RepairIPAddress)."""
+    async def repair_service(self, key: str, svc: Obj) -> None:
+        spec = svc.get("spec") or {}
+        if not needs_cluster_ip(spec):
+            return
+        ips = cluster_ips(spec)
+        if not ips:
+            self.queue.add(key)
+            return
         ranges = [r for rs in self.ranges().values() for r in rs]
-        for svc in self.services.cache.list():
-            spec = svc.get("spec") or {}
-            key = object_key(svc)
-            if not needs_cluster_ip(spec):
+        for ip in ips:
+            if ranges and not any(r.contains(ip) for r in ranges):
+                await self.recorder.event(
+                    svc, WARNING, "ClusterIPOutOfRange",
+                    f"Cluster IP [{ip_family(ip)}]: {ip} is not within any configured Service CIDR; "
+                    "please recreate service")
                 continue
-            ips = cluster_ips(spec)
-            if not ips:
+            entry = self.ledger.cache.get(None, ip)
+            if entry is None:
                 self.queue.add(key)
-                continue
-            for ip in ips:
-                if ranges and not any(r.contains(ip) for r in ranges):
-                    await self.recorder.event(
-                        svc, WARNING, "ClusterIPOutOfRange",
-                        f"Cluster IP [{ip_family(ip)}]: {ip} is not within any configured Service CIDR; "
-                        "please recreate service")
-                    continue
-                ipa = self.ips.cache.get(None, ip)
-                if ipa is None:
-                    self.queue.add(key)
-                elif parent_key(ipa) != key:
-                    await self.recorder.event(
-                        svc, WARNING, "ClusterIPAlreadyAllocated",
-                        f"Cluster IP [{ip_family(ip)}]:{ip} was assigned to multiple services; please recreate service")
-        for ipa in self.ips.cache.list():
-            await self._check_leak(ipa)
-
-    async def _check_leak(self, ipa: dict[str, Any]) -> None:
-        labels = (ipa.get("metadata") or {}).get("labels") or {}
-        if labels.get(LABEL_MANAGED_BY) != MANAGED_BY:
-            return
-        ip = ipa["metadata"]["name"]
-        key = parent_key(ipa)
-        if key is None:
-            return
-        svc = self.services.cache.get_by_key(key)
-        if svc is not None and ip in cluster_ips(svc.get("spec") or {}) and needs_cluster_ip(svc.get("spec") or {}):
-            return
-        if _created_age(ipa) < self.orphan_grace:
-            return
-        if not seen_through(self.services.last_resource_version, ipa["metadata"].get("resourceVersion")):
-            return
-        if svc is None:
-            msg = f"IPAddress: {ip} for Service {key} appears to have leaked: cleaning up"
-            await self.recorder.event(ipa, WARNING, "IPAddressNotAllocated", msg)
-        else:
-            msg = f"IPAddress: {ip} for Service {key} has a wrong reference; cleaning up"
-            await self.recorder.event(ipa, WARNING, "IPAddressWrongReference", msg)
-        await self._release(ipa, key, "leaked")
+            elif parent_key(entry) != key:
+                await self.recorder.event(
+                    svc, WARNING, "ClusterIPAlreadyAllocated",
+                    f"Cluster IP [{ip_family(ip)}]:{ip} was assigned to multiple services; please recreate service")
 
 
 def build_ipam_parser() -> argparse.ArgumentParser:

@@ -571,7 +571,7 @@ def pod_to_endpoint(pod: Mapping[str, Any], node: Mapping[str, Any] | None, serv
     """podToEndpoint: addresses of the family, conditions, targetRef, nodeName, zone, hostname."""
     serving = is_pod_ready(pod)
     terminating = is_terminating(pod)
-    ready = bool(_spec(service).get("publishNotReadyAddresses")) or (serving and not terminating)
+    ready = serving
     want_v6 = address_type == "IPv6"
     ep: Obj = {
         "addresses": [ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6],
