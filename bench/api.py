@@ -576,7 +576,7 @@ class Profiler:
 
         def start(duration: float) -> None:
             argv = ["py-spy", "record", "--pid", str(self.pid), "--duration", str(max(1, int(duration))),
-                    "--rate", "250", "--format", "raw", "--nonblocking", "--output", str(out)]
+                    "--rate", "200", "--format", "raw", "--output", str(out)]
             self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
         return start
@@ -749,12 +749,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", default="creates,get,list,watch", help="figures to run")
     p.add_argument("--kubelite", default="kubelite", help="command that runs kubelite (before 'apiserver')")
     p.add_argument("--profile", type=Path, help="py-spy our server in each window, collapsed stacks into DIR")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds per measurement window "
+                   "(default 2.5 with --quick, else 5; watch windows 2.5 / 10)")
     p.add_argument("--rounds", type=int, default=0, help="interleaved rounds per throughput figure "
                    "(median reported; default 1 with --quick, else 3)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = p.parse_args(argv)
     quick = args.quick
-    plan = Plan(warmup=0.5 if quick else 1.0, duration=2.5 if quick else 5.0, watch_duration=2.5 if quick else 10.0,
+    plan = Plan(warmup=0.5 if quick else 1.0, duration=args.duration or (2.5 if quick else 5.0),
+                watch_duration=args.duration or (2.5 if quick else 10.0),
                 concurrency=args.concurrency, list_concurrency=args.list_concurrency, watch=parse_watch(args.watch),
                 reader_procs=args.reader_procs, only=set(args.only.split(",")),
                 rounds=args.rounds or (1 if quick else 3))

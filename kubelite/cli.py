@@ -108,6 +108,72 @@ def kubeconfig(server: str) -> None:
     click.echo(render_kubeconfig(server), nl=False)
 
 
+# Processes that parse their own flags (argparse): NAME -> "module:function(argv) -> int" (sync or async).
+CONTROLLERS = {
+    "ipam": "controllers.ipam:main",
+    "nodeport": "controllers.nodeport:main",
+    "endpoints": "controllers.endpoints.controller:main",
+}
+PROCESSES = {
+    "dns": "controllers.dns.main:main",
+    "node": "controllers.node.agent:main",
+}
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def _run_entry(target: str, argv: list[str]) -> int:
+    import asyncio
+    import importlib
+    import inspect
+
+    module, _, func = target.partition(":")
+    fn = getattr(importlib.import_module(module), func)
+    result = fn(argv)
+    if inspect.isawaitable(result):
+        result = asyncio.run(result)  # type: ignore[arg-type]
+    return int(result or 0)
+
+
+@main.command(context_settings=_PASSTHROUGH)
+@click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def controller(name: str, args: tuple[str, ...]) -> None:
+    """Run one controller process: ipam, nodeport or endpoints (``kubelite controller NAME --help``)."""
+    sys.exit(_run_entry(CONTROLLERS[name], list(args)))
+
+
+@main.command(context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dns(args: tuple[str, ...]) -> None:
+    """Run the cluster DNS server (``kubelite dns --help``)."""
+    sys.exit(_run_entry(PROCESSES["dns"], list(args)))
+
+
+@main.command(context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def node(args: tuple[str, ...]) -> None:
+    """Run a node agent: registers a Node, schedules and runs its Pods (``kubelite node --help``)."""
+    sys.exit(_run_entry(PROCESSES["node"], list(args)))
+
+
+@main.command()
+@click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True)
+@click.option("--bind-address", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int, help="first API server's port")
+@click.option("--dns-port", default=5353, show_default=True, type=int)
+@click.option("--nodes", default=3, show_default=True, type=int, help="simulated nodes (node agents)")
+@_db_option
+@click.option("--apiservers", default=1, show_default=True, type=int, help="API servers (PostgreSQL for > 1)")
+@click.option("--ready-timeout", default=30.0, show_default=True, type=float)
+def up(data_dir: str, bind_address: str, port: int, dns_port: int, nodes: int, db: str, apiservers: int,
+       ready_timeout: float) -> None:
+    """Start the whole control plane as supervised processes; Ctrl-C stops it."""
+    from kubelite.up import run_up
+
+    sys.exit(run_up(data_dir=Path(data_dir), bind_address=bind_address, port=port, dns_port=dns_port,
+                    nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout))
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

@@ -19,6 +19,7 @@ from controllers.endpoints.desired import (
     endpoint_id,
     find_port,
     plan,
+    repack_subsets,
     same_endpoints,
     same_slice,
     service_address_types,
@@ -117,6 +118,7 @@ def named(slices: list[Obj]) -> list[Obj]:
         s = copy.deepcopy(s)
         if not s["metadata"].get("name"):
             s["metadata"]["name"] = f"{s['metadata']['generateName']}gen{i}"
+            s["metadata"].update({"uid": f"slice-uid-{i}", "resourceVersion": str(100 + i)})
         out.append(s)
     return out
 
@@ -506,6 +508,18 @@ def test_foreign_slices_are_ignored_and_unowned_ones_replaced() -> None:
     _, after = desired_endpoints(recreated, many(2), NODES, existing_slices=[*stored, foreign])
     assert [s["metadata"].get("name") for s in after] == [None]
     assert after[0]["metadata"]["ownerReferences"][0]["uid"] == "new-uid"
+
+
+def test_repack_not_ready_wins_and_ports_group() -> None:
+    addr = {"ip": "10.0.0.1", "targetRef": {"uid": "u1"}}
+    other = {"ip": "10.0.0.2", "targetRef": {"uid": "u2"}}
+    p80, p81 = {"name": "a", "port": 80, "protocol": "TCP"}, {"name": "b", "port": 81, "protocol": "TCP"}
+    got = repack_subsets([(addr, True, p80), (addr, False, p80), (addr, True, p80), (other, True, p81),
+                          (addr, True, p81)])
+    assert got == [
+        {"notReadyAddresses": [addr], "ports": [p80]},
+        {"addresses": [addr, other], "ports": [p81]},
+    ]
 
 
 def test_endpoints_comparison_ignores_order_and_pod_resource_version() -> None:

@@ -571,7 +571,7 @@ def pod_to_endpoint(pod: Mapping[str, Any], node: Mapping[str, Any] | None, serv
     """podToEndpoint: addresses of the family, conditions, targetRef, nodeName, zone, hostname."""
     serving = is_pod_ready(pod)
     terminating = is_terminating(pod)
-    ready = serving
+    ready = bool(_spec(service).get("publishNotReadyAddresses")) or (serving and not terminating)
     want_v6 = address_type == "IPv6"
     ep: Obj = {
         "addresses": [ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6],
@@ -872,9 +872,9 @@ def desired_slices(
     return result, sorted(missing)
 
 
-def _node_map(nodes: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def _node_map(nodes: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
     if isinstance(nodes, Mapping):
-        return dict(nodes)
+        return nodes
     return {_str(_meta(n).get("name")): n for n in nodes}
 
 

@@ -1,0 +1,113 @@
+"""``kubelite up``: the whole control plane on one machine, as separate supervised processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from kubelite.supervisor import Child, Supervisor
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
+         apiservers: int) -> tuple[list[Child], list[Child], str]:
+    """The API server children, the other children, and the server URL controllers use."""
+    py = [sys.executable, "-m", "kubelite.cli"]
+    servers: list[Child] = []
+    for i in range(apiservers):
+        p = port + i
+        argv = [*py, "apiserver", "--bind-address", bind_address, "--port", str(p), "--data-dir", str(data_dir)]
+        if db:
+            argv += ["--db", db]
+        servers.append(Child(f"apiserver-{i}" if apiservers > 1 else "apiserver", argv,
+                             ready_url=f"http://{bind_address}:{p}/readyz"))
+    server = f"http://{bind_address}:{port}"
+    others: list[Child] = []
+    for name in ("ipam", "nodeport", "endpoints"):
+        mp = _free_port()
+        others.append(Child(name, [*py, "controller", name, "--server", server, "--metrics-port", str(mp)],
+                            ready_url=f"http://127.0.0.1:{mp}/healthz"))
+    for i in range(1, nodes + 1):
+        mp = _free_port()
+        others.append(Child(f"node-{i}", [*py, "node", "--server", server, "--name", f"node-{i}",
+                                          "--pod-cidr", f"10.85.{i - 1}.0/24", "--metrics-port", str(mp)],
+                            ready_url=f"http://127.0.0.1:{mp}/healthz"))
+    mp = _free_port()
+    others.append(Child("dns", [*py, "dns", "--server", server, "--port", str(dns_port), "--bind", bind_address,
+                                "--metrics-port", str(mp)], ready_url=f"http://127.0.0.1:{mp}/healthz"))
+    return servers, others, server
+
+
+def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
+           apiservers: int, ready_timeout: float) -> int:
+    import migrations
+    from apiserver.settings import Settings
+    from kubeclient.kubeconfig import render_kubeconfig
+
+    if apiservers > 1 and not db.startswith("postgresql"):
+        raise click.UsageError("several API servers share one store: pass --db postgresql+psycopg://USER@HOST/DB")
+    for p in range(port, port + apiservers):
+        if _port_in_use(bind_address, p):
+            raise click.UsageError(f"port {p} on {bind_address} is in use: is another kubelite running? "
+                                   f"(choose another with --port)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, db_url=db)
+    click.echo(f"kubelite: migrating {settings.database_url()}", err=True)
+    migrations.upgrade(settings.database_url())
+    servers, others, server = plan(data_dir=data_dir, bind_address=bind_address, port=port, dns_port=dns_port,
+                                   nodes=nodes, db=db, apiservers=apiservers)
+    kubeconfig = data_dir / "kubeconfig"
+    kubeconfig.write_text(render_kubeconfig(server))
+
+    async def main() -> int:
+        started = time.monotonic()
+        sup = Supervisor([*servers, *others])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await sup.start()
+        try:
+            late = await sup.wait_ready(ready_timeout)
+            if late:
+                click.echo(f"kubelite: not ready after {ready_timeout:.0f}s: {', '.join(late)} "
+                           "(see their log lines above)", err=True)
+            else:
+                click.echo(
+                    f"\nkubelite is ready in {time.monotonic() - started:.1f}s\n"
+                    f"  API server:  {server}\n"
+                    f"  DNS:         {bind_address}:{dns_port} (udp+tcp, zone cluster.local)\n"
+                    f"  kubeconfig:  {kubeconfig.resolve()}\n"
+                    f"  try:         export KUBECONFIG={kubeconfig.resolve()}; kubectl get svc -A\n"
+                    f"Ctrl-C stops everything.\n"
+                )
+            await stop.wait()
+        finally:
+            click.echo("kubelite: stopping", err=True)
+            with contextlib.suppress(Exception):
+                await sup.stop()
+        return 0
+
+    return asyncio.run(main())
