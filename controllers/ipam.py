@@ -44,7 +44,7 @@ from controllers.allocation import (
 from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import WARNING
-from controllers.runtime.informer import object_key
+from controllers.runtime.informer import object_key, resource_version
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, duration, run_controller_process
 from kubeclient import errors
@@ -183,7 +183,7 @@ class IpamController(LedgerController):
             new = {**svc, "spec": {**spec, "clusterIP": chosen[0], "clusterIPs": chosen}}
             self.inflight.update(chosen)
             try:
-                await self.client.update(SERVICES, new)
+                written = await self.client.update(SERVICES, new)
             except errors.Invalid as e:
                 if not is_ledger_refusal(e):
                     raise
@@ -195,6 +195,7 @@ class IpamController(LedgerController):
             finally:
                 self.inflight.difference_update(chosen)
             self.waiting.discard(key)
+            self.written[key] = resource_version(written)
             self.log.info("allocated ClusterIP %s to Service %s", ",".join(chosen), key)
             self.count("allocate")
             return

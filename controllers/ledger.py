@@ -84,6 +84,7 @@ class LedgerController(Controller, abc.ABC):
         self.cidrs.add_handler(on_add=lambda _o: self.wake_waiting(), on_update=lambda _o, _n: self.wake_waiting(),
                                on_delete=lambda _o: self.wake_waiting())
         self.inflight: set[Any] = set()
+        self.written: dict[str, str] = {}  # Service key -> resourceVersion of our own allocation write
         self.waiting: set[str] = set()
         self._refused: dict[Any, float] = {}
 
@@ -164,15 +165,27 @@ class LedgerController(Controller, abc.ABC):
                 await self.release(entry, key, "service deleted" if svc is None else "no longer claimed")
         if svc is None:
             self.waiting.discard(key)
+            self.written.pop(key, None)
             return
         await self.ensure_ledger(key, svc, claimed)
         await self.allocate(key, svc)
 
     async def release(self, entry: Obj, key: str, why: str) -> None:
-        """Delete a ledger entry, once the Service cache is at least as new as the entry."""
+        """Delete a ledger entry the Service does not claim, judged on data at least as new as the entry.
+
+        The cache is trusted when it has seen the entry's resourceVersion;
+        otherwise the Service is read live (a consistent read) first, so a
+        lagging cache never frees what a Service just took.
+        """
         meta = entry["metadata"]
         if not seen_through(self.services.last_resource_version, meta.get("resourceVersion")):
-            return  # the Service write that claims it may still be on its way to our cache
+            ns, _, name = key.partition("/")
+            try:
+                live: Obj | None = await self.client.get(SERVICES, name, namespace=ns)
+            except errors.NotFound:
+                live = None
+            if live is not None and meta["name"] in self.claimed(live):
+                return
         try:
             await self.client.delete(self.ledger_rt, meta["name"],
                                      preconditions={"uid": meta.get("uid", ""),
@@ -187,14 +200,21 @@ class LedgerController(Controller, abc.ABC):
 
     async def ensure_ledger(self, key: str, svc: Obj, claimed: set[str]) -> None:
         """Recreate claimed entries deleted behind our back."""
-        svc_rv = rv_int(resource_version(svc))
+        svc_rv = resource_version(svc)
+        if self.written.get(key) == svc_rv:
+            return  # our own write: the API server created the entries in the same transaction
+        self.written.pop(key, None)
+        svc_rv_int = rv_int(svc_rv)
         for name in sorted(claimed):
-            if self.ledger.cache.get(None, name) is not None:
-                continue
-            if svc_rv is None or not seen_through(self.ledger.last_resource_version, str(svc_rv + 1)):
-                continue  # the entry written with the Service may not have reached our cache yet
-            if not self.entry_in_range(name):
-                continue  # reported by the repair pass, never recreated
+            if self.ledger.cache.get(None, name) is not None or not self.entry_in_range(name):
+                continue  # out of range is reported by the repair pass, never recreated
+            if svc_rv_int is None or not seen_through(self.ledger.last_resource_version, str(svc_rv_int + 1)):
+                # the entry written with the Service may not have reached our cache yet: ask
+                try:
+                    await self.client.get(self.ledger_rt, name)
+                    continue
+                except errors.NotFound:
+                    pass
             reason, message = self.not_allocated_event(name)
             await self.recorder.event(svc, WARNING, reason, message)
             try:
@@ -244,7 +264,13 @@ class LedgerController(Controller, abc.ABC):
         if created_age(entry) < self.orphan_grace:
             return
         if not seen_through(self.services.last_resource_version, entry["metadata"].get("resourceVersion")):
-            return
+            ns, _, name = key.partition("/")
+            try:
+                svc = await self.client.get(SERVICES, name, namespace=ns)
+            except errors.NotFound:
+                svc = None
+            if svc is not None and entry["metadata"]["name"] in self.claimed(svc):
+                return
         reason, message = self.leak_event(entry, key, svc)
         await self.recorder.event(entry, WARNING, reason, message)
         await self.release(entry, key, "leaked")

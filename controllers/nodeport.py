@@ -45,7 +45,7 @@ from controllers.allocation import (
 from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import WARNING
-from controllers.runtime.informer import object_key
+from controllers.runtime.informer import object_key, resource_version
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, duration, run_controller_process
 from kubeclient import errors
@@ -166,7 +166,7 @@ class NodePortController(LedgerController):
                 chosen.append(hc)
             self.inflight.update(chosen)
             try:
-                await self.client.update(SERVICES, {**svc, "spec": new_spec})
+                written = await self.client.update(SERVICES, {**svc, "spec": new_spec})
             except errors.Invalid as e:
                 if not is_ledger_refusal(e):
                     raise
@@ -178,6 +178,7 @@ class NodePortController(LedgerController):
             finally:
                 self.inflight.difference_update(chosen)
             self.waiting.discard(key)
+            self.written[key] = resource_version(written)
             self.log.info("allocated node ports %s to Service %s", ",".join(map(str, chosen)), key)
             self.count("allocate")
             return

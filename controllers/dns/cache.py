@@ -2,14 +2,16 @@
 
 Why: building a DNS message with a library costs tens of microseconds, which
 caps a Python server at a fraction of dnsmasq's rate.  Rendering each answer
-once (with dnspython) and replying by splicing the query's ID, RD/CD bits and
-question bytes (only the letter case may differ) into the stored bytes costs
-about one microsecond.
+once (with dnspython) and replying by prefixing the query's ID to stored bytes
+(or, when the question's letter case differs from the stored lower case,
+splicing the query's question bytes in) costs about a microsecond.
 
 Invariants:
-- A key is the question as it appears on the wire with the name lower-cased
-  (type and class untouched) plus one EDNS variant byte: 0 no EDNS, 1 EDNS,
-  2 EDNS with DO.  Equal keys mean equal questions, so a hit needs no parse.
+- There is one table per EDNS variant (none, EDNS, EDNS with DO); a key is the
+  question as it appears on the wire (name, type, class) with the name
+  lower-cased.  Equal keys mean equal questions, so a hit needs no parse.
+- An entry's bytes differ from a reply only in the ID (0), the RD/CD bits
+  (precomputed for the four combinations) and the question's letter case.
 - An entry is dropped as soon as any view key it was computed from changes
   (``invalidate``); the number of entries is bounded (oldest dropped first),
   so random names cannot grow memory without limit.
@@ -31,8 +33,18 @@ import dns.rrset
 from controllers.dns.answer import Response
 
 NO_EDNS, EDNS, EDNS_DO = 0, 1, 2
+VARIANTS = (NO_EDNS, EDNS, EDNS_DO)
 EDNS_PAYLOAD = 1232  # what we advertise and the most we send over UDP (DNS flag day 2020)
 MAX_TCP = 65535
+
+Rest = tuple[bytes, bytes, bytes, bytes]
+
+
+def _rests(wire: bytes) -> Rest:
+    """``wire[2:]`` with RD/CD copied from the query, indexed by ``RD | CD << 1``."""
+    flags0, flags1, tail = wire[2], wire[3], wire[4:]
+    return tuple(bytes((flags0 | (i & 1), flags1 | (0x10 if i & 2 else 0))) + tail
+                 for i in range(4))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +54,31 @@ class Entry:
     full: bytes
     truncated: bytes
     deps: frozenset[str]
+    full_rest: Rest
+    truncated_rest: Rest
+
+    @classmethod
+    def of(cls, full: bytes, truncated: bytes, deps: frozenset[str]) -> Entry:
+        return cls(full, truncated, deps, _rests(full), _rests(truncated))
+
+    def reply(self, query: bytes, end: int, limit: int, *, exact: bool) -> bytes:
+        """The reply to ``query`` whose question ends at ``end``; ``limit`` 0 means no size limit (TCP).
+
+        Precondition: the query's question equals this entry's, in the same
+        letter case when ``exact`` (then only the ID is spliced in).
+        """
+        rests = self.full_rest if not limit or len(self.full) <= limit else self.truncated_rest
+        rest = rests[(query[2] & 1) | (query[3] >> 3 & 2)]
+        if exact:
+            return query[:2] + rest
+        return query[:2] + rest[:10] + query[12:end] + rest[end - 2:]
 
 
-def question_key(qname: dns.name.Name, qtype: int, qclass: int, variant: int) -> bytes:
+def question_key(qname: dns.name.Name, qtype: int, qclass: int) -> bytes:
     """The cache key of a question (see the module invariant)."""
     wire = qname.canonicalize().to_wire()
     assert wire is not None  # no file given: to_wire returns the bytes
-    return wire + struct.pack("!HHB", qtype, qclass, variant)
+    return wire + struct.pack("!HH", qtype, qclass)
 
 
 def render(
@@ -81,7 +111,7 @@ def render(
         full = _truncated(msg)
     # No UDP client gets less than 512 bytes, so small answers never need the TC form.
     truncated = full if len(full) <= 512 else _truncated(msg)
-    return Entry(full, truncated, response.depends_on)
+    return Entry.of(full, truncated, response.depends_on)
 
 
 def _truncated(msg: dns.message.Message) -> bytes:
@@ -97,45 +127,53 @@ def _truncated(msg: dns.message.Message) -> bytes:
 
 
 class WireCache:
-    """Entries by question key, with a reverse index from view keys to entries."""
+    """Entries by (variant, question key), with a reverse index from view keys to entries.
+
+    ``tables`` is read directly by the server's fast path; it is never rebound.
+    """
 
     def __init__(self, *, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
-        self.entries: dict[bytes, Entry] = {}
-        self._by_dep: dict[str, set[bytes]] = {}
+        self.tables: tuple[dict[bytes, Entry], ...] = tuple({} for _ in VARIANTS)
+        self._order: dict[tuple[int, bytes], None] = {}  # insertion order, for eviction
+        self._by_dep: dict[str, set[tuple[int, bytes]]] = {}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._order)
 
-    def get(self, key: bytes) -> Entry | None:
-        return self.entries.get(key)
+    def get(self, variant: int, key: bytes) -> Entry | None:
+        return self.tables[variant].get(key)
 
-    def put(self, key: bytes, entry: Entry) -> None:
-        if key in self.entries:
-            self._drop(key)
-        while len(self.entries) >= self.max_entries:
-            self._drop(next(iter(self.entries)))
-        self.entries[key] = entry
+    def put(self, variant: int, key: bytes, entry: Entry) -> None:
+        slot = (variant, key)
+        self._drop(slot)
+        while len(self._order) >= self.max_entries:
+            self._drop(next(iter(self._order)))
+        self.tables[variant][key] = entry
+        self._order[slot] = None
         for dep in entry.deps:
-            self._by_dep.setdefault(dep, set()).add(key)
+            self._by_dep.setdefault(dep, set()).add(slot)
 
     def invalidate(self, deps: frozenset[str]) -> None:
         """Drop every entry computed from any of ``deps``."""
         for dep in deps:
-            for key in self._by_dep.pop(dep, ()):
-                self._drop(key)
+            for slot in self._by_dep.pop(dep, ()):
+                self._drop(slot)
 
     def clear(self) -> None:
-        self.entries.clear()
+        for table in self.tables:
+            table.clear()
+        self._order.clear()
         self._by_dep.clear()
 
-    def _drop(self, key: bytes) -> None:
-        entry = self.entries.pop(key, None)
+    def _drop(self, slot: tuple[int, bytes]) -> None:
+        entry = self.tables[slot[0]].pop(slot[1], None)
         if entry is None:
             return
+        del self._order[slot]
         for dep in entry.deps:
-            keys = self._by_dep.get(dep)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
+            slots = self._by_dep.get(dep)
+            if slots is not None:
+                slots.discard(slot)
+                if not slots:
                     del self._by_dep[dep]

@@ -2,9 +2,12 @@
 
 Why this shape: a query that hits the cache is served without parsing it
 with a library.  The fast path only slices the header and the question (to
-form the cache key, see cache.py) and splices the query's ID, RD/CD bits and
-question bytes into the stored response; everything else (EDNS options,
-malformed packets, other opcodes, misses) goes through dnspython.
+form the cache key, see cache.py) and prefixes the query's ID to the stored
+response; everything else (EDNS options, malformed packets, other opcodes,
+misses) goes through dnspython.  UDP is read from a non-blocking socket that
+the event loop drains up to ``UDP_BATCH`` datagrams per wake-up, which keeps
+asyncio's per-datagram overhead out of the hot path while informers and TCP
+clients share the same loop (one thread: no locking around the view).
 
 Protocol rules:
 - UDP answers larger than the client's buffer (512 bytes, or its EDNS size
@@ -57,6 +60,8 @@ _PLAIN = b"\x00\x01\x00\x00\x00\x00\x00\x00"  # QD=1 AN=0 NS=0 AR=0
 _WITH_OPT = b"\x00\x01\x00\x00\x00\x00\x00\x01"  # QD=1 AN=0 NS=0 AR=1
 _OPT_TYPE = b"\x00\x29"
 _TCP_IDLE = 10.0
+UDP_BATCH = 256  # datagrams handled per loop wake-up before yielding to other work
+MAX_FORWARDS = 1000  # concurrent upstream queries; more are dropped (clients retry)
 
 
 def parse_hostport(value: str, *, default_port: int = 53) -> tuple[str, int]:
@@ -98,7 +103,7 @@ class DnsServer:
         self.upstream_timeout = upstream_timeout
         self.cache = WireCache(max_entries=cache_size)
         view.subscribe(self.cache.invalidate)
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -108,22 +113,23 @@ class DnsServer:
     async def start(self) -> int:
         """Bind UDP and TCP on the same port (a free one when port is 0); return it."""
         loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         for _ in range(20):
-            udp, _proto = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(self.host, self.port)
-            )
-            sock = udp.get_extra_info("socket")
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            port = int(sock.getsockname()[1])
+            sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
+                sock.setblocking(False)
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                sock.bind((self.host, self.port))
+                port = int(sock.getsockname()[1])
                 self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port, reuse_address=True)
             except OSError as exc:
-                udp.close()
+                sock.close()
                 if self.port == 0 and exc.errno == errno.EADDRINUSE:
                     continue
                 raise
-            self._udp = udp
+            self._udp = sock
+            loop.add_reader(sock.fileno(), self._udp_ready)
             self.port = port
             log.info("dns: serving %s on %s:%d (udp+tcp)", self.view.zone, self.host, port)
             return port
@@ -131,7 +137,9 @@ class DnsServer:
 
     async def stop(self) -> None:
         if self._udp is not None:
+            asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()
+            self._udp = None
         if self._tcp is not None:
             self._tcp.close()
         for writer in list(self._writers):
@@ -155,30 +163,32 @@ class DnsServer:
         """The reply from the cache without parsing, or None to take the slow path."""
         if len(data) < 17 or data[2] & 0xF8:  # QR=0, opcode QUERY
             return None
-        counts = data[4:12]
         end = data.find(b"\x00", 12) + 5
         if end < 17:
             return None
+        counts = data[4:12]
         if counts == _PLAIN:
             if end != len(data):
                 return None
-            variant, limit = NO_EDNS, 512
+            table, limit = self.cache.tables[NO_EDNS], 512
         elif counts == _WITH_OPT:
             opt = data[end:end + 11]
             if len(opt) != 11 or opt[0] or opt[1:3] != _OPT_TYPE or opt[5] or opt[6]:
                 return None  # not a bare OPT, or extended rcode/version set
             if opt[9] or opt[10] or end + 11 != len(data):
                 return None  # EDNS options (cookies...): let dnspython validate them
-            variant = EDNS_DO if opt[7] & 0x80 else EDNS
+            table = self.cache.tables[EDNS_DO if opt[7] & 0x80 else EDNS]
             limit = max(512, min(opt[3] << 8 | opt[4], EDNS_PAYLOAD))
         else:
             return None
-        entry = self.cache.entries.get(data[12:end - 4].lower() + data[end - 4:end] + bytes((variant,)))
+        question = data[12:end]
+        entry = table.get(question)
+        if entry is not None:
+            return entry.reply(data, end, 0 if tcp else limit, exact=True)
+        entry = table.get(question[:-4].lower() + question[-4:])
         if entry is None:
             return None
-        wire = entry.full if tcp or len(entry.full) <= limit else entry.truncated
-        flags = bytes((wire[2] | (data[2] & 0x01), wire[3] | (data[3] & 0x10)))
-        return data[:2] + flags + wire[4:12] + data[12:end] + wire[end:]
+        return entry.reply(data, end, 0 if tcp else limit, exact=False)
 
     def slow(self, data: bytes, *, tcp: bool) -> bytes | _Forward | None:
         """Parse with dnspython; answer, refuse, forward or reject the query."""
@@ -204,25 +214,30 @@ class DnsServer:
             return _reply(query, dns.rcode.REFUSED if qtype != dns.rdatatype.OPT else dns.rcode.FORMERR)
         variant = NO_EDNS if query.edns < 0 else EDNS_DO if query.ednsflags & dns.flags.DO else EDNS
         limit = 0 if tcp else 512 if query.edns < 0 else max(512, min(query.payload, EDNS_PAYLOAD))
-        key = question_key(qname, qtype, qclass, variant)
-        entry = self.cache.get(key)
+        key = question_key(qname, qtype, qclass)
+        entry = self.cache.get(variant, key)
         if entry is None:
             response = answer((qname, qtype), self.view)
             if response.fallthrough and self.upstream is not None:
                 return _Forward(query, limit)
             entry = render(response, qname, qtype, qclass, variant=variant,
                            recursion_available=self.upstream is not None)
-            self.cache.put(key, entry)
-        end = 12 + len(key) - 1
-        wire = entry.full if tcp or len(entry.full) <= limit else entry.truncated
-        flags = bytes((wire[2] | (data[2] & 0x01), wire[3] | (data[3] & 0x10)))
-        return data[:2] + flags + wire[4:12] + data[12:end] + wire[end:]
+            self.cache.put(variant, key, entry)
+        end = 12 + len(key)  # the question is never compressed: it starts the message
+        return entry.reply(data, end, limit, exact=data[12:end] == key)
 
     def handle(self, data: bytes, *, tcp: bool) -> bytes | _Forward | None:
         """One packet in, at most one reply out; never raises."""
         try:
             out = self.fast(data, tcp=tcp)
-            return out if out is not None else self.slow(data, tcp=tcp)
+        except Exception:
+            out = None
+        return out if out is not None else self.safe_slow(data, tcp=tcp)
+
+    def safe_slow(self, data: bytes, *, tcp: bool) -> bytes | _Forward | None:
+        """``slow``, answering SERVFAIL (or nothing) if it fails."""
+        try:
+            return self.slow(data, tcp=tcp)
         except Exception:
             log.exception("dns: failed to answer a %d-byte packet", len(data))
             if len(data) >= 12:
@@ -256,10 +271,43 @@ class DnsServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _forward_udp(self, fwd: _Forward, addr: tuple[str, int]) -> None:
+    async def _forward_udp(self, fwd: _Forward, addr: Any) -> None:
         out = await self.forward(fwd)
-        if out is not None and self._udp is not None and not self._udp.is_closing():
-            self._udp.sendto(out, addr)
+        if out is not None and self._udp is not None:
+            with contextlib.suppress(OSError):
+                self._udp.sendto(out, addr)
+
+    def _udp_ready(self) -> None:
+        """Drain up to UDP_BATCH datagrams; replies that do not fit the socket buffer are dropped."""
+        sock = self._udp
+        if sock is None:
+            return
+        recvfrom, sendto, fast = sock.recvfrom, sock.sendto, self.fast
+        for _ in range(UDP_BATCH):
+            try:
+                data, addr = recvfrom(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. an ICMP error reported on the socket
+                log.debug("dns: udp receive error: %s", exc)
+                continue
+            try:
+                out = fast(data, tcp=False)
+            except Exception:
+                out = None
+            if out is None:
+                slow = self.safe_slow(data, tcp=False)
+                if slow is None:
+                    continue
+                if isinstance(slow, _Forward):
+                    if len(self._tasks) < MAX_FORWARDS:
+                        self.spawn(self._forward_udp(slow, addr))
+                    continue
+                out = slow
+            try:
+                sendto(out, addr)
+            except OSError:
+                pass
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -279,28 +327,6 @@ class DnsServer:
         finally:
             self._writers.discard(writer)
             writer.close()
-
-
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, server: DnsServer) -> None:
-        self.server = server
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        out = self.server.handle(data, tcp=False)
-        if out is None:
-            return
-        if isinstance(out, _Forward):
-            self.server.spawn(self.server._forward_udp(out, addr))
-            return
-        assert self.transport is not None
-        self.transport.sendto(out, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("dns: udp error: %s", exc)
 
 
 def _reply(query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:

@@ -29,6 +29,8 @@ DELETED = -1
 
 def _rv(obj: Mapping[str, Any] | None) -> int | None:
     value = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+    if not isinstance(value, str | int):
+        return None
     try:
         return int(value)
     except (TypeError, ValueError):
