@@ -1,0 +1,225 @@
+"""The structural schema of every kind: which lists are keyed, which maps are atomic.
+
+Why: server-side apply and managedFields (structured-merge-diff in
+Kubernetes) need to know, for each position in an object, whether a list is
+``atomic`` (replaced whole, owned as one field), a ``set`` of scalars, or a
+``map`` keyed by some of its items' fields (``spec.ports`` by port and
+protocol), and whether a map or struct is atomic (``spec.selector``).
+Kubernetes keeps this as ``+listType``/``+listMapKey``/``+mapType`` tags on
+Go struct fields and publishes it in OpenAPI as ``x-kubernetes-list-type``
+and friends; here the tags live in one table keyed by (definition name,
+property), and the shapes come from the same pydantic schemas the server
+decodes with (apimachinery.schemas), so OpenAPI and apply cannot disagree.
+
+Invariant: a list without a tag is atomic, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from apimachinery.schemas import MODELS, components, definition_name
+
+_CORE = "io.k8s.api.core.v1."
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1."
+_DISCOVERY = "io.k8s.api.discovery.v1."
+_NETWORKING = "io.k8s.api.networking.v1."
+
+
+@dataclass(frozen=True)
+class ListType:
+    """``x-kubernetes-list-type`` (atomic, set, map) and ``x-kubernetes-list-map-keys``."""
+
+    kind: str = "atomic"
+    keys: tuple[str, ...] = ()
+
+
+ATOMIC = ListType()
+SET = ListType("set")
+
+
+def _map(*keys: str) -> ListType:
+    return ListType("map", keys)
+
+
+def _container(prefix: str) -> dict[tuple[str, str], ListType]:
+    return {
+        (prefix, "ports"): _map("containerPort", "protocol"),
+        (prefix, "env"): _map("name"),
+        (prefix, "volumeMounts"): _map("mountPath"),
+        (prefix, "volumeDevices"): _map("devicePath"),
+    }
+
+
+#: Non-atomic lists, by (definition name, property); every other list is atomic.
+LIST_TYPES: Mapping[tuple[str, str], ListType] = MappingProxyType({
+    (_META + "ObjectMeta", "finalizers"): SET,
+    (_META + "ObjectMeta", "ownerReferences"): _map("uid"),
+    **_container(_CORE + "Container"),
+    **_container(_CORE + "EphemeralContainer"),
+    (_CORE + "ContainerStatus", "volumeMounts"): _map("mountPath"),
+    (_CORE + "ContainerStatus", "allocatedResourcesStatus"): _map("name"),
+    (_CORE + "ResourceRequirements", "claims"): _map("name"),
+    (_CORE + "PodSpec", "volumes"): _map("name"),
+    (_CORE + "PodSpec", "initContainers"): _map("name"),
+    (_CORE + "PodSpec", "containers"): _map("name"),
+    (_CORE + "PodSpec", "ephemeralContainers"): _map("name"),
+    (_CORE + "PodSpec", "imagePullSecrets"): _map("name"),
+    (_CORE + "PodSpec", "hostAliases"): _map("ip"),
+    (_CORE + "PodSpec", "topologySpreadConstraints"): _map("topologyKey", "whenUnsatisfiable"),
+    (_CORE + "PodSpec", "schedulingGates"): _map("name"),
+    (_CORE + "PodSpec", "resourceClaims"): _map("name"),
+    (_CORE + "PodStatus", "conditions"): _map("type"),
+    (_CORE + "PodStatus", "podIPs"): _map("ip"),
+    (_CORE + "PodStatus", "resourceClaimStatuses"): _map("name"),
+    (_CORE + "ServiceSpec", "ports"): _map("port", "protocol"),
+    (_CORE + "ServiceStatus", "conditions"): _map("type"),
+    (_CORE + "NamespaceStatus", "conditions"): _map("type"),
+    (_CORE + "NodeSpec", "podCIDRs"): SET,
+    (_CORE + "NodeStatus", "conditions"): _map("type"),
+    (_CORE + "NodeStatus", "addresses"): _map("type"),
+    (_DISCOVERY + "Endpoint", "addresses"): SET,
+    (_NETWORKING + "ServiceCIDRStatus", "conditions"): _map("type"),
+})
+
+#: Maps whose keys are owned together (``+mapType=atomic``).
+ATOMIC_MAPS: frozenset[tuple[str, str]] = frozenset({
+    (_CORE + "ServiceSpec", "selector"),
+    (_CORE + "PodSpec", "nodeSelector"),
+})
+
+#: Structs owned as one field (``+structType=atomic``).
+ATOMIC_STRUCTS: frozenset[str] = frozenset({
+    _CORE + "ObjectReference",
+    _CORE + "LocalObjectReference",
+    _CORE + "ObjectFieldSelector",
+    _CORE + "ResourceFieldSelector",
+    _CORE + "ConfigMapKeySelector",
+    _CORE + "SecretKeySelector",
+    _META + "LabelSelector",
+})
+
+#: Defaults of list-map key fields: an item that omits them is keyed by the default.
+KEY_DEFAULTS: Mapping[tuple[str, str], Any] = MappingProxyType({
+    (_CORE + "ServicePort", "protocol"): "TCP",
+    (_CORE + "ContainerPort", "protocol"): "TCP",
+})
+
+
+class SchemaError(ValueError):
+    """An object does not fit its structural schema (e.g. a list item without its key)."""
+
+
+@dataclass(frozen=True)
+class Type:
+    """One position in a kind's schema.
+
+    ``kind`` is ``struct`` (declared fields), ``map`` (free keys),
+    ``list``, ``scalar`` or ``any`` (a part we do not model: maps are
+    granular, lists atomic, as structured-merge-diff deduces).
+    """
+
+    kind: str
+    schema: Mapping[str, Any]
+    defs: Mapping[str, Any]
+    definition: str = ""
+    owner: tuple[str, str] = ("", "")
+
+    @property
+    def atomic(self) -> bool:
+        if self.kind == "struct":
+            return self.definition in ATOMIC_STRUCTS
+        if self.kind == "map":
+            return self.owner in ATOMIC_MAPS
+        if self.kind == "list":
+            return self.list_type.kind == "atomic"
+        return self.kind == "scalar"
+
+    @property
+    def list_type(self) -> ListType:
+        return LIST_TYPES.get(self.owner, ATOMIC)
+
+    def declares(self, name: str) -> bool:
+        return self.kind == "struct" and name in (self.schema.get("properties") or {})
+
+    def field(self, name: str) -> Type:
+        """The type of a struct field or map value; ``any`` for an undeclared one."""
+        if self.kind == "struct":
+            sub = (self.schema.get("properties") or {}).get(name)
+            if sub is None:
+                return Type("any", {}, self.defs)
+            return _resolve(sub, self.defs, owner=(self.definition, name))
+        if self.kind == "map":
+            sub = self.schema.get("additionalProperties")
+            if isinstance(sub, dict) and sub:
+                return _resolve(sub, self.defs, owner=self.owner)
+        return Type("any", {}, self.defs)
+
+    def item(self) -> Type:
+        if self.kind == "list":
+            sub = self.schema.get("items")
+            if isinstance(sub, dict) and sub:
+                return _resolve(sub, self.defs, owner=self.owner)
+        return Type("any", {}, self.defs)
+
+    def key_default(self, name: str) -> Any:
+        """The default of a key field of this (list item) struct, or None."""
+        return KEY_DEFAULTS.get((self.definition, name))
+
+
+def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any], *, owner: tuple[str, str]) -> Type:
+    ref = schema.get("$ref")
+    definition = ""
+    if isinstance(ref, str):
+        definition = ref.rsplit("/", 1)[-1]
+        schema = defs.get(definition) or {}
+    if "properties" in schema:
+        return Type("struct", schema, defs, definition, owner)
+    if "items" in schema or schema.get("type") == "array":
+        return Type("list", schema, defs, definition, owner)
+    if schema.get("type") == "object":
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            return Type("map", schema, defs, definition, owner)
+        return Type("any", schema, defs, definition, owner)
+    if not schema:
+        return Type("any", schema, defs, definition, owner)
+    return Type("scalar", schema, defs, definition, owner)
+
+
+@functools.cache
+def _defs() -> Mapping[str, Any]:
+    return MappingProxyType(components(MODELS.keys()))
+
+
+def root(key: str) -> Type:
+    """The top-level type of the kind stored under ``key`` (``services``, ``leases.coordination.k8s.io``)."""
+    name = definition_name(MODELS[key])
+    defs = _defs()
+    return Type("struct", defs[name], defs, name)
+
+
+def annotate(defs: dict[str, Any]) -> None:
+    """Add the list/map/struct tags to OpenAPI component schemas, in place."""
+    for (definition, prop), lt in LIST_TYPES.items():
+        node = ((defs.get(definition) or {}).get("properties") or {}).get(prop)
+        if node is None:
+            continue
+        node["x-kubernetes-list-type"] = lt.kind
+        if lt.keys:
+            node["x-kubernetes-list-map-keys"] = list(lt.keys)
+    for (definition, prop) in ATOMIC_MAPS:
+        node = ((defs.get(definition) or {}).get("properties") or {}).get(prop)
+        if node is not None:
+            node["x-kubernetes-map-type"] = "atomic"
+    for definition in ATOMIC_STRUCTS:
+        if definition in defs:
+            defs[definition]["x-kubernetes-map-type"] = "atomic"
+    for (definition, prop), value in KEY_DEFAULTS.items():
+        node = ((defs.get(definition) or {}).get("properties") or {}).get(prop)
+        if node is not None:
+            node["default"] = value
