@@ -153,13 +153,14 @@ def test_up_runs_the_whole_system_and_keeps_state_across_restarts(up: Up, tmp_pa
 
 def test_supervisor_restarts_a_killed_controller(up: Up) -> None:
     up.wait_ready()
-    out = subprocess.run(["pgrep", "-f", "kubelite.cli controller ipam"], capture_output=True, text=True)
+    pattern = f"kubelite.cli controller ipam --server {up.url}"
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
     assert pids
     os.kill(pids[0], signal.SIGKILL)
 
     def restarted() -> bool:
-        out = subprocess.run(["pgrep", "-f", "kubelite.cli controller ipam"], capture_output=True, text=True)
+        out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         new = [int(p) for p in out.stdout.split() if int(p) not in pids]
         return bool(new)
 
