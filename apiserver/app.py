@@ -25,8 +25,9 @@ from apimachinery import errors
 from apimachinery.errors import StatusError
 from apimachinery.resources import BY_KEY, ResourceType, lookup
 from apimachinery.selectors import parse_field_selector, parse_label_selector
-from apiserver import discovery, tables
+from apiserver import apply, discovery, openapi, tables
 from apiserver.bootstrap import bootstrap
+from apiserver.events import Recorder
 from apiserver.ledger import Ledger
 from apiserver.metrics import Metrics
 from apiserver.registry import Registry
@@ -132,6 +133,7 @@ class ApiServer:
         self.store = Store(self.db, self.cache, keep_changes=settings.keep_changes,
                            compact_interval=settings.compact_interval)
         self.registry = Registry(self.store, self.cache)
+        self.events = Recorder(self.registry)
         self.ledger = Ledger(self.cache, node_port_range=settings.service_node_port_range)
         self.registry.write_hooks["services"] = self.ledger.service_ops
         self.metrics = Metrics(self)
@@ -203,6 +205,8 @@ class ApiServer:
         dry_run = q.get("dryRun") == "All"
         if q.get("dryRun") not in (None, "", "All"):
             raise errors.bad_request(f'unsupported dry run directive "{q.get("dryRun")}"')
+        apply.check_manager(q.get("fieldManager"))
+        manager = apply.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
         verb = method.lower()
         if t.name is None:
             if method == "GET":
@@ -217,7 +221,7 @@ class ApiServer:
                     raise errors.method_not_allowed()
                 body = await self.decode_body(request)
                 res = await self.registry.create(rt, t.namespace, body, dry_run=dry_run,
-                                                 field_validation=q.get("fieldValidation"))
+                                                 field_validation=q.get("fieldValidation"), manager=manager)
                 return self.respond(request, rt, res.obj, res.code, res.warnings)
             if method == "DELETE":
                 request.state.verb = "deletecollection"
@@ -237,6 +241,9 @@ class ApiServer:
                 raise errors.method_not_allowed()
             body = await self.decode_body(request)
             res = await self.registry.bind(t.namespace or "", t.name, body, dry_run=dry_run)
+            if res.code == 201 and not dry_run:
+                pod = self.registry.get_entry(rt, t.namespace, t.name).obj
+                await self.events.scheduled(pod, str((pod.get("spec") or {}).get("nodeName") or ""))
             return Response(orjson.dumps(res.obj), status_code=res.code, media_type=JSON)
         if method == "GET":
             if parse_bool(q.get("watch"), "watch"):
@@ -250,7 +257,8 @@ class ApiServer:
         if method == "PUT":
             body = await self.decode_body(request)
             res = await self.registry.update(rt, t.namespace, t.name, body, subresource=t.subresource,
-                                             dry_run=dry_run, field_validation=q.get("fieldValidation"))
+                                             dry_run=dry_run, field_validation=q.get("fieldValidation"),
+                                             manager=manager)
             return self.respond(request, rt, res.obj, res.code, res.warnings)
         if method == "PATCH":
             ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -262,7 +270,7 @@ class ApiServer:
             raw = await self.read_body(request)
             res = await self.registry.patch(rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
                                             dry_run=dry_run, field_validation=q.get("fieldValidation"),
-                                            force=parse_bool(q.get("force"), "force"))
+                                            force=parse_bool(q.get("force"), "force"), manager=manager)
             return self.respond(request, rt, res.obj, res.code, res.warnings)
         if method == "DELETE":
             if t.subresource is not None:
@@ -460,6 +468,21 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/version", include_in_schema=False)
     async def version() -> Response:
         return Response(orjson.dumps(discovery.version_info()), media_type=JSON)
+
+    @app.get("/openapi/v3", include_in_schema=False)
+    async def openapi_index() -> Response:
+        return Response(openapi.index(), media_type=JSON)
+
+    @app.get("/openapi/v3/{path:path}", include_in_schema=False)
+    async def openapi_document(request: Request, path: str) -> Response:
+        found = openapi.document(path)
+        if found is None:
+            return status_response(StatusError(404, "NotFound", "the server could not find the requested resource"))
+        body, digest = found
+        headers = {"Etag": f'"{digest}"'}
+        if request.query_params.get("hash") == digest:
+            headers["Cache-Control"] = "public, immutable"
+        return Response(body, media_type=JSON, headers=headers)
 
     async def health() -> PlainTextResponse:
         return PlainTextResponse("ok")

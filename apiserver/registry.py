@@ -26,7 +26,9 @@ from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
 from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.schemas import decode
 from apimachinery.selectors import FieldSelector, LabelSelector, check_fields
+from apiserver import apply as apply_mod
 from apiserver.admission import ADMISSION
+from apiserver.apply import record_update
 from apiserver.storage.database import Change, Op
 from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
 from apiserver.storage.store import Store
@@ -155,7 +157,7 @@ class Registry:
     # -- create ----------------------------------------------------------------
     async def create(
         self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False,
-        field_validation: str | None = None,
+        field_validation: str | None = None, manager: str = "",
     ) -> Result:
         mode = _validation_mode(field_validation)
         obj, warnings = self._decode(rt, body, mode)
@@ -172,6 +174,8 @@ class Registry:
         self._require_namespace(rt, ns, creating=True)
         # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
         self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
+        if manager:
+            _set_managed_fields(obj, record_update(rt, None, obj, manager=manager))
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
@@ -248,7 +252,7 @@ class Registry:
     # -- update ----------------------------------------------------------------
     async def update(
         self, rt: ResourceType, namespace: str | None, name: str, body: Any, *, subresource: str | None = None,
-        dry_run: bool = False, field_validation: str | None = None,
+        dry_run: bool = False, field_validation: str | None = None, manager: str = "",
     ) -> Result:
         mode = _validation_mode(field_validation)
         obj, warnings = self._decode(rt, body, mode)
@@ -269,7 +273,8 @@ class Registry:
         if current is None:
             if rt.key in CREATE_ON_UPDATE and subresource is None:
                 meta.pop("resourceVersion", None)
-                return await self.create(rt, namespace, obj, dry_run=dry_run, field_validation="Ignore")
+                return await self.create(rt, namespace, obj, dry_run=dry_run, field_validation="Ignore",
+                                         manager=manager)
             raise errors.not_found(rt.plural, name, rt.group)
         rv = meta.get("resourceVersion")
         expect = int(rv) if rv else current.revision
@@ -280,16 +285,25 @@ class Registry:
                 raise errors.bad_request(f"invalid resourceVersion {rv!r}") from None
             if expect != current.revision:
                 raise errors.conflict(rt.plural, name, rt.group)
-        res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run)
+        res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run, manager=manager)
         res.warnings = tuple(warnings)
         return res
 
     async def _write_update(
-        self, rt: ResourceType, current: Entry, obj: dict[str, Any], *, subresource: str | None, dry_run: bool
+        self, rt: ResourceType, current: Entry, obj: dict[str, Any], *, subresource: str | None, dry_run: bool,
+        manager: str = "", managed_fields: list[dict[str, Any]] | None = None,
     ) -> Result:
         old = current.obj
         new = self.prepare_for_update(rt, obj, old, subresource=subresource)
         meta = new["metadata"]
+        # managedFields (apiserver.apply): recorded for this write's manager, given by an apply,
+        # or kept as they were for internal writes.
+        if managed_fields is not None:
+            _set_managed_fields(new, managed_fields)
+        elif manager:
+            _set_managed_fields(new, record_update(rt, old, new, manager=manager, subresource=subresource or ""))
+        elif "managedFields" not in meta and "managedFields" in (old.get("metadata") or {}):
+            meta["managedFields"] = old["metadata"]["managedFields"]
         if _same(new, old):
             return Result(old)
         if dry_run:
@@ -345,22 +359,20 @@ class Registry:
     async def patch(
         self, rt: ResourceType, namespace: str | None, name: str, patch_type: str, raw: bytes, *,
         subresource: str | None = None, dry_run: bool = False, field_validation: str | None = None,
-        force: bool = False,
+        force: bool = False, manager: str = "",
     ) -> Result:
         mode = _validation_mode(field_validation)
+        if patch_type == "apply":
+            return await self._apply(rt, namespace, name, raw, subresource=subresource, dry_run=dry_run,
+                                     force=force, manager=manager)
         try:
-            patch = yaml.safe_load(raw) if patch_type == "apply" else orjson.loads(raw)
+            patch = orjson.loads(raw)
         except Exception as e:
             raise errors.bad_request(f"error decoding patch: {e}") from None
         ns = self._ns(rt, namespace)
         for _ in range(PATCH_RETRIES):
             current = self.cache.get(rt.key, ns, name)
             if current is None:
-                if patch_type == "apply" and subresource is None:
-                    if not isinstance(patch, dict):
-                        raise errors.bad_request("apply patch must be an object")
-                    patch.setdefault("metadata", {})["name"] = name
-                    return await self.create(rt, namespace, patch, dry_run=dry_run, field_validation=field_validation)
                 raise errors.not_found(rt.plural, name, rt.group)
             base = copy.deepcopy(current.obj)
             if patch_type == "json":
@@ -371,10 +383,6 @@ class Registry:
                 if not isinstance(patch, dict):
                     raise errors.bad_request("strategic merge patch must be a JSON object")
                 patched = strategic_merge_patch(base, patch, schema=rt.key)
-            elif patch_type == "apply":
-                if not isinstance(patch, dict):
-                    raise errors.bad_request("apply patch must be an object")
-                patched = strategic_merge_patch(base, _strip_apply(patch), schema=rt.key)
             else:
                 raise errors.unsupported_media_type(patch_type, [])
             if not isinstance(patched, dict):
@@ -391,7 +399,8 @@ class Registry:
             if pinned and int(meta["resourceVersion"]) != current.revision:
                 raise errors.conflict(rt.plural, name, rt.group)
             try:
-                res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run)
+                res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run,
+                                               manager=manager)
             except StatusError as e:
                 if e.reason == "Conflict" and not pinned:
                     await asyncio.sleep(0)
@@ -399,6 +408,59 @@ class Registry:
                 raise
             res.warnings = tuple(warnings)
             return res
+        raise errors.conflict(rt.plural, name, rt.group)
+
+    async def _apply(
+        self, rt: ResourceType, namespace: str | None, name: str, raw: bytes, *, subresource: str | None,
+        dry_run: bool, force: bool, manager: str,
+    ) -> Result:
+        """PATCH application/apply-patch+yaml: server-side apply (apiserver.apply), creating when missing."""
+        try:
+            config = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"error decoding YAML: {e}") from None
+        if not isinstance(config, dict):
+            raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
+        ns = self._ns(rt, namespace)
+        raw_meta = config.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                                     f"({name})")
+        if rt.namespaced and meta.get("namespace") and meta["namespace"] != ns:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        decoded, unknown = decode(rt.key, {k: v for k, v in config.items() if k not in ("apiVersion", "kind")})
+        apply_mod.check_config(rt, config, unknown=unknown)
+        decoded = {"apiVersion": rt.api_version, "kind": rt.kind, **decoded}
+        dmeta = decoded.setdefault("metadata", {})
+        dmeta["name"] = name
+        if rt.namespaced:
+            dmeta["namespace"] = ns
+        pinned = str(dmeta.pop("resourceVersion", "") or "")
+        for _ in range(PATCH_RETRIES):
+            current = self.cache.get(rt.key, ns, name)
+            if current is None:
+                if subresource is not None:
+                    raise errors.not_found(rt.plural, name, rt.group)
+                created = apply_mod.apply(rt, None, decoded, manager=manager, force=force, raw_config=config)
+                return await self.create(rt, namespace, created.obj, dry_run=dry_run, field_validation="Ignore")
+            if pinned and pinned != str(current.revision):
+                raise errors.conflict(rt.plural, name, rt.group)
+            applied = apply_mod.apply(rt, current.obj, decoded, manager=manager, force=force,
+                                      subresource=subresource or "", raw_config=config)
+            obj = applied.obj
+            obj.setdefault("metadata", {})["resourceVersion"] = str(current.revision)
+            managed = obj["metadata"].get("managedFields") or []
+            try:
+                return await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run,
+                                                managed_fields=managed)
+            except StatusError as e:
+                if e.reason == "Conflict" and not pinned and not (e.details or {}).get("causes"):
+                    await asyncio.sleep(0)
+                    continue
+                raise
         raise errors.conflict(rt.plural, name, rt.group)
 
     # -- binding -----------------------------------------------------------
@@ -584,10 +646,12 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k != "metadata"} == {k: v for k, v in b.items() if k != "metadata"}
 
 
-def _strip_apply(patch: dict[str, Any]) -> dict[str, Any]:
-    p = copy.deepcopy(patch)
-    meta = p.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("resourceVersion", None)
+def _set_managed_fields(obj: dict[str, Any], managed: list[dict[str, Any]] | None) -> None:
+    """Store managedFields on ``obj``: None leaves them as they are, [] removes them."""
+    if managed is None:
+        return
+    meta = obj.setdefault("metadata", {})
+    if managed:
+        meta["managedFields"] = managed
+    else:
         meta.pop("managedFields", None)
-    return p

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,19 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def core_busy() -> dict[int, float]:
+    """Busy seconds so far of each CPU (everything but idle and iowait), from /proc/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *vals = line.split()
+                v = [int(x) for x in vals]
+                out[int(name[3:])] = (sum(v[:8]) - v[3] - v[4]) / tick
+    return out
+
+
 def self_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -242,6 +256,8 @@ class Throughput:
     seconds: float
     server_cpu: float
     generator_cpu: float
+    server_core: float = 0.0
+    generator_core: float = 0.0
     error_samples: list[str] = field(default_factory=list)
 
     @property
@@ -250,7 +266,10 @@ class Throughput:
 
     def describe(self) -> str:
         text = (f"{self.rate:,.0f} req/s ({self.ok} ok, {self.errors} errors in {self.seconds:.1f}s); "
-                f"server CPU {self.server_cpu:.0%}, generator CPU {self.generator_cpu:.0%}")
+                f"server CPU {self.server_cpu:.0%} (core {SERVER_CPU} busy {self.server_core:.0%}), "
+                f"generator CPU {self.generator_cpu:.0%} (core {GENERATOR_CPU} busy {self.generator_core:.0%})")
+        if self.server_core - self.server_cpu > 0.15:
+            text += "  NOTE: other processes used the server's core"
         if self.generator_cpu > 0.9:
             text += "  WARNING: generator near 100% of its core, the figure may be the generator's"
         if self.error_samples:
@@ -299,12 +318,12 @@ async def closed_loop(port: int, pid: int, make: Callable[[int, int], Request], 
     try:
         await asyncio.sleep(warmup)
         win.measuring = True
-        t0, s0, g0 = time.monotonic(), process_cpu(pid), self_cpu()
+        t0, s0, g0, k0 = time.monotonic(), process_cpu(pid), self_cpu(), core_busy()
         if profile is not None:
             profile(duration)
         await asyncio.sleep(duration)
         win.measuring = False
-        t1, s1, g1 = time.monotonic(), process_cpu(pid), self_cpu()
+        t1, s1, g1, k1 = time.monotonic(), process_cpu(pid), self_cpu(), core_busy()
         win.stop = True
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
     finally:
@@ -313,7 +332,9 @@ async def closed_loop(port: int, pid: int, make: Callable[[int, int], Request], 
         for c in conns:
             c.close()
     secs = t1 - t0
-    return Throughput(win.ok, win.errors, secs, (s1 - s0) / secs, (g1 - g0) / secs, win.error_samples)
+    return Throughput(win.ok, win.errors, secs, (s1 - s0) / secs, (g1 - g0) / secs,
+                      (k1[SERVER_CPU] - k0[SERVER_CPU]) / secs, (k1[GENERATOR_CPU] - k0[GENERATOR_CPU]) / secs,
+                      win.error_samples)
 
 
 # -- watch readers (separate processes) ------------------------------------------------------------
@@ -433,6 +454,8 @@ class WatchResult:
     server_cpu: float
     generator_cpu: float
     create_errors: list[str]
+    create_us: list[int]
+    server_core: float
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_us, q) / 1000.0
@@ -441,7 +464,9 @@ class WatchResult:
         return (f"{self.watchers} watchers, {self.creates_ok} creates at {self.rate:g}/s: "
                 f"p50 {self.p(50):.2f} ms, p99 {self.p(99):.2f} ms, max {self.p(100):.2f} ms, "
                 f"{len(self.latencies_us)} deliveries, {self.missing} missing, {self.failed_watchers} watchers "
-                f"failed to connect; server CPU {self.server_cpu:.0%}, generator CPU (creator + readers) "
+                f"failed to connect; create request p50 {percentile(self.create_us, 50) / 1000:.2f} ms, "
+                f"p99 {percentile(self.create_us, 99) / 1000:.2f} ms; server CPU {self.server_cpu:.0%} "
+                f"(core {SERVER_CPU} busy {self.server_core:.0%}), generator CPU (creator + readers) "
                 f"{self.generator_cpu:.0%}" + (f"; create errors: {self.create_errors[:2]}" if self.create_errors else ""))
 
 
@@ -471,20 +496,24 @@ async def watch_latency(port: int, pid: int, *, namespace: str, watch_path: str,
             sem_conns.put_nowait(c)
         statuses: list[int] = []
         errors: list[str] = []
+        create_us: list[int] = []
+        tag = uuid.uuid4().hex[:8]  # names unique across runs in one namespace
 
         async def create(i: int, sent: str) -> None:
             conn = await sem_conns.get()
             try:
                 path = f"/api/v1/namespaces/{namespace}/pods"
-                body = pod_body(f"w{watchers}-{i}", sent=str(time.monotonic_ns()) if sent == "now" else sent)
+                t = time.monotonic_ns()
+                body = pod_body(f"w{watchers}-{tag}-{i}", sent=str(t) if sent == "now" else sent)
                 status, resp = await conn.request("POST", path, body)
                 statuses.append(status)
+                create_us.append((time.monotonic_ns() - t) // 1000)
                 if status != 201 and len(errors) < 3:
                     errors.append(f"{status} {resp[:200]!r}")
             finally:
                 sem_conns.put_nowait(conn)
 
-        s0, g0 = process_cpu(pid), self_cpu()
+        s0, g0, k0 = process_cpu(pid), self_cpu(), core_busy()
         c0 = 0.0
         t0 = time.monotonic()
         if profile is not None:
@@ -498,7 +527,7 @@ async def watch_latency(port: int, pid: int, *, namespace: str, watch_path: str,
         await asyncio.gather(*pending)
         await create(total, END)
         t1 = time.monotonic()
-        s1 = process_cpu(pid)
+        s1, k1 = process_cpu(pid), core_busy()
         latencies: list[int] = []
         missing = 0
         ok = sum(1 for s in statuses[:total] if s == 201)
@@ -519,8 +548,9 @@ async def watch_latency(port: int, pid: int, *, namespace: str, watch_path: str,
                 proc.kill()
     latencies.sort()
     secs = t1 - t0
+    create_us.sort()
     return WatchResult(watchers, rate, ok, latencies, missing, failed, (s1 - s0) / secs, (g1 - g0 + c0) / secs,
-                       errors)
+                       errors, create_us, (k1[SERVER_CPU] - k0[SERVER_CPU]) / secs)
 
 
 async def _recv(pipe: Connection, *, timeout: float, stop_on_timeout: bool = False) -> Any:
@@ -685,19 +715,24 @@ async def _figures(plan: Plan, ours: Server, bases: list[Server], prof: Profiler
 
 async def _watch_figures(plan: Plan, ours: Server, base: Server, prof: Profiler, *, watchers: int,
                          rate: float) -> None:
-    ns = f"bench-watch-{watchers}"
-    await _ensure_namespace(ours, ns)
-    _, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
-    rv = orjson.loads(body)["metadata"]["resourceVersion"]
     results: dict[str, WatchResult] = {}
-    for s, path in ((ours, f"/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={rv}"),
-                    (base, f"/api/v1/namespaces/{ns}/pods?watch=1")):
-        log(f"watch, {watchers} watchers: {s.name}")
-        results[s.name] = r = await watch_latency(
-            s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers, procs=plan.reader_procs,
-            rate=rate, duration=plan.watch_duration,
-            profile=prof.for_figure(f"watch-{watchers}") if s is ours else None)
+    profile = prof.for_figure(f"watch-{watchers}")
+    runs: list[tuple[Server, str, Callable[[float], None] | None]] = [(ours, "", None), (base, "", None)]
+    if profile is not None:
+        runs.insert(0, (ours, "-profiled", profile))
+    for s, suffix, prof_fn in runs:
+        ns = f"bench-watch-{watchers}{suffix}"
+        path = f"/api/v1/namespaces/{ns}/pods?watch=1"
+        if s is ours:
+            await _ensure_namespace(ours, ns)
+            _, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
+            path += "&resourceVersion=" + orjson.loads(body)["metadata"]["resourceVersion"]
+        log(f"watch, {watchers} watchers: {s.name}" + (" under py-spy (not counted)" if prof_fn else ""))
+        r = await watch_latency(s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers,
+                                procs=plan.reader_procs, rate=rate, duration=plan.watch_duration, profile=prof_fn)
         log(f"  {s.name}: {r.describe()}")
+        if prof_fn is None:
+            results[s.name] = r
     mine, theirs = results[ours.name], results[base.name]
     limit_ms = 10.0 if watchers <= 100 else 100.0
     for q in (50, 99):
@@ -712,14 +747,19 @@ async def _compare(label: str, ours: Server, bases: list[Server], make: Callable
     """Median rate of ours and of the best baseline over ``plan.rounds`` interleaved rounds."""
     servers = [ours, *bases]
     rates: dict[str, list[float]] = {s.name: [] for s in servers}
+    profile = prof.for_figure(label.replace(" ", "-").lower())
+    if profile is not None:
+        log(f"{label}: kubelite under py-spy (this window is not counted)")
+        r = await closed_loop(ours.port, ours.pid, make, ok_status=ok, concurrency=concurrency, warmup=plan.warmup,
+                              duration=plan.duration, profile=profile)
+        log(f"  kubelite (profiled): {r.describe()}")
     for rnd in range(plan.rounds):
         order = servers if rnd % 2 == 0 else servers[::-1]
         for s in order:
             log(f"{label}: {s.name}, {concurrency} in flight, {plan.warmup:g}s warm-up + {plan.duration:g}s"
                 + (f" (round {rnd + 1}/{plan.rounds})" if plan.rounds > 1 else ""))
-            profile = prof.for_figure(label.replace(" ", "-").lower()) if s is ours and rnd == 0 else None
             r = await closed_loop(s.port, s.pid, make, ok_status=ok, concurrency=concurrency, warmup=plan.warmup,
-                                  duration=plan.duration, profile=profile)
+                                  duration=plan.duration)
             rates[s.name].append(r.rate)
             log(f"  {s.name}: {r.describe()}")
     med = {name: statistics.median(v) for name, v in rates.items()}
@@ -731,7 +771,7 @@ async def _compare(label: str, ours: Server, bases: list[Server], make: Callable
 
 
 def parse_watch(spec: str) -> list[tuple[int, float]]:
-    """``"100:100,1000:20"`` -> [(100 watchers, 100 creates/s), (1000 watchers, 20 creates/s)]."""
+    """``"100:50,1000:5"`` -> [(100 watchers, 50 creates/s), (1000 watchers, 5 creates/s)]."""
     out: list[tuple[int, float]] = []
     for part in spec.split(","):
         w, _, r = part.partition(":")
@@ -744,7 +784,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="short run (under a minute)")
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight for creates and GET")
     p.add_argument("--list-concurrency", type=int, default=16, help="requests in flight for LIST")
-    p.add_argument("--watch", default="100:100,1000:20", help="WATCHERS:CREATES_PER_S pairs")
+    p.add_argument("--watch", default="100:50,1000:5", help="WATCHERS:CREATES_PER_S pairs")
     p.add_argument("--reader-procs", type=int, default=4, help="processes the watchers are spread over")
     p.add_argument("--only", default="creates,get,list,watch", help="figures to run")
     p.add_argument("--kubelite", default="kubelite", help="command that runs kubelite (before 'apiserver')")

@@ -6,8 +6,9 @@ how they keep the ledger (IPAddress / PortAllocation objects, one per value,
 hide, so it is written once:
 
 - reconcile releases every ledger entry of a Service it no longer claims
-  (deleted, type changed, port removed), recreates entries deleted behind
-  our back, then lets the subclass allocate what is missing;
+  (deletion seen, type changed, port removed), recreates entries deleted
+  behind our back, then lets the subclass allocate what is missing; entries
+  of Services this process never saw are leaks, left to the repair pass;
 - nothing is released or recreated from a stale cache: a release needs the
   Service cache to have seen the ledger entry's resourceVersion, a
   recreation needs the ledger cache to have seen past the Service's
@@ -85,6 +86,8 @@ class LedgerController(Controller, abc.ABC):
                                on_delete=lambda _o: self.wake_waiting())
         self.inflight: set[Any] = set()
         self.written: dict[str, str] = {}  # Service key -> resourceVersion of our own allocation write
+        self.deleted: set[str] = set()  # Services whose deletion we saw and have not reconciled yet
+        self.services.add_handler(on_delete=lambda o: self.deleted.add(object_key(o)))
         self.waiting: set[str] = set()
         self._refused: dict[Any, float] = {}
 
@@ -160,10 +163,17 @@ class LedgerController(Controller, abc.ABC):
     async def reconcile(self, key: str) -> None:
         svc = self.services.cache.get_by_key(key)
         claimed = self.claimed(svc) if svc is not None else set()
+        deleted = key in self.deleted
         for entry in self.ledger.cache.by_index("parent", key):
-            if entry["metadata"]["name"] not in claimed:
-                await self.release(entry, key, "service deleted" if svc is None else "no longer claimed")
+            if entry["metadata"]["name"] in claimed:
+                continue
+            if svc is not None:
+                await self.release(entry, key, "no longer claimed")
+            elif deleted:
+                await self.release(entry, key, "service deleted")
+            # else: a Service we never saw; the repair pass treats the entry as a leak (grace, Event)
         if svc is None:
+            self.deleted.discard(key)
             self.waiting.discard(key)
             self.written.pop(key, None)
             return
@@ -201,15 +211,17 @@ class LedgerController(Controller, abc.ABC):
     async def ensure_ledger(self, key: str, svc: Obj, claimed: set[str]) -> None:
         """Recreate claimed entries deleted behind our back."""
         svc_rv = resource_version(svc)
-        if self.written.get(key) == svc_rv:
-            return  # our own write: the API server created the entries in the same transaction
-        self.written.pop(key, None)
+        ours = self.written.get(key) == svc_rv
+        if not ours:
+            self.written.pop(key, None)
         svc_rv_int = rv_int(svc_rv)
         for name in sorted(claimed):
             if self.ledger.cache.get(None, name) is not None or not self.entry_in_range(name):
                 continue  # out of range is reported by the repair pass, never recreated
             if svc_rv_int is None or not seen_through(self.ledger.last_resource_version, str(svc_rv_int + 1)):
-                # the entry written with the Service may not have reached our cache yet: ask
+                # The entry written with the Service may not have reached our cache yet.
+                if ours:
+                    continue  # our own write: the API server created it in the same transaction
                 try:
                     await self.client.get(self.ledger_rt, name)
                     continue

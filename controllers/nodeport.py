@@ -157,7 +157,7 @@ class NodePortController(LedgerController):
                     ports[i]["nodePort"] = port
                 if not need.node_port:
                     chosen.append(port)
-            if wants_hc:
+            if wants_hc and not needs:  # a separate write: a refusal cannot hold the service ports back
                 hc = self.pick(key, rng, held | set(chosen))
                 if hc is None:
                     await self._full(key, svc)

@@ -66,11 +66,10 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float
     """Poll ``probe`` until it returns something other than None/False."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    last: Any = None
     while True:
-        last = await probe()
-        if last is not None and last is not False:
-            return last
+        result = await probe()
+        if result is not None and result is not False:
+            return result
         if loop.time() > end:
             raise AssertionError(f"{what} not reached within {timeout}s")
         await asyncio.sleep(interval)

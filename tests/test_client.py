@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubefake import FakeApiServer, fake_apiserver, svc
 
 from apimachinery.resources import BY_KEY
 from kubeclient import errors
 from kubeclient.client import Client, parse_aggregated_discovery
-from tests.kubefake import FakeApiServer, fake_apiserver, svc
 
 SERVICES = BY_KEY["services"]
 NAMESPACES = BY_KEY["namespaces"]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from kubefake import FakeApiServer, fake_apiserver, svc
 from prometheus_client import generate_latest
 
 from apimachinery.resources import BY_KEY
@@ -14,7 +15,6 @@ from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
 from kubeclient.client import Client
-from tests.kubefake import FakeApiServer, fake_apiserver, svc
 
 SERVICES = BY_KEY["services"]
 EVENTS = BY_KEY["events"]

@@ -113,10 +113,11 @@ async def test_negative_answers_carry_the_soa(server: DnsServer) -> None:
 
 async def test_big_headless_service_truncates_over_udp_and_is_whole_over_tcp(server: DnsServer) -> None:
     name = "big.shield.svc.cluster.local."
-    small = await udp(server, name)
-    assert small.flags & dns.flags.TC and small.answer == []
-    edns = await udp(server, name, use_edns=0, payload=4096)
-    assert edns.flags & dns.flags.TC and edns.edns == 0
+    for _ in range(2):  # a miss, then a hit on the precomputed bytes
+        small = await udp(server, name)
+        assert small.flags & dns.flags.TC and small.answer == []
+        edns = await udp(server, name, use_edns=0, payload=4096)
+        assert edns.flags & dns.flags.TC and edns.edns == 0
     whole = await tcp(server, name)
     assert not whole.flags & dns.flags.TC and len(addresses(whole)) == BIG
     q = dns.message.make_query("_http._tcp." + name, "SRV", use_edns=0)

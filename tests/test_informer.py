@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from kubefake import FakeApiServer, fake_apiserver, svc
 
 from apimachinery.resources import BY_KEY
 from controllers.runtime.informer import Cache, Informer, object_key, split_key
 from kubeclient.client import Client
-from tests.kubefake import FakeApiServer, fake_apiserver, svc
 
 SERVICES = BY_KEY["services"]
 NODES = BY_KEY["nodes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 from collections.abc import AsyncIterator, Iterator
@@ -10,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from allocator_procs import FAST_ELECTION, ControllerProcess, eventually, service, start_controller
-from apimachinery.resources import BY_KEY
 from conftest import ApiServerProcess, start_apiserver
+
+from apimachinery.resources import BY_KEY
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -87,13 +88,14 @@ async def test_allocation_by_service_type(api: tuple[Client, str]) -> None:
                        ("headless", {"clusterIP": "None"}),
                        ("ext", {"type": "ExternalName", "externalName": "example.com"})]:
         await c.create(SERVICES, service(name, ns, **spec))
-    ips = {n: await eventually(lambda n=n: allocated(c, ns, n), what=f"{n} allocated") for n in ("cip", "np", "lb")}
+    ips = {n: await eventually(functools.partial(allocated, c, ns, n), what=f"{n} allocated")
+           for n in ("cip", "np", "lb")}
     assert len(set(ips.values())) == 3
     net = ipaddress.ip_network("10.96.0.0/12")
     for ip in ips.values():
-        addr = ipaddress.ip_address(ip)
+        addr = ipaddress.IPv4Address(ip)
         assert addr in net
-        assert addr >= ipaddress.ip_address("10.96.1.1")  # dynamic band: above the 256-address static band
+        assert addr >= ipaddress.IPv4Address("10.96.1.1")  # dynamic band: above the 256-address static band
     book = await ledger(c)
     for name, ip in ips.items():
         svc = await c.get(SERVICES, name, namespace=ns)

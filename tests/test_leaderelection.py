@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from kubefake import FakeApiServer, fake_apiserver
 
 from apimachinery.resources import BY_KEY
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 from kubeclient.client import Client
-from tests.kubefake import FakeApiServer, fake_apiserver
 
 LEASES = BY_KEY["leases.coordination.k8s.io"]
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

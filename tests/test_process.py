@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kubefake import FakeApiServer, fake_apiserver, svc
 
 from apimachinery.resources import BY_KEY
 from controllers.runtime.process import build_parser, duration
-from tests.kubefake import FakeApiServer, fake_apiserver, svc
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASES = BY_KEY["leases.coordination.k8s.io"]

@@ -56,10 +56,14 @@ class Entry:
     deps: frozenset[str]
     full_rest: Rest
     truncated_rest: Rest
+    # what a plain (512-byte) UDP client gets: full_rest when it fits, else truncated_rest
+    plain_rest: Rest
 
     @classmethod
     def of(cls, full: bytes, truncated: bytes, deps: frozenset[str]) -> Entry:
-        return cls(full, truncated, deps, _rests(full), _rests(truncated))
+        full_rest, truncated_rest = _rests(full), _rests(truncated)
+        return cls(full, truncated, deps, full_rest, truncated_rest,
+                   full_rest if len(full) <= 512 else truncated_rest)
 
     def reply(self, query: bytes, end: int, limit: int, *, exact: bool) -> bytes:
         """The reply to ``query`` whose question ends at ``end``; ``limit`` 0 means no size limit (TCP).

@@ -1,0 +1,146 @@
+"""SelfSubjectAccessReview (authorization.k8s.io/v1): "may I do this?", for ``kubectl auth can-i``.
+
+Why a dedicated endpoint rather than a registry resource: a review is never
+stored, has no watch, list or schema beyond its spec, so it is served here
+and only listed in discovery (kubectl resolves ``auth can-i`` arguments from
+discovery, then POSTs one review). The answer comes from the same
+``Authorizer`` that guards every request, for the requesting user, so
+``can-i`` never disagrees with what the server then does.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from apimachinery import errors
+from apimachinery.errors import StatusError
+from apiserver.auth import Authorizer, RequestInfo, user_of
+
+GROUP = "authorization.k8s.io"
+VERSION = "v1"
+GROUP_VERSION = f"{GROUP}/{VERSION}"
+KIND = "SelfSubjectAccessReview"
+PLURAL = "selfsubjectaccessreviews"
+SINGULAR = "selfsubjectaccessreview"
+PATH = f"/apis/{GROUP_VERSION}/{PLURAL}"
+JSON = "application/json"
+
+
+def _str(attrs: dict[str, Any], key: str) -> str:
+    v = attrs.get(key)
+    return v if isinstance(v, str) else ""
+
+
+def review_info(spec: dict[str, Any]) -> RequestInfo:
+    """The request attributes a review's spec describes; 422 unless exactly one kind is given."""
+    res = spec.get("resourceAttributes")
+    non = spec.get("nonResourceAttributes")
+    errs: list[errors.FieldError] = []
+    if res is not None and non is not None:
+        errs.append(errors.invalid("spec.nonResourceAttributes", non,
+                                   "cannot be specified in combination with resourceAttributes"))
+    if res is None and non is None:
+        errs.append(errors.invalid("spec.resourceAttributes", None,
+                                   "exactly one of nonResourceAttributes or resourceAttributes must be specified"))
+    for fld, v in (("spec.resourceAttributes", res), ("spec.nonResourceAttributes", non)):
+        if v is not None and not isinstance(v, dict):
+            errs.append(errors.invalid(fld, v, "must be an object"))
+    if errs:
+        raise errors.invalid_object(KIND, "", errs, GROUP)
+    if isinstance(res, dict):
+        return RequestInfo(verb=_str(res, "verb"), resource_request=True, api_group=_str(res, "group"),
+                           api_version=_str(res, "version"), namespace=_str(res, "namespace"),
+                           resource=_str(res, "resource"), subresource=_str(res, "subresource"),
+                           name=_str(res, "name"))
+    assert isinstance(non, dict)
+    return RequestInfo(verb=_str(non, "verb"), path=_str(non, "path"))
+
+
+def review(authorizer: Authorizer, body: Any, user: Any) -> dict[str, Any]:
+    """The created SelfSubjectAccessReview: the request's spec and ``status.allowed``."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(f"the object provided is unrecognized (must be of type {KIND})")
+    kind, api_version = body.get("kind"), body.get("apiVersion")
+    if kind not in (None, "", KIND) or api_version not in (None, "", GROUP_VERSION):
+        raise errors.bad_request(f'{kind} in version "{api_version}" cannot be handled as a {KIND}: '
+                                 f"the kind in the body does not match the URL ({PLURAL})")
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        spec = {}
+    allowed, reason = authorizer.authorize(user, review_info(spec))
+    status: dict[str, Any] = {"allowed": allowed}
+    if reason:
+        status["reason"] = reason
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    return {"kind": KIND, "apiVersion": GROUP_VERSION, "metadata": copy.deepcopy(meta),
+            "spec": copy.deepcopy(spec), "status": status}
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+
+def _response_kind() -> dict[str, str]:
+    return {"group": GROUP, "version": VERSION, "kind": KIND}
+
+
+def add_to_aggregated(doc: dict[str, Any]) -> dict[str, Any]:
+    """``/apis`` (apidiscovery.k8s.io/v2) with the authorization.k8s.io group added."""
+    item = {
+        "metadata": {"name": GROUP},
+        "versions": [{
+            "version": VERSION,
+            "resources": [{"resource": PLURAL, "responseKind": _response_kind(), "scope": "Cluster",
+                           "singularResource": SINGULAR, "verbs": ["create"]}],
+            "freshness": "Current",
+        }],
+    }
+    items = [i for i in doc.get("items") or [] if (i.get("metadata") or {}).get("name") != GROUP]
+    return {**doc, "items": [*items, item]}
+
+
+def add_to_group_list(doc: dict[str, Any]) -> dict[str, Any]:
+    """Legacy ``/apis`` (APIGroupList) with the authorization.k8s.io group added."""
+    gv = {"groupVersion": GROUP_VERSION, "version": VERSION}
+    groups = [g for g in doc.get("groups") or [] if g.get("name") != GROUP]
+    return {**doc, "groups": [*groups, {"name": GROUP, "versions": [gv], "preferredVersion": gv}]}
+
+
+def resource_list() -> dict[str, Any]:
+    """``/apis/authorization.k8s.io/v1`` (APIResourceList)."""
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GROUP_VERSION,
+            "resources": [{"name": PLURAL, "singularName": SINGULAR, "namespaced": False, "kind": KIND,
+                           "verbs": ["create"]}]}
+
+
+def _status(e: StatusError) -> Response:
+    return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
+
+
+def register(app: FastAPI, authorizer: Authorizer) -> None:
+    """Serve the review endpoint and its group-version document (before the generic /apis routes)."""
+
+    async def create(request: Request) -> Response:
+        request.state.verb = "create"
+        request.state.resource = PLURAL
+        try:
+            if request.method != "POST":
+                raise errors.method_not_allowed()
+            body = await request.app.state.server.decode_body(request)
+            out = review(authorizer, body, user_of(request.scope))
+        except StatusError as e:
+            return _status(e)
+        return Response(orjson.dumps(out), status_code=201, media_type=JSON)
+
+    async def group_version() -> Response:
+        return Response(orjson.dumps(resource_list()), media_type=JSON)
+
+    app.add_api_route(PATH, create, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    app.add_api_route(f"/apis/{GROUP_VERSION}", group_version, methods=["GET"], include_in_schema=False)
+
+
+__all__ = ["add_to_aggregated", "add_to_group_list", "register", "resource_list", "review", "review_info"]

@@ -1,0 +1,146 @@
+"""The kubelet half of the node agent: this node's Pods get an IP, a phase, conditions, and an end.
+
+Why a controller: each Pod bound to this node is a key; ``reconcile`` makes
+its status what ``status.pod_status`` says (writing only on a difference),
+and carries graceful deletion through: a Pod with a deletionTimestamp is
+held not ready for its grace period, then deleted with gracePeriodSeconds=0
+(and a UID precondition, so a new Pod of the same name is never hit).
+
+IP invariants (see ``ipam``): the allocator is rebuilt from the API when the
+caches have synced (``on_synced``) before any allocation, an address is
+taken in memory before the status write that publishes it (so two
+concurrent reconciles cannot pick the same one), and it is released only
+when the informer reports the Pod deleted.
+
+The grace deadline is the earlier of "first seen terminating + grace" and
+"deletionTimestamp + grace": kube-apiserver sets deletionTimestamp to the
+end of the grace period, kubelite's to the request time; either way the Pod
+is gone within its grace period of the delete being observed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from apimachinery.resources import BY_KEY
+from controllers.endpoints.triggertime import parse_time
+from controllers.node import status as podstatus
+from controllers.node.ipam import PodIPAllocator, PoolExhausted
+from controllers.runtime.controller import Controller, RequeueAfter
+from controllers.runtime.events import rfc3339
+from controllers.runtime.informer import split_key
+from controllers.runtime.metrics import RuntimeMetrics
+from kubeclient import errors
+from kubeclient.client import Client
+
+Obj = dict[str, Any]
+PODS = BY_KEY["pods"]
+POOL_RETRY = 5.0
+
+
+def _meta(obj: Obj) -> dict[str, Any]:
+    m = obj.get("metadata")
+    return m if isinstance(m, dict) else {}
+
+
+class PodAgent(Controller):
+    """Drives every Pod whose spec.nodeName is this node."""
+
+    name = "kubelet"
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        node_name: str,
+        pod_cidr: str,
+        host_ip: str,
+        metrics: RuntimeMetrics | None = None,
+        on_write: Callable[[str], None] | None = None,
+        workers: int = 4,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(client, workers=workers, metrics=metrics)
+        self.node_name = node_name
+        self.host_ip = host_ip
+        self.ipam = PodIPAllocator(pod_cidr)
+        self.on_write = on_write or (lambda _what: None)
+        self.clock = clock
+        self.pods = self.informer(PODS, enqueue=True, field_selector=f"spec.nodeName={node_name}")
+        self.pods.add_handler(on_delete=self._deleted)
+        self._terminating_since: dict[str, float] = {}
+
+    async def on_synced(self) -> None:
+        """Rebuild the address book from the API before the first allocation."""
+        for pod in self.pods.cache.list():
+            uid = str(_meta(pod).get("uid") or "")
+            ip = str((pod.get("status") or {}).get("podIP") or "")
+            if ip and not self.ipam.observe(uid, ip):
+                self.log.warning("%s: Pod %s/%s has IP %s outside %s or held twice", self.name,
+                                 _meta(pod).get("namespace"), _meta(pod).get("name"), ip, self.ipam.network)
+        self.ipam.resume_after_highest()
+        self.log.info("%s: %d Pods on %s hold addresses of %s", self.name, len(self.ipam), self.node_name,
+                      self.ipam.network)
+
+    def _deleted(self, pod: Obj) -> None:
+        uid = str(_meta(pod).get("uid") or "")
+        self.ipam.release(uid)
+        self._terminating_since.pop(uid, None)
+
+    async def reconcile(self, key: str) -> None:
+        ns, name = split_key(key)
+        pod = self.pods.cache.get(ns, name)
+        if pod is None or (pod.get("spec") or {}).get("nodeName") != self.node_name:
+            return
+        status = pod.get("status") or {}
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return
+        uid = str(_meta(pod).get("uid") or "")
+        if _meta(pod).get("deletionTimestamp") is not None:
+            await self._terminate(pod, uid)
+            return
+        ip = str(status.get("podIP") or "")
+        if ip:
+            if not self.ipam.observe(uid, ip):
+                self.log.warning("%s: Pod %s keeps IP %s it was given elsewhere", self.name, key, ip)
+        else:
+            try:
+                ip = self.ipam.allocate(uid)
+            except PoolExhausted as e:
+                raise RequeueAfter(POOL_RETRY, str(e)) from e
+        await self._post_status(pod, ip)
+
+    async def _post_status(self, pod: Obj, ip: str) -> None:
+        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=rfc3339())
+        if podstatus.same_status(new, pod.get("status")):
+            return
+        body = dict(pod)
+        body["status"] = new
+        try:
+            await self.client.update_status(PODS, body)
+        except errors.NotFound:
+            return  # deleted meanwhile; the informer will release the address
+        self.on_write("pod_status")
+
+    async def _terminate(self, pod: Obj, uid: str) -> None:
+        meta = _meta(pod)
+        grace = max(0, int(meta.get("deletionGracePeriodSeconds") or 0))
+        now = self.clock()
+        deadline = self._terminating_since.setdefault(uid, now) + grace
+        requested = parse_time(meta.get("deletionTimestamp"))
+        if requested is not None:
+            deadline = min(deadline, requested.timestamp() + grace)
+        ip = str((pod.get("status") or {}).get("podIP") or "")
+        if ip and now < deadline:
+            await self._post_status(pod, ip)  # terminating: not ready
+        remaining = deadline - self.clock()
+        if remaining > 0:
+            raise RequeueAfter(remaining)
+        try:
+            await self.client.delete(PODS, str(meta.get("name")), namespace=str(meta.get("namespace")),
+                                     grace_period_seconds=0, preconditions={"uid": uid})
+            self.on_write("pod_delete")
+        except (errors.NotFound, errors.Conflict):
+            pass  # already gone, or a new Pod took the name

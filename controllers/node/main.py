@@ -1,0 +1,204 @@
+"""``kubelite node``: one simulated node (kubelet), plus the elected scheduler and node lifecycle pass.
+
+Process shape: register the Node (retrying until the API answers), then run
+three things until SIGTERM/SIGINT: the heartbeat (Lease renewals, Node kept
+Ready), the Pod agent for this node, and, only while this process holds the
+``kube-system/kube-scheduler`` Lease, the scheduler and the node lifecycle
+pass (a fresh instance of each per leadership term). /healthz and /metrics
+are served on 127.0.0.1 when ``--metrics-port`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+
+import click
+from prometheus_client import Counter
+
+from controllers.node.agent import PodAgent
+from controllers.node.heartbeat import NodeHeartbeat, RegistrationError
+from controllers.node.lifecycle import NodeLifecycle
+from controllers.node.scheduler import Scheduler
+from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
+from controllers.runtime.metrics import RuntimeMetrics
+from controllers.runtime.process import MetricsServer, duration, setup_logging
+from kubeclient import errors
+from kubeclient.client import Client
+from kubeclient.kubeconfig import ConfigError, load_config
+
+log = logging.getLogger("controllers.node")
+
+SCHEDULER_LEASE = "kube-scheduler"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubelite node", description="Run a simulated node (kubelet) agent.")
+    p.add_argument("--server", "-s", help="API server URL (overrides the kubeconfig's server)")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context to use")
+    p.add_argument("--name", required=True, help="the Node's name")
+    p.add_argument("--pod-cidr", required=True, help="the Node's podCIDR; pod IPs come from it (data only)")
+    p.add_argument("--node-ip", default="127.0.0.1", help="the Node's InternalIP, also the Pods' hostIP")
+    p.add_argument("--zone", default=None, help="topology.kubernetes.io/zone label of the Node")
+    p.add_argument("--max-pods", type=int, default=110)
+    p.add_argument("--node-lease-duration-seconds", type=int, default=40,
+                   help="Lease duration; the Lease is renewed every quarter of it (default 40, renewed every 10s)")
+    p.add_argument("--node-monitor-grace-period", type=duration, default=40.0, metavar="DURATION",
+                   help="a Node whose Lease is not renewed for this long is marked NotReady (default 40s)")
+    p.add_argument("--node-monitor-period", type=duration, default=5.0, metavar="DURATION")
+    p.add_argument("--workers", type=int, default=4, help="concurrent Pod reconciles")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve /healthz and /metrics on 127.0.0.1:PORT")
+    p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the scheduler and lifecycle pass only while holding kube-system/kube-scheduler")
+    p.add_argument("--leader-elect-lease-duration", type=duration, default=15.0, metavar="DURATION")
+    p.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0, metavar="DURATION")
+    p.add_argument("--leader-elect-retry-period", type=duration, default=2.0, metavar="DURATION")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+class NodeMetrics:
+    """``kubelite_node_writes_total{what=...}``: every API write the agent makes, by purpose."""
+
+    def __init__(self, metrics: RuntimeMetrics) -> None:
+        self.writes = Counter("kubelite_node_writes", "API writes by the node agent.", ["what"],
+                              registry=metrics.registry)
+
+    def count(self, what: str) -> None:
+        self.writes.labels(what=what).inc()
+
+
+async def _register(heartbeat: NodeHeartbeat) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await heartbeat.register()
+            return
+        except (errors.ConnectionFailed, errors.ServerError, errors.TooManyRequests, errors.Conflict) as e:
+            log.warning("registering Node %s failed: %s; retrying in %.1fs", heartbeat.node_name, e, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
+
+
+async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetrics, counters: NodeMetrics,
+                 elector: LeaderElector | None) -> None:
+    heartbeat = NodeHeartbeat(client, node_name=args.name, pod_cidr=args.pod_cidr, address=args.node_ip,
+                              zone=args.zone, max_pods=args.max_pods, lease_duration=args.node_lease_duration_seconds,
+                              on_write=counters.count)
+    await _register(heartbeat)
+    await heartbeat.renew_lease()
+    agent = PodAgent(client, node_name=args.name, pod_cidr=args.pod_cidr, host_ip=args.node_ip, metrics=metrics,
+                     on_write=counters.count, workers=args.workers)
+
+    async def lead() -> None:
+        scheduler = Scheduler(client, metrics=metrics)
+        lifecycle = NodeLifecycle(client, grace=args.node_monitor_grace_period, period=args.node_monitor_period,
+                                  metrics=metrics, on_write=counters.count)
+        await asyncio.gather(scheduler.run(), lifecycle.run())
+
+    async def elected() -> None:
+        if elector is None:
+            await lead()
+            return
+        while True:
+            await elector.run(lead)
+            log.info("node %s: scheduler leadership ended; contending again", args.name)
+
+    await asyncio.gather(heartbeat.run(), agent.run(), elected())
+
+
+async def run(argv: list[str]) -> int:
+    """``kubelite node [flags]``: run until SIGTERM; returns the exit code."""
+    p = build_parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    setup_logging(args.log_level)
+    try:
+        ipaddress.ip_network(args.pod_cidr, strict=False)
+    except ValueError as e:
+        log.error("invalid --pod-cidr: %s", e)
+        return 2
+    try:
+        cfg = load_config(kubeconfig=args.kubeconfig, context=args.context, server=args.server)
+    except ConfigError as e:
+        log.error("node %s: %s", args.name, e)
+        return 1
+    client = Client.from_config(cfg)
+    metrics = RuntimeMetrics()
+    counters = NodeMetrics(metrics)
+    elector: LeaderElector | None = None
+    if args.leader_elect:
+        try:
+            le_cfg = LeaderElectionConfig(lease_name=SCHEDULER_LEASE, namespace="kube-system",
+                                          identity=args.name,
+                                          lease_duration=args.leader_elect_lease_duration,
+                                          renew_deadline=args.leader_elect_renew_deadline,
+                                          retry_period=args.leader_elect_retry_period)
+        except ValueError as e:
+            log.error("node %s: %s", args.name, e)
+            await client.close()
+            return 1
+        elector = LeaderElector(client, le_cfg)
+        el = elector
+        metrics.watch_leader("scheduler", lambda: el.is_leader)
+    server: MetricsServer | None = None
+    if args.metrics_port is not None:
+        server = MetricsServer(metrics)
+        port = await server.start(args.metrics_port)
+        log.info("node %s: serving /healthz and /metrics on 127.0.0.1:%d", args.name, port)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("node %s: starting against %s (podCIDR %s)", args.name, cfg.server, args.pod_cidr)
+    main = asyncio.create_task(_serve(args, client, metrics, counters, elector), name=f"node:{args.name}")
+    stopper = asyncio.create_task(stop.wait())
+    code = 0
+    try:
+        await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if main.done():
+            exc = main.exception()
+            if exc is not None:
+                log.error("node %s: stopped with error: %s", args.name,
+                          exc if isinstance(exc, RegistrationError) else repr(exc))
+                code = 1
+        else:
+            log.info("node %s: signal received, stopping", args.name)
+    finally:
+        for t in (main, stopper):
+            t.cancel()
+        for t in (main, stopper):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            await server.stop()
+        await client.close()
+        log.info("node %s: stopped", args.name)
+    return code
+
+
+def command() -> click.Command:
+    """The click command the CLI mounts as ``kubelite node`` (flags parsed by argparse)."""
+
+    @click.command(
+        name="node",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+        add_help_option=False,
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def node(args: tuple[str, ...]) -> None:
+        """Run a simulated node agent (--help for its flags)."""
+        sys.exit(asyncio.run(run(list(args))))
+
+    return node
