@@ -149,6 +149,13 @@ def _pod_fields() -> dict[str, PatchMeta]:
     return out
 
 
+def _template_fields() -> dict[str, PatchMeta]:
+    """A workload's spec.template: the Pod's ObjectMeta and PodSpec tags under ``spec.template``."""
+    out = {f"spec.template.{k}": v for k, v in _OBJECT_META.items()}
+    out.update({f"spec.template.{k}": v for k, v in _pod_fields().items() if k.startswith("spec.")})
+    return out
+
+
 #: Patch metadata per resource key (apimachinery.resources), by dotted field
 #: path; list items add no path component ("spec.containers.ports"). Paths
 #: absent here have no tags.
@@ -175,6 +182,9 @@ PATCH_METADATA: Mapping[str, Mapping[str, PatchMeta]] = MappingProxyType({
     "servicecidrs.networking.k8s.io": MappingProxyType({**_OBJECT_META, "status.conditions": _merge("type")}),
     # kubelite's own type (like IPAddress, for NodePorts): no tagged lists.
     "portallocations.kubelite.io": MappingProxyType(dict(_OBJECT_META)),
+    # apps/v1 DeploymentStatus and ReplicaSetStatus conditions merge by type.
+    "deployments.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "status.conditions": _merge("type")}),
+    "replicasets.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "status.conditions": _merge("type")}),
 })
 
 

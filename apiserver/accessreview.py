@@ -117,6 +117,79 @@ def resource_list() -> dict[str, Any]:
                            "verbs": ["create"]}]}
 
 
+# -- protobuf (kubectl auth can-i sends the review as application/vnd.kubernetes.protobuf) ---------
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+_MAGIC = b"k8s\x00"
+# Field numbers from k8s.io/api/authorization/v1/generated.proto.
+_RESOURCE_FIELDS = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"}
+_NON_RESOURCE_FIELDS = {1: "path", 2: "verb"}
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(data: bytes) -> dict[int, bytes]:
+    """Length-delimited fields of one message (last wins); other wire types are skipped."""
+    out: dict[int, bytes] = {}
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            _, i = _varint(data, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            n, i = _varint(data, i)
+            if i + n > len(data):
+                raise ValueError("truncated field")
+            out[num] = data[i:i + n]
+            i += n
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    if i != len(data):
+        raise ValueError("truncated message")
+    return out
+
+
+def _strings(data: bytes, names: dict[int, str]) -> dict[str, str]:
+    return {names[n]: v.decode("utf-8", errors="replace") for n, v in _fields(data).items() if n in names}
+
+
+def decode_protobuf_review(body: bytes) -> dict[str, Any]:
+    """``k8s\\0`` + runtime.Unknown{typeMeta, raw=SelfSubjectAccessReview} -> the JSON review."""
+    if not body.startswith(_MAGIC):
+        raise errors.bad_request(
+            "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]")
+    try:
+        unknown = _fields(body[len(_MAGIC):])
+        type_meta = _strings(unknown.get(1, b""), {1: "apiVersion", 2: "kind"})
+        review_fields = _fields(unknown.get(2, b""))
+        spec_fields = _fields(review_fields.get(2, b""))
+        spec: dict[str, Any] = {}
+        if 1 in spec_fields:
+            spec["resourceAttributes"] = _strings(spec_fields[1], _RESOURCE_FIELDS)
+        if 2 in spec_fields:
+            spec["nonResourceAttributes"] = _strings(spec_fields[2], _NON_RESOURCE_FIELDS)
+    except ValueError as e:
+        raise errors.bad_request(f"unable to decode {KIND} from protobuf: {e}") from None
+    return {"kind": type_meta.get("kind", ""), "apiVersion": type_meta.get("apiVersion", ""), "metadata": {},
+            "spec": spec}
+
+
 def _status(e: StatusError) -> Response:
     return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
 
@@ -130,7 +203,12 @@ def register(app: FastAPI, authorizer: Authorizer) -> None:
         try:
             if request.method != "POST":
                 raise errors.method_not_allowed()
-            body = await request.app.state.server.decode_body(request)
+            server = request.app.state.server
+            ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+            if ctype == PROTOBUF:
+                body = decode_protobuf_review(await server.read_body(request))
+            else:
+                body = await server.decode_body(request)
             out = review(authorizer, body, user_of(request.scope))
         except StatusError as e:
             return _status(e)
@@ -143,4 +221,4 @@ def register(app: FastAPI, authorizer: Authorizer) -> None:
     app.add_api_route(f"/apis/{GROUP_VERSION}", group_version, methods=["GET"], include_in_schema=False)
 
 
-__all__ = ["add_to_aggregated", "add_to_group_list", "register", "resource_list", "review", "review_info"]
+__all__ = ["add_to_aggregated", "add_to_group_list", "decode_protobuf_review", "register", "resource_list", "review", "review_info"]

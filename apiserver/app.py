@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
@@ -25,7 +24,7 @@ from apimachinery import errors
 from apimachinery.errors import StatusError
 from apimachinery.resources import BY_KEY, ResourceType, lookup
 from apimachinery.selectors import parse_field_selector, parse_label_selector
-from apiserver import apply, discovery, openapi, tables
+from apiserver import accessreview, apply, auth, bodies, discovery, faults, openapi, overload, scale, tables
 from apiserver.bootstrap import bootstrap
 from apiserver.events import Recorder
 from apiserver.ledger import Ledger
@@ -171,9 +170,9 @@ class ApiServer:
             raise errors.bad_request("the request body is empty")
         try:
             if ctype in (JSON, "", "*/*", "text/plain"):
-                return orjson.loads(raw)
+                return bodies.load_json(raw)
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
-                return yaml.safe_load(raw)
+                return bodies.load_yaml(raw)
             if ctype == "application/vnd.kubernetes.protobuf":
                 from apiserver.protobuf import decode_protobuf
 
@@ -236,6 +235,8 @@ class ApiServer:
                 return Response(orjson.dumps(body), media_type=JSON)
             raise errors.method_not_allowed()
         request.state.verb = verb
+        if t.subresource == "scale":
+            return await self._scale(request, t, dry_run=dry_run)
         if t.subresource == "binding":
             if method != "POST":
                 raise errors.method_not_allowed()
@@ -268,6 +269,7 @@ class ApiServer:
             if ptype == "apply" and not q.get("fieldManager"):
                 raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
             raw = await self.read_body(request)
+            bodies.check_patch(raw, ptype)
             res = await self.registry.patch(rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
                                             dry_run=dry_run, field_validation=q.get("fieldValidation"),
                                             force=parse_bool(q.get("force"), "force"), manager=manager)
@@ -279,6 +281,25 @@ class ApiServer:
             res = await self.registry.delete(rt, t.namespace, t.name, opts, dry_run=dry_run)
             return self.respond(request, rt, res.obj, res.code)
         raise errors.method_not_allowed()
+
+    async def _scale(self, request: Request, t: Target, *, dry_run: bool) -> Response:
+        """GET/PUT/PATCH .../scale: an autoscaling/v1 Scale of the parent (apiserver.scale)."""
+        assert t.name is not None
+        if request.method == "GET":
+            obj = scale.get_scale(self.registry, t.rt, t.namespace, t.name)
+        elif request.method == "PUT":
+            body = await self.decode_body(request)
+            obj = await scale.update_scale(self.registry, t.rt, t.namespace, t.name, body, dry_run=dry_run)
+        elif request.method == "PATCH":
+            ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+            ptype = PATCH_TYPES.get(ctype)
+            if ptype is None:
+                raise errors.unsupported_media_type(ctype, list(PATCH_TYPES))
+            obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype,
+                                          await self.read_body(request), dry_run=dry_run)
+        else:
+            raise errors.method_not_allowed()
+        return Response(orjson.dumps(obj), media_type=JSON)
 
     async def _delete_options(self, request: Request) -> dict[str, Any]:
         raw = await self.read_body(request)
@@ -425,6 +446,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="kubelite", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
+    # Filters (outermost last): authentication + authorization (auth.py), then overload caps (overload.py).
+    security = auth.Security.from_settings(settings)
+    overload.install(app, overload.Limits.from_settings(settings), registry=server.metrics.registry)
+    auth.install(app, security)
+    accessreview.register(app, security.authorizer)
 
     async def resource(request: Request, path: str) -> Response:
         prefix = "api" if request.url.path.startswith("/api/") else "apis"
@@ -442,6 +468,8 @@ def create_app(settings: Settings) -> FastAPI:
                 resp = await server.handle(request, prefix, path)
         except StatusError as e:
             resp = status_response(e)
+        except faults.STORAGE_FAILURES as e:  # a locked or unreachable database: 503/504, not 500
+            resp = status_response(faults.storage_status(e, verb=request.state.verb, resource=request.state.resource))
         except Exception as e:  # never a crash: a 500 Status naming the failure
             log.exception("internal error on %s %s", request.method, request.url.path)
             resp = status_response(errors.internal(str(e)))
@@ -463,7 +491,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/apis", include_in_schema=False)
     async def apis_root(request: Request) -> Response:
-        return discovery_response(request, discovery.aggregated_apis(), discovery.api_group_list())
+        return discovery_response(request, accessreview.add_to_aggregated(discovery.aggregated_apis()),
+                                  accessreview.add_to_group_list(discovery.api_group_list()))
 
     @app.get("/version", include_in_schema=False)
     async def version() -> Response:

@@ -527,6 +527,15 @@ def zero_object(rt: ResourceType) -> dict[str, Any]:
     return obj
 
 
+def _with_zero(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` as the Go struct serializes it: absent non-pointer fields (``status``) present and zero."""
+    zero = zero_object(rt)
+    missing = [k for k in zero if k not in obj and k != "metadata"]
+    if not missing:
+        return obj
+    return {**obj, **{k: zero[k] for k in missing}}
+
+
 def _ignored(rt: ResourceType, subresource: str) -> tuple[str, ...]:
     """Top-level fields a write through this endpoint cannot change (the strategy's reset fields)."""
     if subresource == "status":
@@ -542,21 +551,33 @@ def _filter(paths: set[Path], ignored: tuple[str, ...]) -> set[Path]:
     return {p for p in paths if p not in _STRIP and not (p and p[0][0] == "f" and p[0][1] in ignored)}
 
 
-def _cap(managers: list[Manager], *, now: str) -> list[Manager]:
-    """capManagersManager: at most 10 Update entries; the oldest are merged into ``ancient-changes``."""
-    updates = [m for m in managers if m.operation == UPDATE and not m.subresource]
-    if len(updates) <= MAX_UPDATE_MANAGERS:
+def _cap(managers: list[Manager]) -> list[Manager]:
+    """capManagersManager: past 10 Update entries, the oldest are merged into ``ancient-changes``."""
+    updaters = sorted((m for m in managers if m.operation == UPDATE), key=lambda m: (m.time or "", m.manager))
+    length = len(updaters)
+    if length <= MAX_UPDATE_MANAGERS:
         return managers
-    updates.sort(key=lambda m: (m.time or "", m.manager))
-    excess = updates[: len(updates) - MAX_UPDATE_MANAGERS + 1]
-    ancient = next((m for m in managers if m.manager == ANCIENT_CHANGES and m.operation == UPDATE), None)
-    merged: set[Path] = set().union(*(m.fields for m in excess))
-    rest = [m for m in managers if m not in excess and m is not ancient]
-    if ancient is not None:
-        merged |= ancient.fields
-    api_version = excess[-1].api_version
-    rest.append(Manager(ANCIENT_CHANGES, UPDATE, api_version, now, "", merged))
-    return rest
+    out = list(managers)
+    first: Manager | None = None
+    bucket = next((m for m in out if m.manager == ANCIENT_CHANGES and m.operation == UPDATE
+                   and not m.subresource), None)
+    for m in updaters:
+        if length <= MAX_UPDATE_MANAGERS:
+            break
+        if first is None:
+            first = m
+            continue
+        if m is bucket:
+            continue
+        if bucket is None:
+            out.remove(first)
+            bucket = Manager(ANCIENT_CHANGES, UPDATE, first.api_version, first.time, "", set(first.fields))
+            out.append(bucket)
+        bucket.fields |= m.fields
+        bucket.time = m.time  # the merged update is the more recent one
+        out.remove(m)
+        length -= 1
+    return out
 
 
 def _update(managers: list[Manager], cmp: Comparison, *, me: tuple[str, str, str, str],
@@ -596,8 +617,8 @@ def record_update(rt: ResourceType, old: dict[str, Any] | None, new: dict[str, A
             managers = decode_managed(new_meta.get("managedFields"))
             if not managers:
                 managers = decode_managed(old_meta.get("managedFields"))
-        base = _strip_managed(old) if old is not None else zero_object(rt)
-        cmp = compare(base, _strip_managed(new), typ)
+        base = _with_zero(rt, _strip_managed(old)) if old is not None else zero_object(rt)
+        cmp = compare(base, _with_zero(rt, _strip_managed(new)), typ)
     except (SchemaError, ValueError):
         return None
     ignored = _ignored(rt, subresource)
@@ -614,7 +635,7 @@ def record_update(rt: ResourceType, old: dict[str, Any] | None, new: dict[str, A
             mine.time = now
     elif mine is not None:
         mine.fields = mine.fields - cmp.removed
-    return encode_managed(_cap(managers, now=now))
+    return encode_managed(_cap(managers))
 
 
 def _strip_managed(obj: dict[str, Any]) -> dict[str, Any]:
@@ -717,7 +738,7 @@ def apply(rt: ResourceType, live: dict[str, Any] | None, config: dict[str, Any],
     """
     now = now or now_rfc3339()
     typ = root(rt.key)
-    base = _strip_managed(live) if live is not None else zero_object(rt)
+    base = _with_zero(rt, _strip_managed(live)) if live is not None else zero_object(rt)
     ignored = _ignored(rt, subresource)
     try:
         managers = decode_managed(((live or {}).get("metadata") or {}).get("managedFields"))
@@ -765,7 +786,7 @@ def apply(rt: ResourceType, live: dict[str, Any] | None, config: dict[str, Any],
     if manager == "kubectl" and raw_config is not None and isinstance(annotations, dict) and LAST_APPLIED in annotations:
         # lastAppliedUpdater: keep client-side apply's annotation in step with what kubectl applied.
         annotations[LAST_APPLIED] = last_applied_annotation(raw_config)
-    meta["managedFields"] = encode_managed(_cap(managers, now=now))
+    meta["managedFields"] = encode_managed(_cap(managers))
     return Applied(_drop_nulls(out), changed)
 
 

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from apimachinery.errors import StatusError
+from apiserver.settings import Settings
 
 log = logging.getLogger("kubelite.auth")
 
@@ -453,9 +454,15 @@ class Security:
     @classmethod
     def from_files(cls, *, token_auth_file: Path | None, authorization_policy_file: Path | None,
                    anonymous_auth: bool) -> Security:
-        tokens = load_token_file(token_auth_file) if token_auth_file else None
-        policies = load_policy_file(authorization_policy_file) if authorization_policy_file else None
+        tokens = load_token_file(Path(token_auth_file)) if token_auth_file else None
+        policies = load_policy_file(Path(authorization_policy_file)) if authorization_policy_file else None
         return cls(Authenticator(tokens, anonymous=anonymous_auth), Authorizer(policies))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Security:
+        return cls.from_files(token_auth_file=settings.token_auth_file,
+                              authorization_policy_file=settings.authorization_policy_file,
+                              anonymous_auth=settings.anonymous_auth)
 
 
 def user_of(scope: Mapping[str, Any]) -> UserInfo:
@@ -507,6 +514,12 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+def install(app: Any, security: Security) -> None:
+    """Add authentication and authorization to the app, unless both are off (then nothing runs per request)."""
+    if security.enabled:
+        app.add_middleware(AuthMiddleware, security=security)
+
+
 __all__ = [
     "ANONYMOUS",
     "UNSECURED",
@@ -521,6 +534,7 @@ __all__ = [
     "ensure_identities",
     "forbidden",
     "forbidden_message",
+    "install",
     "load_policy_file",
     "load_token_file",
     "new_token",

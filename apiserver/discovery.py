@@ -47,6 +47,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "eviction": ("create",),
 }
 _DEFAULT_SUBRESOURCE_VERBS = ("get", "patch", "update")
+_SCALE_KIND = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
 
 _GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -85,6 +86,13 @@ def _response_kind(r: ResourceType) -> dict[str, str]:
     return {"group": r.group, "version": r.version, "kind": r.kind}
 
 
+def _subresource_kind(r: ResourceType, sub: str) -> dict[str, str]:
+    """``scale`` answers autoscaling/v1 Scale (kubectl's scale client looks this up); others the resource's kind."""
+    if sub == "scale":
+        return dict(_SCALE_KIND)
+    return _response_kind(r)
+
+
 def _aggregated_resource(r: ResourceType) -> dict[str, Any]:
     """One apidiscovery.k8s.io/v2 APIResourceDiscovery."""
     doc: dict[str, Any] = {
@@ -100,7 +108,7 @@ def _aggregated_resource(r: ResourceType) -> dict[str, Any]:
         doc["categories"] = list(r.categories)
     if r.subresources:
         doc["subresources"] = [
-            {"subresource": s, "responseKind": _response_kind(r), "verbs": _subresource_verbs(s)}
+            {"subresource": s, "responseKind": _subresource_kind(r, s), "verbs": _subresource_verbs(s)}
             for s in sorted(r.subresources)
         ]
     return doc
@@ -197,15 +205,12 @@ def api_resource_list(group: str, version: str) -> dict[str, Any]:
     for r in resources:
         entries.append(_legacy_resource(r))
         for s in r.subresources:
-            entries.append(
-                {
-                    "name": f"{r.plural}/{s}",
-                    "singularName": "",
-                    "namespaced": r.namespaced,
-                    "kind": r.kind,
-                    "verbs": _subresource_verbs(s),
-                }
-            )
+            entry: dict[str, Any] = {"name": f"{r.plural}/{s}", "singularName": "", "namespaced": r.namespaced}
+            if s == "scale":
+                entry.update(group=_SCALE_KIND["group"], version=_SCALE_KIND["version"])
+            entry["kind"] = _SCALE_KIND["kind"] if s == "scale" else r.kind
+            entry["verbs"] = _subresource_verbs(s)
+            entries.append(entry)
     entries.sort(key=lambda e: str(e["name"]))
     doc: dict[str, Any] = {"kind": "APIResourceList"}
     if group:

@@ -25,7 +25,6 @@ STORAGE_FAILURES: tuple[type[BaseException], ...] = (
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
-    sa_exc.InternalError,
 )
 
 
@@ -46,7 +45,9 @@ def storage_status(e: BaseException, *, verb: str = "", resource: str = "") -> S
 
 
 def is_storage_failure(e: BaseException) -> bool:
-    return isinstance(e, STORAGE_FAILURES)
+    if isinstance(e, STORAGE_FAILURES):
+        return True
+    return isinstance(e, sa_exc.DBAPIError) and bool(e.connection_invalidated)
 
 
 __all__ = ["STORAGE_FAILURES", "is_storage_failure", "storage_status"]

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from apimachinery.errors import StatusError
 from apiserver.auth import PRIVILEGED_GROUP, USER_KEY, UserInfo, send_status
+from apiserver.settings import Settings
 
 log = logging.getLogger("kubelite.overload")
 
@@ -45,6 +46,12 @@ class Limits:
     max_watchers: int = 10000
     request_timeout: float = 60.0
     slow_after: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(max_requests_inflight=settings.max_requests_inflight,
+                   max_mutating_requests_inflight=settings.max_mutating_requests_inflight,
+                   max_watchers=settings.max_watchers, request_timeout=settings.request_timeout)
 
 
 def too_many_requests(message: str = "Too many requests, please try again later.") -> StatusError:

@@ -45,6 +45,7 @@ _RUNTIME = "k8s.io.apimachinery.pkg.runtime"
 _INTSTR = "k8s.io.apimachinery.pkg.util.intstr"
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 _CORE = "k8s.io.api.core.v1"
+_APPS = "k8s.io.api.apps.v1"
 
 _FILES: list[_File] = [
     (
@@ -107,6 +108,15 @@ _FILES: list[_File] = [
                 ("ownerReferences", 13, f".{_META}.OwnerReference", LIST),
                 ("finalizers", 14, "string", LIST),
                 ("managedFields", 17, f".{_META}.ManagedFieldsEntry", LIST),
+            ],
+            "LabelSelector": [
+                ("matchLabels", 1, "string", MAP),
+                ("matchExpressions", 2, f".{_META}.LabelSelectorRequirement", LIST),
+            ],
+            "LabelSelectorRequirement": [
+                ("key", 1, "string", KEEP),
+                ("operator", 2, "string", KEEP),
+                ("values", 3, "string", LIST),
             ],
             "Condition": [
                 ("type", 1, "string", KEEP),
@@ -192,6 +202,118 @@ _FILES: list[_File] = [
                 ("reason", 5, "string", OMIT),
                 ("message", 6, "string", OMIT),
             ],
+            # The pod template of apps/v1 workloads, as far as kubectl's generators fill it
+            # (create deployment: containers with name, image, command, ports); other fields
+            # are skipped by the wire decoder.
+            "PodTemplateSpec": [
+                ("metadata", 1, f".{_META}.ObjectMeta", KEEP),
+                ("spec", 2, f".{_CORE}.PodSpec", KEEP),
+            ],
+            "PodSpec": [
+                ("containers", 2, f".{_CORE}.Container", LIST),
+                ("restartPolicy", 3, "string", OMIT),
+                ("terminationGracePeriodSeconds", 4, "int64", PTR),
+                ("activeDeadlineSeconds", 5, "int64", PTR),
+                ("dnsPolicy", 6, "string", OMIT),
+                ("nodeSelector", 7, "string", MAP),
+                ("serviceAccountName", 8, "string", OMIT),
+                ("nodeName", 10, "string", OMIT),
+                ("hostNetwork", 11, "bool", OMIT),
+                ("hostname", 16, "string", OMIT),
+                ("subdomain", 17, "string", OMIT),
+                ("schedulerName", 19, "string", OMIT),
+                ("initContainers", 20, f".{_CORE}.Container", LIST),
+                ("priorityClassName", 24, "string", OMIT),
+                ("priority", 25, "int32", PTR),
+                ("enableServiceLinks", 30, "bool", PTR),
+            ],
+            "Container": [
+                ("name", 1, "string", KEEP),
+                ("image", 2, "string", OMIT),
+                ("command", 3, "string", LIST),
+                ("args", 4, "string", LIST),
+                ("workingDir", 5, "string", OMIT),
+                ("ports", 6, f".{_CORE}.ContainerPort", LIST),
+                ("env", 7, f".{_CORE}.EnvVar", LIST),
+                ("resources", 8, f".{_CORE}.ResourceRequirements", KEEP),
+                ("terminationMessagePath", 13, "string", OMIT),
+                ("imagePullPolicy", 14, "string", OMIT),
+                ("stdin", 16, "bool", OMIT),
+                ("stdinOnce", 17, "bool", OMIT),
+                ("tty", 18, "bool", OMIT),
+                ("terminationMessagePolicy", 20, "string", OMIT),
+            ],
+            "ContainerPort": [
+                ("name", 1, "string", OMIT),
+                ("hostPort", 2, "int32", OMIT),
+                ("containerPort", 3, "int32", KEEP),
+                ("protocol", 4, "string", OMIT),
+                ("hostIP", 5, "string", OMIT),
+            ],
+            "EnvVar": [("name", 1, "string", KEEP), ("value", 2, "string", OMIT)],
+            "ResourceRequirements": [],
+        },
+    ),
+    # apps/v1 Deployment and ReplicaSet (kubectl create deployment sends a Deployment as protobuf).
+    (
+        "k8s.io/api/apps/v1/generated.proto",
+        _APPS,
+        [
+            "k8s.io/api/core/v1/generated.proto",
+            "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
+            "k8s.io/apimachinery/pkg/util/intstr/generated.proto",
+        ],
+        {
+            "Deployment": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_APPS}.DeploymentSpec", KEEP),
+                ("status", 3, f".{_APPS}.DeploymentStatus", KEEP),
+            ],
+            "DeploymentSpec": [
+                ("replicas", 1, "int32", PTR),
+                ("selector", 2, f".{_META}.LabelSelector", PTR),
+                ("template", 3, f".{_CORE}.PodTemplateSpec", KEEP),
+                ("strategy", 4, f".{_APPS}.DeploymentStrategy", KEEP),
+                ("minReadySeconds", 5, "int32", OMIT),
+                ("revisionHistoryLimit", 6, "int32", PTR),
+                ("paused", 7, "bool", OMIT),
+                ("progressDeadlineSeconds", 9, "int32", PTR),
+            ],
+            "DeploymentStrategy": [
+                ("type", 1, "string", OMIT),
+                ("rollingUpdate", 2, f".{_APPS}.RollingUpdateDeployment", PTR),
+            ],
+            "RollingUpdateDeployment": [
+                ("maxUnavailable", 1, f".{_INTSTR}.IntOrString", PTR),
+                ("maxSurge", 2, f".{_INTSTR}.IntOrString", PTR),
+            ],
+            "DeploymentStatus": [
+                ("observedGeneration", 1, "int64", OMIT),
+                ("replicas", 2, "int32", OMIT),
+                ("updatedReplicas", 3, "int32", OMIT),
+                ("readyReplicas", 7, "int32", OMIT),
+                ("availableReplicas", 4, "int32", OMIT),
+                ("unavailableReplicas", 5, "int32", OMIT),
+                ("collisionCount", 8, "int32", PTR),
+            ],
+            "ReplicaSet": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_APPS}.ReplicaSetSpec", KEEP),
+                ("status", 3, f".{_APPS}.ReplicaSetStatus", KEEP),
+            ],
+            "ReplicaSetSpec": [
+                ("replicas", 1, "int32", PTR),
+                ("minReadySeconds", 4, "int32", OMIT),
+                ("selector", 2, f".{_META}.LabelSelector", PTR),
+                ("template", 3, f".{_CORE}.PodTemplateSpec", KEEP),
+            ],
+            "ReplicaSetStatus": [
+                ("replicas", 1, "int32", KEEP),
+                ("fullyLabeledReplicas", 2, "int32", OMIT),
+                ("readyReplicas", 4, "int32", OMIT),
+                ("availableReplicas", 5, "int32", OMIT),
+                ("observedGeneration", 3, "int64", OMIT),
+            ],
         },
     ),
 ]
@@ -200,6 +322,8 @@ _FILES: list[_File] = [
 _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Service"): f"{_CORE}.Service",
     ("v1", "Namespace"): f"{_CORE}.Namespace",
+    ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
+    ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
 }
 
 _SCALARS = {

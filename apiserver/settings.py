@@ -31,6 +31,27 @@ class Settings:
     bookmark_interval: float = 60.0
     # Seconds a watch lasts when the client sends no timeoutSeconds (kube-apiserver: 30-60 min).
     min_request_timeout: float = 1800.0
+    # Security (apiserver/auth.py, apiserver/serving.py): off unless configured; the CLI then
+    # refuses any non-loopback bind address.
+    token_auth_file: Path | None = None
+    authorization_policy_file: Path | None = None
+    anonymous_auth: bool = False
+    tls: bool = False
+    tls_cert_file: Path | None = None
+    tls_private_key_file: Path | None = None
+    tls_sans: tuple[str, ...] = ()
+    # Overload (apiserver/overload.py), kube-apiserver's defaults; 0 disables a cap.
+    max_requests_inflight: int = 400
+    max_mutating_requests_inflight: int = 200
+    max_watchers: int = 10000
+    # Seconds a non-watch request may take before it gets 504 (kube-apiserver --request-timeout).
+    request_timeout: float = 60.0
+    # Seconds in-flight requests get to finish after SIGTERM.
+    shutdown_grace: float = 10.0
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.tls or bool(self.tls_cert_file and self.tls_private_key_file)
 
     def database_url(self) -> str:
         if self.db_url:

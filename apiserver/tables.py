@@ -24,6 +24,7 @@ from typing import Any
 
 from apimachinery.errors import bad_request
 from apimachinery.resources import ResourceType
+from apimachinery.selectors import from_label_selector_object
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
@@ -154,6 +155,34 @@ _D_PARENT_REF = (
     "parent object."
 )
 
+_D_DEPLOY_UPDATED = (
+    "Total number of non-terminated pods targeted by this deployment that have the desired template spec."
+)
+_D_DEPLOY_AVAILABLE = (
+    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."
+)
+_D_DEPLOY_SELECTOR = (
+    "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by "
+    "this deployment."
+)
+_D_CONTAINERS = "Names of each container in the template."
+_D_IMAGES = "Images referenced by each container in the template."
+_D_RS_DESIRED = (
+    "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and "
+    "unspecified. Defaults to 1. More info: "
+    "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller"
+)
+_D_RS_CURRENT = (
+    "Replicas is the most recently observed number of replicas. More info: "
+    "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller"
+)
+_D_RS_SELECTOR = (
+    "Selector is a label query over pods that should match the replica count. If the selector is empty, it is "
+    "defaulted to the labels present on the pod template. Label keys and values that must match in order to be "
+    "controlled by this replica set. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
+)
+
 Column = tuple[str, str, str, str, int]  # name, type, format, description, priority
 
 _NAME: Column = ("Name", "string", "name", _D_NAME, 0)
@@ -236,6 +265,26 @@ _COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("coordination.k8s.io", "Lease"): [_NAME, ("Holder", "string", "", _D_LEASE_HOLDER, 0), _AGE],
     ("networking.k8s.io", "IPAddress"): [_NAME, ("ParentRef", "string", "", _D_PARENT_REF, 0)],
     ("networking.k8s.io", "ServiceCIDR"): [_NAME, ("CIDRs", "string", "", _D_CIDRS, 0), _AGE],
+    ("apps", "Deployment"): [
+        _NAME,
+        ("Ready", "string", "", "Number of the pod with ready state", 0),
+        ("Up-to-date", "string", "", _D_DEPLOY_UPDATED, 0),
+        ("Available", "string", "", _D_DEPLOY_AVAILABLE, 0),
+        _AGE,
+        ("Containers", "string", "", _D_CONTAINERS, 1),
+        ("Images", "string", "", _D_IMAGES, 1),
+        ("Selector", "string", "", _D_DEPLOY_SELECTOR, 1),
+    ],
+    ("apps", "ReplicaSet"): [
+        _NAME,
+        ("Desired", "integer", "", _D_RS_DESIRED, 0),
+        ("Current", "integer", "", _D_RS_CURRENT, 0),
+        ("Ready", "integer", "", "The number of ready replicas for this replica set.", 0),
+        _AGE,
+        ("Containers", "string", "", _D_CONTAINERS, 1),
+        ("Images", "string", "", _D_IMAGES, 1),
+        ("Selector", "string", "", _D_RS_SELECTOR, 1),
+    ],
 }
 
 # The default table convertor's columns for kinds without a printer.
@@ -701,6 +750,51 @@ def _ip_address_cells(ip: dict[str, Any], now: datetime) -> list[Any]:
     return [_s(_d(ip, "metadata", "name")), parent]
 
 
+def _container_cells(template: Any) -> list[str]:
+    """layoutContainerCells: container names and images, comma-joined."""
+    containers = _list(_d(template, "spec", "containers"))
+    return [",".join(_s(_d(c, "name")) for c in containers), ",".join(_s(_d(c, "image")) for c in containers)]
+
+
+def _selector_string(selector: Any, *, empty: str) -> str | None:
+    """metav1.LabelSelectorAsSelector(...).String(); None when it does not parse."""
+    try:
+        text = str(from_label_selector_object(selector if isinstance(selector, dict) else None))
+    except Exception:
+        return None
+    return text or empty
+
+
+def _deployment_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    """printDeployment: READY is ready/desired; UP-TO-DATE and AVAILABLE are integers."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    selector = _selector_string(spec.get("selector"), empty="")
+    return [
+        _s(_d(obj, "metadata", "name")),
+        f"{_int(status.get('readyReplicas'))}/{_int(spec.get('replicas'))}",
+        _int(status.get("updatedReplicas")),
+        _int(status.get("availableReplicas")),
+        _since(_d(obj, "metadata", "creationTimestamp"), now),
+        *_container_cells(spec.get("template")),
+        "<invalid>" if selector is None else selector,
+    ]
+
+
+def _replica_set_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
+    """printReplicaSet: the selector through metav1.FormatLabelSelector (``<none>``, ``<error>``)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    selector = _selector_string(spec.get("selector"), empty="<none>")
+    return [
+        _s(_d(obj, "metadata", "name")),
+        _int(spec.get("replicas")),
+        _int(status.get("replicas")),
+        _int(status.get("readyReplicas")),
+        _since(_d(obj, "metadata", "creationTimestamp"), now),
+        *_container_cells(spec.get("template")),
+        "<error>" if selector is None else selector,
+    ]
+
+
 def _default_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     t = _parse_time(_d(obj, "metadata", "creationTimestamp"))
     created = t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else "0001-01-01T00:00:00Z"
@@ -728,6 +822,8 @@ _CELLS: dict[tuple[str, str], Callable[[dict[str, Any], datetime], list[Any]]] =
     ("coordination.k8s.io", "Lease"): _name_age(lambda o: [_s(_d(o, "spec", "holderIdentity"))]),
     ("networking.k8s.io", "IPAddress"): _ip_address_cells,
     ("networking.k8s.io", "ServiceCIDR"): _name_age(lambda o: [",".join(_s(c) for c in _list(_d(o, "spec", "cidrs")))]),
+    ("apps", "Deployment"): _deployment_cells,
+    ("apps", "ReplicaSet"): _replica_set_cells,
 }
 
 

@@ -1,9 +1,9 @@
 """Allocator benchmark: Service create -> allocated ClusterIP / NodePort, beside the API create rate.
 
-``python -m bench.allocators [--services 1000] [--server URL]`` starts
+``python -m bench.allocators [--services 1000] [--workers 8] [--server URL]`` starts
 ``kubelite apiserver`` (unless --server names a running one, whose
 allocators must then be running too) and one ipam and one nodeport
-controller process on free 127.0.0.1 ports, waits until both hold their
+controller process (``kubelite controller ipam|nodeport``) on free 127.0.0.1 ports, waits until both hold their
 leases, then creates NodePort Services as fast as it can (16 in flight)
 while a watch records when each one first shows a clusterIP and a nodePort.
 
@@ -42,8 +42,6 @@ SERVICES = BY_KEY["services"]
 NAMESPACES = BY_KEY["namespaces"]
 LEASES = BY_KEY["leases.coordination.k8s.io"]
 NS = "bench-alloc"
-LAUNCH = ("import asyncio, importlib, sys; m = importlib.import_module('controllers.' + sys.argv[1]); "
-          "sys.exit(asyncio.run(m.main(sys.argv[2:])))")
 
 
 def log(msg: str) -> None:
@@ -94,9 +92,10 @@ def start_apiserver(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("apiserver did not become ready")
 
 
-def start_controller(name: str, url: str, log_dir: Path) -> subprocess.Popen[bytes]:
+def start_controller(name: str, url: str, log_dir: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KUBECONFIG": "/nonexistent"}
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, name, "--server", url, "--workers", "4"],
+    return subprocess.Popen([sys.executable, "-m", "kubelite.cli", "controller", name, "--server", url,
+                             "--workers", str(workers)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=(log_dir / f"{name}.log").open("wb"))
 
@@ -180,7 +179,8 @@ async def run(url: str, n: int, inflight: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.allocators", description=__doc__.split("\n\n")[0])
     p.add_argument("--services", type=int, default=1000)
-    p.add_argument("--inflight", type=int, default=16)
+    p.add_argument("--inflight", type=int, default=16, help="creates in flight")
+    p.add_argument("--workers", type=int, default=8, help="reconcile workers per controller")
     p.add_argument("--server", help="use this API server (its ipam and nodeport controllers must run)")
     args = p.parse_args(argv)
     procs: list[subprocess.Popen[bytes]] = []
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             if url is None:
                 api, url = start_apiserver(Path(tmp))
                 procs.append(api)
-                procs += [start_controller(name, url, Path(tmp)) for name in ("ipam", "nodeport")]
+                procs += [start_controller(name, url, Path(tmp), args.workers) for name in ("ipam", "nodeport")]
                 log(f"apiserver at {url}; ipam and nodeport started")
             asyncio.run(run(url, args.services, args.inflight))
         finally:

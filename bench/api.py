@@ -288,13 +288,15 @@ class _Window:
         self.error_samples: list[str] = []
 
 
-async def closed_loop(port: int, pid: int, make: Callable[[int, int], Request], *, ok_status: int,
+async def closed_loop(port: int, pid: int, make: Callable[[str, int, int], Request], *, ok_status: int,
                       concurrency: int, warmup: float, duration: float,
                       profile: Callable[[float], None] | None = None) -> Throughput:
-    """``concurrency`` connections each send ``make(worker, seq)`` back to back.
+    """``concurrency`` connections each send ``make(tag, worker, seq)`` back to back.
 
+    ``tag`` is unique to this call (names of created objects never repeat).
     Completions are counted only inside the window [warmup, warmup+duration].
     """
+    tag = uuid.uuid4().hex[:8]
     conns = await asyncio.gather(*(HttpConn.open(port) for _ in range(concurrency)))
     win = _Window()
 
@@ -302,7 +304,7 @@ async def closed_loop(port: int, pid: int, make: Callable[[int, int], Request], 
         conn = conns[w]
         seq = 0
         while not win.stop:
-            method, path, body = make(w, seq)
+            method, path, body = make(tag, w, seq)
             seq += 1
             status, resp = await conn.request(method, path, body)
             if not win.measuring:
@@ -684,7 +686,7 @@ async def _figures(plan: Plan, ours: Server, bases: list[Server], prof: Profiler
     if want & {"get", "list"}:
         names = await _seed_list(ours, bases)
         if "get" in want:
-            def get(w: int, s: int) -> Request:
+            def get(_tag: str, w: int, s: int) -> Request:
                 return "GET", f"/api/v1/namespaces/{LIST_NS}/pods/{names[(w * 7919 + s * 31) % LIST_SIZE]}", b""
 
             mine, theirs = await _compare("GET by name", ours, bases, get, 200, plan, plan.concurrency, prof)
@@ -692,7 +694,7 @@ async def _figures(plan: Plan, ours: Server, bases: list[Server], prof: Profiler
                    target=">= 3.0x", met=mine >= 3.0 * theirs)
 
         if "list" in want:
-            def lst(_w: int, _s: int) -> Request:
+            def lst(_tag: str, _w: int, _s: int) -> Request:
                 return "GET", f"/api/v1/namespaces/{LIST_NS}/pods", b""
 
             mine, theirs = await _compare(f"LIST {LIST_SIZE}", ours, [loop_base], lst, 200, plan,
@@ -701,8 +703,8 @@ async def _figures(plan: Plan, ours: Server, bases: list[Server], prof: Profiler
                    target=">= 0.5x", met=mine >= 0.5 * theirs)
 
     if "creates" in want:
-        def create(w: int, s: int) -> Request:
-            return "POST", "/api/v1/namespaces/default/pods", pod_body(f"c-{w}-{s}")
+        def create(tag: str, w: int, s: int) -> Request:
+            return "POST", "/api/v1/namespaces/default/pods", pod_body(f"c-{tag}-{w}-{s}")
 
         mine, theirs = await _compare("creates", ours, bases, create, 201, plan, plan.concurrency, prof)
         figure(f"pod creates/s ({plan.concurrency} in flight)", mine, "req/s", theirs,
@@ -742,7 +744,7 @@ async def _watch_figures(plan: Plan, ours: Server, base: Server, prof: Profiler,
                mine.p(q), "ms", theirs.p(q), target=target, met=met)
 
 
-async def _compare(label: str, ours: Server, bases: list[Server], make: Callable[[int, int], Request], ok: int,
+async def _compare(label: str, ours: Server, bases: list[Server], make: Callable[[str, int, int], Request], ok: int,
                    plan: Plan, concurrency: int, prof: Profiler) -> tuple[float, float]:
     """Median rate of ours and of the best baseline over ``plan.rounds`` interleaved rounds."""
     servers = [ours, *bases]

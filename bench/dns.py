@@ -74,6 +74,8 @@ class PerfResult:
     avg_ms: float
     max_ms: float
     lost: int
+    completed: int
+    cpu_us: float = 0.0  # server CPU time per completed query: robust to a busy machine
 
 
 def parse_dnsperf(out: str) -> PerfResult:
@@ -88,16 +90,28 @@ def parse_dnsperf(out: str) -> PerfResult:
         avg_ms=float(grab(r"Average Latency \(s\):\s+([\d.]+)")) * 1000,
         max_ms=float(grab(r"Average Latency \(s\):.*max ([\d.]+)")) * 1000,
         lost=int(grab(r"Queries lost:\s+(\d+)")),
+        completed=int(grab(r"Queries completed:\s+(\d+)")),
     )
 
 
-def dnsperf(port: int, datafile: Path, *, duration: float, clients: int, outstanding: int) -> PerfResult:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def dnsperf(port: int, datafile: Path, *, duration: float, clients: int, outstanding: int,
+            pid: int | None = None) -> PerfResult:
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         ["dnsperf", "-s", HOST, "-p", str(port), "-d", str(datafile), "-l", str(duration),
          "-c", str(clients), "-q", str(outstanding)],
         capture_output=True, text=True, check=True, timeout=duration + 60,
     ).stdout
-    return parse_dnsperf(out)
+    result = parse_dnsperf(out)
+    if pid and result.completed:
+        result.cpu_us = (cpu_seconds(pid) - before) / result.completed * 1e6
+    return result
 
 
 def wait_resolves(port: int, name: str, ip: str, *, timeout: float) -> None:
@@ -207,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{tool} not found: apt-get install -y dnsperf dnsmasq-base", file=sys.stderr)
             return 2
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    # the API server and DNS processes import this checkout, wherever we are run from
+    root = str(Path(__file__).resolve().parent.parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="kubelite-bench-dns-") as tmp:
@@ -225,16 +242,17 @@ def main(argv: list[str] | None = None) -> int:
             hosts.write_text("".join(f"{cluster_ip(i)} {n}\n" for i, n in enumerate(names)))
 
             ours_port = free_port()
-            env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-            procs.append(subprocess.Popen(
+            ours_proc = subprocess.Popen(
                 [sys.executable, "-m", "controllers.dns.main", "--server", url, "--port", str(ours_port),
-                 "--log-level", "warning"], env=env))
+                 "--log-level", "warning"])
+            procs.append(ours_proc)
             dm_port = free_port()
-            procs.append(subprocess.Popen(
+            dm_proc = subprocess.Popen(
                 [dnsmasq, "--keep-in-foreground", "--no-hosts", f"--addn-hosts={hosts}", f"--port={dm_port}",
                  f"--listen-address={HOST}", "--bind-interfaces", "--no-resolv", "--pid-file=", "--user=root",
                  f"--cache-size={max(10000, 2 * args.services)}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(dm_proc)
             last = args.services - 1
             wait_resolves(ours_port, names[last], cluster_ip(last), timeout=60)
             wait_resolves(dm_port, names[last], cluster_ip(last), timeout=30)
@@ -247,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
             theirs: list[PerfResult] = []
             for r in range(args.rounds):
                 ours.append(dnsperf(ours_port, queries, duration=args.duration, clients=args.clients,
-                                    outstanding=args.outstanding))
+                                    outstanding=args.outstanding, pid=ours_proc.pid))
                 theirs.append(dnsperf(dm_port, queries, duration=args.duration, clients=args.clients,
-                                      outstanding=args.outstanding))
-                print(f"round {r + 1}: kubelite {ours[-1].qps:,.0f} qps  dnsmasq {theirs[-1].qps:,.0f} qps  "
+                                      outstanding=args.outstanding, pid=dm_proc.pid))
+                print(f"round {r + 1}: kubelite {ours[-1].qps:,.0f} qps ({ours[-1].cpu_us:.2f} us cpu/query)  "
+                      f"dnsmasq {theirs[-1].qps:,.0f} qps ({theirs[-1].cpu_us:.2f} us cpu/query)  "
                       f"ratio {ours[-1].qps / theirs[-1].qps:.2f}")
 
             latencies = programming_latency(url, ours_port, args.latency_samples)
@@ -260,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ratio = statistics.median(o.qps / t.qps for o, t in zip(ours, theirs, strict=True))
     print()
-    print(f"{'server':<10} {'qps (median)':>14} {'avg latency':>12} {'max latency':>12} {'lost':>6}")
+    print(f"{'server':<10} {'qps (median)':>14} {'avg latency':>12} {'max latency':>12} {'lost':>6} "
+          f"{'cpu/query':>10}")
     for label, runs in (("kubelite", ours), ("dnsmasq", theirs)):
         print(f"{label:<10} {statistics.median(r.qps for r in runs):>14,.0f} "
               f"{statistics.median(r.avg_ms for r in runs):>10.3f}ms {max(r.max_ms for r in runs):>10.3f}ms "
-              f"{sum(r.lost for r in runs):>6}")
+              f"{sum(r.lost for r in runs):>6} {statistics.median(r.cpu_us for r in runs):>8.2f}us")
     print(f"qps ratio kubelite/dnsmasq: {ratio:.2f}x (target >= 1.0x)")
     p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
     print(f"DNS programming latency (Service create -> resolvable), {len(latencies)} samples: "

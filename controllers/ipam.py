@@ -50,7 +50,6 @@ from controllers.runtime.process import build_parser, duration, run_controller_p
 from kubeclient import errors
 from kubeclient.client import Client
 
-SERVICES = BY_KEY["services"]
 IPADDRESSES = BY_KEY["ipaddresses.networking.k8s.io"]
 
 MANAGED_BY = "ipallocator.k8s.io"
@@ -180,10 +179,13 @@ class IpamController(LedgerController):
                                               "failed to allocate a serviceIP: range is full")
                     raise RequeueAfter(FULL_RETRY, "ClusterIP range is full")
                 chosen.append(ip)
-            new = {**svc, "spec": {**spec, "clusterIP": chosen[0], "clusterIPs": chosen}}
             self.inflight.update(chosen)
             try:
-                written = await self.client.update(SERVICES, new)
+                written = await self.write_service(
+                    key, svc,
+                    expect={"/spec/type": spec.get("type"), "/spec/clusterIP": spec.get("clusterIP"),
+                            "/spec/clusterIPs": spec.get("clusterIPs")},
+                    set_={"/spec/clusterIP": chosen[0], "/spec/clusterIPs": chosen})
             except errors.Invalid as e:
                 if not is_ledger_refusal(e):
                     raise
@@ -234,6 +236,8 @@ def build_ipam_parser() -> argparse.ArgumentParser:
                    help="how often the repair pass runs (default 60s)")
     p.add_argument("--orphan-grace", type=duration, default=60.0, metavar="DURATION",
                    help="age before a leaked IPAddress is deleted (default 60s)")
+    # Each allocation is one write whose latency is the API server's commit; concurrency is throughput.
+    p.set_defaults(workers=8)
     return p
 
 

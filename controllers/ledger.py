@@ -158,6 +158,33 @@ class LedgerController(Controller, abc.ABC):
         del self._refused[value]
         return False
 
+    # ---- writing the Service ---------------------------------------------------
+
+    async def write_service(self, key: str, svc: Obj, *, expect: dict[str, Any], set_: dict[str, Any]) -> Obj:
+        """Set fields of the Service with a JSON Patch guarded by ``test`` ops, not a resourceVersion.
+
+        Why: the ipam and nodeport controllers write different fields of the
+        same Services at the same time; a whole-object precondition would make
+        each fail on the other's write. The tests pin exactly what this write
+        depends on (same object by uid, plus ``expect``: JSON pointer ->
+        value as read; absent == null), so a concurrent change to those
+        fields, or a user's edit of them, still fails the write. A failed
+        test (422 without causes) is raised as Conflict: requeue with backoff
+        and look again.
+        """
+        ns, _, name = key.partition("/")
+        ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/uid", "value": svc["metadata"].get("uid")}]
+        ops += [{"op": "test", "path": path, "value": value} for path, value in expect.items()]
+        ops += [{"op": "add", "path": path, "value": value} for path, value in set_.items()]
+        try:
+            return await self.client.patch(SERVICES, name, ops, namespace=ns, patch_type="json",
+                                           field_manager=f"kubelite-{self.name}")
+        except errors.Invalid as e:
+            if e.causes:
+                raise
+            raise errors.Conflict(409, "Conflict",
+                                  f"Service {key} changed since it was read; looking again") from e
+
     # ---- reconcile -------------------------------------------------------------
 
     async def reconcile(self, key: str) -> None:

@@ -26,7 +26,7 @@ Rules (kube-apiserver's initNodePorts and portallocator repair):
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 from apimachinery.resources import BY_KEY
 from controllers.allocation import (
@@ -51,7 +51,6 @@ from controllers.runtime.process import build_parser, duration, run_controller_p
 from kubeclient import errors
 from kubeclient.client import Client
 
-SERVICES = BY_KEY["services"]
 PORTALLOCATIONS = BY_KEY["portallocations.kubelite.io"]
 NODE_PORT_RANGE_ANNOTATION = "kubelite.io/service-node-port-range"
 DEFAULT_NODE_PORT_RANGE = "30000-32767"
@@ -136,6 +135,7 @@ class NodePortController(LedgerController):
     # ---- allocation --------------------------------------------------------------
 
     async def allocate(self, key: str, svc: Obj) -> None:
+        """One write per call: the service ports first, then (next reconcile) the health check port."""
         spec = svc.get("spec") or {}
         needs = node_port_needs(spec)
         wants_hc = needs_health_check_port(spec) and not spec.get("healthCheckNodePort")
@@ -143,30 +143,35 @@ class NodePortController(LedgerController):
             self.waiting.discard(key)
             return
         rng = self.port_range()
+        expect = {path: spec.get(field) for path, field in (
+            ("/spec/type", "type"), ("/spec/ports", "ports"),
+            ("/spec/allocateLoadBalancerNodePorts", "allocateLoadBalancerNodePorts"),
+            ("/spec/externalTrafficPolicy", "externalTrafficPolicy"),
+            ("/spec/healthCheckNodePort", "healthCheckNodePort"))}
         for _ in range(MAX_ATTEMPTS):
             ports = [dict(p) for p in spec.get("ports") or []]
             held = {int(p["nodePort"]) for p in ports if p.get("nodePort")}
             chosen: list[int] = []
-            new_spec = {**spec, "ports": ports}
-            for need in needs:
-                port = need.node_port or self.pick(key, rng, held | set(chosen))
-                if port is None:
-                    await self._full(key, svc)
-                    return
-                for i in need.indexes:
-                    ports[i]["nodePort"] = port
-                if not need.node_port:
-                    chosen.append(port)
-            if wants_hc and not needs:  # a separate write: a refusal cannot hold the service ports back
-                hc = self.pick(key, rng, held | set(chosen))
+            changes: dict[str, Any] = {}
+            if needs:
+                for need in needs:
+                    port = need.node_port or self.pick(key, rng, held | set(chosen))
+                    if port is None:
+                        await self._full(key, svc)
+                    for i in need.indexes:
+                        ports[i]["nodePort"] = port
+                    if not need.node_port:
+                        chosen.append(port)
+                changes["/spec/ports"] = ports
+            else:  # separate write: a refused health check port cannot hold the service ports back
+                hc = self.pick(key, rng, held)
                 if hc is None:
                     await self._full(key, svc)
-                    return
-                new_spec["healthCheckNodePort"] = hc
                 chosen.append(hc)
+                changes["/spec/healthCheckNodePort"] = hc
             self.inflight.update(chosen)
             try:
-                written = await self.client.update(SERVICES, {**svc, "spec": new_spec})
+                written = await self.write_service(key, svc, expect=expect, set_=changes)
             except errors.Invalid as e:
                 if not is_ledger_refusal(e):
                     raise
@@ -179,12 +184,13 @@ class NodePortController(LedgerController):
                 self.inflight.difference_update(chosen)
             self.waiting.discard(key)
             self.written[key] = resource_version(written)
-            self.log.info("allocated node ports %s to Service %s", ",".join(map(str, chosen)), key)
+            what = "health check node port" if "/spec/healthCheckNodePort" in changes else "node ports"
+            self.log.info("allocated %s %s to Service %s", what, ",".join(map(str, chosen)), key)
             self.count("allocate")
             return
         raise RequeueAfter(1.0, "every chosen node port was taken meanwhile")
 
-    async def _full(self, key: str, svc: Obj) -> None:
+    async def _full(self, key: str, svc: Obj) -> NoReturn:
         self.waiting.add(key)
         await self.recorder.event(svc, WARNING, "NodePortAllocationFailed",
                                   "failed to allocate a nodePort: range is full")
@@ -222,6 +228,8 @@ def build_nodeport_parser() -> argparse.ArgumentParser:
                    help="how often the repair pass runs (default 60s)")
     p.add_argument("--orphan-grace", type=duration, default=60.0, metavar="DURATION",
                    help="age before a leaked PortAllocation is deleted (default 60s)")
+    # Each allocation is one write whose latency is the API server's commit; concurrency is throughput.
+    p.set_defaults(workers=8)
     return p
 
 

@@ -44,9 +44,64 @@ def _db_option(f: F) -> F:
                         help="SQLAlchemy URL (default: sqlite under --data-dir).")(f)
 
 
+def _security_options(f: F) -> F:
+    """kube-apiserver's authentication, authorization, TLS and overload flags (docs/security.md)."""
+    file = click.Path(exists=True, dir_okay=False)
+    options = [
+        click.option("--token-auth-file", type=file, help="Bearer tokens: CSV token,user,uid,\"group1,group2\"."),
+        click.option("--authorization-policy-file", type=file, help="ABAC policies, one JSON object a line."),
+        click.option("--anonymous-auth", type=click.BOOL, default=False, is_flag=False, flag_value=True,
+                     show_default=True, help="Serve requests without a token as system:anonymous."),
+        click.option("--tls", is_flag=True, help="Serve HTTPS with a CA and certificate generated under --data-dir."),
+        click.option("--tls-cert-file", type=file, help="Serve HTTPS with this certificate (PEM)."),
+        click.option("--tls-private-key-file", type=file, help="The private key of --tls-cert-file (PEM)."),
+        click.option("--tls-san", multiple=True, help="Extra name or IP for the generated certificate (repeatable)."),
+        click.option("--max-requests-inflight", type=int, default=400, show_default=True,
+                     help="Read requests served at once (watches excluded); more get 429. 0: no cap."),
+        click.option("--max-mutating-requests-inflight", type=int, default=200, show_default=True,
+                     help="Write requests served at once; more get 429. 0: no cap."),
+        click.option("--max-watchers", type=int, default=10000, show_default=True,
+                     help="Open watches; at the cap the oldest slow one is dropped, else 429. 0: no cap."),
+        click.option("--request-timeout", type=float, default=60.0, show_default=True,
+                     help="Seconds before a non-watch request gets 504."),
+        click.option("--shutdown-grace", type=float, default=10.0, show_default=True,
+                     help="Seconds in-flight requests get to finish after SIGTERM."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def _security_settings(opts: dict[str, Any]) -> dict[str, Any]:
+    """Click values of ``_security_options`` -> Settings fields."""
+    if bool(opts.get("tls_cert_file")) != bool(opts.get("tls_private_key_file")):
+        raise click.UsageError("--tls-cert-file and --tls-private-key-file must be given together")
+    out = dict(opts)
+    for k in ("token_auth_file", "authorization_policy_file", "tls_cert_file", "tls_private_key_file"):
+        out[k] = Path(out[k]) if out.get(k) else None
+    out["tls_sans"] = tuple(out.get("tls_san") or ())
+    out.pop("tls_san", None)
+    return out
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse a non-loopback bind address unless TLS and token authentication are both on."""
+    if _is_loopback(settings.bind_address):
+        return
+    if settings.serves_tls and settings.token_auth_file:
+        return
+    missing = " and ".join(w for w, ok in (("TLS (--tls or --tls-cert-file)", settings.serves_tls),
+                                           ("token authentication (--token-auth-file)",
+                                            bool(settings.token_auth_file))) if not ok)
+    raise click.UsageError(
+        f"refusing to bind {settings.bind_address}: without {missing} the API server only listens on loopback "
+        "(use --bind-address 127.0.0.1)"
+    )
+
+
 @main.command()
 @click.option("--bind-address", envvar="KUBELITE_BIND_ADDRESS", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="KUBELITE_PORT", default=8080, show_default=True, type=int)
+@click.option("--port", envvar="KUBELITE_PORT", default=None, type=int, help="[default: 8080, or 6443 with TLS]")
 @click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True,
               type=click.Path(file_okay=False))
 @_db_option
@@ -59,31 +114,32 @@ def _db_option(f: F) -> F:
 @click.option("--compact-interval", envvar="KUBELITE_COMPACT_INTERVAL", default=30.0, show_default=True,
               type=float, help="Seconds between compactions of the change log.")
 @click.option("--log-level", default="info", show_default=True)
-def apiserver(bind_address: str, port: int, data_dir: str, db: str, service_cluster_ip_range: str,
-              service_node_port_range: str, keep_changes: int, compact_interval: float, log_level: str) -> None:
+@_security_options
+def apiserver(bind_address: str, port: int | None, data_dir: str, db: str, service_cluster_ip_range: str,
+              service_node_port_range: str, keep_changes: int, compact_interval: float, log_level: str,
+              **security: Any) -> None:
     """Run the API server (migrates the database to head first)."""
-    import uvicorn
-
     import migrations
     from apiserver.app import create_app
+    from apiserver.auth import ConfigError
+    from apiserver.serving import serve
 
     _setup_logging(log_level)
-    if not _is_loopback(bind_address):
-        raise click.UsageError(
-            f"refusing to bind {bind_address}: without authentication and TLS the API server only listens on "
-            "loopback (use --bind-address 127.0.0.1)"
-        )
-    settings = Settings(bind_address=bind_address, port=port, data_dir=Path(data_dir), db_url=db,
+    settings = Settings(bind_address=bind_address, port=port or 8080, data_dir=Path(data_dir), db_url=db,
                         service_cluster_ip_range=service_cluster_ip_range,
                         service_node_port_range=service_node_port_range, keep_changes=keep_changes,
-                        compact_interval=compact_interval)
+                        compact_interval=compact_interval, **_security_settings(security))
+    if port is None and settings.serves_tls:
+        settings.port = 6443
+    check_exposure(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.database_url()
     migrations.upgrade(url)
-    app = create_app(settings)
-    config = uvicorn.Config(app, host=bind_address, port=port, log_level=log_level, access_log=False,
-                            loop="uvloop", http="httptools", timeout_graceful_shutdown=3)
-    uvicorn.Server(config).run()
+    try:
+        app = create_app(settings)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    serve(app, settings, log_level=log_level)
 
 
 @main.command()
@@ -101,11 +157,15 @@ def migrate(data_dir: str, db: str) -> None:
 
 @main.command()
 @click.option("--server", default="http://127.0.0.1:8080", show_default=True)
-def kubeconfig(server: str) -> None:
+@click.option("--token", default=None, help="Bearer token to authenticate with.")
+@click.option("--certificate-authority", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA certificate (PEM) that signed the server's certificate, e.g. DATA_DIR/pki/ca.crt.")
+def kubeconfig(server: str, token: str | None, certificate_authority: str | None) -> None:
     """Print a kubeconfig that points kubectl (and kctl) at the server."""
     from kubeclient.kubeconfig import render_kubeconfig
 
-    click.echo(render_kubeconfig(server), nl=False)
+    ca = Path(certificate_authority).read_bytes() if certificate_authority else None
+    click.echo(render_kubeconfig(server, token=token, ca_data=ca), nl=False)
 
 
 # Processes that parse their own flags (argparse): NAME -> "module:function(argv) -> int" (sync or async).

@@ -15,9 +15,6 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
-# Until `kubelite controller <name>` is wired, run each controller's main(argv) directly.
-LAUNCH = "import asyncio, importlib, sys; m = importlib.import_module('controllers.' + sys.argv[1]); " \
-         "sys.exit(asyncio.run(m.main(sys.argv[2:])))"
 
 FAST_ELECTION = ["--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
                  "--leader-elect-retry-period", "500ms"]
@@ -56,7 +53,7 @@ def start_controller(name: str, server: str, log_dir: Path, *args: str) -> Contr
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}-{len(list(log_dir.glob(name + '-*.log')))}.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KUBECONFIG": "/nonexistent"}
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCH, name, "--server", server, *args],
+    proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli", "controller", name, "--server", server, *args],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     return ControllerProcess(name, proc, log)
 

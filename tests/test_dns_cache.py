@@ -110,3 +110,21 @@ def test_rcode_survives_rendering() -> None:
     out = dns.message.from_wire(render(answer((name, "A"), view()), name, 1, 1, variant=NO_EDNS,
                                        recursion_available=True).full)
     assert out.rcode() == dns.rcode.NXDOMAIN and out.flags & dns.flags.RA and len(out.authority) == 1
+
+
+def test_exact_replies_live_and_die_with_their_entry() -> None:
+    cache = WireCache()
+    cache.put(NO_EDNS, b"a", _entry("svc/ns/a"))
+    cache.remember((NO_EDNS, b"a"), b"query-a", b"reply-a")
+    cache.remember((NO_EDNS, b"gone"), b"query-x", b"reply-x")  # no such entry: not remembered
+    assert cache.exact == {b"query-a": b"reply-a"}
+    cache.invalidate(frozenset({"svc/ns/a"}))
+    assert cache.exact == {}
+
+
+def test_exact_replies_per_entry_are_bounded() -> None:
+    cache = WireCache()
+    cache.put(NO_EDNS, b"a", _entry("k"))
+    for i in range(20):
+        cache.remember((NO_EDNS, b"a"), b"q%d" % i, b"r")
+    assert len(cache.exact) == 8

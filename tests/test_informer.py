@@ -199,3 +199,22 @@ async def test_selectors_are_sent_on_list_and_watch(client: Client, fake: FakeAp
     paths = {(p, q.get("labelSelector")) for _, p, q in fake.requests}
     assert paths == {("/api/v1/namespaces/default/services", "t=1")}
     await stop(task)
+
+
+async def test_against_the_real_api_server(apiserver: Any, ns: str) -> None:
+    """The same protocol against kubelite's API server (paged list, watch from the list's version)."""
+    async with Client(apiserver.url) as c:
+        for i in range(3):
+            await c.create(SERVICES, svc(f"r{i}", ns))
+        inf = Informer(c, SERVICES, namespace=ns, page_size=2)
+        rec = Recorder()
+        task = started(inf, rec)
+        await asyncio.wait_for(inf.wait_synced(), 10)
+        assert sorted(inf.cache.keys()) == [f"{ns}/r0", f"{ns}/r1", f"{ns}/r2"]
+        await c.create(SERVICES, svc("r3", ns))
+        await c.patch(SERVICES, "r0", {"metadata": {"labels": {"x": "y"}}}, namespace=ns)
+        await c.delete(SERVICES, "r1", namespace=ns)
+        await until(lambda: len(rec.events) == 6, timeout=10)
+        assert rec.events[3:] == [("add", f"{ns}/r3"), ("update", f"{ns}/r0"), ("delete", f"{ns}/r1")]
+        assert [o["metadata"]["name"] for o in inf.cache.by_index("label", "x=y")] == ["r0"]
+        await stop(task)

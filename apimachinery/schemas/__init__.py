@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from apimachinery.resources import BY_KEY
 from apimachinery.schemas import codec, openapi
+from apimachinery.schemas.apps import Deployment, ReplicaSet
 from apimachinery.schemas.coordination import Lease
 from apimachinery.schemas.core import Endpoints, Event, Namespace
 from apimachinery.schemas.discovery import EndpointSlice
@@ -38,6 +39,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "endpoints": Endpoints,
     "nodes": Node,
     "events": Event,
+    "deployments.apps": Deployment,
+    "replicasets.apps": ReplicaSet,
     "endpointslices.discovery.k8s.io": EndpointSlice,
     "leases.coordination.k8s.io": Lease,
     "ipaddresses.networking.k8s.io": IPAddress,

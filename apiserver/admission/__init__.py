@@ -11,6 +11,7 @@ default -> generate name -> prepare_create/prepare_update -> validate_object_met
 from __future__ import annotations
 
 from apimachinery.resources import RESOURCES
+from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.others import (
     EndpointsAdmission,
@@ -35,6 +36,8 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         EndpointsAdmission(),
         NodeAdmission(),
         EventAdmission(),
+        DeploymentAdmission(),
+        ReplicaSetAdmission(),
         EndpointSliceAdmission(),
         LeaseAdmission(),
         IPAddressAdmission(),

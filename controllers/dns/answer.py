@@ -296,7 +296,7 @@ def _zone_node(labels: list[str], view: ClusterView) -> _Node:
         node.additional[NS] = _addresses(NS_LABEL.concatenate(view.zone), list(view.nameserver_ips()), view.ttl)
         node.deps.add("svc/kube-system/kube-dns")
     elif labels == ["dns-version"]:
-        node.add(TXT, dns.rdtypes.ANY.TXT.TXT(IN, TXT, [SCHEMA_VERSION.encode()]))
+        node.add(TXT, _make(dns.rdtypes.ANY.TXT.TXT, TXT, [SCHEMA_VERSION.encode()]))
         node.ttl = VERSION_TTL
     elif labels == ["dns"] or (n == 1 and kind in ("svc", "pod")):
         node.exists = True

@@ -15,6 +15,10 @@ Invariants:
 - An entry is dropped as soon as any view key it was computed from changes
   (``invalidate``); the number of entries is bounded (oldest dropped first),
   so random names cannot grow memory without limit.
+- ``exact`` maps the bytes of a UDP query after its ID to the bytes of our
+  reply after the ID.  It is filled only from queries the fast path has
+  validated and answered from an entry, and emptied with that entry, so
+  equal bytes get the same (still current) reply without any parsing.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ NO_EDNS, EDNS, EDNS_DO = 0, 1, 2
 VARIANTS = (NO_EDNS, EDNS, EDNS_DO)
 EDNS_PAYLOAD = 1232  # what we advertise and the most we send over UDP (DNS flag day 2020)
 MAX_TCP = 65535
+EXACT_PER_ENTRY = 8  # exact forms (flags, letter case, EDNS size) remembered per entry
 
 Rest = tuple[bytes, bytes, bytes, bytes]
 
@@ -141,6 +146,8 @@ class WireCache:
         self.tables: tuple[dict[bytes, Entry], ...] = tuple({} for _ in VARIANTS)
         self._order: dict[tuple[int, bytes], None] = {}  # insertion order, for eviction
         self._by_dep: dict[str, set[tuple[int, bytes]]] = {}
+        self.exact: dict[bytes, bytes] = {}
+        self._exact_by_slot: dict[tuple[int, bytes], list[bytes]] = {}
 
     def __len__(self) -> int:
         return len(self._order)
@@ -158,6 +165,15 @@ class WireCache:
         for dep in entry.deps:
             self._by_dep.setdefault(dep, set()).add(slot)
 
+    def remember(self, slot: tuple[int, bytes], query_tail: bytes, reply_tail: bytes) -> None:
+        """Serve ``query_tail`` (a UDP query after its ID) with ``reply_tail`` while ``slot`` lives."""
+        if slot not in self._order or query_tail in self.exact:
+            return
+        tails = self._exact_by_slot.setdefault(slot, [])
+        if len(tails) < EXACT_PER_ENTRY:
+            tails.append(query_tail)
+            self.exact[query_tail] = reply_tail
+
     def invalidate(self, deps: frozenset[str]) -> None:
         """Drop every entry computed from any of ``deps``."""
         for dep in deps:
@@ -169,12 +185,16 @@ class WireCache:
             table.clear()
         self._order.clear()
         self._by_dep.clear()
+        self.exact.clear()
+        self._exact_by_slot.clear()
 
     def _drop(self, slot: tuple[int, bytes]) -> None:
         entry = self.tables[slot[0]].pop(slot[1], None)
         if entry is None:
             return
         del self._order[slot]
+        for tail in self._exact_by_slot.pop(slot, ()):
+            del self.exact[tail]
         for dep in entry.deps:
             slots = self._by_dep.get(dep)
             if slots is not None:

@@ -3,8 +3,11 @@
 Why this shape: a query that hits the cache is served without parsing it
 with a library.  The fast path only slices the header and the question (to
 form the cache key, see cache.py) and prefixes the query's ID to the stored
-response; everything else (EDNS options, malformed packets, other opcodes,
-misses) goes through dnspython.  UDP is read from a non-blocking socket that
+response (splicing in the question when its letter case differs); a UDP
+query byte-identical to an earlier one but for its ID is answered with one
+dict lookup (``WireCache.exact``).  Everything else (EDNS options, malformed
+packets, other opcodes, misses) goes through dnspython.  UDP is read from a
+non-blocking socket that
 the event loop drains up to ``UDP_BATCH`` datagrams per wake-up, which keeps
 asyncio's per-datagram overhead out of the hot path while informers and TCP
 clients share the same loop (one thread: no locking around the view).
@@ -161,6 +164,11 @@ class DnsServer:
 
     def fast(self, data: bytes, *, tcp: bool) -> bytes | None:
         """The reply from the cache without parsing, or None to take the slow path."""
+        hit = self._lookup(data, tcp=tcp)
+        return hit[0] if hit is not None else None
+
+    def _lookup(self, data: bytes, *, tcp: bool) -> tuple[bytes, tuple[int, bytes]] | None:
+        """``fast``'s reply and the cache slot it came from."""
         if len(data) < 17 or data[2] & 0xF8:  # QR=0, opcode QUERY
             return None
         end = data.find(b"\x00", 12) + 5
@@ -170,25 +178,27 @@ class DnsServer:
         if counts == _PLAIN:
             if end != len(data):
                 return None
-            table, limit = self.cache.tables[NO_EDNS], 512
+            variant, limit = NO_EDNS, 512
         elif counts == _WITH_OPT:
             opt = data[end:end + 11]
             if len(opt) != 11 or opt[0] or opt[1:3] != _OPT_TYPE or opt[5] or opt[6]:
                 return None  # not a bare OPT, or extended rcode/version set
             if opt[9] or opt[10] or end + 11 != len(data):
                 return None  # EDNS options (cookies...): let dnspython validate them
-            table = self.cache.tables[EDNS_DO if opt[7] & 0x80 else EDNS]
+            variant = EDNS_DO if opt[7] & 0x80 else EDNS
             limit = max(512, min(opt[3] << 8 | opt[4], EDNS_PAYLOAD))
         else:
             return None
+        table = self.cache.tables[variant]
         question = data[12:end]
         entry = table.get(question)
-        if entry is not None:
-            return entry.reply(data, end, 0 if tcp else limit, exact=True)
-        entry = table.get(question[:-4].lower() + question[-4:])
+        exact = entry is not None
         if entry is None:
-            return None
-        return entry.reply(data, end, 0 if tcp else limit, exact=False)
+            question = question[:-4].lower() + question[-4:]
+            entry = table.get(question)
+            if entry is None:
+                return None
+        return entry.reply(data, end, 0 if tcp else limit, exact=exact), (variant, question)
 
     def slow(self, data: bytes, *, tcp: bool) -> bytes | _Forward | None:
         """Parse with dnspython; answer, refuse, forward or reject the query."""
@@ -280,15 +290,16 @@ class DnsServer:
     def _udp_ready(self) -> None:
         """Drain up to UDP_BATCH datagrams; replies that do not fit the socket buffer are dropped.
 
-        The common case (a plain query, or one with a bare OPT, whose question
-        is in the cache in the same letter case) is ``fast`` inlined: this loop
-        is the server's hot path and each attribute lookup or call shows in qps.
+        This loop is the server's hot path.  A datagram whose bytes after the
+        ID were seen before is answered from ``cache.exact`` with one dict
+        lookup; otherwise ``_lookup`` (and on a hit, ``remember`` for next
+        time), otherwise the slow path.
         """
         sock = self._udp
         if sock is None:
             return
-        recvfrom, sendto, fast = sock.recvfrom, sock.sendto, self.fast
-        plain = self.cache.tables[NO_EDNS]
+        recvfrom, sendto = sock.recvfrom, sock.sendto
+        exact = self.cache.exact
         for _ in range(UDP_BATCH):
             try:
                 data, addr = recvfrom(4096)
@@ -297,21 +308,22 @@ class DnsServer:
             except OSError as exc:  # e.g. an ICMP error reported on the socket
                 log.debug("dns: udp receive error: %s", exc)
                 continue
-            end = data.find(b"\x00", 12) + 5
-            if end == len(data) and end > 16 and not data[2] & 0xF8 and data.startswith(_PLAIN, 4):
-                entry = plain.get(data[12:end])
-                if entry is not None:
-                    try:
-                        sendto(data[:2] + entry.plain_rest[(data[2] & 1) | (data[3] >> 3 & 2)], addr)
-                    except OSError:
-                        pass
-                    continue
+            tail = exact.get(data[2:])
+            if tail is not None:
+                try:
+                    sendto(data[:2] + tail, addr)
+                except OSError:
+                    pass
+                continue
             out: bytes | _Forward | None
             try:
-                out = fast(data, tcp=False)
+                hit = self._lookup(data, tcp=False)
             except Exception:
-                out = None
-            if out is None:
+                hit = None
+            if hit is not None:
+                out = hit[0]
+                self.cache.remember(hit[1], data[2:], out[2:])
+            else:
                 out = self.safe_slow(data, tcp=False)
                 if out is None:
                     continue

@@ -466,3 +466,8 @@ def command() -> click.Command:
         sys.exit(asyncio.run(run(list(args))))
 
     return endpoints
+
+
+async def main(argv: list[str]) -> int:
+    """The entry ``kubelite controller endpoints`` calls (``kubelite/cli.py`` CONTROLLERS)."""
+    return await run(argv)

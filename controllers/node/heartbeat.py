@@ -84,6 +84,8 @@ class NodeHeartbeat:
                 node["metadata"]["labels"] = labels
                 node["spec"] = {**spec, "podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]}
                 node = await self.client.update(NODES, node)
+            self.node = node
+            await self.renew_lease()  # fresh Lease first: the lifecycle pass must not re-mark us while we post Ready
             node = await self.post_status(node)
             log.info("adopted existing Node %s", self.node_name)
         self.node = node

@@ -202,3 +202,8 @@ def command() -> click.Command:
         sys.exit(asyncio.run(run(list(args))))
 
     return node
+
+
+async def main(argv: list[str]) -> int:
+    """The entry ``kubelite node`` calls (``kubelite/cli.py`` PROCESSES)."""
+    return await run(argv)

@@ -113,7 +113,7 @@ def _node_of(pod: Mapping[str, Any]) -> str:
 class Scheduler(Controller):
     name = "scheduler"
 
-    def __init__(self, client: Client, *, metrics: RuntimeMetrics | None = None, workers: int = 1) -> None:
+    def __init__(self, client: Client, *, metrics: RuntimeMetrics | None = None, workers: int = 4) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
         self.pods = self.informer(PODS)
         self.nodes = self.informer(NODES)
@@ -168,15 +168,18 @@ class Scheduler(Controller):
         binding = {"apiVersion": "v1", "kind": "Binding",
                    "metadata": {"name": name, "namespace": ns, "uid": _map(pod.get("metadata")).get("uid")},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": target}}
+        # assume first (as kube-scheduler does): concurrent workers see the node's new load at once
+        self.assumed[key] = target
+        self.load[target] += 1
         try:
             await self.client.request("POST", self.client.path(PODS, namespace=ns, name=name, subresource="binding"),
                                       body=binding)
         except (errors.Conflict, errors.NotFound):
+            self._unassume(key)
             return  # bound by someone else, or gone
-        bound = self.pods.cache.get(ns, name)
-        if bound is None or not _node_of(bound):  # the informer has not shown the binding yet
-            self.assumed[key] = target
-            self.load[target] += 1
+        except BaseException:
+            self._unassume(key)
+            raise
         self.bindings += 1
         self.count("bind")
 
