@@ -25,7 +25,13 @@ from apiserver.settings import Settings
 from kubeclient.client import Client
 from kubeclient.kubeconfig import load_config, render_kubeconfig
 from kubelite.cli import check_exposure
-from tests.secure_server import ADMIN, SecureServer, kubectl_or_skip, start_secure_apiserver, write_security_files
+from tests.secure_server import (
+    ADMIN,
+    SecureServer,
+    kubectl_or_skip,
+    start_secure_apiserver,
+    write_security_files,
+)
 
 # -- certificates ------------------------------------------------------------------------------
 
@@ -175,7 +181,7 @@ async def test_client_library_from_kubeconfig(tls_server: SecureServer, tmp_path
         got = await asyncio.wait_for(c.get(BY_KEY["namespaces"], "default"), 10)
         assert got["metadata"]["name"] == "default"
     async with Client(tls_server.url, token=ADMIN, verify=ssl.create_default_context()) as c:
-        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        with pytest.raises(Exception, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
             await asyncio.wait_for(c.get(BY_KEY["namespaces"], "default"), 10)
 
 
