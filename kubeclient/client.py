@@ -15,8 +15,10 @@ plain JSON dicts.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import errno
+import random
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
@@ -175,20 +177,51 @@ class Client:
             hdrs.setdefault("Content-Type", content_type or "application/json")
         elif content is not None and content_type:
             hdrs.setdefault("Content-Type", content_type)
-        try:
-            resp = await self._http.request(
-                method,
-                path,
-                params=dict(params or {}),
-                content=content,
-                headers=hdrs,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
+        attempt = 0
+        while True:
+            try:
+                resp = await self._http.request(
+                    method,
+                    path,
+                    params=dict(params or {}),
+                    content=content,
+                    headers=hdrs,
+                    timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else httpx.USE_CLIENT_DEFAULT,
+                )
+            except httpx.TransportError as e:
+                raise _connection_failed(self.server, e) from e
+            delay = self._retry_delay(resp, attempt)
+            if delay is None:
+                break
+            attempt += 1
+            await asyncio.sleep(delay)
         if resp.status_code >= 400:
             raise self._error(resp.status_code, resp.content)
         return resp
+
+    # How often one request is re-sent when the server answers 429/5xx with Retry-After (client-go: 10).
+    RETRY_LIMIT = 10
+
+    @staticmethod
+    def _retry_delay(resp: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before re-sending, or None to give the reply to the caller.
+
+        As client-go's checkWait: only 429 and 5xx replies that carry
+        Retry-After (the server did not act on the request: overload or
+        shutting down) are retried, never sooner than Retry-After says,
+        with exponential backoff and jitter so a crowd of clients spreads out.
+        """
+        code = resp.status_code
+        if attempt >= Client.RETRY_LIMIT or not (code == 429 or code >= 500):
+            return None
+        raw = resp.headers.get("retry-after")
+        if raw is None:
+            return None
+        try:
+            seconds = max(0, int(raw.strip()))
+        except ValueError:
+            return None
+        return max(float(seconds), min(10.0, 0.1 * 2.0**attempt)) * (1 + 0.25 * random.random())
 
     @staticmethod
     def _error(code: int, raw: bytes) -> errors.ApiError:

@@ -176,7 +176,7 @@ CONTROLLERS = {
 }
 PROCESSES = {
     "dns": "controllers.dns.main:main",
-    "node": "controllers.node.agent:main",
+    "node": "controllers.node.main:main",
 }
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

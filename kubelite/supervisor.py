@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,6 +30,8 @@ class Child:
     name: str
     argv: list[str]
     ready_url: str | None = None
+    # a readiness probe for processes without an HTTP health endpoint (e.g. DNS)
+    probe: Callable[[], Awaitable[bool]] | None = None
     env: dict[str, str] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
@@ -91,11 +93,19 @@ class Supervisor:
     async def wait_ready(self, timeout: float) -> list[str]:
         """Names of children not ready by ``timeout`` (empty: all ready)."""
         deadline = time.monotonic() + timeout
-        pending = [c for c in self.children if c.ready_url]
+        pending = [c for c in self.children if c.ready_url or c.probe]
         async with httpx.AsyncClient(timeout=1) as client:
             while pending and time.monotonic() < deadline:
                 still = []
                 for c in pending:
+                    if c.probe is not None:
+                        try:
+                            ok = await c.probe()
+                        except Exception:
+                            ok = False
+                        if not ok:
+                            still.append(c)
+                        continue
                     try:
                         r = await client.get(c.ready_url or "")
                         if r.status_code != 200:

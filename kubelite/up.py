@@ -31,6 +31,17 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
+async def dns_synced(host: str, port: int) -> bool:
+    """The DNS server answers SERVFAIL until its caches synced; NOERROR means ready."""
+    import dns.asyncquery
+    import dns.message
+    import dns.rcode
+
+    q = dns.message.make_query("dns-version.cluster.local", "TXT")
+    r = await dns.asyncquery.udp(q, host, port=port, timeout=0.5)
+    return bool(r.rcode() == dns.rcode.NOERROR)
+
+
 def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
          apiservers: int) -> tuple[list[Child], list[Child], str]:
     """The API server children, the other children, and the server URL controllers use."""
@@ -54,9 +65,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
         others.append(Child(f"node-{i}", [*py, "node", "--server", server, "--name", f"node-{i}",
                                           "--pod-cidr", f"10.85.{i - 1}.0/24", "--metrics-port", str(mp)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
-    mp = _free_port()
-    others.append(Child("dns", [*py, "dns", "--server", server, "--port", str(dns_port), "--bind", bind_address,
-                                "--metrics-port", str(mp)], ready_url=f"http://127.0.0.1:{mp}/healthz"))
+    others.append(Child("dns", [*py, "dns", "--server", server, "--port", str(dns_port), "--bind", bind_address],
+                        probe=lambda: dns_synced(bind_address, dns_port)))
     return servers, others, server
 
 

@@ -43,8 +43,6 @@ def patch_service(name: str, body: Any, content_type: str, **params: Any) -> Any
         return core.patch_namespaced_service(name, NS, body, _content_type=content_type, **params)
     names = {"field_manager": "fieldManager", "force": "force"}
     query = [(names[k], v) for k, v in params.items()]
-    if content_type == "application/apply-patch+yaml":
-        body = json.dumps(body)
     return api.call_api(f"/api/v1/namespaces/{NS}/services/{name}", "PATCH", query_params=query,
                         header_params={"Content-Type": content_type, "Accept": "application/json"}, body=body,
                         response_type="V1Service", auth_settings=["BearerToken"], _return_http_data_only=True)
