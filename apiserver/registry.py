@@ -300,10 +300,12 @@ class Registry:
         # or kept as they were for internal writes.
         if managed_fields is not None:
             _set_managed_fields(new, managed_fields)
-        elif manager:
-            _set_managed_fields(new, record_update(rt, old, new, manager=manager, subresource=subresource or ""))
-        elif "managedFields" not in meta and "managedFields" in (old.get("metadata") or {}):
-            meta["managedFields"] = old["metadata"]["managedFields"]
+        else:
+            recorded = record_update(rt, old, new, manager=manager, subresource=subresource or "") if manager else None
+            if recorded is not None:
+                _set_managed_fields(new, recorded)
+            elif "managedFields" not in meta and "managedFields" in (old.get("metadata") or {}):
+                meta["managedFields"] = old["metadata"]["managedFields"]
         if _same(new, old):
             return Result(old)
         if dry_run:

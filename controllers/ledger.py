@@ -12,7 +12,10 @@ hide, so it is written once:
 - nothing is released or recreated from a stale cache: a release needs the
   Service cache to have seen the ledger entry's resourceVersion, a
   recreation needs the ledger cache to have seen past the Service's
-  (resourceVersions are the API server's global revision);
+  (resourceVersions are the API server's global revision); when it has not,
+  the object is read live (a consistent read) before acting;
+- Services are written with JSON Patch ``test`` guards on the fields the
+  write depends on, so the two allocators never conflict with each other;
 - a periodic repair pass reports inconsistencies as Events and deletes
   leaked entries older than a grace period;
 - a Service that found its range full waits in ``waiting`` and is retried

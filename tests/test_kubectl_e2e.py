@@ -467,9 +467,9 @@ def test_graceful_delete_and_wait_for_delete(kubectl: Kubectl, http: httpx.Clien
 
     t = threading.Thread(target=node_agent)
     t.start()
-    r = kubectl.ok("wait", "--for=delete", "pod/triskelion", "-n", ns, "--timeout=30s")
+    waited = kubectl.ok("wait", "--for=delete", "pod/triskelion", "-n", ns, "--timeout=30s")
     t.join()
-    assert r.lines == ["pod/triskelion condition met"]
+    assert waited.lines == ["pod/triskelion condition met"]
     assert http.get(path).status_code == 404
 
 

@@ -158,7 +158,7 @@ def test_kopf_operator_annotates_services(server: ApiServerProcess, http: httpx.
     try:
         r = http.post(f"/api/v1/namespaces/{ns}/services", json={
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": "the-bus"},
-            "spec": {"selector": {"env": "marvel"}, "ports": [{"port": 8080}, {"port": 9090}]}})
+            "spec": {"selector": {"env": "marvel"}, "ports": [{"name": "a", "port": 8080}, {"name": "b", "port": 9090}]}})
         assert r.status_code == 201, r.text
         got = wait_for(lambda: annotations().get("kubelite.io/seen-by") and annotations())
         assert got["kubelite.io/seen-by"] == "kopf" and got["kubelite.io/ports"] == "8080,9090"

@@ -45,6 +45,7 @@ class Up:
     def __init__(self, data_dir: Path, port: int, dns_port: int) -> None:
         self.data_dir, self.port, self.dns_port = data_dir, port, dns_port
         self.log = data_dir.parent / f"up-{port}.log"
+        self.offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data_dir), "--port", str(port),
              "--dns-port", str(dns_port), "--nodes", "2"],
@@ -55,7 +56,7 @@ class Up:
     def wait_ready(self, timeout: float = 60) -> float:
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            if "kubelite is ready" in self.log.read_text(errors="replace"):
+            if "kubelite is ready" in self.log.read_text(errors="replace")[self.offset:]:
                 return time.monotonic() - start
             assert self.proc.poll() is None, self.log.read_text()[-4000:]
             time.sleep(0.1)
