@@ -524,6 +524,11 @@ def zero_object(rt: ResourceType) -> dict[str, Any]:
         obj.update({"addressType": "", "endpoints": None})
     elif rt.key == "ipaddresses.networking.k8s.io":
         obj["spec"] = {"parentRef": None}
+    elif rt.key in ("deployments.apps", "replicasets.apps"):
+        obj["spec"] = {"selector": None,
+                       "template": {"metadata": {"creationTimestamp": None}, "spec": {"containers": None}}}
+        if rt.key == "deployments.apps":
+            obj["spec"]["strategy"] = {}
     return obj
 
 

@@ -28,6 +28,7 @@ _CORE = "io.k8s.api.core.v1."
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _DISCOVERY = "io.k8s.api.discovery.v1."
 _NETWORKING = "io.k8s.api.networking.v1."
+_APPS = "io.k8s.api.apps.v1."
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ LIST_TYPES: Mapping[tuple[str, str], ListType] = MappingProxyType({
     (_CORE + "NodeStatus", "addresses"): _map("type"),
     (_DISCOVERY + "Endpoint", "addresses"): SET,
     (_NETWORKING + "ServiceCIDRStatus", "conditions"): _map("type"),
+    (_APPS + "DeploymentStatus", "conditions"): _map("type"),
+    (_APPS + "ReplicaSetStatus", "conditions"): _map("type"),
 })
 
 #: Maps whose keys are owned together (``+mapType=atomic``).

@@ -206,3 +206,40 @@ async def test_full_range_is_an_event_and_a_freed_address_is_reused(small_cluste
         assert await eventually(lambda: allocated(c, ns, "late"), what="late allocated") == ips[3]
     finally:
         await c.close()
+
+
+async def test_repair_reports_out_of_range_and_duplicate_ips() -> None:
+    """Inconsistencies only a broken or reconfigured server could create, fed through a fake API."""
+    import asyncio
+
+    from kubefake import fake_apiserver
+
+    from controllers.ipam import IpamController
+
+    async with fake_apiserver() as fake, Client(fake.url) as c:
+        fake.put_object(BY_KEY["servicecidrs.networking.k8s.io"],
+                        {"metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/12"]}})
+        fake.put_object(SERVICES, service("far", "default", clusterIP="10.0.0.5", clusterIPs=["10.0.0.5"]))
+        for name in ("first", "second"):
+            fake.put_object(SERVICES, service(name, "default", clusterIP="10.96.5.5", clusterIPs=["10.96.5.5"]))
+        fake.put_object(IPADDRESSES, {"metadata": {"name": "10.96.5.5"}, "spec": {"parentRef": {
+            "group": "", "resource": "services", "namespace": "default", "name": "first"}}})
+        ctl = IpamController(c, repair_interval=3600)
+        task = asyncio.create_task(ctl.run())
+        try:
+            async def reported() -> list[tuple[str, str, str]] | None:
+                evs = sorted((e["involvedObject"]["name"], e["reason"], e["message"])
+                             for e in fake.list_objects(EVENTS))
+                return evs if len(evs) >= 2 else None
+
+            assert await eventually(reported, timeout=10) == [
+                ("far", "ClusterIPOutOfRange",
+                 "Cluster IP [IPv4]: 10.0.0.5 is not within any configured Service CIDR; please recreate service"),
+                ("second", "ClusterIPAlreadyAllocated",
+                 "Cluster IP [IPv4]:10.96.5.5 was assigned to multiple services; please recreate service"),
+            ]
+            assert "10.0.0.5" not in {o["metadata"]["name"] for o in fake.list_objects(IPADDRESSES)}
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task

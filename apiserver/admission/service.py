@@ -239,7 +239,10 @@ class ServiceAdmission(Admission):
         errs += upgrade_downgrade_ip_family_errors(old_spec, spec)
         errs += load_balancer_class_errors(old_spec, spec)
         if needs_health_check(old_spec) and needs_health_check(spec):
-            if spec.get("healthCheckNodePort") != old_spec.get("healthCheckNodePort"):
+            # kubelite allocates in a controller after create: unset -> value is the allocation itself.
+            if old_spec.get("healthCheckNodePort") and spec.get("healthCheckNodePort") != old_spec.get(
+                "healthCheckNodePort"
+            ):
                 errs.append(forbidden("spec.healthCheckNodePort", "field is immutable"))
         return errs + validate_service(obj)
 

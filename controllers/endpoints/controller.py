@@ -336,9 +336,14 @@ class EndpointsController(Controller):
             trigger_time=self.trigger_times.compute(key, service, pods),
             max_endpoints_per_slice=self.max_endpoints_per_slice,
         )
+        # Endpoints and slices are independent objects: write them concurrently (one round trip, not two)
+        writes = [self._write_slices(key, outcome.slices, existing_slices)]
         if outcome.endpoints is not None:
-            await self._write_endpoints(key, outcome.endpoints, existing_endpoints)
-        await self._write_slices(key, outcome.slices, existing_slices)
+            writes.append(self._write_endpoints(key, outcome.endpoints, existing_endpoints))
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
         if outcome.missing_nodes:
             raise RequeueAfter(MISSING_NODE_RETRY, f"Pods on unknown Nodes left out: {', '.join(outcome.missing_nodes)}")
 
