@@ -64,7 +64,7 @@ class FieldError:
     detail: str = ""
 
     def body(self) -> str:
-        reason, text = self.type
+        _reason, text = self.type
         if self.type in (REQUIRED, FORBIDDEN, TOO_LONG, INTERNAL) or self.value is _OMIT:
             s = text
         else:

@@ -349,7 +349,7 @@ class ApiServer:
         send_initial = q.get("sendInitialEvents")
         initial_events = parse_bool(send_initial, "sendInitialEvents") if send_initial else None
         since: int | None
-        if initial_events is True or rv_param in ("", "0") and initial_events is None:
+        if initial_events is True or (rv_param in ("", "0") and initial_events is None):
             since = None
         elif rv_param in ("", "0"):
             since = self.cache.revision

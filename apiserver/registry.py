@@ -39,6 +39,12 @@ NAMESPACES = BY_KEY["namespaces"]
 RETURN_DELETED = {"pods", "services", "namespaces"}
 # Kinds a PUT may create (AllowCreateOnUpdate in kube-apiserver).
 CREATE_ON_UPDATE = {"endpoints", "nodes", "events", "leases.coordination.k8s.io"}
+# Kinds whose DELETE honours propagationPolicy Orphan/Foreground by adding the "orphan" /
+# "foregroundDeletion" finalizer (deletionFinalizersForGarbageCollection); the garbage-collector
+# controller (controllers/gc.py) watches exactly these and removes the finalizer when done.
+GC_FINALIZER_KINDS = {"deployments.apps", "replicasets.apps"}
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
 PATCH_RETRIES = 8
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -551,6 +557,11 @@ class Registry:
         name = meta["name"]
         grace = self._grace_period(rt, old, options)
         graceful = grace > 0 and rt.key == "pods"
+        finalizers = _gc_finalizers(rt, meta, options)
+        if finalizers is not None and not meta.get("deletionTimestamp"):
+            old = copy.deepcopy(old)
+            old["metadata"]["finalizers"] = finalizers
+            meta = old["metadata"]
         if meta.get("finalizers") or graceful or rt.key == "namespaces":
             existing = meta.get("deletionGracePeriodSeconds")
             if meta.get("deletionTimestamp") and (existing is None or grace >= int(existing)):
@@ -637,6 +648,29 @@ class Registry:
         for e in list(rc.items.values()):
             if (e.obj.get("metadata") or {}).get("deletionTimestamp"):
                 self.start_namespace_cleanup(e.obj["metadata"]["name"])
+
+
+def _gc_finalizers(rt: ResourceType, meta: dict[str, Any], options: dict[str, Any]) -> list[str] | None:
+    """deletionFinalizersForGarbageCollection: the finalizers a propagationPolicy asks for, or None if unchanged.
+
+    Orphan adds "orphan", Foreground adds "foregroundDeletion", Background
+    (the apps/v1 default) removes both; an explicit orphanDependents counts
+    as Orphan or Background.
+    """
+    if rt.key not in GC_FINALIZER_KINDS:
+        return None
+    policy = options.get("propagationPolicy")
+    if policy is None and isinstance(options.get("orphanDependents"), bool):
+        policy = "Orphan" if options["orphanDependents"] else "Background"
+    current = [f for f in meta.get("finalizers") or [] if isinstance(f, str)]
+    if policy is None:
+        return None
+    wanted = [f for f in current if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if policy == "Orphan":
+        wanted.append(ORPHAN_FINALIZER)
+    elif policy == "Foreground":
+        wanted.append(FOREGROUND_FINALIZER)
+    return None if set(wanted) == set(current) else wanted
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

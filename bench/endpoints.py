@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=50.0, help="readiness flips per second")
     p.add_argument("--inflight", type=int, default=16, help="creates in flight")
     p.add_argument("--workers", type=int, default=5, help="endpoints controller workers")
+    p.add_argument("--batch-period", default=None, help="the controller's --endpoint-updates-batch-period")
     args = p.parse_args(argv)
     procs: list[subprocess.Popen[bytes]] = []
     per_node = -(-args.pods // args.nodes) + 10
@@ -242,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             api, url = start_apiserver(d)
             procs.append(api)
             mport = free_port()
+            batch = ["--endpoint-updates-batch-period", args.batch_period] if args.batch_period else []
             procs.append(start(["controller", "endpoints", "--server", url, "--no-leader-elect", "--workers",
-                                str(args.workers), "--metrics-port", str(mport)], d / "endpoints.log"))
+                                str(args.workers), "--metrics-port", str(mport), *batch], d / "endpoints.log"))
             for i in range(args.nodes):
                 procs.append(start(["node", "--server", url, "--name", f"node-{i}", "--pod-cidr", f"10.{100 + i}.0.0/20",
                                     "--max-pods", str(per_node), "--node-ip", f"127.0.0.{i + 2}"],

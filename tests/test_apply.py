@@ -268,3 +268,15 @@ def test_update_managers_are_capped() -> None:
         obj = new
     managers = [e["manager"] for e in obj["metadata"]["managedFields"]]
     assert len(managers) == 10 and A.ANCIENT_CHANGES in managers and "m00" not in managers
+
+
+def test_deployment_create_has_no_dot_under_template() -> None:
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    mf = A.record_update(BY_KEY["deployments.apps"], None, dep, manager="kubectl-create", now=NOW)
+    assert mf is not None and mf[0]["fieldsV1"] == {"f:spec": {
+        "f:replicas": {}, "f:selector": {},
+        "f:template": {"f:metadata": {"f:labels": {".": {}, "f:a": {}}},
+                       "f:spec": {"f:containers": {'k:{"name":"c"}': {".": {}, "f:image": {}, "f:name": {}}}}}}}
