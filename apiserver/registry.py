@@ -46,6 +46,7 @@ GC_FINALIZER_KINDS = {"deployments.apps", "replicasets.apps"}
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 PATCH_RETRIES = 8
+NAMESPACE_CLEANUP_DELAY = 1.0
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -618,6 +619,9 @@ class Registry:
 
     async def _cleanup_namespace(self, name: str) -> None:
         """The namespace controller's job: delete everything in it, then the namespace."""
+        # Like kube-controller-manager's namespace controller, start a moment later:
+        # a client deleting the namespace's objects itself (kubectl delete -f) meets them.
+        await asyncio.sleep(NAMESPACE_CLEANUP_DELAY)
         for _ in range(600):
             remaining = 0
             for rt in BY_KEY.values():

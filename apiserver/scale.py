@@ -61,10 +61,10 @@ def _replicas_of(body: Any, name: str) -> tuple[int, str | None]:
     if kind not in (None, "", SCALE_KIND):
         raise errors.bad_request(f'{kind} in version "{body.get("apiVersion")}" cannot be handled as a Scale: '
                                  "the kind in the body does not match the URL")
-    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    meta: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
     if meta.get("name") and meta["name"] != name:
         raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    spec: dict[str, Any] = body["spec"] if isinstance(body.get("spec"), dict) else {}
     replicas = spec.get("replicas", 0)
     if replicas is None:
         replicas = 0

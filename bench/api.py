@@ -265,8 +265,9 @@ class Throughput:
         return self.ok / self.seconds if self.seconds > 0 else 0.0
 
     def describe(self) -> str:
+        per_req = self.server_cpu * self.seconds / self.ok * 1e6 if self.ok else 0.0
         text = (f"{self.rate:,.0f} req/s ({self.ok} ok, {self.errors} errors in {self.seconds:.1f}s); "
-                f"server CPU {self.server_cpu:.0%} (core {SERVER_CPU} busy {self.server_core:.0%}), "
+                f"{per_req:,.0f} us server CPU per request; server CPU {self.server_cpu:.0%} (core {SERVER_CPU} busy {self.server_core:.0%}), "
                 f"generator CPU {self.generator_cpu:.0%} (core {GENERATOR_CPU} busy {self.generator_core:.0%})")
         if self.server_core - self.server_cpu > 0.15:
             text += "  NOTE: other processes used the server's core"

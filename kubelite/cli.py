@@ -173,6 +173,9 @@ CONTROLLERS = {
     "ipam": "controllers.ipam:main",
     "nodeport": "controllers.nodeport:main",
     "endpoints": "controllers.endpoints.controller:main",
+    "replicaset": "controllers.replicaset:main",
+    "deployment": "controllers.deployment:main",
+    "gc": "controllers.gc:main",
 }
 PROCESSES = {
     "dns": "controllers.dns.main:main",
@@ -198,7 +201,7 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport or endpoints (``kubelite controller NAME --help``)."""
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment or gc (``kubelite controller NAME --help``)."""
     sys.exit(_run_entry(CONTROLLERS[name], list(args)))
 
 

@@ -56,7 +56,7 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
                              ready_url=f"http://{bind_address}:{p}/readyz"))
     server = f"http://{bind_address}:{port}"
     others: list[Child] = []
-    for name in ("ipam", "nodeport", "endpoints"):
+    for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc"):
         mp = _free_port()
         others.append(Child(name, [*py, "controller", name, "--server", server, "--metrics-port", str(mp)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
