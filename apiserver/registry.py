@@ -14,7 +14,7 @@ import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -52,6 +52,10 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_after(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def storage_to_status(e: StorageError, rt: ResourceType) -> StatusError:
@@ -570,7 +574,8 @@ class Registry:
             if not (meta.get("deletionTimestamp") and grace == 0 and not meta.get("finalizers")):
                 new = copy.deepcopy(old)
                 nm = new["metadata"]
-                nm.setdefault("deletionTimestamp", now_rfc3339())
+                # as kube-apiserver: the moment the object should be gone (now + grace)
+                nm.setdefault("deletionTimestamp", rfc3339_after(grace))
                 nm["deletionGracePeriodSeconds"] = grace
                 if rt.key == "namespaces":
                     new.setdefault("status", {})["phase"] = "Terminating"

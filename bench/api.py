@@ -1,22 +1,29 @@
 """API server benchmark: kubelite beside bare baselines measured in the same run.
 
 ``python -m bench.api [--quick]`` starts ``kubelite apiserver`` and the bare
-baseline app (bench/baselines.py) on free 127.0.0.1 ports, each pinned to CPU
-0 with ``taskset -c 0``, pins itself and its watch-reader processes to CPU 1,
-drives the same requests against both and prints one JSON line per figure on
-stdout: ``{"figure", "value", "unit", "baseline", "ratio", "target", "met"}``.
-Progress and details (server and generator CPU, errors) go to stderr.
+baseline apps (bench/baselines.py: database calls on the event loop, and in
+the thread pool) on free 127.0.0.1 ports, each pinned to CPU 0 with
+``taskset -c 0``; it pins itself and its watch-reader processes to CPU 1,
+drives the same requests against every server and prints one JSON line per
+figure on stdout: ``{"figure", "value", "unit", "baseline", "ratio", "target",
+"met"}``. Progress and details (server CPU per request, generator CPU, other
+processes' use of the server core, errors) go to stderr.
 
 Figures (docs/benchmarks.md says what each baseline is):
-1. pod creates/s, N requests in flight;
-2. GET by name req/s;
-3. LIST of 1,000 pods req/s;
+1. pod creates/s, 64 requests in flight (baseline: the better of the two variants);
+2. GET by name req/s, 64 in flight (same);
+3. LIST of 1,000 pods req/s, 16 in flight;
 4. watch delivery latency, create -> receipt, p50 and p99, with 100 and 1,000 watchers.
+
+Throughput figures are the median of interleaved rounds (1 with --quick,
+3 otherwise); a window in which other processes took more than
+``INTERFERENCE`` of the server core is repeated (full runs only).
 
 Why a raw HTTP/1.1 client: httpx costs about as much CPU per request as the
 server, so it would measure itself. Keep-alive connections on asyncio streams
-(uvloop) cost a few tens of microseconds per request, and the generator's CPU
-is printed beside every figure so a saturated generator shows.
+(uvloop) cost ~15 us per request, and the generator's CPU is printed beside
+every figure so a saturated generator shows. Watch streams are read by lean
+socket readers in several processes (see ``reader_process``).
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ MARKER = b'"' + SENT.encode() + b'":"'
 END = "end"
 LIST_NS = "bench-list"
 LIST_SIZE = 1000
+# Share of the server's core other processes may take before a window is repeated (full runs).
+INTERFERENCE = 0.15
 
 Request = tuple[str, str, bytes]
 
@@ -264,12 +273,21 @@ class Throughput:
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def cpu_per_request(self) -> float:
+        """Microseconds of server CPU per successful request: what the rate would be bound by on an idle core."""
+        return self.server_cpu * self.seconds / self.ok * 1e6 if self.ok else 0.0
+
+    @property
+    def interference(self) -> float:
+        """Share of the server's core that other processes used during the window."""
+        return max(0.0, self.server_core - self.server_cpu)
+
     def describe(self) -> str:
-        per_req = self.server_cpu * self.seconds / self.ok * 1e6 if self.ok else 0.0
         text = (f"{self.rate:,.0f} req/s ({self.ok} ok, {self.errors} errors in {self.seconds:.1f}s); "
-                f"{per_req:,.0f} us server CPU per request; server CPU {self.server_cpu:.0%} (core {SERVER_CPU} busy {self.server_core:.0%}), "
+                f"{self.cpu_per_request:,.0f} us server CPU per request; server CPU {self.server_cpu:.0%} (core {SERVER_CPU} busy {self.server_core:.0%}), "
                 f"generator CPU {self.generator_cpu:.0%} (core {GENERATOR_CPU} busy {self.generator_core:.0%})")
-        if self.server_core - self.server_cpu > 0.15:
+        if self.interference > INTERFERENCE:
             text += "  NOTE: other processes used the server's core"
         if self.generator_cpu > 0.9:
             text += "  WARNING: generator near 100% of its core, the figure may be the generator's"
@@ -463,6 +481,10 @@ class WatchResult:
     def p(self, q: float) -> float:
         return percentile(self.latencies_us, q) / 1000.0
 
+    @property
+    def interference(self) -> float:
+        return max(0.0, self.server_core - self.server_cpu)
+
     def describe(self) -> str:
         return (f"{self.watchers} watchers, {self.creates_ok} creates at {self.rate:g}/s: "
                 f"p50 {self.p(50):.2f} ms, p99 {self.p(99):.2f} ms, max {self.p(100):.2f} ms, "
@@ -585,6 +607,7 @@ class Plan:
     reader_procs: int
     only: set[str]
     rounds: int
+    retries: int
 
 
 def figure(name: str, value: float, unit: str, baseline: float, *, target: str | None, met: bool | None) -> None:
@@ -725,17 +748,26 @@ async def _watch_figures(plan: Plan, ours: Server, base: Server, prof: Profiler,
         runs.insert(0, (ours, "-profiled", profile))
     for s, suffix, prof_fn in runs:
         ns = f"bench-watch-{watchers}{suffix}"
-        path = f"/api/v1/namespaces/{ns}/pods?watch=1"
         if s is ours:
             await _ensure_namespace(ours, ns)
-            _, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
-            path += "&resourceVersion=" + orjson.loads(body)["metadata"]["resourceVersion"]
         log(f"watch, {watchers} watchers: {s.name}" + (" under py-spy (not counted)" if prof_fn else ""))
-        r = await watch_latency(s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers,
-                                procs=plan.reader_procs, rate=rate, duration=plan.watch_duration, profile=prof_fn)
-        log(f"  {s.name}: {r.describe()}")
+        best: WatchResult | None = None
+        for attempt in range(1 + (0 if prof_fn else plan.retries)):
+            path = f"/api/v1/namespaces/{ns}/pods?watch=1"
+            if s is ours:  # watch from a LIST's resourceVersion, as an informer does
+                _, body = await one_request(ours.port, "GET", f"/api/v1/namespaces/{ns}/pods?limit=1")
+                path += "&resourceVersion=" + orjson.loads(body)["metadata"]["resourceVersion"]
+            r = await watch_latency(s.port, s.pid, namespace=ns, watch_path=path, watchers=watchers,
+                                    procs=plan.reader_procs, rate=rate, duration=plan.watch_duration, profile=prof_fn)
+            log(f"  {s.name}: {r.describe()}")
+            if best is None or r.interference < best.interference:
+                best = r
+            if r.interference <= INTERFERENCE or attempt == plan.retries:
+                break
+            log(f"  other processes took {r.interference:.0%} of core {SERVER_CPU}: run repeated")
+        assert best is not None
         if prof_fn is None:
-            results[s.name] = r
+            results[s.name] = best
     mine, theirs = results[ours.name], results[base.name]
     limit_ms = 10.0 if watchers <= 100 else 100.0
     for q in (50, 99):
@@ -749,7 +781,7 @@ async def _compare(label: str, ours: Server, bases: list[Server], make: Callable
                    plan: Plan, concurrency: int, prof: Profiler) -> tuple[float, float]:
     """Median rate of ours and of the best baseline over ``plan.rounds`` interleaved rounds."""
     servers = [ours, *bases]
-    rates: dict[str, list[float]] = {s.name: [] for s in servers}
+    runs: dict[str, list[Throughput]] = {s.name: [] for s in servers}
     profile = prof.for_figure(label.replace(" ", "-").lower())
     if profile is not None:
         log(f"{label}: kubelite under py-spy (this window is not counted)")
@@ -761,15 +793,25 @@ async def _compare(label: str, ours: Server, bases: list[Server], make: Callable
         for s in order:
             log(f"{label}: {s.name}, {concurrency} in flight, {plan.warmup:g}s warm-up + {plan.duration:g}s"
                 + (f" (round {rnd + 1}/{plan.rounds})" if plan.rounds > 1 else ""))
-            r = await closed_loop(s.port, s.pid, make, ok_status=ok, concurrency=concurrency, warmup=plan.warmup,
-                                  duration=plan.duration)
-            rates[s.name].append(r.rate)
-            log(f"  {s.name}: {r.describe()}")
-    med = {name: statistics.median(v) for name, v in rates.items()}
+            best_try: Throughput | None = None
+            for attempt in range(1 + plan.retries):
+                r = await closed_loop(s.port, s.pid, make, ok_status=ok, concurrency=concurrency,
+                                      warmup=plan.warmup, duration=plan.duration)
+                log(f"  {s.name}: {r.describe()}")
+                if best_try is None or r.interference < best_try.interference:
+                    best_try = r
+                if r.interference <= INTERFERENCE or attempt == plan.retries:
+                    break
+                log(f"  other processes took {r.interference:.0%} of core {SERVER_CPU}: window repeated")
+            assert best_try is not None
+            runs[s.name].append(best_try)
+    med = {name: statistics.median(t.rate for t in v) for name, v in runs.items()}
+    cpu = {name: statistics.median(t.cpu_per_request for t in v) for name, v in runs.items()}
     best = max(bases, key=lambda b: med[b.name])
-    if plan.rounds > 1 or len(bases) > 1:
-        log(f"{label}: median kubelite {med[ours.name]:,.0f}/s; " + ", ".join(
-            f"{b.name} {med[b.name]:,.0f}/s" for b in bases) + f"; baseline = {best.name}")
+    log(f"{label}: median kubelite {med[ours.name]:,.0f}/s; " + ", ".join(
+        f"{b.name} {med[b.name]:,.0f}/s" for b in bases) + f"; baseline = {best.name}")
+    log(f"{label}: server CPU per request kubelite {cpu[ours.name]:,.0f} us, {best.name} {cpu[best.name]:,.0f} us "
+        f"(ratio by CPU cost {cpu[best.name] / cpu[ours.name] if cpu[ours.name] else 0:.2f}x)")
     return med[ours.name], med[best.name]
 
 
@@ -796,6 +838,8 @@ def main(argv: list[str] | None = None) -> None:
                    "(default 2.5 with --quick, else 5; watch windows 2.5 / 10)")
     p.add_argument("--rounds", type=int, default=0, help="interleaved rounds per throughput figure "
                    "(median reported; default 1 with --quick, else 3)")
+    p.add_argument("--retries", type=int, default=-1, help="repeat a window up to N times when other processes "
+                   f"took more than {INTERFERENCE:.0%} of the server core (default 0 with --quick, else 2)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = p.parse_args(argv)
     quick = args.quick
@@ -803,7 +847,8 @@ def main(argv: list[str] | None = None) -> None:
                 watch_duration=args.duration or (2.5 if quick else 10.0),
                 concurrency=args.concurrency, list_concurrency=args.list_concurrency, watch=parse_watch(args.watch),
                 reader_procs=args.reader_procs, only=set(args.only.split(",")),
-                rounds=args.rounds or (1 if quick else 3))
+                rounds=args.rounds or (1 if quick else 3),
+                retries=args.retries if args.retries >= 0 else (0 if quick else 2))
     os.sched_setaffinity(0, {GENERATOR_CPU})
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)

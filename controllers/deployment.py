@@ -35,7 +35,7 @@ from controllers import rollout
 from controllers.ownership import RefManager, controller_ref, is_deleting, owner_reference, uid_of
 from controllers.rollout import RS, rs_view
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, WARNING, rfc3339
+from controllers.runtime.events import NORMAL, WARNING, EventRecorder, rfc3339
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, run_controller_process
@@ -121,6 +121,7 @@ class DeploymentController(Controller):
     def __init__(self, client: Client, *, workers: int = 2, metrics: RuntimeMetrics | None = None,
                  clock: Any = time.time) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
+        self.recorder = EventRecorder(client, "deployment-controller")  # the component name kube-controller-manager uses
         self.clock = clock
         self.deployments = self.informer(DEPLOYMENTS, enqueue=True)
         self.sets = self.informer(REPLICASETS)

@@ -29,6 +29,7 @@ from typing import Any
 
 from apimachinery.resources import BY_GROUP_KIND, BY_KEY, ResourceType
 from controllers.runtime.controller import Controller, RequeueAfter
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.informer import Informer, object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, run_controller_process
@@ -92,6 +93,7 @@ class GarbageCollector(Controller):
     def __init__(self, client: Client, *, resources: Iterable[str] = DEFAULT_RESOURCES, workers: int = 2,
                  metrics: RuntimeMetrics | None = None) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
+        self.recorder = EventRecorder(client, "garbage-collector-controller")  # the component name kube-controller-manager uses
         self.watched: dict[str, Informer] = {}
         for key in resources:
             rt = BY_KEY[key]
@@ -232,7 +234,7 @@ class GarbageCollector(Controller):
 
     async def _delete(self, rt: ResourceType, obj: Obj, policy: str) -> None:
         meta = _meta(obj)
-        if meta.get("deletionTimestamp") is not None and policy == "Background":
+        if meta.get("deletionTimestamp") is not None:
             return  # already on its way out
         try:
             await self.client.delete(rt, str(meta.get("name")), namespace=meta.get("namespace"),

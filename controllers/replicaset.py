@@ -32,7 +32,7 @@ from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from controllers.ownership import RefManager, controller_ref, is_deleting, uid_of
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, WARNING, rfc3339
+from controllers.runtime.events import NORMAL, WARNING, EventRecorder, rfc3339
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, duration, run_controller_process
@@ -292,6 +292,7 @@ class ReplicaSetController(Controller):
     def __init__(self, client: Client, *, workers: int = 2, metrics: RuntimeMetrics | None = None,
                  burst: int = BURST_REPLICAS, clock: Callable[[], float] = time.time) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
+        self.recorder = EventRecorder(client, "replicaset-controller")  # the component name kube-controller-manager uses
         self.burst = burst
         self.clock = clock
         self.sets = self.informer(REPLICASETS, enqueue=True)

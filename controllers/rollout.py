@@ -398,7 +398,7 @@ def _semantic(value: Any) -> Any:
     """Go's zero values (absent, null, "", 0, false, empty collections) all compare equal."""
     if isinstance(value, dict):
         out = {k: _semantic(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None}
+        return {k: v for k, v in out.items() if v is not None} or None
     if isinstance(value, list):
         return [_semantic(v) for v in value] or None
     if value is None or value is False or value == "" or (type(value) is int and value == 0):

@@ -63,7 +63,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
     for i in range(1, nodes + 1):
         mp = _free_port()
         others.append(Child(f"node-{i}", [*py, "node", "--server", server, "--name", f"node-{i}",
-                                          "--pod-cidr", f"10.85.{i - 1}.0/24", "--metrics-port", str(mp)],
+                                          "--pod-cidr", f"10.85.{i - 1}.0/24", "--node-ip", f"127.0.1.{i}",
+                                          "--metrics-port", str(mp)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
     others.append(Child("dns", [*py, "dns", "--server", server, "--port", str(dns_port), "--bind", bind_address],
                         probe=lambda: dns_synced(bind_address, dns_port)))

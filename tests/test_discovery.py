@@ -119,6 +119,23 @@ def test_aggregated_lists_every_registry_resource_once() -> None:
         assert [s["subresource"] for s in doc.get("subresources", [])] == sorted(r.subresources)
 
 
+@pytest.mark.parametrize("plural", ["deployments", "replicasets"])
+def test_scale_subresource_answers_autoscaling_v1_scale(plural: str) -> None:
+    """kubectl's scale client looks the Scale kind up in discovery (DiscoveryScaleKindResolver)."""
+    legacy = {r["name"]: r for r in api_resource_list("apps", "v1")["resources"]}
+    assert legacy[f"{plural}/scale"] == {"name": f"{plural}/scale", "singularName": "", "namespaced": True,
+                                         "group": "autoscaling", "version": "v1", "kind": "Scale",
+                                         "verbs": ["get", "patch", "update"]}
+    assert legacy[f"{plural}/status"]["kind"] == legacy[plural]["kind"]
+    apps = next(i for i in aggregated_apis()["items"] if i["metadata"]["name"] == "apps")
+    doc = next(r for r in apps["versions"][0]["resources"] if r["resource"] == plural)
+    subs = {s["subresource"]: s for s in doc["subresources"]}
+    assert subs["scale"]["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    assert subs["status"]["responseKind"] == doc["responseKind"]
+    assert doc["shortNames"] == (["deploy"] if plural == "deployments" else ["rs"])
+    assert doc["categories"] == ["all"]
+
+
 def test_core_group_is_only_in_api() -> None:
     assert [i["metadata"] for i in aggregated_api()["items"]] == [{}]
     assert all(i["metadata"]["name"] for i in aggregated_apis()["items"])
@@ -154,7 +171,7 @@ def test_legacy_resource_list_has_subresources_and_hashes() -> None:
     assert api_resource_list("discovery.k8s.io", "v1")["apiVersion"] == "v1"
 
 
-@pytest.mark.parametrize(("group", "version"), [("", "v2"), ("apps", "v1"), ("discovery.k8s.io", "v1beta1")])
+@pytest.mark.parametrize(("group", "version"), [("", "v2"), ("apps", "v1beta1"), ("discovery.k8s.io", "v1beta1")])
 def test_unknown_group_version_is_404(group: str, version: str) -> None:
     with pytest.raises(StatusError) as ei:
         api_resource_list(group, version)

@@ -322,6 +322,12 @@ def test_churn_converges_without_wasted_writes(cluster: Cluster) -> None:
         except AssertionError:
             raise AssertionError(f"{divergence(api, ns)}\n{ctl.tail()}") from None
 
+        final = items(api, f"/api/v1/namespaces/{ns}/pods")
+        ips = [p["status"]["podIP"] for p in final]
+        assert len(set(ips)) == len(ips)  # no address held twice
+        assert all(p["status"]["podIP"].startswith(f"10.85.{p['spec']['nodeName'][-1]}.") for p in final)
+        assert {p["spec"]["nodeName"] for p in final} == {"node-0", "node-1", "node-2"}
+
         counts = writes(ctl)
         assert counts["noop/endpoints"] == 0 and counts["noop/endpointslices"] == 0, counts
         assert counts["endpoints/update"] > 0 and counts["endpointslices/update"] > 0

@@ -340,7 +340,68 @@ PORT_ALLOCATION: dict[str, Any] = {
     "spec": {"protocol": "TCP", "port": 30080, "parentRef": {"group": "", "resource": "services", "namespace": "default", "name": "web"}},
 }
 
+DEPLOYMENT: dict[str, Any] = {
+    "kind": "Deployment",
+    "apiVersion": "apps/v1",
+    "metadata": {"name": "web", "namespace": "default", "generation": 3,
+                 "annotations": {"deployment.kubernetes.io/revision": "2"}},
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "web"},
+                     "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]},
+        "template": {
+            "metadata": {"labels": {"app": "web", "tier": "front"}},
+            "spec": {"containers": [{"name": "echo", "image": "kubelite/echo:v2",
+                                     "ports": [{"containerPort": 8080, "protocol": "TCP"}]}],
+                     "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst"},
+        },
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 1}},
+        "minReadySeconds": 5,
+        "revisionHistoryLimit": 10,
+        "paused": True,
+        "progressDeadlineSeconds": 600,
+    },
+    "status": {
+        "observedGeneration": 3,
+        "replicas": 4,
+        "updatedReplicas": 2,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+        "unavailableReplicas": 1,
+        "terminatingReplicas": 1,
+        "conditions": [{"type": "Progressing", "status": "True", "lastUpdateTime": "2024-05-01T10:00:00Z",
+                        "lastTransitionTime": "2024-05-01T09:00:00Z", "reason": "ReplicaSetUpdated",
+                        "message": 'ReplicaSet "web-5c8b7f4c99" is progressing.'}],
+        "collisionCount": 1,
+    },
+}
+
+REPLICA_SET: dict[str, Any] = {
+    "kind": "ReplicaSet",
+    "apiVersion": "apps/v1",
+    "metadata": {"name": "web-5c8b7f4c99", "namespace": "default", "labels": {"app": "web"}},
+    "spec": {
+        "replicas": 2,
+        "minReadySeconds": 5,
+        "selector": {"matchLabels": {"app": "web", "pod-template-hash": "5c8b7f4c99"}},
+        "template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "5c8b7f4c99"}},
+                     "spec": {"containers": [{"name": "echo", "image": "kubelite/echo"}]}},
+    },
+    "status": {
+        "replicas": 2,
+        "fullyLabeledReplicas": 2,
+        "readyReplicas": 1,
+        "availableReplicas": 1,
+        "terminatingReplicas": 0,
+        "observedGeneration": 4,
+        "conditions": [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": "2024-05-01T10:00:00Z",
+                        "reason": "FailedCreate", "message": "pods is forbidden"}],
+    },
+}
+
 DOCUMENTS = [
+    ("deployments.apps", DEPLOYMENT),
+    ("replicasets.apps", REPLICA_SET),
     ("pods", POD),
     ("services", SERVICE),
     ("endpointslices.discovery.k8s.io", ENDPOINT_SLICE),

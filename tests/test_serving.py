@@ -162,5 +162,6 @@ def test_idle_server_stops_promptly(sig: signal.Signals, tmp_path: Path) -> None
     srv = start_apiserver(tmp_path)
     t0 = time.monotonic()
     srv.proc.send_signal(sig)
-    assert srv.proc.wait(15) in (0, -sig)
+    # uvicorn re-raises the signal after stopping; click reports a re-raised SIGINT as "Aborted!" (exit 1)
+    assert srv.proc.wait(15) in (0, 1, -sig)
     assert time.monotonic() - t0 < 5

@@ -29,6 +29,7 @@ KUBECTL_TABLE_ACCEPT = (
 
 SVC, POD, EP, EPS = BY_KEY["services"], BY_KEY["pods"], BY_KEY["endpoints"], BY_KEY["endpointslices.discovery.k8s.io"]
 NS, NODE, EV = BY_KEY["namespaces"], BY_KEY["nodes"], BY_KEY["events"]
+DEPLOY, RS = BY_KEY["deployments.apps"], BY_KEY["replicasets.apps"]
 LEASE, IPADDR, CIDR = (
     BY_KEY["leases.coordination.k8s.io"],
     BY_KEY["ipaddresses.networking.k8s.io"],
@@ -100,6 +101,8 @@ def test_human_duration(seconds: float, text: str) -> None:
         (LEASE, ["Name", "Holder", "Age"]),
         (IPADDR, ["Name", "ParentRef"]),
         (CIDR, ["Name", "CIDRs", "Age"]),
+        (DEPLOY, ["Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"]),
+        (RS, ["Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"]),
     ],
 )
 def test_columns(rt: ResourceType, names: list[str]) -> None:
@@ -114,6 +117,8 @@ def test_columns(rt: ResourceType, names: list[str]) -> None:
         (NODE, ["Internal-IP", "External-IP", "OS-Image", "Kernel-Version", "Container-Runtime"]),
         (EV, ["Subobject", "Source", "First Seen", "Count", "Name"]),
         (NS, []),
+        (DEPLOY, ["Containers", "Images", "Selector"]),
+        (RS, ["Containers", "Images", "Selector"]),
     ],
 )
 def test_priority_one_columns(rt: ResourceType, wide: list[str]) -> None:
@@ -455,6 +460,44 @@ def test_lease_ipaddress_servicecidr_cells() -> None:
     assert cells(IPADDR, {"metadata": meta("10.96.0.12"), "spec": {}}) == ["10.96.0.12", "<none>"]
     cidr = {"metadata": meta("kubernetes", 2 * 86400), "spec": {"cidrs": ["10.96.0.0/16", "fd00::/108"]}}
     assert cells(CIDR, cidr) == ["kubernetes", "10.96.0.0/16,fd00::/108", "2d"]
+
+
+WORKLOAD_TEMPLATE = {"spec": {"containers": [{"name": "echo", "image": "kubelite/echo:v2"},
+                                             {"name": "side", "image": "busybox"}]}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "expected"),
+    [
+        ({"replicas": 10, "selector": {"matchLabels": {"app": "web"}}, "template": WORKLOAD_TEMPLATE},
+         {"readyReplicas": 8, "updatedReplicas": 5, "availableReplicas": 7},
+         ["web", "8/10", 5, 7, "5m3s", "echo,side", "kubelite/echo:v2,busybox", "app=web"]),
+        ({"replicas": 3, "selector": {"matchLabels": {"app": "web"},
+                                      "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["b", "a"]}]}},
+         {}, ["web", "0/3", 0, 0, "5m3s", "", "", "app=web,tier notin (a,b)"]),
+        ({"replicas": 1, "selector": {"matchExpressions": [{"key": "x", "operator": "Bogus"}]}}, {},
+         ["web", "0/1", 0, 0, "5m3s", "", "", "<invalid>"]),
+        ({}, {}, ["web", "0/0", 0, 0, "5m3s", "", "", ""]),
+    ],
+)
+def test_deployment_cells(spec: dict[str, Any], status: dict[str, Any], expected: list[Any]) -> None:
+    assert cells(DEPLOY, {"metadata": meta("web"), "spec": spec, "status": status}) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "expected"),
+    [
+        ({"replicas": 4, "selector": {"matchLabels": {"app": "web", "pod-template-hash": "5c8b7f4c99"}},
+          "template": WORKLOAD_TEMPLATE}, {"replicas": 3, "readyReplicas": 2},
+         ["web-5c8b7f4c99", 4, 3, 2, "5m3s", "echo,side", "kubelite/echo:v2,busybox",
+          "app=web,pod-template-hash=5c8b7f4c99"]),
+        ({"replicas": 0, "selector": {}}, {}, ["web-5c8b7f4c99", 0, 0, 0, "5m3s", "", "", "<none>"]),
+        ({"replicas": 1, "selector": {"matchExpressions": [{"key": "x", "operator": "Bogus"}]}}, {},
+         ["web-5c8b7f4c99", 1, 0, 0, "5m3s", "", "", "<error>"]),
+    ],
+)
+def test_replica_set_cells(spec: dict[str, Any], status: dict[str, Any], expected: list[Any]) -> None:
+    assert cells(RS, {"metadata": meta("web-5c8b7f4c99"), "spec": spec, "status": status}) == expected
 
 
 def test_every_row_has_one_cell_per_column() -> None:

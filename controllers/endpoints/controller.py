@@ -185,7 +185,7 @@ class EndpointsController(Controller):
         metrics: RuntimeMetrics | None = None,
         writes: WriteMetrics | None = None,
         workers: int = 5,
-        batch_period: float = 0.05,
+        batch_period: float = 0.02,
         max_endpoints_per_slice: int = desired.MAX_ENDPOINTS_PER_SLICE,
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
@@ -434,8 +434,8 @@ class EndpointsController(Controller):
 def build_endpoints_parser() -> argparse.ArgumentParser:
     p = build_parser("endpoints", "Keep Endpoints and EndpointSlices of selector Services in step with their Pods.")
     p.set_defaults(workers=5)
-    p.add_argument("--endpoint-updates-batch-period", type=duration, default=0.05, metavar="DURATION",
-                   help="delay Pod-driven syncs by this much so bursts of Pod changes are batched (default 50ms)")
+    p.add_argument("--endpoint-updates-batch-period", type=duration, default=0.02, metavar="DURATION",
+                   help="delay Pod-driven syncs by this much so bursts of Pod changes are batched (default 20ms; 0 disables)")
     p.add_argument("--max-endpoints-per-slice", type=int, default=desired.MAX_ENDPOINTS_PER_SLICE)
     return p
 

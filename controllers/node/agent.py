@@ -13,9 +13,11 @@ concurrent reconciles cannot pick the same one), and it is released only
 when the informer reports the Pod deleted.
 
 The grace deadline is the earlier of "first seen terminating + grace" and
-"deletionTimestamp + grace": kube-apiserver sets deletionTimestamp to the
-end of the grace period, kubelite's to the request time; either way the Pod
-is gone within its grace period of the delete being observed.
+"deletionTimestamp + 1 s + grace" (the timestamp has whole seconds):
+kube-apiserver sets deletionTimestamp to the end of the grace period,
+kubelite's to the request time; either way the Pod terminates for at least
+its grace period, and at most about one second longer than that after the
+delete was observed (an agent restart does not start the period over).
 """
 
 from __future__ import annotations
@@ -130,8 +132,8 @@ class PodAgent(Controller):
         now = self.clock()
         deadline = self._terminating_since.setdefault(uid, now) + grace
         requested = parse_time(meta.get("deletionTimestamp"))
-        if requested is not None:
-            deadline = min(deadline, requested.timestamp() + grace)
+        if requested is not None:  # metav1.Time has whole seconds: the request was within [t, t+1)
+            deadline = min(deadline, requested.timestamp() + 1 + grace)
         ip = str((pod.get("status") or {}).get("podIP") or "")
         if ip and now < deadline:
             await self._post_status(pod, ip)  # terminating: not ready

@@ -17,6 +17,8 @@ import ipaddress
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import click
 from prometheus_client import Counter
@@ -74,6 +76,25 @@ class NodeMetrics:
         self.writes.labels(what=what).inc()
 
 
+async def run_all(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run coroutines as tasks until one fails or we are cancelled; then stop the rest and wait for them.
+
+    Unlike a bare ``gather``, cancellation returns only once every task has
+    finished its cleanup (the elector releases its Lease in a ``finally``),
+    and a task already handling its cancellation is not cancelled twice.
+    """
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            if not t.done() and t.cancelling() == 0:
+                t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+
 async def _register(heartbeat: NodeHeartbeat) -> None:
     delay = 0.5
     while True:
@@ -100,7 +121,7 @@ async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetri
         scheduler = Scheduler(client, metrics=metrics)
         lifecycle = NodeLifecycle(client, grace=args.node_monitor_grace_period, period=args.node_monitor_period,
                                   metrics=metrics, on_write=counters.count)
-        await asyncio.gather(scheduler.run(), lifecycle.run())
+        await run_all(scheduler.run(), lifecycle.run())
 
     async def elected() -> None:
         if elector is None:
@@ -110,7 +131,7 @@ async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetri
             await elector.run(lead)
             log.info("node %s: scheduler leadership ended; contending again", args.name)
 
-    await asyncio.gather(heartbeat.run(), agent.run(), elected())
+    await run_all(heartbeat.run(), agent.run(), elected())
 
 
 async def run(argv: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""kctl's verbs, one module per kubectl command family."""

@@ -1,0 +1,298 @@
+"""``kctl apply -f`` (client-side apply) and ``kctl create -f`` / ``create service|namespace``.
+
+apply follows kubectl's apply.go + patcher.go: GET the live object; if it is
+missing, POST the manifest with the ``kubectl.kubernetes.io/last-applied-
+configuration`` annotation (fieldManager kubectl-client-side-apply);
+otherwise send the three-way strategic merge patch between the last-applied
+configuration, the new one and the live object (``unchanged`` when it is
+empty). Because the annotation and the patch are computed exactly as kubectl
+computes them, kubectl and kctl can apply the same objects in turn.
+
+create service builds the same Service kubectl's ``create service``
+generators build (label and selector ``app=<name>``, ports named after the
+``--tcp`` spec with ``:`` turned into ``-``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import click
+
+from apimachinery.errors import StatusError
+from apimachinery.patch import PatchError, three_way_merge_patch
+from apimachinery.resources import ResourceType
+from kubeclient import errors
+from kubeclient.kctl.encoding import go_json
+from kubeclient.kctl.failures import KctlError, combined, fail, message_for
+from kubeclient.kctl.manifests import Manifest, read_manifests
+from kubeclient.kctl.options import STR, connection_options, echo, run
+from kubeclient.kctl.printing import Output
+from kubeclient.kctl.session import Session, kind_string
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def dry_run_suffix(dry_run: str) -> str:
+    return {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+
+
+def check_dry_run(value: str | None) -> str:
+    v = value or "none"
+    if v not in ("none", "client", "server"):
+        raise fail(f'Invalid dry-run value ({v}). Must be "none", "server", or "client".')
+    return v
+
+
+def modified_configuration(obj: dict[str, Any]) -> str:
+    """GetModifiedConfiguration(annotate=true): the object's JSON carrying its own last-applied annotation."""
+    o = copy.deepcopy(obj)
+    meta = o.setdefault("metadata", {})
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(LAST_APPLIED, None)
+    meta["annotations"] = annotations
+    annotations[LAST_APPLIED] = go_json(o, indent=None) + "\n"
+    meta["annotations"] = annotations
+    return go_json(o, indent=None) + "\n"
+
+
+def prepare(s: Session, m: Manifest) -> tuple[ResourceType, dict[str, Any]]:
+    """The manifest's resource type, and the object with its namespace filled in (kubectl's builder)."""
+    obj = copy.deepcopy(m.obj)
+    meta = obj.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise fail(f'error validating "{m.source}": error validating data: metadata must be an object')
+    rt = s.for_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
+    if rt is None:
+        raise fail(f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '
+                   f'"{meta.get("namespace", "")}" from "{m.source}": no matches for kind "{obj.get("kind")}" in '
+                   f'version "{obj.get("apiVersion")}"\nensure CRDs are installed first')
+    if rt.namespaced:
+        given = meta.get("namespace")
+        if given and s.explicit_namespace and given != s.namespace:
+            raise fail(f'the namespace from the provided object "{given}" does not match the namespace '
+                       f'"{s.namespace}". You must pass \'--namespace={given}\' to perform this operation.')
+        meta["namespace"] = given or s.namespace
+    return rt, obj
+
+
+def _params(field_manager: str, dry_run: str) -> dict[str, str]:
+    p = {"fieldManager": field_manager, "fieldValidation": "Strict"}
+    if dry_run == "server":
+        p["dryRun"] = "All"
+    return p
+
+
+def _line(rt: ResourceType, obj: dict[str, Any], op: str, out: Output) -> str:
+    if out.fmt == "name":
+        return f"{kind_string(rt)}/{(obj.get('metadata') or {}).get('name')}\n"
+    if out.fmt:
+        return out.render_objects([obj], single=True)
+    return f"{kind_string(rt)}/{(obj.get('metadata') or {}).get('name')} {op}\n"
+
+
+async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> str:
+    rt, obj = prepare(s, m)
+    name = str(obj["metadata"].get("name") or "")
+    ns = obj["metadata"].get("namespace")
+    if not name:
+        raise fail(f'error when retrieving current configuration of:\nResource: "{rt.plural}", GroupVersionKind: '
+                   f'"{rt.api_version}, Kind={rt.kind}"\nName: "", Namespace: "{ns or ""}"\nfrom server for: '
+                   f'"{m.source}": resource name may not be empty')
+    modified = json.loads(modified_configuration(obj))
+    suffix = dry_run_suffix(dry_run)
+    try:
+        current = await s.api.get(rt, name, namespace=ns)
+    except errors.NotFound:
+        if dry_run == "client":
+            return _line(rt, modified, "created" + suffix, out)
+        path = s.api.path(rt, namespace=ns if rt.namespaced else None)
+        try:
+            created = await s.api.request("POST", path, body=modified, params=_params(
+                "kubectl-client-side-apply", dry_run))
+        except StatusError as e:
+            raise KctlError(message_for(e, source_op="creating", source=m.source)) from e
+        return _line(rt, json.loads(created.content), "created" + suffix, out)
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    original = json.loads(annotations[LAST_APPLIED]) if annotations.get(LAST_APPLIED) else None
+    try:
+        patch = three_way_merge_patch(original, modified, current, schema=rt.key)
+    except (PatchError, ValueError) as e:
+        raise fail(f"{e}") from e
+    if not patch:
+        return _line(rt, current, "unchanged" + suffix, out)
+    if dry_run == "client":
+        return _line(rt, current, "configured" + suffix, out)
+    try:
+        resp = await s.api.request("PATCH", s.api.path(rt, namespace=ns, name=name), body=patch,
+                                   content_type="application/strategic-merge-patch+json",
+                                   params=_params("kubectl-client-side-apply", dry_run))
+        patched = json.loads(resp.content)
+    except StatusError as e:
+        raise KctlError(message_for(e, source_op="patching", source=m.source)) from e
+    return _line(rt, patched, "configured" + suffix, out)
+
+
+async def create_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> str:
+    rt, obj = prepare(s, m)
+    if dry_run == "client":
+        return _line(rt, obj, "created" + dry_run_suffix(dry_run), out)
+    path = s.api.path(rt, namespace=obj["metadata"].get("namespace") if rt.namespaced else None)
+    try:
+        resp = await s.api.request("POST", path, body=obj, params=_params("kubectl-create", dry_run))
+    except StatusError as e:
+        raise KctlError(message_for(e, source_op="creating", source=m.source)) from e
+    return _line(rt, json.loads(resp.content), "created" + dry_run_suffix(dry_run), out)
+
+
+def _each(files: tuple[str, ...], recursive: bool, verb: str, dry_run: str, out: Output, *,
+          fn: Any) -> None:
+    manifests = read_manifests(files, recursive=recursive, verb=verb)
+
+    async def body(s: Session) -> None:
+        await s.discover()
+        errs: list[str] = []
+        for m in manifests:
+            try:
+                echo(await fn(s, m, dry_run=dry_run, out=out))
+            except (KctlError, StatusError) as e:
+                errs.append(message_for(e))
+        if errs:
+            raise KctlError(combined(errs).rstrip("\n"))
+
+    run(body)
+
+
+_file_opts = [
+    click.option("-f", "--filename", "filenames", type=STR, multiple=True,
+                 help="Files, directories or - (stdin) with the configuration."),
+    click.option("-R", "--recursive", is_flag=True, help="Process the directory used in -f recursively."),
+    click.option("--dry-run", type=STR, default=None, help='Must be "none", "server", or "client".'),
+    click.option("-o", "--output", type=STR, default=None, help="name|json|yaml"),
+]
+
+
+def _with_file_opts(f: Any) -> Any:
+    for opt in reversed(_file_opts):
+        f = opt(f)
+    return f
+
+
+@click.command("apply")
+@_with_file_opts
+@click.option("--server-side", is_flag=True, help="Not supported by kctl (client-side apply only).")
+@connection_options
+def apply_cmd(filenames: tuple[str, ...], recursive: bool, dry_run: str | None, output: str | None,
+              server_side: bool) -> None:
+    """Apply a configuration to a resource by file name or stdin."""
+    if server_side:
+        raise fail("kctl implements client-side apply only; use kubectl apply --server-side")
+    if not filenames:
+        raise fail("must specify one of -f and -k")
+    _each(filenames, recursive, "apply", check_dry_run(dry_run), Output.parse(output), fn=apply_one)
+
+
+@click.group("create", invoke_without_command=True)
+@_with_file_opts
+@connection_options
+@click.pass_context
+def create_cmd(ctx: click.Context, filenames: tuple[str, ...], recursive: bool, dry_run: str | None,
+               output: str | None) -> None:
+    """Create a resource from a file or from stdin, or a Service/Namespace by name."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not filenames:
+        raise fail("must specify one of -f and -k")
+    _each(filenames, recursive, "create", check_dry_run(dry_run), Output.parse(output), fn=create_one)
+
+
+def parse_tcp(spec: str) -> dict[str, Any]:
+    """``port[:targetPort]`` into a ServicePort named after the spec (``8080:80`` -> ``8080-80``)."""
+    port_s, _, target_s = spec.partition(":")
+    try:
+        port = int(port_s)
+    except ValueError as e:
+        raise fail(f'strconv.Atoi: parsing "{port_s}": invalid syntax') from e
+    target: int | str = port
+    if target_s:
+        target = int(target_s) if target_s.isdigit() else target_s
+    return {"name": spec.replace(":", "-"), "port": port, "protocol": "TCP", "targetPort": target}
+
+
+def service_object(name: str, svc_type: str, *, tcp: tuple[str, ...], cluster_ip: str | None = None,
+                   node_port: int = 0, external_name: str = "") -> dict[str, Any]:
+    """The Service kubectl's ``create service <type>`` sends."""
+    ports = [parse_tcp(t) for t in tcp]
+    for p in ports:
+        if node_port:
+            p["nodePort"] = node_port
+    spec: dict[str, Any] = {"ports": ports, "selector": {"app": name}, "type": svc_type}
+    if external_name:
+        spec["externalName"] = external_name
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    if not ports:
+        del spec["ports"]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"labels": {"app": name}, "name": name},
+            "spec": spec}
+
+
+def _create_object(obj: dict[str, Any], *, dry_run: str | None, output: str | None, plural: str) -> None:
+    dr = check_dry_run(dry_run)
+    out = Output.parse(output)
+
+    async def body(s: Session) -> None:
+        await s.discover()
+        rt = s.resolve(plural)
+        if dr == "client":
+            echo(_line(rt, obj, "created" + dry_run_suffix(dr), out))
+            return
+        path = s.api.path(rt, namespace=s.namespace if rt.namespaced else None)
+        resp = await s.api.request("POST", path, body=obj, params=_params("kubectl-create", dr))
+        echo(_line(rt, json.loads(resp.content), "created" + dry_run_suffix(dr), out))
+
+    run(body)
+
+
+@create_cmd.group("service", invoke_without_command=False)
+def create_service() -> None:
+    """Create a Service using a specified subcommand."""
+
+
+def _svc_command(svc_type: str, sub: str) -> None:
+    @create_service.command(sub, help=f"Create a {svc_type} service.")
+    @click.argument("name")
+    @click.option("--tcp", type=STR, multiple=True, help="Port pairs: <port>:<targetPort>.")
+    @click.option("--clusterip", type=STR, default=None, help="Assign your own ClusterIP or 'None'.")
+    @click.option("--node-port", type=int, default=0, help="Port used to expose the service on each node.")
+    @click.option("--external-name", type=STR, default="", help="External name of the service.")
+    @click.option("--dry-run", type=STR, default=None)
+    @click.option("-o", "--output", type=STR, default=None)
+    @connection_options
+    def cmd(name: str, tcp: tuple[str, ...], clusterip: str | None, node_port: int, external_name: str,
+            dry_run: str | None, output: str | None) -> None:
+        if svc_type == "ExternalName" and not external_name:
+            raise fail("external name must be specified")
+        if svc_type != "ExternalName" and not tcp and clusterip != "None":
+            raise fail("at least one tcp port specifier must be provided")
+        obj = service_object(name, svc_type, tcp=tcp, cluster_ip=clusterip,
+                             node_port=node_port if svc_type == "NodePort" else 0, external_name=external_name)
+        _create_object(obj, dry_run=dry_run, output=output, plural="services")
+
+
+for _t, _sub in (("ClusterIP", "clusterip"), ("NodePort", "nodeport"), ("LoadBalancer", "loadbalancer"),
+                 ("ExternalName", "externalname")):
+    _svc_command(_t, _sub)
+
+
+@create_cmd.command("namespace")
+@click.argument("name")
+@click.option("--dry-run", type=STR, default=None)
+@click.option("-o", "--output", type=STR, default=None)
+@connection_options
+def create_namespace(name: str, dry_run: str | None, output: str | None) -> None:
+    """Create a namespace with the specified name."""
+    _create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                   dry_run=dry_run, output=output, plural="namespaces")

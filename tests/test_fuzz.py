@@ -1,0 +1,75 @@
+"""Fuzzing the API server with schemathesis against its own OpenAPI description: no 5xx, no crash.
+
+The example count per operation is small in CI (``KUBELITE_FUZZ_EXAMPLES``, default 3); a longer run:
+``KUBELITE_FUZZ_EXAMPLES=200 pytest -q tests/test_fuzz.py`` (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from tests.conftest import ApiServerProcess, start_apiserver  # noqa: E402
+
+EXAMPLES = int(os.environ.get("KUBELITE_FUZZ_EXAMPLES", "3"))
+_TRUE = {"1", "t", "true"}
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
+    srv = start_apiserver(tmp_path_factory.mktemp("fuzz"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def merged_openapi(url: str) -> dict[str, Any]:
+    """Every group-version document of /openapi/v3 in one OpenAPI 3 document."""
+    with httpx.Client(base_url=url, timeout=30) as c:
+        index = c.get("/openapi/v3")
+        if index.status_code == 404:
+            pytest.skip("the server does not serve /openapi/v3")
+        merged: dict[str, Any] = {"openapi": "3.0.0", "info": {"title": "kubelite", "version": "v1"}, "paths": {},
+                                  "components": {"schemas": {}}}
+        for entry in index.json()["paths"].values():
+            doc = c.get(entry["serverRelativeURL"]).json()
+            merged["paths"].update(doc.get("paths") or {})
+            merged["components"]["schemas"].update((doc.get("components") or {}).get("schemas") or {})
+    return merged
+
+
+@pytest.fixture(scope="module")
+def openapi_schema(fuzz_server: ApiServerProcess) -> Any:
+    schema = schemathesis.openapi.from_dict(merged_openapi(fuzz_server.url))
+    return schema
+
+
+schema = schemathesis.pytest.from_fixture("openapi_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck), database=None)
+def test_no_server_errors(case: Any, fuzz_server: ApiServerProcess) -> None:
+    query = case.query if isinstance(case.query, dict) else None
+    if query is not None and str(query.get("watch", "")).lower() in _TRUE:
+        query["timeoutSeconds"] = 1  # a watch streams until it times out
+    response = case.call(base_url=fuzz_server.url, timeout=30)
+    assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: " \
+                                       f"{response.text[:500]}\n{case.as_curl_command()}"
+    assert httpx.get(fuzz_server.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_server_survived(fuzz_server: ApiServerProcess) -> None:
+    assert fuzz_server.proc.poll() is None
+    log = Path(fuzz_server.log).read_text()
+    assert "Traceback" not in log, log[-3000:]
