@@ -183,7 +183,9 @@ PATCH_METADATA: Mapping[str, Mapping[str, PatchMeta]] = MappingProxyType({
     # kubelite's own type (like IPAddress, for NodePorts): no tagged lists.
     "portallocations.kubelite.io": MappingProxyType(dict(_OBJECT_META)),
     # apps/v1 DeploymentStatus and ReplicaSetStatus conditions merge by type.
-    "deployments.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "status.conditions": _merge("type")}),
+    # DeploymentSpec.Strategy is patchStrategy=retainKeys: switching to Recreate drops rollingUpdate.
+    "deployments.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "spec.strategy": PatchMeta(retain_keys=True),
+                                          "status.conditions": _merge("type")}),
     "replicasets.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "status.conditions": _merge("type")}),
 })
 

@@ -49,6 +49,14 @@ def test_metadata_covers_exactly_the_registered_resources() -> None:
         ("nodes", "status.conditions", P.PatchMeta("merge", "type")),
         ("nodes", "spec.podCIDRs", P.PatchMeta("merge")),
         ("servicecidrs.networking.k8s.io", "status.conditions", P.PatchMeta("merge", "type")),
+        ("deployments.apps", "spec.template.spec.containers", P.PatchMeta("merge", "name")),
+        ("deployments.apps", "spec.template.spec.containers.env", P.PatchMeta("merge", "name")),
+        ("deployments.apps", "spec.template.spec.volumes", P.PatchMeta("merge", "name", retain_keys=True)),
+        ("deployments.apps", "spec.template.metadata.ownerReferences", P.PatchMeta("merge", "uid")),
+        ("deployments.apps", "status.conditions", P.PatchMeta("merge", "type")),
+        ("deployments.apps", "spec.strategy", P.PatchMeta(retain_keys=True)),
+        ("replicasets.apps", "spec.template.spec.initContainers.ports", P.PatchMeta("merge", "containerPort")),
+        ("replicasets.apps", "metadata.ownerReferences", P.PatchMeta("merge", "uid")),
     ],
 )
 def test_metadata_table(schema: str, path: str, meta: P.PatchMeta) -> None:
@@ -63,10 +71,24 @@ def test_metadata_table(schema: str, path: str, meta: P.PatchMeta) -> None:
         ("services", "spec.clusterIPs"),
         ("nodes", "spec.taints"),
         ("endpointslices.discovery.k8s.io", "endpoints"),
+        ("deployments.apps", "spec.template.spec.tolerations"),
+        ("deployments.apps", "spec.selector.matchExpressions"),
     ],
 )
 def test_untagged_lists_have_no_metadata(schema: str, path: str) -> None:
     assert path not in P.PATCH_METADATA[schema]
+
+
+def test_kubectl_set_image_on_a_deployment_merges_containers_by_name() -> None:
+    """kubectl set image: a strategic merge patch naming one container of the template."""
+    original = {"spec": {"replicas": 2, "template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:1", "env": [{"name": "A", "value": "1"}]},
+        {"name": "side", "image": "busybox"}]}}}}
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}}
+    merged = P.strategic_merge_patch(original, patch, schema="deployments.apps")
+    assert merged["spec"]["template"]["spec"]["containers"] == [
+        {"name": "web", "image": "nginx:2", "env": [{"name": "A", "value": "1"}]},
+        {"name": "side", "image": "busybox"}]
 
 
 def test_unknown_schema_is_a_programming_error() -> None:

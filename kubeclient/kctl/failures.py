@@ -14,6 +14,7 @@ stderr and exits with ``code`` (kubectl's DefaultErrorExitCode, 1).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from apimachinery.errors import StatusError
@@ -23,17 +24,18 @@ DEFAULT_EXIT_CODE = 1
 
 
 class KctlError(Exception):
-    """A failure already worded for the user; ``message`` carries its own prefix."""
+    """A failure already worded for the user; ``message`` carries its own prefix, ``text`` does not."""
 
-    def __init__(self, message: str, *, code: int = DEFAULT_EXIT_CODE) -> None:
+    def __init__(self, message: str, *, code: int = DEFAULT_EXIT_CODE, text: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.text = message if text is None else text
 
 
 def fail(text: str) -> KctlError:
     """A client-side error: kubectl prefixes ``error: `` unless the text already has it."""
-    return KctlError(text if text.startswith("error: ") else f"error: {text}")
+    return KctlError(text if text.startswith("error: ") else f"error: {text}", text=text.removeprefix("error: "))
 
 
 def _causes_message(prefix: str, causes: list[dict[str, Any]]) -> str:
@@ -48,9 +50,14 @@ def _causes_message(prefix: str, causes: list[dict[str, Any]]) -> str:
     return prefix + "\n" + "".join(f"* {m}\n" for m in msgs)
 
 
-def status_message(err: StatusError, *, source_op: str | None = None, source: str | None = None) -> str:
-    """One server failure as kubectl words it; ``source_op``/``source`` add ``error when creating "f": ``."""
-    if err.reason == "Invalid":
+def status_message(err: StatusError, *, source_op: str | None = None, source: str | None = None,
+                   standard: bool = False) -> str:
+    """One server failure as kubectl words it; ``source_op``/``source`` add ``error when creating "f": ``.
+
+    ``standard``: StandardErrorMessage only, as for each error of several (checkErr's special wording of a
+    lone Invalid error is skipped then).
+    """
+    if err.reason == "Invalid" and not standard:
         details = err.details
         if details is None:
             return "The request is invalid" + (f": {err.message}" if err.message else "")
@@ -86,3 +93,53 @@ def message_for(exc: BaseException, *, source_op: str | None = None, source: str
 def combined(messages: Iterable[str]) -> str:
     """MultipleErrors: one message per line, in order."""
     return "".join(m if m.endswith("\n") else m + "\n" for m in messages)
+
+
+@dataclass(frozen=True)
+class Problem:
+    exc: BaseException
+    source_op: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class Problems:
+    """Errors a command collects while it goes on with the other objects, reported together at the end.
+
+    One error is worded by checkErr (``error: `` prefix, Invalid spelled out from its causes); several by
+    MultipleErrors (each on its own line, server errors in StandardErrorMessage form, others bare).
+    """
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, exc: BaseException, *, source_op: str | None = None, source: str | None = None) -> None:
+        self.items.append(Problem(exc, source_op, source))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def render(self) -> str:
+        if len(self.items) == 1:
+            p = self.items[0]
+            return message_for(p.exc, source_op=p.source_op, source=p.source)
+        lines = []
+        for p in self.items:
+            if isinstance(p.exc, StatusError):
+                lines.append(status_message(p.exc, source_op=p.source_op, source=p.source, standard=True))
+            elif isinstance(p.exc, KctlError):
+                lines.append(p.exc.text)
+            else:
+                lines.append(str(p.exc))
+        return combined(lines).rstrip("\n")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise KctlError(self.render())
+
+
+def aggregate_text(errs: list[KctlError]) -> KctlError:
+    """utilerrors.NewAggregate(...).Error(): one message, or ``[a, b]``."""
+    if len(errs) == 1:
+        return errs[0]
+    text = "[" + ", ".join(e.text for e in errs) + "]"
+    return KctlError(f"error: {text}", text=text)

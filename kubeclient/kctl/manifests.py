@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from kubeclient.kctl.failures import fail
+from kubeclient.kctl.failures import KctlError, fail
 
 EXTENSIONS = (".json", ".yaml", ".yml")
 
@@ -130,7 +130,7 @@ def parse_text(text: str, *, source: str) -> list[dict[str, Any]]:
             if not doc.strip():
                 continue
             try:
-                value = yaml.load(doc, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+                value = yaml.load(doc, Loader=_Loader)
             except yaml.YAMLError as e:
                 raise fail(f"error parsing {source}: error converting YAML to JSON: {yaml_error_text(e)}") from e
             if value is not None:
@@ -185,25 +185,42 @@ def _files(path: str, *, recursive: bool) -> list[str]:
     found: list[str] = []
     for root, dirs, files in os.walk(p):
         dirs.sort()
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(EXTENSIONS))
+        found.extend(os.path.normpath(os.path.join(root, f)) for f in sorted(files) if f.endswith(EXTENSIONS))
         if not recursive:
             break
     return found
 
 
-def read_manifests(paths: Iterable[str], *, recursive: bool = False, verb: str = "apply") -> list[Manifest]:
-    """The objects of every ``-f`` argument in command-line order (``-`` is standard input)."""
+def read_manifests(paths: Iterable[str], *, recursive: bool = False, verb: str = "apply",
+                   errors: list[KctlError] | None = None) -> list[Manifest]:
+    """The objects of every ``-f`` argument in command-line order (``-`` is standard input).
+
+    With ``errors`` given, a file that fails to read or parse is recorded there and the others are still
+    read (kubectl's ContinueOnError builder); otherwise the first failure is raised.
+    """
     out: list[Manifest] = []
     for path in paths:
-        if path == "-":
-            out.extend(Manifest(o, "STDIN") for o in parse_text(sys.stdin.read(), source="STDIN"))
+        try:
+            if path == "-":
+                out.extend(Manifest(o, "STDIN") for o in parse_text(sys.stdin.read(), source="STDIN"))
+                continue
+            files = _files(path, recursive=recursive)
+        except KctlError as e:
+            if errors is None:
+                raise
+            errors.append(e)
             continue
-        for f in _files(path, recursive=recursive):
+        for f in files:
             try:
-                text = Path(f).read_text()
-            except OSError as e:
-                raise fail(f"error reading {f}: {e.strerror or e}") from e
-            out.extend(Manifest(o, f) for o in parse_text(text, source=f))
-    if not out:
+                try:
+                    text = Path(f).read_text()
+                except OSError as e:
+                    raise fail(f"error reading {f}: {e.strerror or e}") from e
+                out.extend(Manifest(o, f) for o in parse_text(text, source=f))
+            except KctlError as e:
+                if errors is None:
+                    raise
+                errors.append(e)
+    if not out and not errors:
         raise fail(f"no objects passed to {verb}")
     return out

@@ -22,17 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 FLAGS_KEY = "kctl.flags"
 
 
-class GoString(click.ParamType):
+def go_string(value: Any) -> str:
     """A string flag as pflag reads it: ``-o=wide`` means ``wide``."""
-
-    name = "text"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        s = str(value)
-        return s[1:] if s.startswith("=") else s
+    s = str(value)
+    return s[1:] if s.startswith("=") else s
 
 
-STR = GoString()
+STR = go_string
 
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:

@@ -26,13 +26,23 @@ from apimachinery.patch import PatchError, three_way_merge_patch
 from apimachinery.resources import ResourceType
 from kubeclient import errors
 from kubeclient.kctl.encoding import go_json
-from kubeclient.kctl.failures import KctlError, combined, fail, message_for
+from kubeclient.kctl.failures import KctlError, Problems, aggregate_text, fail
 from kubeclient.kctl.manifests import Manifest, read_manifests
 from kubeclient.kctl.options import STR, connection_options, echo, run
 from kubeclient.kctl.printing import Output
 from kubeclient.kctl.session import Session, kind_string
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+class SourcedError(Exception):
+    """A server error on the object read from ``source`` (kubectl: ``error when creating "f": ...``)."""
+
+    def __init__(self, exc: StatusError, op: str, source: str) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        self.op = op
+        self.source = source
 
 
 def dry_run_suffix(dry_run: str) -> str:
@@ -113,8 +123,10 @@ async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> st
             created = await s.api.request("POST", path, body=modified, params=_params(
                 "kubectl-client-side-apply", dry_run))
         except StatusError as e:
-            raise KctlError(message_for(e, source_op="creating", source=m.source)) from e
+            raise SourcedError(e, "creating", m.source) from e
         return _line(rt, json.loads(created.content), "created" + suffix, out)
+    if dry_run == "client":
+        return _line(rt, current, "configured" + suffix, out)  # kubectl computes no patch in client dry-run
     annotations = (current.get("metadata") or {}).get("annotations") or {}
     original = json.loads(annotations[LAST_APPLIED]) if annotations.get(LAST_APPLIED) else None
     try:
@@ -123,15 +135,13 @@ async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> st
         raise fail(f"{e}") from e
     if not patch:
         return _line(rt, current, "unchanged" + suffix, out)
-    if dry_run == "client":
-        return _line(rt, current, "configured" + suffix, out)
     try:
         resp = await s.api.request("PATCH", s.api.path(rt, namespace=ns, name=name), body=patch,
                                    content_type="application/strategic-merge-patch+json",
                                    params=_params("kubectl-client-side-apply", dry_run))
         patched = json.loads(resp.content)
     except StatusError as e:
-        raise KctlError(message_for(e, source_op="patching", source=m.source)) from e
+        raise SourcedError(e, "patching", m.source) from e
     return _line(rt, patched, "configured" + suffix, out)
 
 
@@ -143,24 +153,36 @@ async def create_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> s
     try:
         resp = await s.api.request("POST", path, body=obj, params=_params("kubectl-create", dry_run))
     except StatusError as e:
-        raise KctlError(message_for(e, source_op="creating", source=m.source)) from e
+        raise SourcedError(e, "creating", m.source) from e
     return _line(rt, json.loads(resp.content), "created" + dry_run_suffix(dry_run), out)
 
 
 def _each(files: tuple[str, ...], recursive: bool, verb: str, dry_run: str, out: Output, *,
           fn: Any) -> None:
-    manifests = read_manifests(files, recursive=recursive, verb=verb)
+    """kubectl's apply/create loop: read everything first (builder errors aggregated), then one object at a time."""
+    builder_errs: list[KctlError] = []
+    manifests = read_manifests(files, recursive=recursive, verb=verb, errors=builder_errs)
 
     async def body(s: Session) -> None:
         await s.discover()
-        errs: list[str] = []
+        ready: list[Manifest] = []
         for m in manifests:
             try:
+                prepare(s, m)
+                ready.append(m)
+            except KctlError as e:
+                builder_errs.append(e)
+        problems = Problems()
+        if builder_errs:
+            problems.add(aggregate_text(builder_errs))
+        for m in ready:
+            try:
                 echo(await fn(s, m, dry_run=dry_run, out=out))
+            except SourcedError as e:
+                problems.add(e.exc, source_op=e.op, source=e.source)
             except (KctlError, StatusError) as e:
-                errs.append(message_for(e))
-        if errs:
-            raise KctlError(combined(errs).rstrip("\n"))
+                problems.add(e)
+        problems.raise_if_any()
 
     run(body)
 

@@ -27,7 +27,7 @@ def exposed_service(obj: dict[str, Any], *, name: str | None, port: str | None, 
     if kind == "Pod":
         selector = dict(meta.get("labels") or {})
         if not selector:
-            raise fail(f"the pod has no labels and cannot be exposed")
+            raise fail("the pod has no labels and cannot be exposed")
         own_ports = [int(p["containerPort"]) for c in (obj.get("spec") or {}).get("containers") or []
                      for p in c.get("ports") or [] if p.get("containerPort")]
     else:
@@ -38,7 +38,7 @@ def exposed_service(obj: dict[str, Any], *, name: str | None, port: str | None, 
         own_ports = [int(p["port"]) for p in (obj.get("spec") or {}).get("ports") or []]
     ports_list = [int(p) for p in port.split(",")] if port else own_ports
     if not ports_list:
-        raise fail(f"couldn't find port via --port flag or introspection")
+        raise fail("couldn't find port via --port flag or introspection")
     ports: list[dict[str, Any]] = []
     for i, p in enumerate(ports_list):
         sp: dict[str, Any] = {"port": p, "protocol": protocol}

@@ -49,6 +49,8 @@ def get_cmd(args: tuple[str, ...], all_namespaces: bool, selector: str | None, f
     async def body(s: Session) -> None:
         await s.discover()
         targets = parse_targets(s, args)
+        if (selector or field_selector) and any(t.names for t in targets.groups):
+            raise fail("name cannot be provided when a selector is specified")
         base = TableOptions(wide=out.fmt == "wide", show_labels=show_labels, label_columns=labels,
                             no_headers=no_headers)
         if watch or watch_only:

@@ -54,7 +54,8 @@ def condition_check(spec: str) -> tuple[Check, bool]:
         return has_condition, False
     if spec.startswith("jsonpath="):
         body = spec[len("jsonpath="):]
-        expr, value = body, None
+        expr: str = body
+        value: str | None = None
         if "}=" in body:
             i = body.rindex("}=")
             expr, value = body[:i + 1], body[i + 2:]
