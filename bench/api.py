@@ -363,6 +363,7 @@ async def closed_loop(port: int, pid: int, make: Callable[[str, int, int], Reque
 @dataclass
 class ReaderResult:
     latencies_us: array[int]
+    sent_ns: array[int]
     received: list[int]
     failed: int
     cpu: float
@@ -379,7 +380,7 @@ def reader_process(port: int, path: str, count: int, pipe: Connection) -> None:
 
     os.sched_setaffinity(0, {GENERATOR_CPU})
     res = uvloop.run(_reader(port, path, count, pipe))
-    pipe.send(("done", res.latencies_us.tobytes(), res.received, res.failed, res.cpu))
+    pipe.send(("done", res.latencies_us.tobytes(), res.received, res.failed, res.cpu, res.sent_ns.tobytes()))
     pipe.close()
 
 
@@ -388,6 +389,7 @@ async def _reader(port: int, path: str, count: int, pipe: Connection) -> ReaderR
     stop = asyncio.Event()
     loop.add_reader(pipe.fileno(), stop.set)
     lat: array[int] = array("q")
+    sent: array[int] = array("q")
     received = [0] * count
     request = encode_request("GET", path)
     conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = [None] * count
@@ -436,7 +438,9 @@ async def _reader(port: int, path: str, count: int, pipe: Connection) -> ReaderR
                     value = line[k:line.index(b'"', k)]
                     if value == b"end":
                         return
-                    lat.append((now - int(value)) // 1000)
+                    t = int(value)
+                    lat.append((now - t) // 1000)
+                    sent.append(t)
                     n += 1
         except (OSError, asyncio.IncompleteReadError):
             return
@@ -460,7 +464,7 @@ async def _reader(port: int, path: str, count: int, pipe: Connection) -> ReaderR
         if c is not None:
             c[1].close()
     loop.remove_reader(pipe.fileno())
-    return ReaderResult(lat, [r for r, c in zip(received, conns, strict=True) if c is not None], failed,
+    return ReaderResult(lat, sent, [r for r, c in zip(received, conns, strict=True) if c is not None], failed,
                         self_cpu() - cpu0)
 
 
@@ -477,6 +481,8 @@ class WatchResult:
     create_errors: list[str]
     create_us: list[int]
     server_core: float
+    first_us: list[int] = field(default_factory=list)  # per event: latency to its first watcher
+    spread_us: list[int] = field(default_factory=list)  # per event: last watcher's latency minus the first's
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_us, q) / 1000.0
@@ -489,7 +495,9 @@ class WatchResult:
         return (f"{self.watchers} watchers, {self.creates_ok} creates at {self.rate:g}/s: "
                 f"p50 {self.p(50):.2f} ms, p99 {self.p(99):.2f} ms, max {self.p(100):.2f} ms, "
                 f"{len(self.latencies_us)} deliveries, {self.missing} missing, {self.failed_watchers} watchers "
-                f"failed to connect; create request p50 {percentile(self.create_us, 50) / 1000:.2f} ms, "
+                f"failed to connect; per event: first watcher p50 {percentile(self.first_us, 50) / 1000:.2f} ms, "
+                f"fan-out spread (last - first) p50 {percentile(self.spread_us, 50) / 1000:.2f} ms, "
+                f"p99 {percentile(self.spread_us, 99) / 1000:.2f} ms; create request p50 {percentile(self.create_us, 50) / 1000:.2f} ms, "
                 f"p99 {percentile(self.create_us, 99) / 1000:.2f} ms; server CPU {self.server_cpu:.0%} "
                 f"(core {SERVER_CPU} busy {self.server_core:.0%}), generator CPU (creator + readers) "
                 f"{self.generator_cpu:.0%}" + (f"; create errors: {self.create_errors[:2]}" if self.create_errors else ""))
@@ -554,12 +562,16 @@ async def watch_latency(port: int, pid: int, *, namespace: str, watch_path: str,
         t1 = time.monotonic()
         s1, k1 = process_cpu(pid), core_busy()
         latencies: list[int] = []
+        per_event: dict[int, tuple[int, int]] = {}  # send time -> (first, last) delivery latency
         missing = 0
         ok = sum(1 for s in statuses[:total] if s == 201)
         grace = time.monotonic() + 15
         for _proc, pipe in children:
             msg = await _recv(pipe, timeout=max(0.1, grace - time.monotonic()), stop_on_timeout=True)
             latencies.extend(array("q", msg[1]))
+            for t, lat_us in zip(array("q", msg[5]), array("q", msg[1]), strict=True):
+                lo, hi = per_event.get(t, (lat_us, lat_us))
+                per_event[t] = (min(lo, lat_us), max(hi, lat_us))
             missing += sum(max(0, ok - r) for r in msg[2])
             c0 += float(msg[4])
         g1 = self_cpu()
@@ -575,7 +587,8 @@ async def watch_latency(port: int, pid: int, *, namespace: str, watch_path: str,
     secs = t1 - t0
     create_us.sort()
     return WatchResult(watchers, rate, ok, latencies, missing, failed, (s1 - s0) / secs, (g1 - g0 + c0) / secs,
-                       errors, create_us, (k1[SERVER_CPU] - k0[SERVER_CPU]) / secs)
+                       errors, create_us, (k1[SERVER_CPU] - k0[SERVER_CPU]) / secs,
+                       sorted(lo for lo, _ in per_event.values()), sorted(hi - lo for lo, hi in per_event.values()))
 
 
 async def _recv(pipe: Connection, *, timeout: float, stop_on_timeout: bool = False) -> Any:
@@ -839,7 +852,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=0, help="interleaved rounds per throughput figure "
                    "(median reported; default 1 with --quick, else 3)")
     p.add_argument("--retries", type=int, default=-1, help="repeat a window up to N times when other processes "
-                   f"took more than {INTERFERENCE:.0%} of the server core (default 0 with --quick, else 2)")
+                   f"took more than {INTERFERENCE:.0%} of the server core (default 0 with --quick, else 1)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = p.parse_args(argv)
     quick = args.quick
@@ -848,7 +861,7 @@ def main(argv: list[str] | None = None) -> None:
                 concurrency=args.concurrency, list_concurrency=args.list_concurrency, watch=parse_watch(args.watch),
                 reader_procs=args.reader_procs, only=set(args.only.split(",")),
                 rounds=args.rounds or (1 if quick else 3),
-                retries=args.retries if args.retries >= 0 else (0 if quick else 2))
+                retries=args.retries if args.retries >= 0 else (0 if quick else 1))
     os.sched_setaffinity(0, {GENERATOR_CPU})
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)

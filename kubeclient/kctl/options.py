@@ -22,13 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 FLAGS_KEY = "kctl.flags"
 
 
-def go_string(value: Any) -> str:
+def text(value: Any) -> str:
     """A string flag as pflag reads it: ``-o=wide`` means ``wide``."""
     s = str(value)
     return s[1:] if s.startswith("=") else s
 
 
-STR = go_string
+STR = text
 
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:

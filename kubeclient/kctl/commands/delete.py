@@ -19,7 +19,7 @@ from apimachinery.errors import StatusError
 from apimachinery.resources import ResourceType
 from kubeclient import errors
 from kubeclient.kctl.commands.apply import check_dry_run, prepare
-from kubeclient.kctl.failures import KctlError, combined, fail, message_for
+from kubeclient.kctl.failures import Problems, fail
 from kubeclient.kctl.manifests import read_manifests
 from kubeclient.kctl.options import STR, connection_options, echo, parse_duration, run
 from kubeclient.kctl.session import Session, kind_string
@@ -64,8 +64,7 @@ def delete_cmd(args: tuple[str, ...], filenames: tuple[str, ...], recursive: boo
     async def body(s: Session) -> None:
         await s.discover()
         todo: list[tuple[ResourceType, str, str | None]] = []
-        errs: list[str] = []
-        found_any = False
+        errs = Problems()
         if manifests:
             for m in manifests:
                 rt, obj = prepare(s, m)
@@ -92,19 +91,16 @@ def delete_cmd(args: tuple[str, ...], filenames: tuple[str, ...], recursive: boo
                 uid = await _delete(s, rt, name, ns, grace=grace, dry_run=dr)
             except errors.NotFound as e:
                 if not ignore_not_found:
-                    errs.append(message_for(e))
+                    errs.add(e)
                 continue
             except StatusError as e:
-                errs.append(message_for(e))
+                errs.add(e)
                 continue
-            found_any = True
             deleted.append((rt, name, ns, uid))
             echo(_line(rt, name, output=output, grace=grace, dry_run=dr))
         if wait and dr == "none" and deleted:
-            errs.extend(await _wait_gone(s, deleted, deadline=time.monotonic() + deadline_s))
-        del found_any
-        if errs:
-            raise KctlError(combined(errs).rstrip("\n"))
+            await _wait_gone(s, deleted, deadline=time.monotonic() + deadline_s, errs=errs)
+        errs.raise_if_any()
 
     run(body)
 
@@ -135,8 +131,7 @@ async def _delete(s: Session, rt: ResourceType, name: str, ns: str | None, *, gr
 
 
 async def _wait_gone(s: Session, items: list[tuple[ResourceType, str, str | None, str]], *,
-                     deadline: float) -> list[str]:
-    errs: list[str] = []
+                     deadline: float, errs: Problems) -> None:
     for rt, name, ns, uid in items:
         delay = 0.05
         while True:
@@ -147,8 +142,7 @@ async def _wait_gone(s: Session, items: list[tuple[ResourceType, str, str | None
             if uid and (obj.get("metadata") or {}).get("uid") != uid:
                 break  # a new object with the same name: ours is gone
             if time.monotonic() > deadline:
-                errs.append(f"error: timed out waiting for the condition on {rt.plural}/{name}")
+                errs.add(fail(f"timed out waiting for the condition on {rt.plural}/{name}"))
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
-    return errs

@@ -17,8 +17,8 @@ import click
 from apimachinery.errors import StatusError
 from kubeclient import errors
 from kubeclient.kctl import describers
-from kubeclient.kctl.failures import KctlError, combined, fail, message_for
-from kubeclient.kctl.options import STR, connection_options, echo, run
+from kubeclient.kctl.failures import KctlError, Problems, fail
+from kubeclient.kctl.options import STR, connection_options, echo, echo_err, run
 from kubeclient.kctl.session import Session
 
 Describer = Callable[[dict[str, Any], list[dict[str, Any]] | None, datetime], str]
@@ -85,7 +85,7 @@ def describe_cmd(args: tuple[str, ...], selector: str | None, all_namespaces: bo
         await s.discover()
         targets = parse_targets(s, args, verb="describe")
         objs: list[dict[str, Any]] = []
-        errs: list[str] = []
+        errs = Problems()
         for tgt in targets.groups:
             ns = s.ns_for(tgt.rt, all_namespaces=all_namespaces)
             if tgt.names is None:
@@ -100,17 +100,19 @@ def describe_cmd(args: tuple[str, ...], selector: str | None, all_namespaces: bo
                         lst = await s.list_all(tgt.rt, namespace=s.ns_for(tgt.rt), label_selector=selector)
                         matched = [o for o in lst["items"]
                                    if str((o.get("metadata") or {}).get("name", "")).startswith(name)]
-                        if matched:
-                            objs.extend(_typed(o, tgt.rt.api_version, tgt.rt.kind) for o in matched)
-                            continue
-                    errs.append(message_for(e))
+                        if matched:  # DescribeMatchingResources: each page then a newline
+                            for o in matched:
+                                page = await describe_object(s, _typed(o, tgt.rt.api_version, tgt.rt.kind),
+                                                             show_events=show_events)
+                                echo(page + "\n")
+                            return
+                    errs.add(e)
         pages = [await describe_object(s, o, show_events=show_events) for o in objs]
         echo("\n\n".join(pages))
         if not objs and not errs:
             namespaced = not all_namespaces and all(t.rt.namespaced for t in targets.groups)
-            errs.append(f"No resources found in {s.namespace} namespace." if namespaced else "No resources found")
-        if errs:
-            raise KctlError(combined(errs).rstrip("\n"))
+            echo_err(f"No resources found in {s.namespace} namespace.\n" if namespaced else "No resources found\n")
+        errs.raise_if_any()
 
     run(body)
 

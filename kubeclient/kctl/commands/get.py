@@ -15,7 +15,7 @@ import click
 
 from apimachinery.errors import not_found
 from kubeclient import errors
-from kubeclient.kctl.failures import KctlError, combined, fail, message_for
+from kubeclient.kctl.failures import Problems, fail
 from kubeclient.kctl.options import STR, connection_options, echo, echo_err, run
 from kubeclient.kctl.printing import Output, TableOptions, TablePrinter, with_type
 from kubeclient.kctl.session import TABLE_ACCEPT, Session, kind_string
@@ -64,8 +64,7 @@ def get_cmd(args: tuple[str, ...], all_namespaces: bool, selector: str | None, f
         else:
             errs = await _print_objects(s, targets, out=out, all_namespaces=all_namespaces, selector=selector,
                                         field_selector=field_selector, ignore_not_found=ignore_not_found)
-        if errs:
-            raise KctlError(combined(errs).rstrip("\n"))
+        errs.raise_if_any()
 
     run(body)
 
@@ -78,9 +77,9 @@ def _table_options(base: TableOptions, tgt: Target, *, all_namespaces: bool, wit
 
 async def _print_tables(s: Session, targets: Targets, *, base: TableOptions, all_namespaces: bool,
                         selector: str | None, field_selector: str | None, show_kind: bool,
-                        ignore_not_found: bool) -> list[str]:
+                        ignore_not_found: bool) -> Problems:
     writer = kubectl_writer()
-    errs: list[str] = []
+    errs = Problems()
     written = False
     for tgt in targets.groups:
         printer = TablePrinter(_table_options(base, tgt, all_namespaces=all_namespaces,
@@ -93,7 +92,7 @@ async def _print_tables(s: Session, targets: Targets, *, base: TableOptions, all
                     printer.print_table(await s.table(tgt.rt, namespace=s.ns_for(tgt.rt), name=name), writer)
                 except errors.NotFound as e:
                     if not ignore_not_found:
-                        errs.append(message_for(e))
+                        errs.add(e)
         else:
             printer.print_table(await s.table(tgt.rt, namespace=ns, label_selector=selector,
                                               field_selector=field_selector), writer)
@@ -110,7 +109,7 @@ async def _print_tables(s: Session, targets: Targets, *, base: TableOptions, all
 
 
 async def _objects(s: Session, tgt: Target, *, all_namespaces: bool, selector: str | None,
-                   field_selector: str | None, ignore_not_found: bool, errs: list[str]) -> list[dict[str, Any]]:
+                   field_selector: str | None, ignore_not_found: bool, errs: Problems) -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = []
     if tgt.names is not None:
         for name in tgt.names:
@@ -118,7 +117,7 @@ async def _objects(s: Session, tgt: Target, *, all_namespaces: bool, selector: s
                 objs.append(await s.api.get(tgt.rt, name, namespace=s.ns_for(tgt.rt)))
             except errors.NotFound as e:
                 if not ignore_not_found:
-                    errs.append(message_for(e))
+                    errs.add(e)
         return objs
     lst = await s.list_all(tgt.rt, namespace=s.ns_for(tgt.rt, all_namespaces=all_namespaces),
                            label_selector=selector, field_selector=field_selector)
@@ -126,8 +125,8 @@ async def _objects(s: Session, tgt: Target, *, all_namespaces: bool, selector: s
 
 
 async def _print_objects(s: Session, targets: Targets, *, out: Output, all_namespaces: bool,
-                         selector: str | None, field_selector: str | None, ignore_not_found: bool) -> list[str]:
-    errs: list[str] = []
+                         selector: str | None, field_selector: str | None, ignore_not_found: bool) -> Problems:
+    errs = Problems()
     collected: list[tuple[Target, dict[str, Any]]] = []
     for tgt in targets.groups:
         for o in await _objects(s, tgt, all_namespaces=all_namespaces, selector=selector,

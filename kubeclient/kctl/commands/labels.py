@@ -20,7 +20,7 @@ from apimachinery.errors import StatusError
 from apimachinery.resources import ResourceType
 from apimachinery.selectors import label_key_errors, label_value_errors
 from kubeclient.kctl.encoding import go_json
-from kubeclient.kctl.failures import KctlError, combined, fail, message_for
+from kubeclient.kctl.failures import Problems, fail
 from kubeclient.kctl.options import STR, connection_options, echo, run
 from kubeclient.kctl.session import Session, kind_string
 from kubeclient.kctl.targets import parse_targets
@@ -117,14 +117,14 @@ def _command(what: str) -> Any:
             await s.discover()
             targets = parse_targets(s, resources, verb=what)
             todo: list[tuple[ResourceType, dict[str, Any]]] = []
-            errs: list[str] = []
+            errs = Problems()
             for tgt in targets.groups:
                 if tgt.names is not None:
                     for n in tgt.names:
                         try:
                             todo.append((tgt.rt, await s.api.get(tgt.rt, n, namespace=s.ns_for(tgt.rt))))
                         except StatusError as e:
-                            errs.append(message_for(e))
+                            errs.add(e)
                     continue
                 if not (selector or field_selector or all_):
                     raise fail("resource(s) were provided, but no name was specified")
@@ -144,7 +144,7 @@ def _command(what: str) -> Any:
                     await s.api.patch(rt, str(meta.get("name")), patch, namespace=meta.get("namespace"),
                                       patch_type="merge", field_manager=f"kubectl-{what}")
                 except StatusError as e:
-                    errs.append(message_for(e))
+                    errs.add(e)
                     continue
                 name = f"{kind_string(rt)}/{meta.get('name')}"
                 if output == "name":
@@ -153,8 +153,7 @@ def _command(what: str) -> Any:
                     echo(f"{name} {change_message(obj, new_obj, overwrite=overwrite)}\n")
                 else:
                     echo(f"{name} annotated\n")
-            if errs:
-                raise KctlError(combined(errs).rstrip("\n"))
+            errs.raise_if_any()
 
         run(body)
 

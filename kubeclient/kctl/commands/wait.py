@@ -20,7 +20,7 @@ import click
 from apimachinery.errors import StatusError, not_found
 from apimachinery.resources import ResourceType
 from kubeclient.kctl import jsonpath
-from kubeclient.kctl.failures import KctlError, combined, fail, message_for
+from kubeclient.kctl.failures import Problems, fail
 from kubeclient.kctl.options import STR, connection_options, echo, parse_duration, run
 from kubeclient.kctl.session import Session, kind_string
 from kubeclient.kctl.targets import parse_targets
@@ -34,8 +34,8 @@ def condition_check(spec: str) -> tuple[Check, bool]:
         return (lambda obj: obj is None), True
     if spec.startswith("condition="):
         body = spec[len("condition="):]
-        ctype, sep, value = body.partition("=")
-        want = value if sep else "true"
+        ctype, sep, wanted = body.partition("=")
+        want = wanted if sep else "true"
         if not ctype:
             raise fail(f"unrecognized condition: {spec!r}")
 
@@ -99,7 +99,7 @@ def wait_cmd(args: tuple[str, ...], for_: str, timeout: str, selector: str | Non
         await s.discover()
         targets = parse_targets(s, args, verb="wait")
         objs: list[tuple[ResourceType, str, str | None]] = []
-        errs: list[str] = []
+        errs = Problems()
         for tgt in targets.groups:
             if tgt.names is not None:
                 objs.extend((tgt.rt, n, s.ns_for(tgt.rt)) for n in tgt.names)
@@ -116,16 +116,15 @@ def wait_cmd(args: tuple[str, ...], for_: str, timeout: str, selector: str | Non
             try:
                 ok = await _wait_one(s, rt, name, ns, check, for_delete=for_delete, deadline=deadline)
             except StatusError as e:
-                errs.append(message_for(e))
+                errs.add(e)
                 continue
             if ok:
                 echo(f"{kind_string(rt)}/{name} condition met\n")
             elif ok is None:
                 continue
             else:
-                errs.append(f"error: timed out waiting for the condition on {rt.plural}/{name}")
-        if errs:
-            raise KctlError(combined(errs).rstrip("\n"))
+                errs.add(fail(f"timed out waiting for the condition on {rt.plural}/{name}"))
+        errs.raise_if_any()
 
     run(body)
 
