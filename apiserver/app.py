@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from apimachinery import errors
 from apimachinery.errors import StatusError
@@ -115,11 +116,18 @@ def _list_kind(rt: ResourceType) -> str:
 
 
 def encode_list(rt: ResourceType, entries: list[Entry], rv: int, token: str | None) -> bytes:
+    """The List body, spliced from each object's cached encoding (one copy of the items)."""
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if token:
         meta["continue"] = token
-    head = b'{"kind":"' + _list_kind(rt).encode() + b'","apiVersion":"' + rt.api_version.encode() + b'","metadata":'
-    return head + orjson.dumps(meta) + b',"items":[' + b",".join(e.body for e in entries) + b"]}"
+    parts = [b'{"kind":"', _list_kind(rt).encode(), b'","apiVersion":"', rt.api_version.encode(), b'","metadata":',
+             orjson.dumps(meta), b',"items":[']
+    for i, e in enumerate(entries):
+        if i:
+            parts.append(b",")
+        parts.append(e.body)
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 class ApiServer:
@@ -392,8 +400,17 @@ class ApiServer:
         interval = self.settings.bookmark_interval
 
         async def stream() -> AsyncIterator[bytes]:
+            # Timers put markers into the watcher's queue, so the loop is one plain
+            # queue.get() per wake-up (no per-event timeout task).
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + limit
+            timers: list[asyncio.TimerHandle] = [loop.call_later(limit, watcher.put, ("END", None))]
+
+            def tick() -> None:
+                watcher.put(("TICK", None))
+                timers.append(loop.call_later(interval, tick))
+
+            if bookmarks:
+                timers.append(loop.call_later(interval, tick))
             try:
                 if initial:
                     yield b"".join(encode(i) for i in initial)
@@ -401,31 +418,29 @@ class ApiServer:
                     yield bookmark(watcher.since, initial_end=True)
                 elif not initial:
                     yield b""
+                queue = watcher.queue
                 while True:
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        return
-                    try:
-                        item = await asyncio.wait_for(watcher.queue.get(), min(left, interval))
-                    except TimeoutError:
-                        if bookmarks and loop.time() < deadline:
-                            yield bookmark(cache.revision)
-                        continue
-                    items = [item]
-                    while not watcher.queue.empty() and len(items) < 512:
-                        items.append(watcher.queue.get_nowait())
+                    items = [await queue.get()]
+                    while not queue.empty() and len(items) < 512:
+                        items.append(queue.get_nowait())
                     out: list[bytes] = []
-                    closed = False
+                    done = False
                     for it in items:
-                        if it[0] == "CLOSE":
-                            closed = True
+                        kind = it[0]
+                        if kind in ("CLOSE", "END"):
+                            done = True
                             break
-                        out.append(encode(it))
+                        if kind == "TICK":
+                            out.append(bookmark(cache.revision))
+                        else:
+                            out.append(encode(it))
                     if out:
                         yield b"".join(out)
-                    if closed:
+                    if done:
                         return
             finally:
+                for t in timers:
+                    t.cancel()
                 cache.unwatch(rt.key, watcher)
                 self.metrics.watch_stopped(rt)
 
@@ -452,8 +467,10 @@ def create_app(settings: Settings) -> FastAPI:
     auth.install(app, security)
     accessreview.register(app, security.authorizer)
 
-    async def resource(request: Request, path: str) -> Response:
-        prefix = "api" if request.url.path.startswith("/api/") else "apis"
+    async def resource(request: Request) -> Response:
+        # A plain Starlette route: FastAPI's dependency solving costs more than a GET from the cache.
+        path: str = request.path_params["path"]
+        prefix = "api" if request.scope["path"].startswith("/api/") else "apis"
         start = time.perf_counter()
         request.state.verb = request.method.lower()
         request.state.resource = ""
@@ -477,8 +494,8 @@ def create_app(settings: Settings) -> FastAPI:
         return resp
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    app.add_api_route("/api/{path:path}", resource, methods=methods, include_in_schema=False)
-    app.add_api_route("/apis/{path:path}", resource, methods=methods, include_in_schema=False)
+    app.router.routes.append(Route("/api/{path:path}", resource, methods=methods))
+    app.router.routes.append(Route("/apis/{path:path}", resource, methods=methods))
 
     def discovery_response(request: Request, aggregated: dict[str, Any], legacy: dict[str, Any]) -> Response:
         if discovery.wants_aggregated(request.headers.get("accept", "")):

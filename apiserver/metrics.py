@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class Metrics:
     def __init__(self, server: ApiServer) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
             "apiserver_request_total", "Requests by verb, resource and HTTP code.",
             ["verb", "resource", "code"], registry=self.registry,
@@ -40,9 +41,14 @@ class Metrics:
     def observe(self, request: Request, code: int, seconds: float) -> None:
         verb = getattr(request.state, "verb", request.method.lower()).upper()
         resource = getattr(request.state, "resource", "")
-        self.requests.labels(verb, resource, str(code)).inc()
+        key = (verb, resource, code)
+        children = self._children.get(key)
+        if children is None:  # labels() costs more than the increment: look each series up once
+            children = self._children[key] = (self.requests.labels(verb, resource, str(code)),
+                                              self.latency.labels(verb, resource))
+        children[0].inc()
         if verb != "WATCH":
-            self.latency.labels(verb, resource).observe(seconds)
+            children[1].observe(seconds)
 
     def watch_started(self, rt: ResourceType) -> None:
         self.watches.labels(rt.plural).inc()

@@ -159,19 +159,27 @@ class ResourceCache:
         self.oldest = oldest
         self.watchers: set[Watcher] = set()
         self._sorted: list[Key] | None = None
+        self._sorted_ns: dict[str, list[Key]] = {}
         # namespace -> keys, for namespaced lists without a scan of everything
         self.by_namespace: dict[str, set[Key]] = {}
 
-    def sorted_keys(self) -> list[Key]:
-        if self._sorted is None:
-            self._sorted = sorted(self.items)
-        return self._sorted
+    def sorted_keys(self, namespace: str | None = None) -> list[Key]:
+        """All keys, or one namespace's, in (namespace, name) order; kept until the key set changes."""
+        if namespace is None:
+            if self._sorted is None:
+                self._sorted = sorted(self.items)
+            return self._sorted
+        keys = self._sorted_ns.get(namespace)
+        if keys is None:
+            keys = self._sorted_ns[namespace] = sorted(self.by_namespace.get(namespace, ()))
+        return keys
 
     def put(self, key: Key, entry: Entry) -> dict[str, Any] | None:
         prev = self.items.get(key)
         self.items[key] = entry
         if prev is None:
             self._sorted = None
+            self._sorted_ns.pop(key[0], None)
             self.by_namespace.setdefault(key[0], set()).add(key)
             return None
         return prev.obj
@@ -180,6 +188,7 @@ class ResourceCache:
         prev = self.items.pop(key, None)
         if prev is not None:
             self._sorted = None
+            self._sorted_ns.pop(key[0], None)
             ks = self.by_namespace.get(key[0])
             if ks is not None:
                 ks.discard(key)
@@ -295,10 +304,7 @@ class WatchCache:
         rc = self.resources.get(resource)
         if rc is None:
             return [], None
-        if filt.namespace is not None:
-            keys: list[Key] = sorted(rc.by_namespace.get(filt.namespace, ()))
-        else:
-            keys = rc.sorted_keys()
+        keys = rc.sorted_keys(filt.namespace)
         if start_after is not None:
             keys = keys[bisect.bisect_right(keys, start_after):]
         out: list[Entry] = []

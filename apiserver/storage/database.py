@@ -17,10 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    LargeBinary,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from apiserver.storage import schema
 from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, Unavailable, VersionConflict
@@ -29,6 +40,31 @@ log = logging.getLogger("kubelite.storage")
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 NOTIFY_CHANNEL = "kubelite_changes"
+
+
+class _Diverged(Exception):
+    """A trusted (pre-checked) write met a database that disagrees with the cache."""
+
+
+# Statements built once: per-request construction and compilation cost more than the SQL itself.
+_SELECT_REVISION = select(schema.revision.c.revision).where(schema.revision.c.id == 1).with_for_update()
+_UPDATE_REVISION = text("UPDATE revision SET revision = :revision WHERE id = 1")
+_INSERT_OBJECT = text(
+    "INSERT INTO objects (resource, namespace, name, uid, resource_version, body) VALUES (:r, :n, :m, :u, :v, :b)"
+).bindparams(bindparam("b", type_=LargeBinary))
+_KEY = "resource = :r AND namespace = :n AND name = :m"
+_UPDATE_OBJECT = text(f"UPDATE objects SET resource_version = :v, body = :b WHERE {_KEY}").bindparams(
+    bindparam("b", type_=LargeBinary))
+_UPDATE_OBJECT_RV = text(
+    f"UPDATE objects SET resource_version = :v, body = :b WHERE {_KEY} AND resource_version = :e"
+).bindparams(bindparam("b", type_=LargeBinary))
+_DELETE_OBJECT = text(f"DELETE FROM objects WHERE {_KEY}")
+_DELETE_OBJECT_RV = text(f"DELETE FROM objects WHERE {_KEY} AND resource_version = :e")
+_COUNT_OBJECT = text(f"SELECT count(*) FROM objects WHERE {_KEY}")
+_INSERT_CHANGE = text(
+    "INSERT INTO changes (revision, resource, namespace, name, type, body) "
+    "VALUES (:revision, :resource, :namespace, :name, :type, :body)"
+).bindparams(bindparam("body", type_=LargeBinary))
 
 
 @dataclass(slots=True)
@@ -65,7 +101,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10000) -> Engine:
     taken up front (no deadlock-prone lock upgrades).
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+        # A kept-open connection: closing the last one checkpoints and deletes the WAL every time.
+        engine = create_engine(url, pool_size=2, max_overflow=4)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -146,89 +183,98 @@ class Database:
             return [(r.revision, r.type, r.resource, r.namespace, r.name, r.body) for r in rows]
 
     # -- writes ------------------------------------------------------------
-    def write(self, batches: list[list[Op]]) -> list[list[Change] | StorageError]:
+    def write(
+        self, batches: list[list[Op]], *, trusted: bool = False
+    ) -> list[list[Change] | StorageError]:
         """Commit every batch that can be committed, in one transaction.
 
-        Each batch is atomic (its own savepoint); results are in batch order.
+        Each batch is atomic; results are in batch order. ``trusted``: the
+        caller already checked every precondition against an authoritative
+        cache (SQLite, one writer), so no savepoints are needed; should the
+        database disagree anyway, the whole write is redone the careful way.
         Raises Unavailable when the transaction itself fails.
         """
-        results: list[list[Change] | StorageError] = []
         try:
-            with self.engine.begin() as conn:
-                rev = int(
-                    conn.execute(
-                        select(schema.revision.c.revision).where(schema.revision.c.id == 1).with_for_update()
-                    ).scalar_one()
-                )
-                start = rev
-                single = len(batches) == 1
-                for ops in batches:
-                    if single:
-                        # One request: no savepoint needed; a failure aborts the transaction.
-                        try:
-                            changes, rev = self._apply(conn, ops, rev)
-                        except StorageError as e:
-                            conn.rollback()
-                            return [e]
-                        results.append(changes)
-                        continue
-                    sp = conn.begin_nested()
-                    try:
-                        changes, new_rev = self._apply(conn, ops, rev)
-                    except StorageError as e:
-                        sp.rollback()
-                        results.append(e)
-                        continue
-                    sp.commit()
-                    rev = new_rev
-                    results.append(changes)
-                if rev != start:
-                    conn.execute(update(schema.revision).where(schema.revision.c.id == 1).values(revision=rev))
-                    if not self.is_sqlite:
-                        # Delivered at commit: wakes the other API servers' pollers.
-                        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+            if trusted:
+                try:
+                    return self._write(batches, guarded=False)
+                except _Diverged:
+                    log.warning("storage disagreed with the watch cache; retrying with savepoints")
+            return self._write(batches, guarded=len(batches) > 1)
         except OperationalError as e:
             raise Unavailable(str(e.orig)) from e
+
+    def _write(self, batches: list[list[Op]], *, guarded: bool) -> list[list[Change] | StorageError]:
+        results: list[list[Change] | StorageError] = []
+        rows: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            rev = int(conn.execute(_SELECT_REVISION).scalar_one())
+            start = rev
+            for ops in batches:
+                if not guarded:
+                    try:
+                        changes, rev = self._apply(conn, ops, rev, rows)
+                    except StorageError as e:
+                        if len(batches) > 1:
+                            raise _Diverged from e
+                        conn.rollback()
+                        return [e]
+                    results.append(changes)
+                    continue
+                sp = conn.begin_nested()
+                mark = len(rows)
+                try:
+                    changes, new_rev = self._apply(conn, ops, rev, rows)
+                except StorageError as e:
+                    sp.rollback()
+                    del rows[mark:]
+                    results.append(e)
+                    continue
+                sp.commit()
+                rev = new_rev
+                results.append(changes)
+            if rows:
+                conn.execute(_INSERT_CHANGE, rows)
+            if rev != start:
+                conn.execute(_UPDATE_REVISION, {"revision": rev})
+                if not self.is_sqlite:
+                    # Delivered at commit: wakes the other API servers' pollers.
+                    conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
         return results
 
-    def _apply(self, conn: Connection, ops: list[Op], rev: int) -> tuple[list[Change], int]:
+    def _apply(
+        self, conn: Connection, ops: list[Op], rev: int, rows: list[dict[str, Any]]
+    ) -> tuple[list[Change], int]:
+        """Write ``ops``' objects; their change rows are appended to ``rows`` (inserted once per transaction)."""
         out: list[Change] = []
-        o, c = schema.objects, schema.changes
         for op in ops:
             rev += 1
             meta = op.obj.setdefault("metadata", {})
             meta["resourceVersion"] = str(rev)
             body = orjson.dumps(op.obj)
-            key = (o.c.resource == op.resource) & (o.c.namespace == op.namespace) & (o.c.name == op.name)
+            params: dict[str, Any] = {"r": op.resource, "n": op.namespace, "m": op.name}
             if op.type == "ADDED":
-                # No inner savepoint: the caller's batch savepoint (or the
-                # whole transaction, for a single batch) is rolled back on error.
+                params.update(u=str(meta.get("uid", "")), v=rev, b=body)
                 try:
-                    conn.execute(
-                        insert(o).values(
-                            resource=op.resource, namespace=op.namespace, name=op.name,
-                            uid=str(meta.get("uid", "")), resource_version=rev, body=body,
-                        )
-                    )
+                    conn.execute(_INSERT_OBJECT, params)
                 except IntegrityError:
                     raise KeyExists(op.resource, op.namespace, op.name) from None
             else:
-                cond = key if op.expect_rv is None else key & (o.c.resource_version == op.expect_rv)
+                if op.expect_rv is not None:
+                    params["e"] = op.expect_rv
                 if op.type == "MODIFIED":
-                    res = conn.execute(update(o).where(cond).values(resource_version=rev, body=body))
+                    params.update(v=rev, b=body)
+                    stmt = _UPDATE_OBJECT if op.expect_rv is None else _UPDATE_OBJECT_RV
                 else:
-                    res = conn.execute(delete(o).where(cond))
+                    stmt = _DELETE_OBJECT if op.expect_rv is None else _DELETE_OBJECT_RV
+                res = conn.execute(stmt, params)
                 if res.rowcount != 1:
-                    exists = conn.execute(select(func.count()).select_from(o).where(key)).scalar_one()
+                    exists = conn.execute(_COUNT_OBJECT, params).scalar_one()
                     if exists:
                         raise VersionConflict(op.resource, op.namespace, op.name)
                     raise KeyNotFound(op.resource, op.namespace, op.name)
-            conn.execute(
-                insert(c).values(
-                    revision=rev, resource=op.resource, namespace=op.namespace, name=op.name, type=op.type,
-                    body=body,
-                )
-            )
+            rows.append({"revision": rev, "resource": op.resource, "namespace": op.namespace, "name": op.name,
+                         "type": op.type, "body": body})
             out.append(Change(rev, op.type, op.resource, op.namespace, op.name, op.obj, body))
         return out, rev
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from apiserver.storage.database import Change, Database, Op
-from apiserver.storage.errors import StorageError
+from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
 from apiserver.watchcache import WatchCache
 
 log = logging.getLogger("kubelite.store")
@@ -97,8 +98,20 @@ class Store:
             self._wake.clear()
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                if not self.shared:
+                    # One writer, authoritative cache: fail what must fail here, so the
+                    # database transaction needs no savepoints.
+                    verdicts = self._precheck([b[0] for b in batch])
+                    for (_, fut), err in zip(batch, verdicts, strict=True):
+                        if err is not None and not fut.done():
+                            fut.set_exception(err)
+                    batch = [b for b, err in zip(batch, verdicts, strict=True) if err is None]
+                    if not batch:
+                        continue
                 try:
-                    results = await loop.run_in_executor(self._thread, self.db.write, [b[0] for b in batch])
+                    results = await loop.run_in_executor(
+                        self._thread, functools.partial(self.db.write, [b[0] for b in batch], trusted=not self.shared)
+                    )
                 except Exception as e:  # the transaction itself failed: every caller learns it
                     log.error("write transaction failed: %s", e)
                     for _, fut in batch:
@@ -123,6 +136,40 @@ class Store:
                         fut.set_exception(r)
                     else:
                         fut.set_result(r)
+
+    def _precheck(self, batches: list[list[Op]]) -> list[StorageError | None]:
+        """Each batch's verdict against the cache plus the batches accepted before it."""
+        overlay: dict[tuple[str, str, str], int | None] = {}
+        verdicts: list[StorageError | None] = []
+        for ops in batches:
+            local: dict[tuple[str, str, str], int | None] = {}
+            err: StorageError | None = None
+            for op in ops:
+                k = (op.resource, op.namespace, op.name)
+                if k in local:
+                    cur = local[k]
+                elif k in overlay:
+                    cur = overlay[k]
+                else:
+                    e = self.cache.get(*k)
+                    cur = None if e is None else e.revision
+                if op.type == "ADDED":
+                    if cur is not None:
+                        err = KeyExists(*k)
+                        break
+                    local[k] = -1  # exists; its revision is assigned by the transaction
+                else:
+                    if cur is None:
+                        err = KeyNotFound(*k)
+                        break
+                    if op.expect_rv is not None and cur != op.expect_rv:
+                        err = VersionConflict(*k)
+                        break
+                    local[k] = -1 if op.type == "MODIFIED" else None
+            if err is None:
+                overlay.update(local)
+            verdicts.append(err)
+        return verdicts
 
     # -- shared database (PostgreSQL): the cache follows ``changes`` ------
     async def _catch_up(self, revision: int) -> None:

@@ -18,10 +18,18 @@ kube-apiserver sets deletionTimestamp to the end of the grace period,
 kubelite's to the request time; either way the Pod terminates for at least
 its grace period, and at most about one second longer than that after the
 delete was observed (an agent restart does not start the period over).
+
+With a process runtime (``runtime``) the containers really run: reconcile
+asks the runtime to start what should run, posts what it ``observed``, and
+on deletion stops the processes (preStop, SIGTERM, SIGKILL at the end of
+the grace period) and deletes the Pod as soon as none is left, as the
+kubelet does. The runtime's own events (an exit, a probe verdict, a
+back-off ending) enqueue the Pod again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +38,7 @@ from apimachinery.resources import BY_KEY
 from controllers.endpoints.triggertime import parse_time
 from controllers.node import status as podstatus
 from controllers.node.ipam import PodIPAllocator, PoolExhausted
+from controllers.node.runtime import ProcessRuntime
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import rfc3339
 from controllers.runtime.informer import split_key
@@ -39,6 +48,7 @@ from kubeclient.client import Client
 
 Obj = dict[str, Any]
 PODS = BY_KEY["pods"]
+SERVICES = BY_KEY["services"]
 POOL_RETRY = 5.0
 
 
@@ -63,6 +73,7 @@ class PodAgent(Controller):
         on_write: Callable[[str], None] | None = None,
         workers: int = 4,
         clock: Callable[[], float] = time.time,
+        runtime: ProcessRuntime | None = None,
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
         self.node_name = node_name
@@ -73,6 +84,18 @@ class PodAgent(Controller):
         self.pods = self.informer(PODS, enqueue=True, field_selector=f"spec.nodeName={node_name}")
         self.pods.add_handler(on_delete=self._deleted)
         self._terminating_since: dict[str, float] = {}
+        self.runtime = runtime
+        self._events: set[asyncio.Task[None]] = set()
+        if runtime is not None:
+            runtime.on_change = self.queue.add
+            runtime.emit = self._emit
+            self.services = self.informer(SERVICES)  # the kubelet's service environment variables
+
+    def _emit(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        """Record an Event about ``pod`` without holding up the caller."""
+        task = asyncio.create_task(self.recorder.event(pod, type_, reason, message))
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
 
     async def on_synced(self) -> None:
         """Rebuild the address book from the API before the first allocation."""
@@ -90,6 +113,8 @@ class PodAgent(Controller):
         uid = str(_meta(pod).get("uid") or "")
         self.ipam.release(uid)
         self._terminating_since.pop(uid, None)
+        if self.runtime is not None:
+            self.runtime.forget(uid)
 
     async def reconcile(self, key: str) -> None:
         ns, name = split_key(key)
@@ -100,22 +125,57 @@ class PodAgent(Controller):
         if status.get("phase") in ("Succeeded", "Failed"):
             return
         uid = str(_meta(pod).get("uid") or "")
+        if self.runtime is not None:
+            await self._reconcile_process(pod, uid)
+            return
         if _meta(pod).get("deletionTimestamp") is not None:
             await self._terminate(pod, uid)
             return
-        ip = str(status.get("podIP") or "")
+        await self._post_status(pod, self._allocate(pod, uid))
+
+    def _allocate(self, pod: Obj, uid: str) -> str:
+        ip = str((pod.get("status") or {}).get("podIP") or "")
         if ip:
             if not self.ipam.observe(uid, ip):
-                self.log.warning("%s: Pod %s keeps IP %s it was given elsewhere", self.name, key, ip)
-        else:
+                self.log.warning("%s: Pod %s keeps IP %s it was given elsewhere", self.name,
+                                 _meta(pod).get("name"), ip)
+            return ip
+        try:
+            return self.ipam.allocate(uid)
+        except PoolExhausted as e:
+            raise RequeueAfter(POOL_RETRY, str(e)) from e
+
+    async def _reconcile_process(self, pod: Obj, uid: str) -> None:
+        """The process runtime's pass: run, observe, post; on deletion stop, then delete."""
+        assert self.runtime is not None
+        meta = _meta(pod)
+        if meta.get("deletionTimestamp") is not None:
+            grace = max(0, int(meta.get("deletionGracePeriodSeconds") or 0))
+            done = self.runtime.terminate(uid, grace)
+            ip = str((pod.get("status") or {}).get("podIP") or "")
+            if ip and self.runtime.get(uid) is not None:
+                await self._post_status(pod, ip)
+            if not done:
+                return  # the runtime enqueues the Pod when its last process is gone
             try:
-                ip = self.ipam.allocate(uid)
-            except PoolExhausted as e:
-                raise RequeueAfter(POOL_RETRY, str(e)) from e
+                await self.client.delete(PODS, str(meta.get("name")), namespace=str(meta.get("namespace")),
+                                         grace_period_seconds=0, preconditions={"uid": uid})
+                self.on_write("pod_delete")
+            except (errors.NotFound, errors.Conflict):
+                pass
+            return
+        ip = self._allocate(pod, uid)
+        namespace = str(meta.get("namespace") or "")
+        services = [s for s in self.services.cache.list()
+                    if _meta(s).get("namespace") in (namespace, "default")]
+        await self.runtime.sync(pod, pod_ip=ip, host_ip=self.host_ip, services=services)
         await self._post_status(pod, ip)
 
     async def _post_status(self, pod: Obj, ip: str) -> None:
-        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=rfc3339())
+        observed = None
+        if self.runtime is not None:
+            observed = self.runtime.observed(str(_meta(pod).get("uid") or ""))
+        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=rfc3339(), observed=observed)
         if podstatus.same_status(new, pod.get("status")):
             return
         body = dict(pod)

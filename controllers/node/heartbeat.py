@@ -50,6 +50,7 @@ class NodeHeartbeat:
         max_pods: int = 110,
         lease_duration: int = 40,
         on_write: Callable[[str], None] | None = None,
+        kubelet_port: int = nodestatus.DEFAULT_KUBELET_PORT,
     ) -> None:
         self.client = client
         self.node_name = node_name
@@ -60,6 +61,7 @@ class NodeHeartbeat:
         self.lease_duration = lease_duration
         self.renew_interval = max(0.2, lease_duration / 4)
         self.on_write = on_write or (lambda _what: None)
+        self.kubelet_port = kubelet_port
         self.node: Obj | None = None
 
     def _capacity(self) -> dict[str, str]:
@@ -68,7 +70,8 @@ class NodeHeartbeat:
     async def register(self) -> Obj:
         """Create the Node, or adopt the existing one and post a healthy status."""
         desired = nodestatus.node_object(self.node_name, pod_cidr=self.pod_cidr, address=self.address,
-                                         now=rfc3339(), zone=self.zone, max_pods=self.max_pods)
+                                         now=rfc3339(), zone=self.zone, max_pods=self.max_pods,
+                                         kubelet_port=self.kubelet_port)
         try:
             node = await self.client.create(NODES, desired)
             log.info("registered Node %s (podCIDR %s)", self.node_name, self.pod_cidr)
@@ -93,7 +96,7 @@ class NodeHeartbeat:
 
     async def post_status(self, node: Obj) -> Obj:
         status = nodestatus.node_status(node.get("status") or {}, hostname=self.node_name, address=self.address,
-                                        now=rfc3339(), capacity=self._capacity())
+                                        now=rfc3339(), capacity=self._capacity(), kubelet_port=self.kubelet_port)
         body = dict(node)
         body["status"] = status
         updated = await self.client.update_status(NODES, body)

@@ -1,11 +1,17 @@
-"""``kubelite node``: one simulated node (kubelet), plus the elected scheduler and node lifecycle pass.
+"""``kubelite node``: one node (kubelet), plus the elected scheduler and node lifecycle pass.
 
 Process shape: register the Node (retrying until the API answers), then run
 three things until SIGTERM/SIGINT: the heartbeat (Lease renewals, Node kept
 Ready), the Pod agent for this node, and, only while this process holds the
 ``kube-system/kube-scheduler`` Lease, the scheduler and the node lifecycle
 pass (a fresh instance of each per leadership term). /healthz and /metrics
-are served on 127.0.0.1 when ``--metrics-port`` is given.
+are served on 127.0.0.1 when ``--metrics-port`` is given; the kubelet API
+(``/containerLogs``) on the node IP at ``--kubelet-port``.
+
+``--runtime simulated`` (the default) runs no processes; ``--runtime
+process`` runs every container as a local process bound to its Pod IP
+(``runtime``). The process runtime refuses to start unless the pod CIDR and
+the node IP are loopback addresses: Pods then really listen on them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import ipaddress
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,7 +33,9 @@ from prometheus_client import Counter
 
 from controllers.node.agent import PodAgent
 from controllers.node.heartbeat import NodeHeartbeat, RegistrationError
+from controllers.node.kubeletserver import KubeletServer
 from controllers.node.lifecycle import NodeLifecycle
+from controllers.node.runtime import ProcessRuntime
 from controllers.node.scheduler import Scheduler
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
 from controllers.runtime.metrics import RuntimeMetrics
@@ -55,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Node whose Lease is not renewed for this long is marked NotReady (default 40s)")
     p.add_argument("--node-monitor-period", type=duration, default=5.0, metavar="DURATION")
     p.add_argument("--workers", type=int, default=4, help="concurrent Pod reconciles")
+    p.add_argument("--runtime", choices=["simulated", "process"], default="simulated",
+                   help="simulated: no processes (default); process: containers run as local processes on their "
+                        "loopback Pod IPs (needs a loopback --pod-cidr and --node-ip)")
+    p.add_argument("--root-dir", default=None,
+                   help="the process runtime's state, sandboxes and container logs "
+                        "(default: TMPDIR/kubelite-node-NAME)")
+    p.add_argument("--kubelet-port", type=int, default=10250,
+                   help="serve the kubelet API (container logs) on NODE_IP:PORT; a taken port falls back to a free one")
+    p.add_argument("--restart-backoff", type=duration, default=10.0, metavar="DURATION",
+                   help="first CrashLoopBackOff delay, doubling up to --restart-backoff-max (default 10s)")
+    p.add_argument("--restart-backoff-max", type=duration, default=300.0, metavar="DURATION")
     p.add_argument("--metrics-port", type=int, default=None, help="serve /healthz and /metrics on 127.0.0.1:PORT")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
                    help="run the scheduler and lifecycle pass only while holding kube-system/kube-scheduler")
@@ -63,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leader-elect-retry-period", type=duration, default=2.0, metavar="DURATION")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class NodeMetrics:
@@ -107,15 +136,30 @@ async def _register(heartbeat: NodeHeartbeat) -> None:
         delay = min(delay * 2, 10.0)
 
 
+def loopback_problem(pod_cidr: str, node_ip: str) -> str:
+    """Why the process runtime may not start with these addresses ("" when it may)."""
+    net = ipaddress.ip_network(pod_cidr, strict=False)
+    if not (net.network_address.is_loopback and net.broadcast_address.is_loopback):
+        return (f"--pod-cidr {pod_cidr} is not inside 127.0.0.0/8: the process runtime binds Pods to their IPs, "
+                "so it only runs with a loopback pod CIDR (e.g. 127.10.1.0/24)")
+    try:
+        ip = ipaddress.ip_address(node_ip)
+    except ValueError:
+        return f"--node-ip {node_ip} is not an IP address"
+    if not ip.is_loopback:
+        return f"--node-ip {node_ip} is not a loopback address: the process runtime only runs on loopback"
+    return ""
+
+
 async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetrics, counters: NodeMetrics,
-                 elector: LeaderElector | None) -> None:
+                 elector: LeaderElector | None, runtime: ProcessRuntime | None, kubelet_port: int) -> None:
     heartbeat = NodeHeartbeat(client, node_name=args.name, pod_cidr=args.pod_cidr, address=args.node_ip,
                               zone=args.zone, max_pods=args.max_pods, lease_duration=args.node_lease_duration_seconds,
-                              on_write=counters.count)
+                              on_write=counters.count, kubelet_port=kubelet_port)
     await _register(heartbeat)
     await heartbeat.renew_lease()
     agent = PodAgent(client, node_name=args.name, pod_cidr=args.pod_cidr, host_ip=args.node_ip, metrics=metrics,
-                     on_write=counters.count, workers=args.workers)
+                     on_write=counters.count, workers=args.workers, runtime=runtime)
 
     async def lead() -> None:
         scheduler = Scheduler(client, metrics=metrics)
@@ -147,6 +191,18 @@ async def run(argv: list[str]) -> int:
     except ValueError as e:
         log.error("invalid --pod-cidr: %s", e)
         return 2
+    runtime: ProcessRuntime | None = None
+    if args.runtime == "process":
+        problem = loopback_problem(args.pod_cidr, args.node_ip)
+        if problem:
+            log.error("node %s: refusing to start: %s", args.name, problem)
+            return 2
+        root = Path(args.root_dir or Path(tempfile.gettempdir()) / f"kubelite-node-{args.name}")
+        runtime = ProcessRuntime(root=root, node_name=args.name, on_change=lambda _key: None,
+                                 backoff_initial=args.restart_backoff, backoff_max=args.restart_backoff_max)
+        killed = runtime.start()
+        if killed:
+            log.info("node %s: stopped %d container processes left by a previous run", args.name, killed)
     try:
         cfg = load_config(kubeconfig=args.kubeconfig, context=args.context, server=args.server)
     except ConfigError as e:
@@ -175,13 +231,29 @@ async def run(argv: list[str]) -> int:
         server = MetricsServer(metrics)
         port = await server.start(args.metrics_port)
         log.info("node %s: serving /healthz and /metrics on 127.0.0.1:%d", args.name, port)
+    kubelet: KubeletServer | None = None
+    kubelet_port = args.kubelet_port
+    if _is_ip(args.node_ip) and ipaddress.ip_address(args.node_ip).is_loopback:
+        lookup = None
+        if runtime is not None:
+            rt = runtime
+
+            def lookup_fn(ns: str, pod: str, container: str, previous: bool) -> Any:
+                return rt.log_source(ns, pod, container, previous=previous)
+
+            lookup = lookup_fn
+        kubelet = KubeletServer(lookup, unavailable="container logs are not available: this node runs the "
+                                                    "simulated runtime (start it with --runtime process)")
+        kubelet_port = await kubelet.start(args.node_ip, args.kubelet_port)
+        log.info("node %s: kubelet API on %s:%d", args.name, args.node_ip, kubelet_port)
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("node %s: starting against %s (podCIDR %s)", args.name, cfg.server, args.pod_cidr)
-    main = asyncio.create_task(_serve(args, client, metrics, counters, elector), name=f"node:{args.name}")
+    main = asyncio.create_task(_serve(args, client, metrics, counters, elector, runtime, kubelet_port),
+                               name=f"node:{args.name}")
     stopper = asyncio.create_task(stop.wait())
     code = 0
     try:
@@ -204,6 +276,10 @@ async def run(argv: list[str]) -> int:
             loop.remove_signal_handler(sig)
         if server is not None:
             await server.stop()
+        if kubelet is not None:
+            await kubelet.stop()
+        if runtime is not None:
+            await runtime.shutdown()
         await client.close()
         log.info("node %s: stopped", args.name)
     return code

@@ -5,18 +5,22 @@ which only works when the computation is a function of the objects (and of
 ``now``, used only for fields that change: a condition's
 lastTransitionTime moves only when its status does).
 
-Pod readiness (pkg/kubelet/status/generate.go): a container is ready unless
-the Pod is terminating or carries ``kubelite.io/ready: "false"`` (the knob
-tests and users turn to play failures); ContainersReady is all containers
-ready; Ready additionally needs every ``spec.readinessGates`` condition
-"True" (conditions other writers own are kept untouched). Messages are the
-kubelet's.
+Pod readiness (pkg/kubelet/status/generate.go): in the simulated runtime a
+container is ready unless the Pod is terminating or carries
+``kubelite.io/ready: "false"`` (the knob tests and users turn to play
+failures); with the process runtime the container statuses and the phase
+are what the runtime ``Observed`` (probes decide readiness). ContainersReady
+is all containers ready; Ready additionally needs every
+``spec.readinessGates`` condition "True" (conditions other writers own are
+kept untouched); a finished Pod (Succeeded/Failed) is not ready, reason
+PodCompleted. Messages are the kubelet's.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 Obj = dict[str, Any]
@@ -31,6 +35,7 @@ NODE_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
 )
+DEFAULT_KUBELET_PORT = 10250
 NODE_STATUS_UNKNOWN = "NodeStatusUnknown"
 NODE_STATUS_UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
 
@@ -111,30 +116,70 @@ def _init_status(pod: Mapping[str, Any], container: Mapping[str, Any], old: Obj 
     }
 
 
-def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str) -> Obj:
-    """The full status of a running Pod on this node (``pod_ip`` allocated, ``now`` as RFC 3339)."""
+@dataclass
+class Observed:
+    """What a real runtime saw: container statuses in API form and the Pod phase it implies."""
+
+    containers: list[Obj] = field(default_factory=list)
+    init_containers: list[Obj] = field(default_factory=list)
+    phase: str = "Pending"
+
+
+def _init_incomplete(init_statuses: list[Obj]) -> list[str]:
+    """Init containers not done: a regular one that has not exited 0, a sidecar that has not started."""
+    out = []
+    for s in init_statuses:
+        term = _map(_map(s.get("state")).get("terminated"))
+        if "running" in _map(s.get("state")) and s.get("started"):
+            continue
+        if term and term.get("exitCode") == 0:
+            continue
+        out.append(str(s.get("name")))
+    return out
+
+
+def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
+               observed: Observed | None = None) -> Obj:
+    """The full status of a Pod on this node (``pod_ip`` allocated, ``now`` as RFC 3339).
+
+    Without ``observed`` (the simulated runtime) every container runs; with
+    it, the containers, init containers and phase are the runtime's.
+    """
     old = _map(pod.get("status"))
     spec = _map(pod.get("spec"))
     old_conds = _list(old.get("conditions"))
     start = str(old.get("startTime") or now)
     unready = containers_held_unready(pod)
 
-    by_name = {str(_map(c).get("name")): _map(c) for c in _list(old.get("containerStatuses"))}
-    statuses = [_container_status(pod, _map(c), by_name.get(str(_map(c).get("name"))), ready=not unready,
-                                  started_at=start) for c in _list(spec.get("containers"))]
-    old_init = {str(_map(c).get("name")): _map(c) for c in _list(old.get("initContainerStatuses"))}
-    init_statuses = [_init_status(pod, _map(c), old_init.get(str(_map(c).get("name"))), ready=not unready,
-                                  started_at=start) for c in _list(spec.get("initContainers"))]
+    phase = "Running"
+    initialized: Obj = {"type": "Initialized", "status": "True"}
+    if observed is None:
+        by_name = {str(_map(c).get("name")): _map(c) for c in _list(old.get("containerStatuses"))}
+        statuses = [_container_status(pod, _map(c), by_name.get(str(_map(c).get("name"))), ready=not unready,
+                                      started_at=start) for c in _list(spec.get("containers"))]
+        old_init = {str(_map(c).get("name")): _map(c) for c in _list(old.get("initContainerStatuses"))}
+        init_statuses = [_init_status(pod, _map(c), old_init.get(str(_map(c).get("name"))), ready=not unready,
+                                      started_at=start) for c in _list(spec.get("initContainers"))]
+    else:
+        statuses, init_statuses, phase = observed.containers, observed.init_containers, observed.phase
+        incomplete = _init_incomplete(init_statuses)
+        if incomplete:
+            initialized = {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized",
+                           "message": f"containers with incomplete status: {go_list(incomplete)}"}
 
     unready_names = [s["name"] for s in init_statuses if s["started"] and not s["ready"]]
     unready_names += [s["name"] for s in statuses if not s["ready"]]
     containers_ready: Obj = {"type": "ContainersReady", "status": "True"}
-    if unready_names:
+    if phase in ("Succeeded", "Failed"):
+        containers_ready = {"type": "ContainersReady", "status": "False", "reason": "PodCompleted"}
+    elif unready_names:
         containers_ready = {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady",
                             "message": f"containers with unready status: {go_list(unready_names)}"}
-    if containers_ready["status"] != "True":
-        ready: Obj = {"type": "Ready", "status": "False", "reason": containers_ready["reason"],
-                      "message": containers_ready["message"]}
+    if phase in ("Succeeded", "Failed"):
+        ready: Obj = {"type": "Ready", "status": "False", "reason": "PodCompleted"}
+    elif containers_ready["status"] != "True":
+        ready = {"type": "Ready", "status": "False", "reason": containers_ready["reason"],
+                 "message": containers_ready["message"]}
     else:
         gate_msgs: list[str] = []
         for gate in _list(spec.get("readinessGates")):
@@ -151,7 +196,7 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str) -
 
     owned = [
         {"type": "PodReadyToStartContainers", "status": "True"},
-        {"type": "Initialized", "status": "True"},
+        initialized,
         ready,
         containers_ready,
         {"type": "PodScheduled", "status": "True"},
@@ -160,7 +205,7 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str) -
     conditions += [_map(c) for c in old_conds if _map(c).get("type") not in OWNED_POD_CONDITIONS]
 
     status: Obj = {
-        "phase": "Running",
+        "phase": phase,
         "conditions": conditions,
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
@@ -255,8 +300,9 @@ def node_object(
     max_pods: int = 110,
     cpu: str = "8",
     memory: str = "16Gi",
+    kubelet_port: int = DEFAULT_KUBELET_PORT,
 ) -> Obj:
-    """The Node a kubelet registers: labels, podCIDR, addresses, capacity, Ready."""
+    """The Node a kubelet registers: labels, podCIDR, addresses, capacity, Ready, the kubelet's port."""
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -272,19 +318,20 @@ def node_object(
         "kind": "Node",
         "metadata": {"name": name, "labels": labels},
         "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
-        "status": node_status({}, hostname=name, address=address, now=now, capacity=capacity),
+        "status": node_status({}, hostname=name, address=address, now=now, capacity=capacity,
+                              kubelet_port=kubelet_port),
     }
 
 
 def node_status(old: Mapping[str, Any], *, hostname: str, address: str, now: str,
-                capacity: Mapping[str, str]) -> Obj:
+                capacity: Mapping[str, str], kubelet_port: int = DEFAULT_KUBELET_PORT) -> Obj:
     """The Node status a healthy kubelet posts."""
     return {
         "capacity": dict(capacity),
         "allocatable": dict(capacity),
         "conditions": node_conditions(_map(old).get("conditions"), now=now),
         "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": hostname}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "", "osImage": "kubelite",
             "containerRuntimeVersion": "kubelite://0.1.0", "kubeletVersion": KUBELET_VERSION,

@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as e:
         click.echo(e.ctx.get_help())
         sys.exit(0)
+    except click.NoSuchOption as e:
+        cmd = e.ctx.command_path if e.ctx else "kctl"
+        name = e.option_name
+        what = f"unknown flag: {name}" if name.startswith("--") else f"unknown shorthand flag: '{name[1:2]}' in {name}"
+        _fatal(f"error: {what}\nSee '{cmd} --help' for usage.")
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "kctl"
         _fatal(f"error: {e.format_message()}\nSee '{cmd} --help' for usage.")
