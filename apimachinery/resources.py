@@ -71,7 +71,8 @@ _EVENT_FIELDS = (
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
                  ("status.phase",)),
-    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding"), _POD_FIELDS),
+    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log"),
+                 _POD_FIELDS),
     ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",)),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), ("spec.unschedulable",)),

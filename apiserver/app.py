@@ -25,7 +25,19 @@ from apimachinery import errors
 from apimachinery.errors import StatusError
 from apimachinery.resources import BY_KEY, ResourceType, lookup
 from apimachinery.selectors import parse_field_selector, parse_label_selector
-from apiserver import accessreview, apply, auth, bodies, discovery, faults, openapi, overload, scale, tables
+from apiserver import (
+    accessreview,
+    apply,
+    auth,
+    bodies,
+    discovery,
+    faults,
+    openapi,
+    overload,
+    podlogs,
+    scale,
+    tables,
+)
 from apiserver.bootstrap import bootstrap
 from apiserver.events import Recorder
 from apiserver.ledger import Ledger
@@ -245,6 +257,13 @@ class ApiServer:
         request.state.verb = verb
         if t.subresource == "scale":
             return await self._scale(request, t, dry_run=dry_run)
+        if t.subresource == "log":
+            if method != "GET":
+                raise errors.method_not_allowed()
+            pod = self.registry.get_entry(rt, t.namespace, t.name).obj
+            node_name = str((pod.get("spec") or {}).get("nodeName") or "")
+            node = self.cache.get(BY_KEY["nodes"].key, "", node_name) if node_name else None
+            return await podlogs.stream_log(pod, node.obj if node else None, podlogs.log_options(q, t.name))
         if t.subresource == "binding":
             if method != "POST":
                 raise errors.method_not_allowed()

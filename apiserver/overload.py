@@ -110,8 +110,29 @@ class Overload:
         self.draining = False
         self.dropped = {"readOnly": 0, "mutating": 0, "watch": 0}
         self.evicted = 0
+        # Request deadlines: one reaper task checks them twice a second (cheaper per request than a
+        # timer each); a request past its deadline is cancelled and answered 504.
+        self.deadlines: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
         if registry is not None:
             self._register_metrics(registry)
+
+    def watch_deadline(self, task: asyncio.Task[Any], timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.deadlines[task] = loop.time() + timeout
+        if self._reaper is None or self._reaper.done():
+            self._reaper = loop.create_task(self._reap(min(0.5, timeout / 4)), name="kubelite-request-deadlines")
+
+    async def _reap(self, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        while self.deadlines:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for task, deadline in list(self.deadlines.items()):
+                if now >= deadline and task not in self.expired and not task.done():
+                    self.expired.add(task)
+                    task.cancel()
 
     def _register_metrics(self, registry: Any) -> None:
         from prometheus_client import Counter, Gauge
@@ -206,29 +227,25 @@ class OverloadMiddleware:
             ov.readonly -= 1
 
     async def _with_deadline(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        timeout = self.overload.limits.request_timeout
-        if not timeout:
+        ov = self.overload
+        timeout = ov.limits.request_timeout
+        task = asyncio.current_task()
+        if not timeout or task is None:
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked(message: dict[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        cm = asyncio.timeout(timeout)
+        ov.watch_deadline(task, timeout)
         try:
-            async with cm:
-                await self.app(scope, receive, tracked)
-        except TimeoutError:
-            if not cm.expired():
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if task not in ov.expired:
                 raise
+            task.uncancel()
             log.warning("%s %s did not complete within %.0fs", scope["method"], scope["path"], timeout)
-            if started:
-                raise
-            await send_status(send, deadline_exceeded())
+            with contextlib.suppress(RuntimeError):  # the response had started: the connection just ends
+                await send_status(send, deadline_exceeded())
+        finally:
+            ov.deadlines.pop(task, None)
+            ov.expired.discard(task)
 
     async def _watch(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         ov = self.overload

@@ -196,7 +196,7 @@ def check_database(db_file: Path) -> tuple[list[str], str]:
     try:
         integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
         for table in ("objects", "changes"):
-            for resource, name, body in conn.execute(f"SELECT resource, name, body FROM {table}"):  # noqa: S608
+            for resource, name, body in conn.execute(f"SELECT resource, name, body FROM {table}"):
                 try:
                     obj = orjson.loads(body)
                     ok = isinstance(obj, dict) and (obj.get("metadata") or {}).get("name") == name

@@ -201,7 +201,8 @@ def test_parse_errors_in_kubectl_words(text: str, message: str) -> None:
 
 def test_last_applied_configuration_is_kubectls() -> None:
     """The exact body kubectl 1.32 POSTs on a first apply (kubectl-contract/requests-by-command.txt)."""
-    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "the-bus", "namespace": "default"},
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": "the-bus", "namespace": "default"},
            "spec": {"type": "NodePort", "selector": {"env": "marvel"},
                     "ports": [{"port": 8080, "targetPort": 8080, "nodePort": 31112}]}}
     applied = (
@@ -313,7 +314,7 @@ def test_env_vars_choose_services_like_the_kubelet() -> None:
         _svc("headless", "None", [{"port": 80}]),
         _svc("other-ns", "10.0.0.3", [{"port": 80}], ns="elsewhere"),
     ]
-    pod = {"metadata": {"name": "p", "namespace": "shield"}, "spec": {}}
+    pod: dict[str, Any] = {"metadata": {"name": "p", "namespace": "shield"}, "spec": {}}
     names = [k for k, _ in envvars.pod_service_env(pod, services) if k.endswith("_SERVICE_HOST")]
     assert names == ["KUBERNETES_SERVICE_HOST", "WEB_SERVICE_HOST"]
     pod["spec"]["enableServiceLinks"] = False
@@ -658,7 +659,7 @@ def test_watch_matches_kubectl(http: httpx.Client, kctl: Runner, kubectl: Runner
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env.update({"HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])})
     assert KUBECTL is not None
-    procs = [subprocess.Popen(argv + ["get", "svc", "-w", "-n", ns], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([*argv, "get", "svc", "-w", "-n", ns], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env, cwd=home)
              for argv in ([sys.executable, "-m", "kubeclient.kctl.cli"],
                           [KUBECTL, f"--cache-dir={home / 'kube-cache'}"])]

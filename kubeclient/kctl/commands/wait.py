@@ -104,6 +104,8 @@ def wait_cmd(args: tuple[str, ...], for_: str, timeout: str, selector: str | Non
             if tgt.names is not None:
                 objs.extend((tgt.rt, n, s.ns_for(tgt.rt)) for n in tgt.names)
                 continue
+            if not (selector or field_selector or all_):
+                raise fail("resource(s) were provided, but no name was specified")
             lst = await s.list_all(tgt.rt, namespace=s.ns_for(tgt.rt, all_namespaces=all_namespaces),
                                    label_selector=selector, field_selector=field_selector)
             for o in lst["items"]:
