@@ -81,6 +81,13 @@ def _int_param(value: str | None, name: str) -> int | None:
         raise errors.bad_request(f'invalid value "{value}" for query parameter {name}: must be an integer') from None
 
 
+def header_value(text: str) -> str:
+    """``text`` as a header value: control characters (CR/LF could split the header) become spaces and
+    non-Latin-1 text goes out as its UTF-8 bytes, as Go's net/http writes it (Starlette encodes Latin-1)."""
+    safe = "".join(" " if c < " " or c == "\x7f" else c for c in text)
+    return safe.encode("utf-8").decode("latin-1")
+
+
 def status_response(e: StatusError) -> Response:
     return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
 
@@ -205,8 +212,8 @@ class ApiServer:
 
     def respond(self, request: Request, rt: ResourceType, obj: dict[str, Any], code: int = 200,
                 warnings: tuple[str, ...] = ()) -> Response:
-        headers = {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)} if (
-            warnings) else None
+        headers = {"Warning": header_value(", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"'
+                                                     for w in warnings))} if warnings else None
         want_table, _ = tables.wants_table(request.headers.get("accept", ""))
         if want_table and obj.get("kind") == rt.kind:
             include = request.query_params.get("includeObject") or "Metadata"

@@ -6,7 +6,8 @@ separate process (creates of Pods and Services, label patches, deletes; every
 2xx reply is appended to a log before the next request), kill -9 the server
 at a random moment, restart it on the same directory and check that
 
-- every acknowledged create is present (unless its delete was acknowledged too),
+- every acknowledged create is present (unless a delete of it was sent: its reply may be what the
+  crash swallowed),
 - every acknowledged delete is gone,
 - every acknowledged patch is visible (the object's counter label is at least
   the acknowledged value: a later, unacknowledged patch may have landed too),
@@ -98,6 +99,8 @@ async def _load(url: str, log_path: Path, prefix: str, workers: int, seed: int) 
                     ack({"op": "patch", "res": "pods", "name": name, "gen": gen + 1})
             elif services:
                 name = services.pop(rng.randrange(len(services)))
+                # Logged before sending: a delete whose reply the crash swallows may still have landed.
+                ack({"op": "deleting", "res": "services", "name": name})
                 r = await c.delete(f"/api/v1/namespaces/{NS}/services/{name}")
                 if r.status_code == 200:
                     ack({"op": "delete", "res": "services", "name": name})
@@ -165,7 +168,7 @@ def stop_server(s: Server) -> None:
 @dataclass
 class Result:
     iteration: int
-    acknowledged: int
+    acknowledged: int  # log records: acknowledged writes, plus deletes about to be sent
     kill_after_s: float
     objects: int
     lost: list[str] = field(default_factory=list)
@@ -218,8 +221,10 @@ def verify(url: str, acks: list[dict[str, Any]]) -> tuple[list[str], list[str], 
             for item in r.json()["items"]:
                 present[(res, item["metadata"]["name"])] = item
     deleted = {(a["res"], a["name"]) for a in acks if a["op"] == "delete"}
+    maybe_deleted = {(a["res"], a["name"]) for a in acks if a["op"] == "deleting"}
     lost = [f"{a['res']}/{a['name']}" for a in acks
-            if a["op"] == "create" and (a["res"], a["name"]) not in present and (a["res"], a["name"]) not in deleted]
+            if a["op"] == "create" and (a["res"], a["name"]) not in present
+            and (a["res"], a["name"]) not in maybe_deleted]
     undeleted = [f"{r}/{n}" for r, n in deleted if (r, n) in present]
     stale: list[str] = []
     for a in acks:

@@ -176,10 +176,12 @@ CONTROLLERS = {
     "replicaset": "controllers.replicaset:main",
     "deployment": "controllers.deployment:main",
     "gc": "controllers.gc:main",
+    "loadbalancer": "controllers.loadbalancer:main",
 }
 PROCESSES = {
     "dns": "controllers.dns.main:main",
     "node": "controllers.node.main:main",
+    "proxy": "controllers.proxy.main:main",
 }
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
@@ -201,7 +203,7 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment or gc (``kubelite controller NAME --help``)."""
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc or loadbalancer (``kubelite controller NAME --help``)."""
     sys.exit(_run_entry(CONTROLLERS[name], list(args)))
 
 
@@ -219,6 +221,13 @@ def node(args: tuple[str, ...]) -> None:
     sys.exit(_run_entry(PROCESSES["node"], list(args)))
 
 
+@main.command(context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def proxy(args: tuple[str, ...]) -> None:
+    """Run a node's service proxy, or print its iptables view with --show-rules (``kubelite proxy --help``)."""
+    sys.exit(_run_entry(PROCESSES["proxy"], list(args)))
+
+
 @main.command()
 @click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True)
 @click.option("--bind-address", default="127.0.0.1", show_default=True)
@@ -228,13 +237,16 @@ def node(args: tuple[str, ...]) -> None:
 @_db_option
 @click.option("--apiservers", default=1, show_default=True, type=int, help="API servers (PostgreSQL for > 1)")
 @click.option("--ready-timeout", default=30.0, show_default=True, type=float)
+@click.option("--data-path", is_flag=True,
+              help="carry real traffic on loopback: Pods run as processes (IPs from 127.10.0.0/16), Services get "
+                   "127.96.0.0/16, LoadBalancers 127.20.0.0/24, one proxy per node")
 def up(data_dir: str, bind_address: str, port: int, dns_port: int, nodes: int, db: str, apiservers: int,
-       ready_timeout: float) -> None:
+       ready_timeout: float, data_path: bool) -> None:
     """Start the whole control plane as supervised processes; Ctrl-C stops it."""
     from kubelite.up import run_up
 
     sys.exit(run_up(data_dir=Path(data_dir), bind_address=bind_address, port=port, dns_port=dns_port,
-                    nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout))
+                    nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout, data_path=data_path))
 
 
 if __name__ == "__main__":  # pragma: no cover

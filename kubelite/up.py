@@ -42,8 +42,14 @@ async def dns_synced(host: str, port: int) -> bool:
     return bool(r.rcode() == dns.rcode.NOERROR)
 
 
+# --data-path: every range is loopback, so Pods, Services and LoadBalancers really answer on this host
+DATA_PATH_POD_CIDR = "127.10.0.0/16"  # node i gets 127.10.i.0/24
+DATA_PATH_SERVICE_CIDR = "127.96.0.0/16"
+DATA_PATH_LB_POOL = "127.20.0.0/24"
+
+
 def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
-         apiservers: int) -> tuple[list[Child], list[Child], str]:
+         apiservers: int, data_path: bool = False) -> tuple[list[Child], list[Child], str]:
     """The API server children, the other children, and the server URL controllers use."""
     py = [sys.executable, "-m", "kubelite.cli"]
     servers: list[Child] = []
@@ -52,6 +58,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
         argv = [*py, "apiserver", "--bind-address", bind_address, "--port", str(p), "--data-dir", str(data_dir)]
         if db:
             argv += ["--db", db]
+        if data_path:
+            argv += ["--service-cluster-ip-range", DATA_PATH_SERVICE_CIDR]
         servers.append(Child(f"apiserver-{i}" if apiservers > 1 else "apiserver", argv,
                              ready_url=f"http://{bind_address}:{p}/readyz"))
     server = f"http://{bind_address}:{port}"
@@ -62,9 +70,21 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
     for i in range(1, nodes + 1):
         mp = _free_port()
-        others.append(Child(f"node-{i}", [*py, "node", "--server", server, "--name", f"node-{i}",
-                                          "--pod-cidr", f"10.85.{i - 1}.0/24", "--node-ip", f"127.0.1.{i}",
-                                          "--metrics-port", str(mp)],
+        pod_cidr = f"127.10.{i}.0/24" if data_path else f"10.85.{i - 1}.0/24"
+        argv = [*py, "node", "--server", server, "--name", f"node-{i}", "--pod-cidr", pod_cidr,
+                "--node-ip", f"127.0.1.{i}", "--metrics-port", str(mp)]
+        if data_path:
+            argv += ["--runtime", "process", "--root-dir", str(data_dir / "nodes" / f"node-{i}")]
+        others.append(Child(f"node-{i}", argv, ready_url=f"http://127.0.0.1:{mp}/healthz"))
+    if data_path:
+        for i in range(1, nodes + 1):
+            mp = _free_port()
+            others.append(Child(f"proxy-{i}", [*py, "proxy", "--server", server, "--node", f"node-{i}",
+                                               "--cluster-cidr", DATA_PATH_POD_CIDR, "--metrics-port", str(mp)],
+                                ready_url=f"http://127.0.0.1:{mp}/healthz"))
+        mp = _free_port()
+        others.append(Child("loadbalancer", [*py, "controller", "loadbalancer", "--server", server,
+                                             "--pool", DATA_PATH_LB_POOL, "--metrics-port", str(mp)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
     others.append(Child("dns", [*py, "dns", "--server", server, "--port", str(dns_port), "--bind", bind_address],
                         probe=lambda: dns_synced(bind_address, dns_port)))
@@ -72,7 +92,7 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
 
 
 def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
-           apiservers: int, ready_timeout: float) -> int:
+           apiservers: int, ready_timeout: float, data_path: bool = False) -> int:
     import migrations
     from apiserver.settings import Settings
     from kubeclient.kubeconfig import render_kubeconfig
@@ -88,7 +108,7 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
     click.echo(f"kubelite: migrating {settings.database_url()}", err=True)
     migrations.upgrade(settings.database_url())
     servers, others, server = plan(data_dir=data_dir, bind_address=bind_address, port=port, dns_port=dns_port,
-                                   nodes=nodes, db=db, apiservers=apiservers)
+                                   nodes=nodes, db=db, apiservers=apiservers, data_path=data_path)
     kubeconfig = data_dir / "kubeconfig"
     kubeconfig.write_text(render_kubeconfig(server))
 
@@ -112,7 +132,10 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
                     f"  DNS:         {bind_address}:{dns_port} (udp+tcp, zone cluster.local)\n"
                     f"  kubeconfig:  {kubeconfig.resolve()}\n"
                     f"  try:         export KUBECONFIG={kubeconfig.resolve()}; kubectl get svc -A\n"
-                    f"Ctrl-C stops everything.\n"
+                    + (f"  data path:   Pods {DATA_PATH_POD_CIDR} (node-i: 127.10.i.0/24, run as processes), "
+                       f"Services {DATA_PATH_SERVICE_CIDR}, LoadBalancers {DATA_PATH_LB_POOL}, "
+                       f"nodes 127.0.1.1-{nodes}; image kubelite/echo answers HTTP\n" if data_path else "")
+                    + "Ctrl-C stops everything.\n"
                 )
             await stop.wait()
         finally:

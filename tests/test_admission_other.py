@@ -68,9 +68,11 @@ def endpoints(subsets: list[Any]) -> dict[str, Any]:
         "2001:db8::ffff)",
         'subsets[0].addresses[0].ip: Invalid value: "nope": must be a valid IP address',
     ]),
-    ([{"notReadyAddresses": [{"ip": "127.0.0.1"}]}],
-     ['subsets[0].notReadyAddresses[0].ip: Invalid value: "127.0.0.1": may not be in the loopback range '
-      "(127.0.0.0/8, ::1/128)"]),
+    ([{"notReadyAddresses": [{"ip": "169.254.0.1"}]}],
+     ['subsets[0].notReadyAddresses[0].ip: Invalid value: "169.254.0.1": may not be in the link-local range '
+      "(169.254.0.0/16, fe80::/10)"]),
+    # kubelite deviation: process-runtime Pods have loopback IPs, so Endpoints may hold them
+    ([{"addresses": [{"ip": "127.10.1.2"}], "ports": [{"port": 8080}]}], []),
     ([{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 0, "protocol": "ICMP"}, {"port": 1, "name": "a"}]}], [
         "subsets[0].ports[0].name: Required value",
         "subsets[0].ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from apimachinery.errors import StatusError
@@ -176,3 +177,16 @@ def test_malformed_bodies_get_a_4xx_status(api: httpx.Client, apiserver: ApiServ
     assert took < 3, f"{case} took {took:.1f}s"
     assert rss_kib(apiserver.proc.pid) - before < 100_000
     assert api.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["\u0100", "a\r\nX-Injected: 1", "tab\there", "zero\x00byte"])
+def test_unknown_field_names_cannot_break_the_warning_header(api: httpx.Client, ns: str, field: str) -> None:
+    """Warnings quote unknown field names: non-Latin-1 text and CR/LF must neither 500 nor split the header."""
+    body = orjson.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "warned"},
+                         "spec": {"ports": [{"port": 80}]}, field: 1})
+    r = api.post(f"/api/v1/namespaces/{ns}/services", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert "x-injected" not in r.headers
+    warning = dict(r.headers.raw).get(b"warning", b"")
+    assert b"\r" not in warning and b"\n" not in warning
+    assert warning.decode("utf-8").startswith('299 - "unknown field')

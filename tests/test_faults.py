@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -100,7 +101,7 @@ async def test_unavailable_store_is_503_for_every_write_verb(app_client: tuple[A
     assert (await c.post("/api/v1/namespaces/default/pods", json=pod("p"))).status_code == 201
     db = app.state.server.store.db
 
-    def down(_batches: Any) -> Any:
+    def down(*_args: Any, **_kwargs: Any) -> Any:
         raise Unavailable("server closed the connection unexpectedly")
 
     monkeypatch.setattr(db, "write", down)
@@ -119,9 +120,19 @@ async def test_unavailable_store_is_503_for_every_write_verb(app_client: tuple[A
     assert (await c.delete("/api/v1/namespaces/default/pods/p")).status_code == 200
 
 
-def test_request_deadline_bounds_a_hung_database(tmp_path: Path) -> None:
-    """The database does not answer at all (write lock held): 504 within --request-timeout, then recovery."""
-    srv = start_apiserver(tmp_path, extra=["--request-timeout", "2"])
+INLINE_BLOCKS = pytest.mark.xfail(
+    strict=True,
+    reason="apiserver/storage/store.py writes SQLite inline on the event loop (unless KUBELITE_WRITER_THREAD=1): "
+           "a locked database then blocks every request for the 10 s busy timeout",
+)
+
+
+@pytest.mark.parametrize("writer", ["thread", pytest.param("inline", marks=INLINE_BLOCKS)])
+def test_request_deadline_bounds_a_hung_database(tmp_path: Path, writer: str) -> None:
+    """The database does not answer at all (write lock held): 504 within --request-timeout, the server
+    keeps serving reads and probes meanwhile, then recovers."""
+    srv = start_apiserver(tmp_path, extra=["--request-timeout", "2"],
+                          env={"KUBELITE_WRITER_THREAD": "1" if writer == "thread" else "0"})
     try:
         lock = sqlite3.connect(str(tmp_path / "kubelite.db"), timeout=30, isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")
@@ -136,6 +147,16 @@ def test_request_deadline_bounds_a_hung_database(tmp_path: Path) -> None:
                                                "context deadline exceeded")
                 assert c.get("/api/v1/namespaces/default/pods").status_code == 200
                 assert c.get("/readyz").status_code == 200
+                # while a write waits on the database, the rest of the server answers at once
+                with httpx.Client(base_url=srv.url, timeout=30) as w:
+                    t = threading.Thread(target=w.post, args=("/api/v1/namespaces/default/pods",),
+                                         kwargs={"json": pod("blocked")})
+                    t.start()
+                    time.sleep(0.3)
+                    t1 = time.monotonic()
+                    assert c.get("/healthz", timeout=1).status_code == 200
+                    assert time.monotonic() - t1 < 1
+                    t.join(10)
         finally:
             lock.execute("COMMIT")
             lock.close()

@@ -34,7 +34,9 @@ def _inflight_writes(url: str) -> float:
 
 
 def test_sigterm_finishes_in_flight_writes_and_ends_watches_cleanly(tmp_path: Path) -> None:
-    srv = start_apiserver(tmp_path)
+    # The writes are held in flight by locking the SQLite file; with the writer thread the event loop
+    # stays free meanwhile (inline SQLite writes would block it: see test_faults).
+    srv = start_apiserver(tmp_path, env={"KUBELITE_WRITER_THREAD": "1"})
     watch_result: dict[str, Any] = {}
 
     def watcher() -> None:

@@ -65,6 +65,16 @@ def _dns_label_errors(value: str, path: str) -> list[FieldError]:
     return [invalid(path, value, m) for m in is_dns1123_label(value)]
 
 
+def endpoint_ip_errors(ip: str) -> list[str]:
+    """ValidateNonSpecialIP, except that loopback is allowed: a kubelite deviation (issue 10).
+
+    kubelite's process runtime gives Pods loopback IPs (127.10.0.0/16) so that
+    they really answer on this host; their Endpoints and EndpointSlices must
+    be storable. Unspecified and link-local addresses stay refused.
+    """
+    return [m for m in non_special_ip_errors(ip) if not m.startswith("may not be in the loopback range")]
+
+
 def _endpoint_address_errors(ip: str, path: str) -> list[FieldError]:
     """IsValidIP followed by ValidateNonSpecialIP, as Endpoints and externalIPs are checked."""
     return [invalid(path, ip, m) for m in is_valid_ip(ip)] + [invalid(path, ip, m) for m in non_special_ip_errors(ip)]
@@ -174,7 +184,7 @@ def _endpoint_address(address: dict[str, Any], path: str) -> list[FieldError]:
     node_name = address.get("nodeName")
     if node_name is not None:
         errs += [invalid(f"{path}.nodeName", node_name, m) for m in is_dns1123_subdomain(as_str(node_name))]
-    return errs + [invalid(f"{path}.ip", ip, m) for m in non_special_ip_errors(ip)]
+    return errs + [invalid(f"{path}.ip", ip, m) for m in endpoint_ip_errors(ip)]
 
 
 def _endpoint_port(port: dict[str, Any], path: str, *, require_name: bool) -> list[FieldError]:
@@ -400,10 +410,10 @@ def _slice_endpoint_errors(endpoints: list[Any], address_type: str) -> list[Fiel
             apath = f"{path}.addresses[{j}]"
             if address_type == "IPv4":
                 errs += [invalid(apath, address, m) for m in is_valid_ipv4_address(address)]
-                errs += [invalid(apath, address, m) for m in non_special_ip_errors(address)]
+                errs += [invalid(apath, address, m) for m in endpoint_ip_errors(address)]
             elif address_type == "IPv6":
                 errs += [invalid(apath, address, m) for m in is_valid_ipv6_address(address)]
-                errs += [invalid(apath, address, m) for m in non_special_ip_errors(address)]
+                errs += [invalid(apath, address, m) for m in endpoint_ip_errors(address)]
             elif address_type == "FQDN":
                 errs += validate_fqdn(apath, address)
         if ep.get("nodeName") is not None:

@@ -267,6 +267,8 @@ async def run(argv: list[str]) -> int:
         else:
             log.info("node %s: signal received, stopping", args.name)
     finally:
+        if runtime is not None:
+            await runtime.shutdown()  # first: releasing the Lease may wait on an API server that is gone too
         for t in (main, stopper):
             t.cancel()
         for t in (main, stopper):
@@ -278,8 +280,6 @@ async def run(argv: list[str]) -> int:
             await server.stop()
         if kubelet is not None:
             await kubelet.stop()
-        if runtime is not None:
-            await runtime.shutdown()
         await client.close()
         log.info("node %s: stopped", args.name)
     return code

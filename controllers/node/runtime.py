@@ -331,6 +331,7 @@ class ProcessRuntime:
     by_key: dict[str, str] = field(default_factory=dict)
     _records: dict[str, _Record] = field(default_factory=dict)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    closed: bool = False
 
     # ---- lifecycle of the runtime ------------------------------------------------
 
@@ -360,7 +361,8 @@ class ProcessRuntime:
         tmp.replace(self.root / STATE_FILE)
 
     async def shutdown(self, grace: float = MIN_GRACE) -> None:
-        """Stop every container (the node goes away): SIGTERM, then SIGKILL after ``grace``."""
+        """Stop every container (the node goes away): SIGTERM, then SIGKILL after ``grace``; start none again."""
+        self.closed = True
         procs = [c.proc for r in self.pods.values() for c in r.containers() if c.proc is not None]
         for p in procs:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -396,7 +398,7 @@ class ProcessRuntime:
             self.pods[uid] = run
             self.by_key[run.key] = uid
         run.pod, run.ip, run.host_ip, run.services = pod, pod_ip, host_ip, services
-        if run.terminating or run.final_phase:
+        if run.terminating or run.final_phase or self.closed:
             return run
         async with run.lock:
             await self._advance(run)
@@ -515,6 +517,8 @@ class ProcessRuntime:
         self.on_change(run.key)
 
     async def _start(self, run: PodRun, c: ContainerRun) -> None:
+        if self.closed:
+            return
         pod = run.pod
         try:
             launch = podenv.launch(pod, c.spec, services=run.services, pod_ip=run.ip, host_ip=run.host_ip,

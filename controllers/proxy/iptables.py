@@ -27,6 +27,7 @@ traffic detector; without it no masquerade-off-cluster rule is written).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Sequence
@@ -123,6 +124,11 @@ def _comment_service(line: str) -> str | None:
     return value[:cut]
 
 
+def _rule_order(line: str, *, keep_last: bool) -> tuple[int, str]:
+    """orderByCommentServiceName, with the nodeports jump kept last in nat KUBE-SERVICES."""
+    return (1 if keep_last and "must be the last rule" in line else 0, _comment_service(line) or "")
+
+
 def _chain_order(name: str) -> tuple[int, str]:
     if name == KUBE_NODEPORTS:
         return (0, "")
@@ -142,10 +148,8 @@ def _dump(tables: Sequence[_Table]) -> str:
         for c in chains:
             rules = [line for chain, line in t.rules if chain == c]
             if c in (KUBE_NODEPORTS, KUBE_SERVICES):
-                def key(line: str) -> tuple[int, str]:
-                    last = t.name == "nat" and c == KUBE_SERVICES and "must be the last rule" in line
-                    return (1 if last else 0, _comment_service(line) or "")
-                rules = sorted(rules, key=key)
+                keep_last = t.name == "nat" and c == KUBE_SERVICES
+                rules = sorted(rules, key=functools.partial(_rule_order, keep_last=keep_last))
             out.extend(rules)
         out.append("COMMIT")
     return "\n".join(out) + "\n"

@@ -14,7 +14,7 @@ headers print once per group of equal column definitions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kubeclient.kctl import jsonpath
@@ -137,7 +137,6 @@ class Output:
     fmt: str = ""
     template: str = ""
     show_managed_fields: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, value: str | None) -> Output:

@@ -86,17 +86,6 @@ class ConnectionFlags:
     token: str | None = None
     request_timeout: float | None = None
 
-    def merged(self, other: ConnectionFlags) -> ConnectionFlags:
-        """Flags given after the verb win over the same flags given before it."""
-        return ConnectionFlags(
-            kubeconfig=other.kubeconfig or self.kubeconfig,
-            context=other.context or self.context,
-            server=other.server or self.server,
-            namespace=other.namespace or self.namespace,
-            token=other.token or self.token,
-            request_timeout=other.request_timeout or self.request_timeout,
-        )
-
 
 def kind_string(rt: ResourceType) -> str:
     """``service``, ``deployment.apps``: the prefix of kubectl's ``service/name`` lines."""
@@ -168,7 +157,7 @@ class Session:
             else:
                 group = rest
         for rt in self.resources:
-            if name in (rt.plural, rt.singular.lower(), rt.kind.lower()) or a == rt.kind:
+            if name in (rt.plural, rt.singular.lower(), rt.kind.lower()):
                 if rest and rt.group != group and not (rt.group == "" and rest == rt.version):
                     continue
                 if version and rt.version != version:
