@@ -231,8 +231,10 @@ class ApiServer:
         dry_run = q.get("dryRun") == "All"
         if q.get("dryRun") not in (None, "", "All"):
             raise errors.bad_request(f'unsupported dry run directive "{q.get("dryRun")}"')
-        apply.check_manager(q.get("fieldManager"))
-        manager = apply.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
+        manager = ""
+        if method != "GET":
+            apply.check_manager(q.get("fieldManager"))
+            manager = apply.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
         verb = method.lower()
         if t.name is None:
             if method == "GET":
@@ -520,8 +522,9 @@ def create_app(settings: Settings) -> FastAPI:
         return resp
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    app.router.routes.append(Route("/api/{path:path}", resource, methods=methods))
-    app.router.routes.append(Route("/apis/{path:path}", resource, methods=methods))
+    # First in the route list: most requests are resource requests.
+    app.router.routes.insert(0, Route("/apis/{path:path}", resource, methods=methods))
+    app.router.routes.insert(0, Route("/api/{path:path}", resource, methods=methods))
 
     def discovery_response(request: Request, aggregated: dict[str, Any], legacy: dict[str, Any]) -> Response:
         if discovery.wants_aggregated(request.headers.get("accept", "")):

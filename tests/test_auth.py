@@ -619,3 +619,11 @@ def test_anonymous_auth_flag(anonymous: SecureServer) -> None:
     r = httpx.get(anonymous.url + "/api/v1/namespaces/public/services", headers={"Authorization": "Bearer nope"},
                   timeout=10)
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize(("args", "expected"), [([], False), (["--anonymous-auth"], True),
+                                                (["--anonymous-auth=false"], False), (["--anonymous-auth=true"], True)])
+def test_anonymous_auth_flag_parses_like_kube(args: list[str], expected: bool) -> None:
+    from kubelite.cli import apiserver
+
+    assert apiserver.make_context("apiserver", list(args)).params["anonymous_auth"] is expected
