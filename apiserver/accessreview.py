@@ -194,12 +194,30 @@ def _status(e: StatusError) -> Response:
     return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
 
 
-def register(app: FastAPI, authorizer: Authorizer) -> None:
-    """Serve the review endpoint and its group-version document (before the generic /apis routes)."""
+class ReviewEndpoint:
+    """ASGI filter serving the review endpoint and ``/apis/authorization.k8s.io/v1`` itself.
 
-    async def create(request: Request) -> Response:
-        request.state.verb = "create"
-        request.state.resource = PLURAL
+    A filter rather than a route so that no route order (the generic ``/apis/{path}`` route is
+    first in the router) can shadow it; it must sit inside the authentication filter, which
+    puts the user in the scope.
+    """
+
+    def __init__(self, app: Any, *, authorizer: Authorizer) -> None:
+        self.app = app
+        self.authorizer = authorizer
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == PATH:
+            response = await self._review(Request(scope, receive))
+        elif path == f"/apis/{GROUP_VERSION}" and scope["method"] in ("GET", "HEAD"):
+            response = Response(orjson.dumps(resource_list()), media_type=JSON)
+        else:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    async def _review(self, request: Request) -> Response:
         try:
             if request.method != "POST":
                 raise errors.method_not_allowed()
@@ -209,16 +227,16 @@ def register(app: FastAPI, authorizer: Authorizer) -> None:
                 body = decode_protobuf_review(await server.read_body(request))
             else:
                 body = await server.decode_body(request)
-            out = review(authorizer, body, user_of(request.scope))
+            out = review(self.authorizer, body, user_of(request.scope))
         except StatusError as e:
             return _status(e)
         return Response(orjson.dumps(out), status_code=201, media_type=JSON)
 
-    async def group_version() -> Response:
-        return Response(orjson.dumps(resource_list()), media_type=JSON)
 
-    app.add_api_route(PATH, create, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    app.add_api_route(f"/apis/{GROUP_VERSION}", group_version, methods=["GET"], include_in_schema=False)
+def install(app: FastAPI, authorizer: Authorizer) -> None:
+    """Add the review endpoint; call it before installing the authentication filter (so it runs after)."""
+    app.add_middleware(ReviewEndpoint, authorizer=authorizer)
 
 
-__all__ = ["add_to_aggregated", "add_to_group_list", "decode_protobuf_review", "register", "resource_list", "review", "review_info"]
+__all__ = ["ReviewEndpoint", "add_to_aggregated", "add_to_group_list", "decode_protobuf_review", "install",
+           "resource_list", "review", "review_info"]

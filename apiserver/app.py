@@ -489,11 +489,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="kubelite", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
-    # Filters (outermost last): authentication + authorization (auth.py), then overload caps (overload.py).
+    # Filters, outermost installed last: authentication + authorization (auth.py), overload caps
+    # (overload.py), then the SelfSubjectAccessReview endpoint (accessreview.py, needs the user).
     security = auth.Security.from_settings(settings)
+    accessreview.install(app, security.authorizer)
     overload.install(app, overload.Limits.from_settings(settings), registry=server.metrics.registry)
     auth.install(app, security)
-    accessreview.register(app, security.authorizer)
 
     async def resource(request: Request) -> Response:
         # A plain Starlette route: FastAPI's dependency solving costs more than a GET from the cache.

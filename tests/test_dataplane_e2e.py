@@ -568,7 +568,7 @@ def test_graceful_termination_sigterm_then_sigkill(cluster: Cluster, ns: str) ->
     wait_for(lambda: pod(cluster, ns, "stubborn") is None, 15, "stubborn to go")
     stubborn_took = time.monotonic() - t0
     assert got_term
-    assert polite < 2.0, polite  # exits on SIGTERM: deleted at once
+    assert polite < 3.0, polite  # exits about 1 s after SIGTERM (its shutdown delay): long before its grace
     assert 2.8 <= stubborn_took < 6.0, stubborn_took  # SIGKILL at the end of its 3 s grace period
 
 

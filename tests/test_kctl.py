@@ -29,13 +29,19 @@ import yaml
 
 from apimachinery.errors import StatusError, invalid_object, not_found, required
 from kubeclient.kctl import describers, envvars, jsonpath
-from kubeclient.kctl.commands.apply import modified_configuration, parse_tcp, service_object
+from kubeclient.kctl.commands.apply import (
+    json_merge_three_way,
+    modified_configuration,
+    parse_tcp,
+    service_object,
+)
 from kubeclient.kctl.commands.expose import exposed_service
 from kubeclient.kctl.commands.labels import change_message, changed, merge_patch, split_pairs
 from kubeclient.kctl.encoding import go_json, go_yaml
 from kubeclient.kctl.failures import KctlError, Problems, fail, status_message
 from kubeclient.kctl.manifests import parse_text, split_documents
 from kubeclient.kctl.printing import TableOptions, TablePrinter, cell_text
+from kubeclient.kctl.quantity import parse_quantity
 from kubeclient.kctl.tabwriter import TabWriter, kubectl_writer, tabbed
 from tests.conftest import ApiServerProcess, start_apiserver
 
@@ -216,6 +222,13 @@ def test_last_applied_configuration_is_kubectls() -> None:
         indent=None) + "\n"
 
 
+def test_json_merge_fallback_for_types_without_patch_metadata() -> None:
+    original = {"a": 1, "b": {"c": 1, "d": 2}}
+    current = {"a": 1, "b": {"c": 1, "d": 2}, "status": {"x": 1}}
+    assert json_merge_three_way(original, {"b": {"c": 2}}, current) == {"a": None, "b": {"d": None, "c": 2}}
+    assert json_merge_three_way(None, {"a": 1}, {"a": 1, "x": 2}) == {}
+
+
 @pytest.mark.parametrize(
     ("spec", "port"),
     [("8080:80", {"name": "8080-80", "port": 8080, "protocol": "TCP", "targetPort": 80}),
@@ -337,6 +350,17 @@ def test_describe_endpoints_from_slices(ready: list[bool | None], port_name: str
     sl = {"ports": [{"name": "http", "port": 8080, "protocol": "TCP"}], "endpoints": endpoints}
     assert describers.format_endpoint_slices([sl], port_name) == expected
     assert describers.format_endpoint_slices([], port_name) == "<none>"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "total", "milli"),
+    [("1Gi", "512Mi", "1536Mi", 1610612736000), ("100m", "200m", "300m", 300), ("0.1", "0", "100m", 100),
+     ("1.5", "0", "1500m", 1500), ("1500", "0", "1500", 1500000), ("1000", "0", "1k", 1000000),
+     ("0", "0", "0", 0), ("1k", "500", "1500", 1500000), ("2e3", "0", "2e3", 2000000)],
+)
+def test_quantities_add_and_print_canonically(a: str, b: str, total: str, milli: int) -> None:
+    q = parse_quantity(a) + parse_quantity(b)
+    assert (str(q), q.milli_value()) == (total, milli)
 
 
 def test_describe_service_page() -> None:
@@ -718,8 +742,7 @@ def test_env_for_a_service_with_two_named_ports(http: httpx.Client, home: Path, 
     assert "KUBERNETES_SERVICE_HOST=10.96.0.1" in r.out.splitlines()
 
 
-def test_exit_codes_and_messages_without_kubectl(http: httpx.Client, kctl: Runner, home: Path,
-                                                 server: ApiServerProcess) -> None:
+def test_exit_codes_and_messages_without_kubectl(http: httpx.Client, kctl: Runner, home: Path) -> None:
     ns = new_namespace(http, "codes")
     r = kctl("get", "svc", "nope", "-n", ns)
     assert (r.code, r.out, r.err) == (1, "", 'Error from server (NotFound): services "nope" not found\n')
@@ -739,7 +762,6 @@ def test_exit_codes_and_messages_without_kubectl(http: httpx.Client, kctl: Runne
     assert (r.code, r.err) == (1, 'error: context "missing" does not exist\n')
     r = kctl("version")
     assert r.code == 0 and "Server Version: v1.32.4" in r.out
-    del server
 
 
 def test_stdin_manifest_and_yaml_round_trip(http: httpx.Client, kctl: Runner) -> None:

@@ -93,18 +93,19 @@ class LogFile:
         pending = b""
         while True:
             chunk = await reader.read(65536)
-            if not chunk:
-                break
             pending += chunk
             while True:
-                nl = pending.find(b"\n")
-                if nl == -1 or nl > MAX_LINE:
+                nl = pending.find(b"\n", 0, MAX_LINE + 1)
+                if nl != -1:
+                    self.write(stream, pending[:nl])
+                    pending = pending[nl + 1:]
+                elif len(pending) > MAX_LINE:
+                    self.write(stream, pending[:MAX_LINE], partial=True)
+                    pending = pending[MAX_LINE:]
+                else:
                     break
-                self.write(stream, pending[:nl])
-                pending = pending[nl + 1:]
-            while len(pending) > MAX_LINE and pending.find(b"\n", 0, MAX_LINE + 1) == -1:
-                self.write(stream, pending[:MAX_LINE], partial=True)
-                pending = pending[MAX_LINE:]
+            if not chunk:
+                break
         if pending:
             self.write(stream, pending)
 

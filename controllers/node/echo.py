@@ -13,13 +13,17 @@ with ``hello from <pod> (<ip>)`` and logs one line per request to stdout
 (``kubectl logs``). ``kubelite/tcp-echo`` echoes TCP streams and UDP
 datagrams on the same port.
 
-SIGTERM (graceful termination): stop accepting, answer what is in flight
-with ``Connection: close``, close idle keep-alive connections, and exit 0
-once no connection is left; the kubelet's SIGKILL after the grace period
-covers anything slower.
+SIGTERM (graceful termination): keep answering for ``--shutdown-delay``
+seconds (default 1) with ``Connection: close`` while the Pod's endpoint
+leaves the Services (removal propagates asynchronously: clients that were
+already routed here must not find the door shut), then stop accepting,
+finish what is in flight, close idle keep-alive connections and exit 0;
+the kubelet's SIGKILL after the grace period covers anything slower. A
+connection that was accepted always gets its answer.
 
 Flags: ``--delay SECONDS`` waits before listening (a slow start, for
-readiness probes), ``--message TEXT`` replaces the greeting's "hello".
+readiness probes), ``--shutdown-delay SECONDS``, ``--message TEXT``
+replaces the greeting's "hello".
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import os
 import signal
 import sys
 import time
+from typing import cast
 
 MAX_HEADER_BYTES = 64 * 1024
 
@@ -58,8 +63,9 @@ class HttpEcho:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.open.add(writer)
         peer = writer.get_extra_info("peername")
+        served = 0
         try:
-            while not self.draining:
+            while served == 0 or not self.draining:
                 self.idle.add(writer)
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
@@ -92,6 +98,7 @@ class HttpEcho:
                 )
                 await writer.drain()
                 self.served += 1
+                served += 1
                 client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
                 _log(f"{time.strftime('%H:%M:%S')} {method} {path} from {client} -> 200")
                 if not keep:
@@ -104,9 +111,13 @@ class HttpEcho:
                 writer.close()
 
     def drain(self) -> None:
+        """From now on answer with ``Connection: close``."""
         self.draining = True
+
+    def close_idle(self) -> None:
         for w in list(self.idle):
-            w.close()
+            if w in self.open:
+                w.close()
 
 
 class TcpEcho:
@@ -135,21 +146,23 @@ class TcpEcho:
     def drain(self) -> None:
         self.draining = True
 
+    def close_idle(self) -> None:
+        return None
+
 
 class UdpEcho(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None:
             self.transport.sendto(data, addr)
 
 
-async def serve(kind: str, *, delay: float, message: str) -> int:
+async def serve(kind: str, *, delay: float, message: str, shutdown_delay: float = 1.0) -> int:
     pod = os.environ.get("KUBELITE_POD_NAME") or os.environ.get("HOSTNAME") or "unknown"
     ip = _bind_address()
     port = int(os.environ.get("PORT") or (8080 if kind == "http" else 9000))
@@ -171,11 +184,15 @@ async def serve(kind: str, *, delay: float, message: str) -> int:
         udp, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=(ip, port))
     _log(f"{pod}: {'echo' if kind == 'http' else 'tcp-echo'} listening on {ip}:{port}")
     await stop.wait()
-    _log("received SIGTERM: no new connections, finishing the ones in flight")
+    handler.drain()
+    if shutdown_delay > 0:
+        _log(f"received SIGTERM: answering for {shutdown_delay:g}s more while the endpoint is removed")
+        await asyncio.sleep(shutdown_delay)
+    _log("no new connections; finishing the ones in flight")
     server.close()
     if udp is not None:
         udp.close()
-    handler.drain()
+    handler.close_idle()
     while handler.open:
         await asyncio.sleep(0.02)
     _log("all connections closed; exiting")
@@ -187,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("kind", choices=["http", "tcp"])
     p.add_argument("--delay", type=float, default=0.0, help="seconds to wait before listening")
     p.add_argument("--message", default="hello", help="first word of the HTTP greeting")
+    p.add_argument("--shutdown-delay", type=float, default=1.0,
+                   help="seconds to keep answering after SIGTERM before closing the listener")
     args = p.parse_args(argv)
-    return asyncio.run(serve(args.kind, delay=args.delay, message=args.message))
+    return asyncio.run(serve(args.kind, delay=args.delay, message=args.message, shutdown_delay=args.shutdown_delay))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from controllers.proxy.servicemap import Categorized, Endpoint, ServicePort, categorize
 
@@ -299,10 +299,9 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
         for d in self.pending:
-            transport.sendto(d)
+            self.transport.sendto(d)
         self.pending.clear()
 
     def send(self, data: bytes) -> None:
@@ -334,8 +333,7 @@ class _UdpFront(asyncio.DatagramProtocol):
         self.sessions: dict[tuple[str, int], _UdpSession] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         client = (str(addr[0]), int(addr[1]))
@@ -567,7 +565,8 @@ class Dataplane:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if fe.protocol == "UDP" else socket.SOCK_STREAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fe.protocol != "UDP":  # on UDP, SO_REUSEADDR would let every proxy bind the same address
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((fe.ip, fe.port))
             sock.setblocking(False)
             if fe.protocol == "UDP":

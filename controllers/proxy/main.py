@@ -16,7 +16,8 @@ works with any ranges.
 Metrics (``--metrics-port``): connections by outcome, frontends served,
 ``kubeproxy_sync_proxy_rules_duration_seconds`` (one Service applied) and
 ``kubeproxy_network_programming_duration_seconds`` (from the slice's
-``endpoints.kubernetes.io/last-change-trigger-time`` to applied).
+``endpoints.kubernetes.io/last-change-trigger-time`` to applied; that
+annotation has one-second resolution, so a value carries up to 1 s of it).
 """
 
 from __future__ import annotations

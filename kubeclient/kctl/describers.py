@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kubeclient.kctl.quantity import ZERO, Quantity, parse_quantity
 from kubeclient.kctl.tabwriter import tabbed
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -237,7 +238,7 @@ def describe_service(svc: dict[str, Any], slices: list[dict[str, Any]], events: 
     labels_multiline(p, "Labels", meta.get("labels"))
     annotations_multiline(p, "Annotations", meta.get("annotations"))
     selector = spec.get("selector") or {}
-    p.w(0, "Selector:\t" + ",".join(f"{k}={selector[k]}" for k in sorted(selector)) + "\n")
+    p.w(0, "Selector:\t" + (",".join(f"{k}={selector[k]}" for k in sorted(selector)) or "<none>") + "\n")
     p.w(0, f"Type:\t{spec.get('type', '')}\n")
     if spec.get("ipFamilyPolicy") is not None:
         p.w(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}\n")
@@ -618,3 +619,141 @@ def describe_generic(obj: dict[str, Any], events: list[dict[str, Any]] | None, n
     if events is not None:
         describe_events(p, events, now)
     return p.text()
+
+
+def _pod_totals(pod: Mapping[str, Any], field: str) -> dict[str, Quantity]:
+    """PodRequests/PodLimits: the containers' sum, raised to any larger init container's value."""
+    total: dict[str, Quantity] = {}
+    for c in _d(pod, "spec", "containers") or []:
+        for name, value in (_d(c, "resources", field) or {}).items():
+            total[name] = total.get(name, ZERO) + parse_quantity(value)
+    for c in _d(pod, "spec", "initContainers") or []:
+        for name, value in (_d(c, "resources", field) or {}).items():
+            q = parse_quantity(value)
+            if q.value > total.get(name, ZERO).value:
+                total[name] = q
+    return total
+
+
+def _pct(part: Quantity, whole: Quantity | None, *, milli: bool) -> int:
+    if whole is None:
+        return 0
+    den = whole.milli_value() if milli else whole.int_value()
+    if den == 0:
+        return 0
+    num = part.milli_value() if milli else part.int_value()
+    return int(num / den * 100)
+
+
+def _taint(t: Mapping[str, Any]) -> str:
+    key, value, effect = str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or "")
+    if not effect:
+        return key if not value else f"{key}={value}:"
+    return f"{key}:{effect}" if not value else f"{key}={value}:{effect}"
+
+
+def describe_node(node: dict[str, Any], pods: list[dict[str, Any]] | None, lease: dict[str, Any] | None,
+                  lease_error: str | None, events: list[dict[str, Any]] | None, now: datetime) -> str:
+    """describeNode (kubectl 1.32): status, capacity, system info, the Pods on it and their requests."""
+    meta = node.get("metadata") or {}
+    spec = node.get("spec") or {}
+    status = node.get("status") or {}
+    p = Page()
+    p.w(0, f"Name:\t{meta.get('name', '')}\n")
+    roles = sorted({k.removeprefix("node-role.kubernetes.io/") for k in meta.get("labels") or {}
+                    if k.startswith("node-role.kubernetes.io/") and k != "node-role.kubernetes.io/"}
+                   | {v for k, v in (meta.get("labels") or {}).items() if k == "kubernetes.io/role" and v})
+    p.w(0, f"Roles:\t{','.join(roles) if roles else '<none>'}\n")
+    labels_multiline(p, "Labels", meta.get("labels"))
+    annotations_multiline(p, "Annotations", meta.get("annotations"))
+    p.w(0, f"CreationTimestamp:\t{rfc1123z(meta.get('creationTimestamp'))}\n")
+    taints = sorted(spec.get("taints") or [], key=lambda t: f"{t.get('effect', '')},{t.get('key', '')}")
+    p.w(0, "Taints:\t")
+    if not taints:
+        p.line("<none>")
+    for i, t in enumerate(taints):
+        p.w(0, ("\t" if i else "") + _taint(t) + "\n")
+    p.w(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}\n")
+    if lease_error is not None:
+        p.w(0, f"Lease:\tFailed to get lease: {lease_error}\n")
+    else:
+        lspec = (lease or {}).get("spec") or {}
+        p.w(0, "Lease:\n")
+        p.w(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}\n")
+        p.w(1, f"AcquireTime:\t{rfc1123z(lspec.get('acquireTime')) or '<unset>'}\n")
+        p.w(1, f"RenewTime:\t{rfc1123z(lspec.get('renewTime')) or '<unset>'}\n")
+    conditions = status.get("conditions") or []
+    if conditions:
+        p.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n")
+        p.w(1, "----\t------\t-----------------\t------------------\t------\t-------\n")
+        for c in conditions:
+            p.w(1, f"{c.get('type', '')} \t{c.get('status', '')} \t{rfc1123z(c.get('lastHeartbeatTime'))} \t"
+                   f"{rfc1123z(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}\n")
+    p.w(0, "Addresses:\n")
+    for a in status.get("addresses") or []:
+        p.w(1, f"{a.get('type', '')}:\t{a.get('address', '')}\n")
+    for title, key in (("Capacity", "capacity"), ("Allocatable", "allocatable")):
+        resources = status.get(key) or {}
+        if resources:
+            p.w(0, f"{title}:\n")
+            for name in sorted(resources):
+                p.w(0, f"  {name}:\t{parse_quantity(resources[name])}\n")
+    info = status.get("nodeInfo") or {}
+    p.w(0, "System Info:\n")
+    for title, key in (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
+                       ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"),
+                       ("Operating System", "operatingSystem"), ("Architecture", "architecture"),
+                       ("Container Runtime Version", "containerRuntimeVersion"),
+                       ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")):
+        p.w(0, f"  {title}:\t{info.get(key, '')}\n")
+    if spec.get("podCIDR"):
+        p.w(0, f"PodCIDR:\t{spec['podCIDR']}\n")
+    if spec.get("podCIDRs"):
+        p.w(0, f"PodCIDRs:\t{','.join(spec['podCIDRs'])}\n")
+    if spec.get("providerID"):
+        p.w(0, f"ProviderID:\t{spec['providerID']}\n")
+    if pods is None:
+        p.w(0, "Pods:\tnot authorized\n")
+    else:
+        _node_resources(p, node, pods, now)
+    describe_events(p, events, now)
+    return p.text()
+
+
+def _node_resources(p: Page, node: Mapping[str, Any], pods: list[dict[str, Any]], now: datetime) -> None:
+    status = node.get("status") or {}
+    alloc_raw = status.get("allocatable") or status.get("capacity") or {}
+    alloc = {k: parse_quantity(v) for k, v in alloc_raw.items()}
+    p.w(0, f"Non-terminated Pods:\t({len(pods)} in total)\n")
+    p.w(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
+    p.w(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n")
+    reqs: dict[str, Quantity] = {}
+    limits: dict[str, Quantity] = {}
+    for pod in pods:
+        req, lim = _pod_totals(pod, "requests"), _pod_totals(pod, "limits")
+        for total, part in ((reqs, req), (limits, lim)):
+            for name, q in part.items():
+                total[name] = total[name] + q if name in total else q
+        cells = [f"{q} ({_pct(q, alloc.get(res), milli=milli)}%)"
+                 for q, res, milli in ((req.get("cpu", ZERO), "cpu", True), (lim.get("cpu", ZERO), "cpu", True),
+                                       (req.get("memory", ZERO), "memory", False),
+                                       (lim.get("memory", ZERO), "memory", False))]
+        meta = pod.get("metadata") or {}
+        p.w(1, f"{meta.get('namespace', '')}\t{meta.get('name', '')}\t\t" + "\t".join(cells)
+            + f"\t{since(meta.get('creationTimestamp'), now)}\n")
+    p.w(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
+    p.w(1, "Resource\tRequests\tLimits\n")
+    p.w(1, "--------\t--------\t------\n")
+    for res, milli in (("cpu", True), ("memory", False), ("ephemeral-storage", False)):
+        r, lq = reqs.get(res, ZERO), limits.get(res, ZERO)
+        p.w(1, f"{res}\t{r} ({_pct(r, alloc.get(res), milli=milli)}%)\t{lq} "
+               f"({_pct(lq, alloc.get(res), milli=milli)}%)\n")
+    standard = {"cpu", "memory", "ephemeral-storage", "storage", "pods"}
+    huge = sorted(k for k in alloc if k.startswith("hugepages-"))
+    ext = sorted(k for k in alloc if k not in standard and not k.startswith("hugepages-") and "/" in k)
+    for res in huge:
+        r, lq = reqs.get(res, ZERO), limits.get(res, ZERO)
+        p.w(1, f"{res}\t{r} ({_pct(r, alloc.get(res), milli=False)}%)\t{lq} "
+               f"({_pct(lq, alloc.get(res), milli=False)}%)\n")
+    for res in ext:
+        p.w(1, f"{res}\t{reqs.get(res, ZERO)}\t{limits.get(res, ZERO)}\n")

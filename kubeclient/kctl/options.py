@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kubeclient.kctl.failures import KctlError
 from kubeclient.kctl.session import ConnectionFlags, Session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,7 +103,10 @@ def run(body: Callable[[Session], Awaitable[None]]) -> None:
         finally:
             await session.close()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        raise KctlError("", code=130) from None  # Ctrl-C (ending a watch) is not an error to report
 
 
 def echo(text: str) -> None:

@@ -103,6 +103,43 @@ def _line(rt: ResourceType, obj: dict[str, Any], op: str, out: Output) -> str:
     return f"{kind_string(rt)}/{(obj.get('metadata') or {}).get('name')} {op}\n"
 
 
+def json_merge_three_way(original: dict[str, Any] | None, modified: dict[str, Any],
+                         current: dict[str, Any]) -> dict[str, Any]:
+    """CreateThreeWayJSONMergePatch: what changed from ``current`` to ``modified``, plus nulls for the keys
+    ``original`` had and ``modified`` dropped."""
+
+    def changes(cur: Any, mod: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in mod.items():
+            c = cur.get(k) if isinstance(cur, dict) else None
+            if isinstance(v, dict) and isinstance(c, dict):
+                sub = changes(c, v)
+                if sub:
+                    out[k] = sub
+            elif not isinstance(cur, dict) or k not in cur or c != v:
+                out[k] = v
+        return out
+
+    def deletions(orig: dict[str, Any], mod: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in orig.items():
+            if k not in mod:
+                out[k] = None
+            elif isinstance(v, dict) and isinstance(mod[k], dict):
+                sub = deletions(v, mod[k])
+                if sub:
+                    out[k] = sub
+        return out
+
+    def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+        return out
+
+    return merge(deletions(original or {}, modified), changes(current, modified))
+
+
 async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> str:
     rt, obj = prepare(s, m)
     name = str(obj["metadata"].get("name") or "")
@@ -129,15 +166,19 @@ async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> st
         return _line(rt, current, "configured" + suffix, out)  # kubectl computes no patch in client dry-run
     annotations = (current.get("metadata") or {}).get("annotations") or {}
     original = json.loads(annotations[LAST_APPLIED]) if annotations.get(LAST_APPLIED) else None
+    content_type = "application/strategic-merge-patch+json"
     try:
         patch = three_way_merge_patch(original, modified, current, schema=rt.key)
-    except (PatchError, ValueError) as e:
+    except PatchError as e:
         raise fail(f"{e}") from e
+    except ValueError:  # no strategic-merge metadata for this type: kubectl falls back to a JSON merge patch
+        patch = json_merge_three_way(original, modified, current)
+        content_type = "application/merge-patch+json"
     if not patch:
         return _line(rt, current, "unchanged" + suffix, out)
     try:
         resp = await s.api.request("PATCH", s.api.path(rt, namespace=ns, name=name), body=patch,
-                                   content_type="application/strategic-merge-patch+json",
+                                   content_type=content_type,
                                    params=_params("kubectl-client-side-apply", dry_run))
         patched = json.loads(resp.content)
     except StatusError as e:

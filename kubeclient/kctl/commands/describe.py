@@ -62,9 +62,34 @@ async def describe_object(s: Session, obj: dict[str, Any], *, show_events: bool)
             slices = []
         events = await _events(s, obj, with_kind=True) if show_events else None
         return describers.describe_service(obj, slices, events, now)
+    if (group, kind) == ("", "Node"):
+        return await _describe_node(s, obj, show_events=show_events, now=now)
     page = _PAGES.get((group, kind), describers.describe_generic)
     events = await _events(s, obj, with_kind=kind != "Pod") if show_events else None
     return page(obj, events, now)
+
+
+async def _describe_node(s: Session, node: dict[str, Any], *, show_events: bool, now: datetime) -> str:
+    name = str((node.get("metadata") or {}).get("name") or "")
+    pods: list[dict[str, Any]] | None
+    try:
+        lst = await s.list_all(s.resolve("pods"), namespace=None,
+                               field_selector=f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed")
+        pods = list(lst.get("items") or [])
+    except errors.Forbidden:
+        pods = None
+    lease: dict[str, Any] | None = None
+    lease_error: str | None = None
+    try:
+        lease = await s.api.get(s.resolve("leases.coordination.k8s.io"), name, namespace="kube-node-lease")
+    except (StatusError, KctlError) as e:
+        lease_error = str(e)
+    events = None
+    if show_events:
+        events = (await _events(s, node, with_kind=True) or []) + (
+            await _events(s, {**node, "metadata": {**(node.get("metadata") or {}), "uid": name}}, with_kind=True)
+            or [])
+    return describers.describe_node(node, pods, lease, lease_error, events, now)
 
 
 @click.command("describe")
