@@ -57,6 +57,9 @@ class Cluster:
     api: ApiServerProcess
     dir: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    by_name: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    argv: dict[str, list[str]] = field(default_factory=dict)
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
@@ -69,7 +72,18 @@ class Cluster:
             argv += ["--metrics-port", str(port)]
         log = (self.dir / f"{name}.log").open("ab")
         self.procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
+        self.by_name[name], self.argv[name] = self.procs[-1], args
+        if port is not None:
+            self.metrics_ports[name] = port
         return port
+
+    def counter(self, name: str, sample: str) -> float:
+        """A sample of a process's /metrics, e.g. ``kubelite_proxy_connections_total{result="retried"}``."""
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", timeout=5).text
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+        return 0.0
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -317,6 +331,7 @@ def test_clusterip_round_robin_over_every_ready_pod(cluster: Cluster, ns: str) -
     ip = cluster_ip(cluster, ns, "web")
     assert ip.startswith("127.97.")
     eventually(ip, 8080)
+    wait_for(lambda: len({who(http_get(ip, 8080)) for _ in range(3)}) == 3, 5, "the proxy to know every endpoint")
     seen = Counter(who(http_get(ip, 8080)) for _ in range(30))
     assert seen == {"echo-1": 10, "echo-2": 10, "echo-3": 10}, seen
     body = http_get(ip, 8080)
@@ -349,12 +364,23 @@ def test_nodeport_on_each_node_and_a_loadbalancer_ip(cluster: Cluster, ns: str) 
     wait_for(lambda: refused(lb_ip, 80), 5, "the released LB IP to refuse")
 
 
-def test_loadbalancer_of_another_class_stays_pending(cluster: Cluster, ns: str) -> None:
+def ingress(c: Cluster, ns: str, name: str) -> list[Obj]:
+    return list((svc_obj(c, ns, name)["status"].get("loadBalancer") or {}).get("ingress") or [])
+
+
+def test_loadbalancer_ips_requested_refused_and_pending(cluster: Cluster, ns: str) -> None:
     create(cluster, ns, service("other", type_="LoadBalancer", port=80, loadBalancerClass="example.com/cloud"))
-    create(cluster, ns, service("mine", type_="LoadBalancer", port=81))
-    wait_for(lambda: (svc_obj(cluster, ns, "mine")["status"].get("loadBalancer") or {}).get("ingress"), 10,
-             "our Service's IP")
-    assert svc_obj(cluster, ns, "other")["status"].get("loadBalancer") in (None, {})
+    create(cluster, ns, service("asked", type_="LoadBalancer", port=81, loadBalancerIP="127.21.0.200"))
+    create(cluster, ns, service("outside", type_="LoadBalancer", port=82, loadBalancerIP="127.22.0.1"))
+    assert wait_for(lambda: ingress(cluster, ns, "asked"), 10, "the requested IP") == [
+        {"ip": "127.21.0.200", "ipMode": "VIP"}]
+
+    def refused_event() -> bool:
+        events = cluster.client.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
+        return any(e["reason"] == "AllocationFailed" and e["involvedObject"]["name"] == "outside" for e in events)
+
+    wait_for(refused_event, 10, "an AllocationFailed event")
+    assert ingress(cluster, ns, "outside") == [] and ingress(cluster, ns, "other") == []
     table = cluster.client.get(f"/api/v1/namespaces/{ns}/services/other",
                                headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()
     cols = [col["name"] for col in table["columnDefinitions"]]
@@ -489,6 +515,8 @@ def test_kill_9_of_a_pod_process(cluster: Cluster, ns: str) -> None:
     assert victim is not None
     cid = victim["status"]["containerStatuses"][0]["containerID"]
     pid = _container_pid(cluster.dir / "root-2", cid)
+    retried = 'kubelite_proxy_connections_total{result="retried"}'
+    retried_before = cluster.counter("proxy-3", retried)
     load = Load(node_ip(3), np).start()
     try:
         time.sleep(0.5)
@@ -503,8 +531,10 @@ def test_kill_9_of_a_pod_process(cluster: Cluster, ns: str) -> None:
     status = (pod(cluster, ns, "k-2") or {})["status"]["containerStatuses"][0]
     assert status["lastState"]["terminated"]["exitCode"] == 137
     assert status["lastState"]["terminated"]["reason"] == "Error"
+    redialled = cluster.counter("proxy-3", retried) - retried_before
     print(f"\nkill -9 of one of 3 Pods under load: {load.ok} answered, {load.failed} failed "
-          f"(failure window {load.window():.3f}s); the Pod was back and Ready after {back_at - killed_at:.2f}s")
+          f"(failure window {load.window():.3f}s); {redialled:.0f} connections were refused by the dead Pod and "
+          f"re-dialled to another by the proxy; the Pod was back and Ready after {back_at - killed_at:.2f}s")
     assert load.ok > 50
     assert load.failed <= 3, load.failures
 
@@ -633,3 +663,23 @@ def _kubectl() -> str | None:
     import shutil
 
     return shutil.which("kubectl")
+
+
+def test_another_proxy_takes_over_a_cluster_ip_when_its_owner_dies(cluster: Cluster, ns: str) -> None:
+    create(cluster, ns, echo_pod("ha", 1))
+    create(cluster, ns, service("ha"))
+    wait_ready(cluster, ns, "ha")
+    ip = cluster_ip(cluster, ns, "ha")
+    eventually(ip, 8080)
+    owner = next(name for name in ("proxy-1", "proxy-2", "proxy-3")
+                 if f"serving cluster {ip}:8080/TCP" in (cluster.dir / f"{name}.log").read_text())
+    cluster.by_name[owner].kill()
+    cluster.by_name[owner].wait(10)
+    t0 = time.monotonic()
+    assert who(eventually(ip, 8080, timeout=5)) == "ha"
+    took = time.monotonic() - t0
+    print(f"\n{owner} killed: another proxy served {ip}:8080 after {took:.2f}s")
+    assert took < 2.0
+    port = cluster.spawn(owner, cluster.argv[owner])  # leave the cluster whole
+    assert port is not None
+    wait_for(functools.partial(_healthy, port), 30, f"{owner} to come back")

@@ -123,7 +123,10 @@ async def test_run_log_and_graceful_stop(h: Harness) -> None:
     o = h.rt.observed("uid-a")
     assert o is not None and o.phase == "Running" and o.containers[0]["ready"]
     src = h.rt.log_source("t", "a", "main", previous=False)
-    await asyncio.sleep(0.2)
+    for _ in range(60):
+        if b"started a" in src.path.read_bytes():
+            break
+        await asyncio.sleep(0.05)
     assert b"started a" in src.path.read_bytes()
     assert not h.rt.terminate("uid-a", 2)
     deadline = time.monotonic() + 5
@@ -143,7 +146,7 @@ async def test_sigkill_after_the_grace_period(h: Harness) -> None:
     while not h.rt.terminate("uid-b", 0):
         await asyncio.sleep(0.05)
     took = time.monotonic() - t0
-    assert 1.9 <= took < 4, took
+    assert 1.9 <= took < 5, took
     assert state(h.rt.observed("uid-b"))["terminated"]["exitCode"] == 137
 
 
@@ -172,10 +175,12 @@ async def test_init_containers_run_first_in_order(h: Harness, tmp_path: Path) ->
     marker = tmp_path / "order"
     p = pod("e", sh("main", f"echo main >> {marker}; sleep 30"))
     p["spec"]["initContainers"] = [sh("one", f"echo one >> {marker}"), sh("two", f"echo two >> {marker}")]
-    await h.until(p, lambda o: "running" in state(o))
+    await h.until(p, lambda o: "running" in state(o) and marker.read_text().count("\n") == 3)
     assert marker.read_text().split() == ["one", "two", "main"]
     o = h.rt.observed("uid-e")
-    assert [c["state"]["terminated"]["reason"] for c in o.init_containers] == ["Completed", "Completed"]  # type: ignore[union-attr]
+    assert o is not None
+    assert [c["state"]["terminated"]["reason"] for c in o.init_containers] == ["Completed", "Completed"]
+    assert [c["ready"] for c in o.init_containers] == [True, True]  # a completed init container counts as ready
 
 
 async def test_unknown_image_and_missing_binary(h: Harness) -> None:
@@ -197,8 +202,17 @@ async def test_leftover_processes_are_killed_by_the_next_runtime(tmp_path: Path)
     first.rt.closed = True  # the agent died without a shutdown
     second = Harness(tmp_path)
     assert second.rt.start() == 1
-    await asyncio.sleep(0.2)
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
+
+    def alive(pid: int) -> bool:
+        try:
             os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    for _ in range(60):  # the first runtime's waiter reaps the killed process
+        if not any(alive(pid) for pid in pids):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(alive(pid) for pid in pids)
     await first.rt.shutdown()

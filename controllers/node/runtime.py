@@ -208,7 +208,9 @@ class ContainerRun:
             "name": self.name,
             "state": state,
             "lastState": {"terminated": last.as_dict()} if last is not None else {},
-            "ready": self.ready and self.state == "running",
+            "ready": (self.ready and self.state == "running") or (
+                self.kind == "init" and self.state == "terminated" and self.term is not None
+                and self.term.exit_code == 0),
             "restartCount": self.restart_count,
             "image": image,
             "imageID": image,
