@@ -293,9 +293,6 @@ class Upstream:
             def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
                 self.transport.sendto(outer.reply(data), addr)  # type: ignore[attr-defined]
 
-        self._udp, _ = await loop.create_datagram_endpoint(Proto, local_addr=(HOST, 0))
-        self.port = self._udp.get_extra_info("socket").getsockname()[1]
-
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             size = int.from_bytes(await reader.readexactly(2), "big")
             out = self.reply(await reader.readexactly(size))
@@ -303,7 +300,16 @@ class Upstream:
             await writer.drain()
             writer.close()
 
-        self._tcp = await asyncio.start_server(serve, HOST, self.port)
+        # A free UDP port may be taken for TCP (e.g. by an outgoing connection): try another.
+        for _ in range(20):
+            self._udp, _ = await loop.create_datagram_endpoint(Proto, local_addr=(HOST, 0))
+            self.port = self._udp.get_extra_info("socket").getsockname()[1]
+            try:
+                self._tcp = await asyncio.start_server(serve, HOST, self.port)
+                return
+            except OSError:
+                self._udp.close()
+        raise OSError("no port free for both UDP and TCP")
 
     def stop(self) -> None:
         assert self._udp is not None and self._tcp is not None
