@@ -45,6 +45,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "scale": ("get", "patch", "update"),
     "binding": ("create",),
     "eviction": ("create",),
+    "log": ("get",),
 }
 _DEFAULT_SUBRESOURCE_VERBS = ("get", "patch", "update")
 _SCALE_KIND = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
