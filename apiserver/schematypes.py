@@ -117,6 +117,11 @@ class SchemaError(ValueError):
     """An object does not fit its structural schema (e.g. a list item without its key)."""
 
 
+# (id(schema), owner, field) -> (schema, Type): schemas live as long as the process's
+# definitions, and the stored schema guards against a reused id.
+_FIELD_MEMO: dict[tuple[int, tuple[str, str], str], tuple[Mapping[str, Any], Type]] = {}
+
+
 @dataclass(frozen=True)
 class Type:
     """One position in a kind's schema.
@@ -150,7 +155,17 @@ class Type:
         return self.kind == "struct" and name in (self.schema.get("properties") or {})
 
     def field(self, name: str) -> Type:
-        """The type of a struct field or map value; ``any`` for an undeclared one."""
+        """The type of a struct field or map value; ``any`` for an undeclared one (memoized)."""
+        key = (id(self.schema), self.owner, name)
+        hit = _FIELD_MEMO.get(key)
+        if hit is not None and hit[0] is self.schema:
+            return hit[1]
+        result = self._field(name)
+        if self.kind in ("struct", "map"):
+            _FIELD_MEMO[key] = (self.schema, result)
+        return result
+
+    def _field(self, name: str) -> Type:
         if self.kind == "struct":
             sub = (self.schema.get("properties") or {}).get(name)
             if sub is None:
@@ -163,6 +178,16 @@ class Type:
         return Type("any", {}, self.defs)
 
     def item(self) -> Type:
+        key = (id(self.schema), self.owner, "[]")
+        hit = _FIELD_MEMO.get(key)
+        if hit is not None and hit[0] is self.schema:
+            return hit[1]
+        result = self._item()
+        if self.kind == "list":
+            _FIELD_MEMO[key] = (self.schema, result)
+        return result
+
+    def _item(self) -> Type:
         if self.kind == "list":
             sub = self.schema.get("items")
             if isinstance(sub, dict) and sub:
