@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -169,6 +170,10 @@ class ApiServer:
         await self.store.start()
         await bootstrap(self.registry, self.settings)
         self.registry.resume_namespace_cleanups()
+        if self.settings.tune_gc:
+            gc.collect()
+            gc.freeze()  # objects loaded at start are never collected: keep them out of every pass
+            gc.set_threshold(50_000, 20, 100)
         self.ready = True
 
     async def stop(self) -> None:

@@ -31,6 +31,9 @@ class Settings:
     bookmark_interval: float = 60.0
     # Seconds a watch lasts when the client sends no timeoutSeconds (kube-apiserver: 30-60 min).
     min_request_timeout: float = 1800.0
+    # Process-wide GC tuning (the CLI turns it on): the watch cache holds every object, and
+    # full collections walking it stall every request; freeze what start-up loaded.
+    tune_gc: bool = False
     # Security (apiserver/auth.py, apiserver/serving.py): off unless configured; the CLI then
     # refuses any non-loopback bind address.
     token_auth_file: Path | None = None

@@ -132,6 +132,7 @@ def apiserver(bind_address: str, port: int | None, data_dir: str, db: str, servi
     if port is None and settings.serves_tls:
         settings.port = 6443
     check_exposure(settings)
+    settings.tune_gc = True
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.database_url()
     migrations.upgrade(url)
