@@ -77,8 +77,10 @@ def _truthy(value: str) -> bool:
 
 
 def request_kind(method: str, path: str, query: bytes) -> str:
-    """"watch" (long-running, not counted), "readonly" or "mutating", as kube classifies verbs."""
+    """"watch" (a watcher), "longrunning" (pods/log), "readonly" or "mutating", as kube classifies verbs."""
     if method in READ_METHODS:
+        if path.endswith("/log") and path.startswith("/api/v1/namespaces/"):
+            return "longrunning"  # pods/log (kubectl logs -f): exempt like kube-apiserver's long-running verbs
         if b"watch" in query and path.startswith(("/api/", "/apis/")):
             for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
                 if k == "watch":
@@ -202,6 +204,9 @@ class OverloadMiddleware:
         kind = request_kind(scope["method"], scope["path"], scope.get("query_string", b""))
         if kind == "watch":
             await self._watch(scope, receive, send)
+            return
+        if kind == "longrunning":
+            await self.app(scope, receive, send)
             return
         limits = ov.limits
         if kind == "mutating":
