@@ -61,7 +61,7 @@ def review_info(spec: dict[str, Any]) -> RequestInfo:
     return RequestInfo(verb=_str(non, "verb"), path=_str(non, "path"))
 
 
-def review(authorizer: Authorizer, body: Any, user: Any) -> dict[str, Any]:
+def review(authorizer: Authorizer, body: Any, *, user: Any) -> dict[str, Any]:
     """The created SelfSubjectAccessReview: the request's spec and ``status.allowed``."""
     if not isinstance(body, dict):
         raise errors.bad_request(f"the object provided is unrecognized (must be of type {KIND})")
@@ -227,7 +227,7 @@ class ReviewEndpoint:
                 body = decode_protobuf_review(await server.read_body(request))
             else:
                 body = await server.decode_body(request)
-            out = review(self.authorizer, body, user_of(request.scope))
+            out = review(self.authorizer, body, user=user_of(request.scope))
         except StatusError as e:
             return _status(e)
         return Response(orjson.dumps(out), status_code=201, media_type=JSON)

@@ -210,7 +210,7 @@ def _name_from_field_selector(selector: str) -> str:
     return ""
 
 
-def request_info(method: str, path: str, query: str | bytes = "") -> RequestInfo:
+def request_info(method: str, path: str, *, query: str | bytes = "") -> RequestInfo:
     """kube's RequestInfoFactory.NewRequestInfo for our URL scheme."""
     from apiserver.app import parse_path  # app imports this module; parse_path is the one URL parser
 
@@ -417,7 +417,7 @@ def forbidden_message(user: UserInfo, info: RequestInfo) -> str:
     return f'User "{user.name}" cannot {info.verb} resource "{resource}" in API group "{info.api_group}" at the cluster scope'
 
 
-def forbidden(user: UserInfo, info: RequestInfo, reason: str = "") -> StatusError:
+def forbidden(user: UserInfo, info: RequestInfo, *, reason: str = "") -> StatusError:
     """apierrors.NewForbidden(group-resource, name, message) as the authorization filter sends it."""
     msg = forbidden_message(user, info)
     if reason:
@@ -506,10 +506,10 @@ class AuthMiddleware:
             return
         scope[USER_KEY] = user
         if self.security.authorizer.policies is not None and PRIVILEGED_GROUP not in user.groups:
-            info = request_info(scope["method"], scope["path"], scope.get("query_string", b""))
+            info = request_info(scope["method"], scope["path"], query=scope.get("query_string", b""))
             allowed, reason = self.security.authorizer.authorize(user, info)
             if not allowed:
-                await send_status(send, forbidden(user, info, reason))
+                await send_status(send, forbidden(user, info, reason=reason))
                 return
         await self.app(scope, receive, send)
 

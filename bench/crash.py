@@ -62,7 +62,7 @@ def _service(name: str) -> dict[str, Any]:
 # -- the write load (a separate process) ----------------------------------------------------------
 
 
-async def _load(url: str, log_path: Path, prefix: str, workers: int, seed: int) -> None:
+async def _load(url: str, log_path: Path, *, prefix: str, workers: int, seed: int) -> None:
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def ack(rec: dict[str, Any]) -> None:
@@ -122,7 +122,7 @@ def writer_main(argv: list[str]) -> int:
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    asyncio.run(_load(a.url, a.log, a.prefix, a.workers, a.seed))
+    asyncio.run(_load(a.url, a.log, prefix=a.prefix, workers=a.workers, seed=a.seed))
     return 0
 
 
@@ -237,7 +237,7 @@ def verify(url: str, acks: list[dict[str, Any]]) -> tuple[list[str], list[str], 
     return lost, undeleted, stale, len(present)
 
 
-def run_iteration(data_dir: Path, iteration: int, rng: random.Random, *, port: int | None = None,
+def run_iteration(data_dir: Path, iteration: int, *, rng: random.Random, port: int | None = None,
                   kubelite: list[str] | None = None) -> Result:
     """One load / kill -9 / restart / verify cycle on ``data_dir`` (reused across iterations)."""
     port = port or _free_port()
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     try:
         for i in range(a.iterations):
-            res = run_iteration(d, i, rng, kubelite=kubelite)
+            res = run_iteration(d, i, rng=rng, kubelite=kubelite)
             failed += not res.ok
             print(json.dumps({**asdict(res), "ok": res.ok}), flush=True)
     finally:

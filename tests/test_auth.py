@@ -281,7 +281,7 @@ def test_authorizer_modes() -> None:
     ],
 )
 def test_request_info(method: str, path: str, query: str, expected: RequestInfo) -> None:
-    got = request_info(method, path, query)
+    got = request_info(method, path, query=query)
     assert got == RequestInfo(**{**expected.__dict__, "path": path})
 
 
@@ -310,7 +310,7 @@ def test_request_info_agrees_with_every_served_resource() -> None:
     """For every resource the registry serves, the attributes name it the way discovery does."""
     for rt in BY_KEY.values():
         ns = "/namespaces/n1" if rt.namespaced else ""
-        got = request_info("GET", f"{rt.url_prefix()}{ns}/{rt.plural}/x", "")
+        got = request_info("GET", f"{rt.url_prefix()}{ns}/{rt.plural}/x")
         assert (got.resource, got.api_group, got.namespace, got.name) == (
             rt.plural, rt.group, "n1" if rt.namespaced else ("x" if rt.plural == "namespaces" else ""), "x")
 
@@ -350,14 +350,14 @@ def test_review_answers_from_the_authorizer() -> None:
     authz = Authorizer([ALICE_READS_SHIELD])
     body: dict[str, Any] = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
             "spec": {"resourceAttributes": {"namespace": "shield", "verb": "list", "resource": "services"}}}
-    out = accessreview.review(authz, body, alice)
+    out = accessreview.review(authz, body, user=alice)
     assert out["status"] == {"allowed": True}
     assert out["spec"] == body["spec"] and out["kind"] == "SelfSubjectAccessReview"
     body["spec"]["resourceAttributes"]["verb"] = "create"
-    assert accessreview.review(authz, body, alice)["status"] == {"allowed": False}
+    assert accessreview.review(authz, body, user=alice)["status"] == {"allowed": False}
     non = {"spec": {"nonResourceAttributes": {"path": "/version", "verb": "get"}}}
     assert accessreview.review(Authorizer([Policy(group=AUTHN, non_resource_path="/version")]), non,
-                               alice)["status"] == {"allowed": True}
+                               user=alice)["status"] == {"allowed": True}
 
 
 @pytest.mark.parametrize(
@@ -372,7 +372,7 @@ def test_review_answers_from_the_authorizer() -> None:
 )
 def test_review_needs_exactly_one_kind_of_attributes(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(Exception) as ei:
-        accessreview.review(Authorizer(None), {"spec": spec}, alice)
+        accessreview.review(Authorizer(None), {"spec": spec}, user=alice)
     e: Any = ei.value
     assert e.code == 422 and message in e.message
     assert e.message.startswith('SelfSubjectAccessReview.authorization.k8s.io "" is invalid: ')

@@ -14,7 +14,7 @@ def test_kill_9_under_write_load_three_times(tmp_path: Path) -> None:
     rng.seed(seed)
     total = 0
     for i in range(3):
-        res = run_iteration(tmp_path / "data", i, rng)
+        res = run_iteration(tmp_path / "data", i, rng=rng)
         assert res.ok, f"seed {seed}: {res}"
         assert res.acknowledged > 0
         total += res.acknowledged

@@ -120,14 +120,7 @@ async def test_unavailable_store_is_503_for_every_write_verb(app_client: tuple[A
     assert (await c.delete("/api/v1/namespaces/default/pods/p")).status_code == 200
 
 
-INLINE_BLOCKS = pytest.mark.xfail(
-    strict=True,
-    reason="apiserver/storage/store.py writes SQLite inline on the event loop (unless KUBELITE_WRITER_THREAD=1): "
-           "a locked database then blocks every request for the 10 s busy timeout",
-)
-
-
-@pytest.mark.parametrize("writer", ["thread", pytest.param("inline", marks=INLINE_BLOCKS)])
+@pytest.mark.parametrize("writer", ["thread", "inline"])
 def test_request_deadline_bounds_a_hung_database(tmp_path: Path, writer: str) -> None:
     """The database does not answer at all (write lock held): 504 within --request-timeout, the server
     keeps serving reads and probes meanwhile, then recovers."""

@@ -71,7 +71,7 @@ class Slow:
         await asyncio.sleep(30)
 
 
-async def call(app: Any, method: str, path: str, query: bytes = b"", *,
+async def call(app: Any, method: str, path: str, *, query: bytes = b"",
                user: UserInfo | None = None) -> tuple[int, dict[str, str], bytes]:
     scope: dict[str, Any] = {"type": "http", "method": method, "path": path, "query_string": query, "headers": []}
     if user is not None:
@@ -111,7 +111,7 @@ async def test_read_and_write_caps_are_separate_and_watches_exempt() -> None:
     assert_429(*await call(mw, "GET", "/api/v1/pods"))
     assert_429(*await call(mw, "DELETE", "/api/v1/namespaces/a/pods/x"))
     # a watch is long-running: it is not counted against the read cap
-    watch = asyncio.create_task(call(mw, "GET", "/api/v1/pods", b"watch=1"))
+    watch = asyncio.create_task(call(mw, "GET", "/api/v1/pods", query=b"watch=1"))
     await asyncio.sleep(0.05)
     assert len(ov.streams) == 1 and inner.entered == 4
     # system:masters is never refused
@@ -153,18 +153,18 @@ async def test_watch_cap_drops_the_oldest_slow_watch() -> None:
     inner = Blocking()
     ov = Overload(Limits(max_watchers=2, slow_after=1.0))
     mw = OverloadMiddleware(inner, overload=ov)
-    first = asyncio.create_task(call(mw, "GET", "/api/v1/pods", b"watch=1"))
+    first = asyncio.create_task(call(mw, "GET", "/api/v1/pods", query=b"watch=1"))
     await asyncio.sleep(0.02)
-    second = asyncio.create_task(call(mw, "GET", "/api/v1/pods", b"watch=1"))
+    second = asyncio.create_task(call(mw, "GET", "/api/v1/pods", query=b"watch=1"))
     await asyncio.sleep(0.02)
     assert len(ov.streams) == 2
-    assert_429(*await call(mw, "GET", "/api/v1/pods", b"watch=1"))  # nobody is slow: the newcomer waits
+    assert_429(*await call(mw, "GET", "/api/v1/pods", query=b"watch=1"))  # nobody is slow: the newcomer waits
     assert ov.dropped["watch"] == 1
     now = asyncio.get_running_loop().time()
     by_age = sorted(ov.streams, key=lambda s: s.started)
     for s in by_age:  # both stopped reading; the older one goes first
         s.sending_since = now - 5
-    third = asyncio.create_task(call(mw, "GET", "/api/v1/pods", b"watch=1"))
+    third = asyncio.create_task(call(mw, "GET", "/api/v1/pods", query=b"watch=1"))
     await asyncio.sleep(0.05)
     assert first.done() and not first.cancelled()  # ended by the filter, not an error for the server
     assert not second.done() and not third.done()
@@ -176,7 +176,7 @@ async def test_watch_cap_drops_the_oldest_slow_watch() -> None:
 # -- against a real server ----------------------------------------------------------------------
 
 
-def pod(name: str, annotation: str = "") -> dict[str, Any]:
+def pod(name: str, *, annotation: str = "") -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if annotation:
         meta["annotations"] = {"filler": annotation}
@@ -184,7 +184,7 @@ def pod(name: str, annotation: str = "") -> dict[str, Any]:
             "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
 
 
-async def raw_request(port: int, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+async def raw_request(port: int, method: str, path: str, *, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
     """One request on its own connection (a "client"); the full reply or an exception."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -228,7 +228,7 @@ async def test_1000_concurrent_clients_get_429_not_timeouts(capped: ApiServerPro
     async def client(i: int) -> tuple[int, dict[str, str], bytes] | BaseException:
         try:
             return await asyncio.wait_for(
-                raw_request(capped.port, "POST", "/api/v1/namespaces/default/pods", orjson.dumps(pod(f"p{i}"))), 60)
+                raw_request(capped.port, "POST", "/api/v1/namespaces/default/pods", body=orjson.dumps(pod(f"p{i}"))), 60)
         except Exception as e:
             return e
 
@@ -317,7 +317,7 @@ def test_watch_cap_drops_a_client_that_never_reads(capped: ApiServerProcess) -> 
     filler = "x" * 100_000
     with httpx.Client(base_url=capped.url, timeout=30) as c:
         for i in range(100):  # ~10 MB of events: more than any socket buffer between us and the stuck client
-            assert c.post("/api/v1/namespaces/default/pods", json=pod(f"big{i}", filler)).status_code == 201
+            assert c.post("/api/v1/namespaces/default/pods", json=pod(f"big{i}", annotation=filler)).status_code == 201
     time.sleep(1.5)  # the stuck watch has now been blocked on its socket for longer than slow_after
     with httpx.Client(base_url=capped.url, timeout=10) as c, \
             c.stream("GET", path + "&timeoutSeconds=2") as r:

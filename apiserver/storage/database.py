@@ -42,6 +42,10 @@ EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 NOTIFY_CHANNEL = "kubelite_changes"
 
 
+class Busy(Exception):
+    """A quick (event-loop) write found the database locked by another process: nothing was written."""
+
+
 class _Diverged(Exception):
     """A trusted (pre-checked) write met a database that disagrees with the cache."""
 
@@ -136,6 +140,12 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._conn: Connection | None = None
+        # SQLite writes run on the event loop through a connection that gives up on a
+        # lock after 50 ms (another process holds the file); the caller then retries on
+        # the writer thread with the normal busy timeout, so the loop never stalls.
+        self.quick_engine: Engine | None = None
+        if self.is_sqlite:
+            self.quick_engine = make_engine(engine.url.render_as_string(hide_password=False), busy_timeout_ms=50)
 
     # -- start -----------------------------------------------------------
     def ensure_revision_row(self) -> None:
@@ -184,7 +194,7 @@ class Database:
 
     # -- writes ------------------------------------------------------------
     def write(
-        self, batches: list[list[Op]], *, trusted: bool = False
+        self, batches: list[list[Op]], *, trusted: bool = False, quick: bool = False
     ) -> list[list[Change] | StorageError]:
         """Commit every batch that can be committed, in one transaction.
 
@@ -194,20 +204,25 @@ class Database:
         database disagree anyway, the whole write is redone the careful way.
         Raises Unavailable when the transaction itself fails.
         """
+        engine = self.quick_engine if quick and self.quick_engine is not None else self.engine
         try:
             if trusted:
                 try:
-                    return self._write(batches, guarded=False)
+                    return self._write(engine, batches, guarded=False)
                 except _Diverged:
                     log.warning("storage disagreed with the watch cache; retrying with savepoints")
-            return self._write(batches, guarded=len(batches) > 1)
+            return self._write(engine, batches, guarded=len(batches) > 1)
         except OperationalError as e:
+            if quick and any(w in str(e.orig).lower() for w in ("locked", "busy")):
+                raise Busy(str(e.orig)) from e
             raise Unavailable(str(e.orig)) from e
 
-    def _write(self, batches: list[list[Op]], *, guarded: bool) -> list[list[Change] | StorageError]:
+    def _write(
+        self, engine: Engine, batches: list[list[Op]], *, guarded: bool
+    ) -> list[list[Change] | StorageError]:
         results: list[list[Change] | StorageError] = []
         rows: list[dict[str, Any]] = []
-        with self.engine.begin() as conn:
+        with engine.begin() as conn:
             rev = int(conn.execute(_SELECT_REVISION).scalar_one())
             start = rev
             for ops in batches:

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from apiserver.storage.database import Change, Database, Op
+from apiserver.storage.database import Busy, Change, Database, Op
 from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
 from apiserver.watchcache import WatchCache
 
@@ -50,6 +50,7 @@ class Store:
         # our own commits directly, so every server applies the same order.
         self.shared = not db.is_sqlite
         self.inline_writes = db.is_sqlite and os.environ.get("KUBELITE_WRITER_THREAD", "") != "1"
+        self._busy_until = 0.0
         self._pending: list[tuple[list[Op], asyncio.Future[list[Change]]]] = []
         self._wake = asyncio.Event()
         self._poke = asyncio.Event()
@@ -85,6 +86,8 @@ class Store:
         self._thread.shutdown(wait=True)
         self._reader.shutdown(wait=True)
         self.db.engine.dispose()
+        if self.db.quick_engine is not None:
+            self.db.quick_engine.dispose()
 
     async def commit(self, ops: list[Op]) -> list[Change]:
         """Commit ``ops`` atomically; raises a StorageError when a precondition fails."""
@@ -112,11 +115,17 @@ class Store:
                         continue
                 try:
                     ops = [b[0] for b in batch]
-                    if self.inline_writes:
+                    results = None
+                    if self.inline_writes and loop.time() >= self._busy_until:
                         # SQLite in WAL mode commits in well under a millisecond without an
                         # fsync: a thread hand-off costs more than it saves on 1-2 cores.
-                        results = self.db.write(ops, trusted=True)
-                    else:
+                        # Locked by another process: the thread waits, not the event loop,
+                        # and for a second every write goes to the thread.
+                        try:
+                            results = self.db.write(ops, trusted=True, quick=True)
+                        except Busy:
+                            self._busy_until = loop.time() + 1.0
+                    if results is None:
                         results = await loop.run_in_executor(
                             self._thread, functools.partial(self.db.write, ops, trusted=not self.shared)
                         )
