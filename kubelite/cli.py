@@ -232,22 +232,33 @@ def proxy(args: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True)
 @click.option("--bind-address", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int, help="first API server's port")
+@click.option("--port", default=None, type=int, help="first API server's port [default: 8080, or 6443 with --tls]")
 @click.option("--dns-port", default=5353, show_default=True, type=int)
 @click.option("--nodes", default=3, show_default=True, type=int, help="simulated nodes (node agents)")
 @_db_option
 @click.option("--apiservers", default=1, show_default=True, type=int, help="API servers (PostgreSQL for > 1)")
 @click.option("--ready-timeout", default=30.0, show_default=True, type=float)
+@click.option("--tls", is_flag=True, help="HTTPS with a generated CA; a token for the admin and each component")
+@click.option("--token-auth-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="more users (kube-apiserver CSV format) beside the generated ones; needs --tls")
+@click.option("--authorization-policy-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="ABAC policy (one JSON object a line); needs --tls")
 @click.option("--data-path", is_flag=True,
               help="carry real traffic on loopback: Pods run as processes (IPs from 127.10.0.0/16), Services get "
                    "127.96.0.0/16, LoadBalancers 127.20.0.0/24, one proxy per node")
-def up(data_dir: str, bind_address: str, port: int, dns_port: int, nodes: int, db: str, apiservers: int,
-       ready_timeout: float, data_path: bool) -> None:
+def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes: int, db: str, apiservers: int,
+       ready_timeout: float, data_path: bool, tls: bool, token_auth_file: Path | None,
+       authorization_policy_file: Path | None) -> None:
     """Start the whole control plane as supervised processes; Ctrl-C stops it."""
     from kubelite.up import run_up
 
-    sys.exit(run_up(data_dir=Path(data_dir), bind_address=bind_address, port=port, dns_port=dns_port,
-                    nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout, data_path=data_path))
+    if not _is_loopback(bind_address) and not tls:
+        raise click.UsageError(f"refusing to serve on {bind_address} without --tls (which also issues tokens "
+                               "for the admin and every component)")
+    sys.exit(run_up(data_dir=Path(data_dir), bind_address=bind_address, port=port or (6443 if tls else 8080),
+                    dns_port=dns_port, nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout,
+                    data_path=data_path, tls=tls, token_auth_file=token_auth_file,
+                    policy_file=authorization_policy_file))
 
 
 if __name__ == "__main__":  # pragma: no cover

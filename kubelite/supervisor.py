@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -40,8 +41,9 @@ class Child:
 
 class Supervisor:
     def __init__(self, children: list[Child], *, echo: Callable[[str], None] | None = None,
-                 color: bool | None = None) -> None:
+                 color: bool | None = None, verify: ssl.SSLContext | bool = True) -> None:
         self.children = children
+        self.verify = verify  # the CA file for https readiness probes
         self.echo = echo or (lambda s: print(s, flush=True))
         self.color = sys.stdout.isatty() if color is None else color
         self.width = max(len(c.name) for c in children) if children else 8
@@ -94,7 +96,7 @@ class Supervisor:
         """Names of children not ready by ``timeout`` (empty: all ready)."""
         deadline = time.monotonic() + timeout
         pending = [c for c in self.children if c.ready_url or c.probe]
-        async with httpx.AsyncClient(timeout=1) as client:
+        async with httpx.AsyncClient(timeout=1, verify=self.verify) as client:
             while pending and time.monotonic() < deadline:
                 still = []
                 for c in pending:

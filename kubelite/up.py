@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import ssl
 import socket
 import sys
 import time
@@ -48,10 +49,21 @@ DATA_PATH_SERVICE_CIDR = "127.96.0.0/16"
 DATA_PATH_LB_POOL = "127.20.0.0/24"
 
 
+def connect_host(bind_address: str) -> str:
+    """Where local clients reach a server bound to ``bind_address`` (a wildcard: loopback)."""
+    return "127.0.0.1" if bind_address in ("0.0.0.0", "::", "") else bind_address
+
+
 def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
-         apiservers: int, data_path: bool = False) -> tuple[list[Child], list[Child], str]:
-    """The API server children, the other children, and the server URL controllers use."""
+         apiservers: int, data_path: bool = False, tls: bool = False) -> tuple[list[Child], list[Child], str]:
+    """The API server children, the other children, and the server URL controllers use.
+
+    With ``tls`` every client child connects through its own kubeconfig
+    (``DIR/auth/<name>.kubeconfig``: the CA and that child's token) instead of ``--server``.
+    """
     py = [sys.executable, "-m", "kubelite.cli"]
+    scheme = "https" if tls else "http"
+    host = connect_host(bind_address)
     servers: list[Child] = []
     for i in range(apiservers):
         p = port + i
@@ -61,17 +73,23 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
         if data_path:
             argv += ["--service-cluster-ip-range", DATA_PATH_SERVICE_CIDR]
         servers.append(Child(f"apiserver-{i}" if apiservers > 1 else "apiserver", argv,
-                             ready_url=f"http://{bind_address}:{p}/readyz"))
-    server = f"http://{bind_address}:{port}"
+                             ready_url=f"{scheme}://{host}:{p}/readyz"))
+    server = f"{scheme}://{host}:{port}"
+
+    def conn(name: str) -> list[str]:
+        if tls:
+            return ["--kubeconfig", str(data_dir / "auth" / f"{name}.kubeconfig")]
+        return ["--server", server]
+
     others: list[Child] = []
     for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc"):
         mp = _free_port()
-        others.append(Child(name, [*py, "controller", name, "--server", server, "--metrics-port", str(mp)],
+        others.append(Child(name, [*py, "controller", name, *conn(name), "--metrics-port", str(mp)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
     for i in range(1, nodes + 1):
         mp = _free_port()
         pod_cidr = f"127.10.{i}.0/24" if data_path else f"10.85.{i - 1}.0/24"
-        argv = [*py, "node", "--server", server, "--name", f"node-{i}", "--pod-cidr", pod_cidr,
+        argv = [*py, "node", *conn(f"node-{i}"), "--name", f"node-{i}", "--pod-cidr", pod_cidr,
                 "--node-ip", f"127.0.1.{i}", "--metrics-port", str(mp)]
         if data_path:
             argv += ["--runtime", "process", "--root-dir", str(data_dir / "nodes" / f"node-{i}")]
@@ -79,20 +97,55 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
     if data_path:
         for i in range(1, nodes + 1):
             mp = _free_port()
-            others.append(Child(f"proxy-{i}", [*py, "proxy", "--server", server, "--node", f"node-{i}",
+            others.append(Child(f"proxy-{i}", [*py, "proxy", *conn(f"proxy-{i}"), "--node", f"node-{i}",
                                                "--cluster-cidr", DATA_PATH_POD_CIDR, "--metrics-port", str(mp)],
                                 ready_url=f"http://127.0.0.1:{mp}/healthz"))
         mp = _free_port()
-        others.append(Child("loadbalancer", [*py, "controller", "loadbalancer", "--server", server,
+        others.append(Child("loadbalancer", [*py, "controller", "loadbalancer", *conn("loadbalancer"),
                                              "--pool", DATA_PATH_LB_POOL, "--metrics-port", str(mp)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
-    others.append(Child("dns", [*py, "dns", "--server", server, "--port", str(dns_port), "--bind", bind_address],
-                        probe=lambda: dns_synced(bind_address, dns_port)))
+    others.append(Child("dns", [*py, "dns", *conn("dns"), "--port", str(dns_port), "--bind", bind_address],
+                        probe=lambda: dns_synced(host, dns_port)))
     return servers, others, server
 
 
+def secure(data_dir: Path, *, bind_address: str, names: list[str], server: str,
+           token_auth_file: Path | None, policy_file: Path | None) -> tuple[list[str], Path]:
+    """TLS material, one token per component (and the admin), their kubeconfigs.
+
+    Returns the API servers' extra flags and the CA file. Tokens already
+    issued are kept, so kubeconfigs stay valid across restarts.
+    """
+    from apiserver.auth import ensure_identities
+    from apiserver.certificates import ensure_serving_material, serving_hosts
+    from kubeclient.kubeconfig import render_kubeconfig
+
+    material = ensure_serving_material(data_dir / "pki", serving_hosts(bind_address))
+    auth = data_dir / "auth"
+    identities = {"admin": ["system:masters"], **{f"system:kubelite:{n}": ["system:masters"] for n in names}}
+    tokens = ensure_identities(auth / "tokens.csv", identities)
+    tokens_file = auth / "tokens.csv"
+    if token_auth_file is not None:  # the user's identities beside ours, in the one file the servers read
+        merged = auth / "all-tokens.csv"
+        merged.write_text(token_auth_file.read_text().rstrip("\n") + "\n" + tokens_file.read_text())
+        merged.chmod(0o600)
+        tokens_file = merged
+    ca = material.ca_file.read_text()
+    for n in names:
+        path = auth / f"{n}.kubeconfig"
+        path.write_text(render_kubeconfig(server, token=tokens[f"system:kubelite:{n}"], ca_data=ca))
+        path.chmod(0o600)
+    (data_dir / "kubeconfig").write_text(render_kubeconfig(server, token=tokens["admin"], ca_data=ca))
+    (data_dir / "kubeconfig").chmod(0o600)
+    args = ["--tls", "--token-auth-file", str(tokens_file)]
+    if policy_file is not None:
+        args += ["--authorization-policy-file", str(policy_file)]
+    return args, material.ca_file
+
+
 def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
-           apiservers: int, ready_timeout: float, data_path: bool = False) -> int:
+           apiservers: int, ready_timeout: float, data_path: bool = False, tls: bool = False,
+           token_auth_file: Path | None = None, policy_file: Path | None = None) -> int:
     import migrations
     from apiserver.settings import Settings
     from kubeclient.kubeconfig import render_kubeconfig
@@ -107,14 +160,25 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
     settings = Settings(data_dir=data_dir, db_url=db)
     click.echo(f"kubelite: migrating {settings.database_url()}", err=True)
     migrations.upgrade(settings.database_url())
+    if (token_auth_file or policy_file) and not tls:
+        raise click.UsageError("--token-auth-file and --authorization-policy-file need --tls "
+                               "(kubectl sends tokens only over https)")
     servers, others, server = plan(data_dir=data_dir, bind_address=bind_address, port=port, dns_port=dns_port,
-                                   nodes=nodes, db=db, apiservers=apiservers, data_path=data_path)
+                                   nodes=nodes, db=db, apiservers=apiservers, data_path=data_path, tls=tls)
     kubeconfig = data_dir / "kubeconfig"
-    kubeconfig.write_text(render_kubeconfig(server))
+    verify: ssl.SSLContext | bool = True
+    if tls:
+        args, ca_file = secure(data_dir, bind_address=bind_address, names=[c.name for c in others],
+                               server=server, token_auth_file=token_auth_file, policy_file=policy_file)
+        for c in servers:
+            c.argv += args
+        verify = ssl.create_default_context(cafile=str(ca_file))
+    else:
+        kubeconfig.write_text(render_kubeconfig(server))
 
     async def main() -> int:
         started = time.monotonic()
-        sup = Supervisor([*servers, *others])
+        sup = Supervisor([*servers, *others], verify=verify)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

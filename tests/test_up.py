@@ -173,3 +173,48 @@ def test_supervisor_restarts_a_killed_controller(up: Up) -> None:
                    "spec": {"ports": [{"port": 80}]}})
     eventually(lambda: api.get("/api/v1/namespaces/default/services/after-crash").json()["spec"].get("clusterIP"),
                timeout=20)
+
+
+def test_up_with_tls_issues_tokens_and_controllers_still_work(tmp_path: Path) -> None:
+    port, dns_port = free_port(), free_port()
+    data = tmp_path / "kls"
+    log = tmp_path / "up-tls.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data), "--port", str(port),
+         "--dns-port", str(dns_port), "--nodes", "1", "--tls"],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "kubelite is ready" not in log.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-4000:]
+            time.sleep(0.1)
+        url = f"https://127.0.0.1:{port}"
+        import ssl
+
+        ca = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
+        anonymous = httpx.get(f"{url}/api/v1/namespaces", verify=ca)
+        assert anonymous.status_code == 401 and anonymous.json()["reason"] == "Unauthorized"
+        import yaml
+
+        token = yaml.safe_load((data / "kubeconfig").read_text())["users"][0]["user"]["token"]
+        api = httpx.Client(base_url=url, verify=ca, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        r = api.post("/api/v1/namespaces/default/services",
+                     json={"apiVersion": "v1", "kind": "Service", "metadata": {"name": "secure"},
+                           "spec": {"type": "NodePort", "ports": [{"port": 80}]}})
+        assert r.status_code == 201, r.text
+        # the controllers authenticate with their own tokens: the Service gets its IP and port
+        svc = eventually(lambda: (lambda s: s if s["spec"].get("clusterIP") and
+                                  s["spec"]["ports"][0].get("nodePort") else None)(
+            api.get("/api/v1/namespaces/default/services/secure").json()), timeout=20)
+        assert svc["spec"]["clusterIP"].startswith("10.")
+        tokens = (data / "auth" / "tokens.csv").read_text()
+        assert "system:kubelite:ipam" in tokens and "admin" in tokens
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
