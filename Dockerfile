@@ -9,5 +9,4 @@ COPY controllers controllers
 COPY migrations migrations
 COPY kubelite kubelite
 RUN pip install --no-cache-dir '.[postgres]'
-USER nobody
 ENTRYPOINT ["kubelite"]

@@ -261,6 +261,23 @@ def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes:
                     policy_file=authorization_policy_file))
 
 
+@main.command()
+@click.option("--data-dir", default="./.kubelite", show_default=True)
+@click.option("--server", required=True, help="the URL components use, e.g. https://apiserver-1:6443")
+@click.option("--bind-address", default="0.0.0.0", show_default=True, help="what the API servers bind")
+@click.option("--tls-san", multiple=True, help="extra name or IP for the serving certificate (repeatable)")
+@click.argument("names", nargs=-1, required=True)
+def credentials(data_dir: str, server: str, bind_address: str, tls_san: tuple[str, ...], names: tuple[str, ...]) -> None:
+    """Issue the CA, the serving certificate, and a token + kubeconfig per component NAME (for
+    deployments that run the processes themselves, e.g. docker compose): DIR/pki, DIR/auth/NAME.kubeconfig,
+    DIR/auth/tokens.csv (pass it to the API servers with --tls --token-auth-file), DIR/kubeconfig (admin)."""
+    from kubelite.up import secure
+
+    args, ca = secure(Path(data_dir), bind_address=bind_address, names=list(names), server=server,
+                      token_auth_file=None, policy_file=None, extra_sans=tls_san)
+    click.echo(f"CA: {ca}\nAPI server flags: {' '.join(args)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

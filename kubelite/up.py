@@ -110,7 +110,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
 
 
 def secure(data_dir: Path, *, bind_address: str, names: list[str], server: str,
-           token_auth_file: Path | None, policy_file: Path | None) -> tuple[list[str], Path]:
+           token_auth_file: Path | None, policy_file: Path | None,
+           extra_sans: tuple[str, ...] = ()) -> tuple[list[str], Path]:
     """TLS material, one token per component (and the admin), their kubeconfigs.
 
     Returns the API servers' extra flags and the CA file. Tokens already
@@ -120,7 +121,7 @@ def secure(data_dir: Path, *, bind_address: str, names: list[str], server: str,
     from apiserver.certificates import ensure_serving_material, serving_hosts
     from kubeclient.kubeconfig import render_kubeconfig
 
-    material = ensure_serving_material(data_dir / "pki", serving_hosts(bind_address))
+    material = ensure_serving_material(data_dir / "pki", serving_hosts(bind_address, extra=extra_sans))
     auth = data_dir / "auth"
     identities = {"admin": ["system:masters"], **{f"system:kubelite:{n}": ["system:masters"] for n in names}}
     tokens = ensure_identities(auth / "tokens.csv", identities)

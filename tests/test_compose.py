@@ -26,6 +26,13 @@ def test_compose_has_postgres_with_healthcheck_two_apiservers_and_replicas() -> 
     for name in ("ipam", "nodeport", "endpoints"):
         assert {f"{name}-1", f"{name}-2"} <= set(services)
     assert {"127.0.0.1:5353:53/udp", "127.0.0.1:5353:53/tcp"} <= set(services["dns"]["ports"])
+    # beyond loopback only with TLS and tokens, and every component has its own kubeconfig
+    for name in ("apiserver-1",):
+        assert {"--tls", "--token-auth-file"} <= set(services[name]["command"])
+    issued = set(services["credentials"]["command"])
+    for name, svc in services.items():
+        if "--kubeconfig" in svc.get("command", []):
+            assert name in issued, f"{name} has no credentials"
 
 
 @pytest.mark.parametrize("service", sorted(s for s in COMPOSE["services"] if s != "postgres"))
