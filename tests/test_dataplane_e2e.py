@@ -683,3 +683,56 @@ def test_another_proxy_takes_over_a_cluster_ip_when_its_owner_dies(cluster: Clus
     port = cluster.spawn(owner, cluster.argv[owner])  # leave the cluster whole
     assert port is not None
     wait_for(functools.partial(_healthy, port), 30, f"{owner} to come back")
+
+
+def test_nodeport_answers_every_request_during_a_deployment_rolling_update(cluster: Cluster, ns: str) -> None:
+    """Issue 11's traffic check: a Deployment's rolling update behind a NodePort loses no request."""
+    for name in ("replicaset", "deployment"):
+        if name not in cluster.by_name:
+            port = cluster.spawn(name, ["controller", name, "--no-leader-elect"])
+            assert port is not None
+            wait_for(functools.partial(_healthy, port), 30, f"{name} controller")
+    template = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"terminationGracePeriodSeconds": 5,
+                 "containers": [{"name": "echo", "image": "kubelite/echo", "ports": [{"containerPort": 8080}],
+                                 "readinessProbe": READINESS, "env": [{"name": "VERSION", "value": "v1"}]}]},
+    }
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+              "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template,
+                       "strategy": {"type": "RollingUpdate",
+                                    "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}}}
+    r = cluster.client.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deploy)
+    assert r.status_code == 201, r.text
+    create(cluster, ns, service("web", type_="NodePort", selector={"app": "web"}))
+
+    def rolled_out(generation: int) -> bool:
+        d = cluster.client.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web").json()
+        st = d.get("status") or {}
+        return bool(st.get("observedGeneration", 0) >= generation and st.get("updatedReplicas") == 3
+                    and st.get("availableReplicas") == 3 and st.get("replicas") == 3)
+
+    wait_for(lambda: rolled_out(1), 60, "the first rollout")
+    wait_endpoints(cluster, ns, "web", 3)
+    np = node_port(cluster, ns, "web")
+    eventually(node_ip(2), np)
+    load = Load(node_ip(2), np).start()
+    started = time.monotonic()
+    try:
+        time.sleep(0.5)
+        patch = {"spec": {"template": {"spec": {"containers": [
+            {"name": "echo", "env": [{"name": "VERSION", "value": "v2"}]}]}}}}
+        r = cluster.client.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/web", json=patch,
+                                 headers={"Content-Type": "application/strategic-merge-patch+json"})
+        assert r.status_code == 200, r.text
+        generation = r.json()["metadata"]["generation"]
+        wait_for(lambda: rolled_out(generation), 90, "the rolling update")
+        time.sleep(0.5)
+    finally:
+        load.stop()
+    print(f"\nrolling update of a 3-replica Deployment behind NodePort {np}: {load.ok} requests answered, "
+          f"{load.failed} failed, in {time.monotonic() - started:.1f}s")
+    assert load.ok > 100
+    assert load.failed == 0, load.failures[:5]
+    rs = cluster.client.get(f"/apis/apps/v1/namespaces/{ns}/replicasets").json()["items"]
+    assert len(rs) == 2 and sorted(x["spec"]["replicas"] for x in rs) == [0, 3]
