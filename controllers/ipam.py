@@ -41,12 +41,10 @@ from controllers.allocation import (
     parent_ref,
     wanted_families,
 )
-from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController
-from controllers.runtime.controller import Controller, RequeueAfter
+from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController, ledger_parser, run_allocator
+from controllers.runtime.controller import RequeueAfter
 from controllers.runtime.events import WARNING
 from controllers.runtime.informer import object_key, resource_version
-from controllers.runtime.metrics import RuntimeMetrics
-from controllers.runtime.process import build_parser, duration, run_controller_process
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -231,21 +229,9 @@ class IpamController(LedgerController):
 
 
 def build_ipam_parser() -> argparse.ArgumentParser:
-    p = build_parser("ipam", "Allocate ClusterIPs to Services (IPAddress ledger).")
-    p.add_argument("--repair-interval", type=duration, default=60.0, metavar="DURATION",
-                   help="how often the repair pass runs (default 60s)")
-    p.add_argument("--orphan-grace", type=duration, default=60.0, metavar="DURATION",
-                   help="age before a leaked IPAddress is deleted (default 60s)")
-    # Each allocation is one write whose latency is the API server's commit; concurrency is throughput.
-    p.set_defaults(workers=8)
-    return p
+    return ledger_parser("ipam", "Allocate ClusterIPs to Services (IPAddress ledger).", ledger_kind="IPAddress")
 
 
 async def main(argv: list[str]) -> int:
     """``kubelite controller ipam [flags]``: returns the process exit code."""
-
-    def factory(client: Client, metrics: RuntimeMetrics, args: argparse.Namespace) -> Controller:
-        return IpamController(client, workers=args.workers, metrics=metrics,
-                              repair_interval=args.repair_interval, orphan_grace=args.orphan_grace)
-
-    return await run_controller_process("ipam", argv, factory, parser=build_ipam_parser())
+    return await run_allocator("ipam", argv, IpamController, build_ipam_parser())

@@ -25,6 +25,7 @@ hide, so it is written once:
 from __future__ import annotations
 
 import abc
+import argparse
 import asyncio
 import contextlib
 import random
@@ -38,6 +39,7 @@ from controllers.runtime.controller import Controller
 from controllers.runtime.events import WARNING
 from controllers.runtime.informer import Informer, object_key, resource_version
 from controllers.runtime.metrics import RuntimeMetrics
+from controllers.runtime.process import build_parser, duration, run_controller_process
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -316,3 +318,26 @@ class LedgerController(Controller, abc.ABC):
         reason, message = self.leak_event(entry, key, svc)
         await self.recorder.event(entry, WARNING, reason, message)
         await self.release(entry, key, "leaked")
+
+
+def ledger_parser(name: str, description: str, *, ledger_kind: str) -> argparse.ArgumentParser:
+    """The flags of an allocator process: the shared ones plus the repair pass."""
+    p = build_parser(name, description)
+    p.add_argument("--repair-interval", type=duration, default=60.0, metavar="DURATION",
+                   help="how often the repair pass runs (default 60s)")
+    p.add_argument("--orphan-grace", type=duration, default=60.0, metavar="DURATION",
+                   help=f"age before a leaked {ledger_kind} is deleted (default 60s)")
+    # Each allocation is one write whose latency is the API server's commit; concurrency is throughput.
+    p.set_defaults(workers=8)
+    return p
+
+
+async def run_allocator(name: str, argv: list[str], cls: type[LedgerController],
+                        parser: argparse.ArgumentParser) -> int:
+    """Run one allocator controller process; returns its exit code."""
+
+    def factory(client: Client, metrics: RuntimeMetrics, args: argparse.Namespace) -> Controller:
+        return cls(client, workers=args.workers, metrics=metrics, repair_interval=args.repair_interval,
+                   orphan_grace=args.orphan_grace)
+
+    return await run_controller_process(name, argv, factory, parser=parser)

@@ -42,12 +42,10 @@ from controllers.allocation import (
     parse_ledger_port_name,
     svc_type,
 )
-from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController
-from controllers.runtime.controller import Controller, RequeueAfter
+from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController, ledger_parser, run_allocator
+from controllers.runtime.controller import RequeueAfter
 from controllers.runtime.events import WARNING
 from controllers.runtime.informer import object_key, resource_version
-from controllers.runtime.metrics import RuntimeMetrics
-from controllers.runtime.process import build_parser, duration, run_controller_process
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -223,21 +221,9 @@ class NodePortController(LedgerController):
 
 
 def build_nodeport_parser() -> argparse.ArgumentParser:
-    p = build_parser("nodeport", "Allocate node ports to NodePort/LoadBalancer Services (PortAllocation ledger).")
-    p.add_argument("--repair-interval", type=duration, default=60.0, metavar="DURATION",
-                   help="how often the repair pass runs (default 60s)")
-    p.add_argument("--orphan-grace", type=duration, default=60.0, metavar="DURATION",
-                   help="age before a leaked PortAllocation is deleted (default 60s)")
-    # Each allocation is one write whose latency is the API server's commit; concurrency is throughput.
-    p.set_defaults(workers=8)
-    return p
+    return ledger_parser("nodeport", "Allocate node ports to NodePort/LoadBalancer Services (PortAllocation ledger).", ledger_kind="PortAllocation")
 
 
 async def main(argv: list[str]) -> int:
     """``kubelite controller nodeport [flags]``: returns the process exit code."""
-
-    def factory(client: Client, metrics: RuntimeMetrics, args: argparse.Namespace) -> Controller:
-        return NodePortController(client, workers=args.workers, metrics=metrics,
-                                  repair_interval=args.repair_interval, orphan_grace=args.orphan_grace)
-
-    return await run_controller_process("nodeport", argv, factory, parser=build_nodeport_parser())
+    return await run_allocator("nodeport", argv, NodePortController, build_nodeport_parser())
