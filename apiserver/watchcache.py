@@ -287,7 +287,8 @@ class WatchCache:
             if left <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._advanced.wait(), left)
+                async with asyncio.timeout(left):  # not wait_for: it can swallow a cancel (3.11)
+                    await self._advanced.wait()
             except TimeoutError:
                 return False
         return True

@@ -131,7 +131,8 @@ class Supervisor:
                 continue
             left = max(0.1, deadline - time.monotonic())
             try:
-                await asyncio.wait_for(c.proc.wait(), left)
+                async with asyncio.timeout(left):
+                    await c.proc.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(c.proc.pid, signal.SIGKILL)

@@ -198,7 +198,8 @@ class Store:
         loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):  # not wait_for: it can swallow a cancel
+                    await self._poke.wait()
             self._poke.clear()
             try:
                 rows = await loop.run_in_executor(self._reader, self.db.changes_since, self.cache.revision)

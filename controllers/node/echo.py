@@ -173,7 +173,8 @@ async def serve(kind: str, *, delay: float, message: str, shutdown_delay: float 
     if delay > 0:
         _log(f"waiting {delay:g}s before listening")
         try:
-            await asyncio.wait_for(stop.wait(), delay)
+            async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancel (3.11)
+                await stop.wait()
             return 0
         except TimeoutError:
             pass

@@ -701,7 +701,8 @@ class ProcessRuntime:
                 await proc.wait()
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(proc.wait()), min(left, 0.1))
+                async with asyncio.timeout(min(left, 0.1)):  # not wait_for: it can swallow a cancel (3.11)
+                    await asyncio.shield(proc.wait())
         while c.proc is proc:  # the waiter records the exit
             await asyncio.sleep(0.01)
 

@@ -240,7 +240,8 @@ async def _own_node(client: Client, name: str, stop: asyncio.Event) -> Obj | Non
         except (errors.NotFound, errors.ConnectionFailed, errors.ServerError) as e:
             log.info("proxy: waiting for Node %s (%s)", name, e)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+            async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancel (3.11)
+                await stop.wait()
         delay = min(delay * 2, 2.0)
     return None
 

@@ -166,7 +166,10 @@ class LeaderElector:
 
     async def _attempt(self, budget: float) -> bool:
         try:
-            return await asyncio.wait_for(self.try_acquire_or_renew(), timeout=max(budget, 0.001))
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            # that races the inner call's completion, and this runs in an endless loop.
+            async with asyncio.timeout(max(budget, 0.001)):
+                return await self.try_acquire_or_renew()
         except (TimeoutError, errors.ClientError) as e:
             log.info("lease %s/%s: attempt failed: %s", self.config.namespace, self.config.lease_name,
                      e or "timed out")
@@ -211,7 +214,8 @@ class LeaderElector:
         new = dict(lease)
         new["spec"] = spec
         try:
-            await asyncio.wait_for(self.client.update(LEASES, new), timeout=self.config.retry_period)
+            async with asyncio.timeout(self.config.retry_period):
+                await self.client.update(LEASES, new)
             log.info("released lease %s/%s", self.config.namespace, self.config.lease_name)
         except (TimeoutError, errors.ClientError) as e:
             log.warning("failed to release lease %s/%s: %s", self.config.namespace, self.config.lease_name, e)
