@@ -340,8 +340,10 @@ class DnsServer:
         self._writers.add(writer)
         try:
             while True:
-                size = int.from_bytes(await asyncio.wait_for(reader.readexactly(2), _TCP_IDLE), "big")
-                data = await asyncio.wait_for(reader.readexactly(size), _TCP_IDLE)
+                async with asyncio.timeout(_TCP_IDLE):  # not wait_for: it can swallow a cancel (3.11)
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                async with asyncio.timeout(_TCP_IDLE):
+                    data = await reader.readexactly(size)
                 out = self.handle(data, tcp=True)
                 if isinstance(out, _Forward):
                     out = await self.forward(out)
