@@ -97,7 +97,7 @@ class Change:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 10000) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
     """An engine configured for our write discipline.
 
     SQLite: WAL, synchronous=NORMAL (a committed transaction survives kill -9
@@ -115,6 +115,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10000) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if not autocheckpoint:  # the event-loop writer: checkpoints run on the writer thread
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -147,7 +149,8 @@ class Database:
         # the writer thread with the normal busy timeout, so the loop never stalls.
         self.quick_engine: Engine | None = None
         if self.is_sqlite:
-            self.quick_engine = make_engine(engine.url.render_as_string(hide_password=False), busy_timeout_ms=50)
+            self.quick_engine = make_engine(engine.url.render_as_string(hide_password=False), busy_timeout_ms=50,
+                                            autocheckpoint=False)
 
     # -- start -----------------------------------------------------------
     def ensure_revision_row(self) -> None:
@@ -342,6 +345,15 @@ class Database:
                     .values(compacted=hi)
                 )
         return total
+
+    def checkpoint_passive(self) -> None:
+        """Copy committed WAL frames into the database without blocking writers or readers."""
+        if self.is_sqlite:
+            raw = self.engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
 
     def checkpoint(self) -> None:
         """Keep the SQLite WAL bounded after compaction."""

@@ -28,6 +28,7 @@ from apiserver.watchcache import WatchCache
 log = logging.getLogger("kubelite.store")
 
 MAX_BATCH = 256
+CHECKPOINT_EVERY = 200
 
 
 class Store:
@@ -51,6 +52,8 @@ class Store:
         self.shared = not db.is_sqlite
         self.inline_writes = db.is_sqlite and os.environ.get("KUBELITE_WRITER_THREAD", "") != "1"
         self._busy_until = 0.0
+        self._since_checkpoint = 0
+        self._checkpointing = False
         self._pending: list[tuple[list[Op], asyncio.Future[list[Change]]]] = []
         self._wake = asyncio.Event()
         self._poke = asyncio.Event()
@@ -140,12 +143,12 @@ class Store:
                 for r in results:
                     if not isinstance(r, StorageError):
                         committed.extend(r)
-                if committed:
-                    self.commits += 1
-                    if self.shared:
-                        await self._catch_up(committed[-1].revision)
-                    else:
-                        self.cache.apply(committed)
+                if committed and self.shared:
+                    await self._catch_up(committed[-1].revision)
+                # Callers are resolved before the watchers are woken (both only
+                # schedule callbacks): a writer's response need not queue behind
+                # every watch stream. Race-free: apply() below runs before this task
+                # yields, so a caller that resumes reads the cache with its write.
                 for (_, fut), r in zip(batch, results, strict=True):
                     if fut.done():
                         continue
@@ -153,6 +156,29 @@ class Store:
                         fut.set_exception(r)
                     else:
                         fut.set_result(r)
+                if committed:
+                    self.commits += 1
+                    if not self.shared:
+                        self.cache.apply(committed)
+                    if self.inline_writes:
+                        self._maybe_checkpoint(loop)
+
+    def _maybe_checkpoint(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Inline writes never checkpoint themselves (it would stall the loop): the writer
+        thread runs a PASSIVE checkpoint every CHECKPOINT_EVERY commits, beside the writers."""
+        self._since_checkpoint += 1
+        if self._since_checkpoint < CHECKPOINT_EVERY or self._checkpointing:
+            return
+        self._since_checkpoint = 0
+        self._checkpointing = True
+        fut = loop.run_in_executor(self._thread, self.db.checkpoint_passive)
+
+        def done(f: asyncio.Future[None]) -> None:
+            self._checkpointing = False
+            if not f.cancelled() and f.exception() is not None:
+                log.info("WAL checkpoint deferred: %s", f.exception())
+
+        fut.add_done_callback(done)
 
     def _precheck(self, batches: list[list[Op]]) -> list[StorageError | None]:
         """Each batch's verdict against the cache plus the batches accepted before it."""
