@@ -319,15 +319,20 @@ class Database:
                 stopped.wait(1.0)
 
     # -- compaction --------------------------------------------------------
-    def compact(self, upto: int, *, batch: int = 500) -> int:
+    def compact(self, upto: int, *, batch: int = 500, max_batches: int = 0, quick: bool = False) -> int:
         """Delete changes with revision <= upto, ``batch`` rows per short transaction.
 
         Why small batches: a long delete would hold the write lock and stall
-        every writer (kine's SQLite compaction problem). Returns rows deleted.
+        every writer (kine's SQLite compaction problem). ``max_batches`` stops
+        after that many transactions (0: until done), so a caller on the event
+        loop can interleave them with writes. Returns rows deleted.
         """
         total = 0
-        while True:
-            with self.engine.begin() as conn:
+        engine = self.quick_engine if quick and self.quick_engine is not None else self.engine
+        done = 0
+        while not max_batches or done < max_batches:
+            done += 1
+            with engine.begin() as conn:
                 lo = conn.execute(select(func.min(schema.changes.c.revision))).scalar_one()
                 if lo is None or lo > upto:
                     conn.execute(

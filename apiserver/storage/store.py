@@ -268,14 +268,28 @@ class Store:
         if upto <= 0:
             return 0
         try:
-            n: int = await loop.run_in_executor(self._thread, self.db.compact, upto)
+            if self.inline_writes:
+                # SQLite: one short transaction at a time on the event loop, between the
+                # writers' batches, so compaction never holds the lock a writer waits for.
+                n = 0
+                while True:
+                    step = self.db.compact(upto, max_batches=1, quick=True)
+                    n += step
+                    if step == 0:
+                        break
+                    await asyncio.sleep(0)
+            else:
+                n = await loop.run_in_executor(self._thread, self.db.compact, upto)
         except Exception as e:
             log.warning("compaction failed: %s", e)
             return 0
         if n:
             log.info("compacted %d changes up to revision %d", n, upto)
             try:
-                await loop.run_in_executor(self._thread, self.db.checkpoint)
+                # inline writers must not wait behind a TRUNCATE checkpoint: PASSIVE
+                # lets the WAL be reused instead of shrunk, which bounds it just the same
+                ckpt = self.db.checkpoint_passive if self.inline_writes else self.db.checkpoint
+                await loop.run_in_executor(self._thread, ckpt)
             except Exception as e:  # a reader holds the WAL: the next pass truncates it
                 log.info("WAL checkpoint deferred: %s", e)
         return n
