@@ -334,7 +334,7 @@ def _sorted_copy(v: Any) -> Any:
     return v
 
 
-def _json_type(v: Any) -> str:
+def json_type(v: Any) -> str:
     """The JSON kind encoding/json names in an UnmarshalTypeError."""
     if isinstance(v, dict):
         return "object"
@@ -362,7 +362,7 @@ def merge_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
         raise bad_request("Invalid JSON Patch")
     if not isinstance(patch, dict):
         raise bad_request(
-            f"error decoding patch: json: cannot unmarshal {_json_type(patch)} "
+            f"error decoding patch: json: cannot unmarshal {json_type(patch)} "
             "into Go value of type map[string]interface {}"
         )
     doc: dict[str, Any] = _copy(original)
@@ -435,18 +435,18 @@ def _decode_operations(operations: Any) -> list[dict[str, Any]]:
     if operations is None:
         return []
     if not isinstance(operations, list):
-        raise bad_request(f"{prefix} {_json_type(operations)} into Go value of type []handlers.jsonPatchOp")
+        raise bad_request(f"{prefix} {json_type(operations)} into Go value of type []handlers.jsonPatchOp")
     ops: list[dict[str, Any]] = []
     for op in operations:
         if op is None:
             op = {}
         if not isinstance(op, dict):
-            raise bad_request(f"{prefix} {_json_type(op)} into Go value of type handlers.jsonPatchOp")
+            raise bad_request(f"{prefix} {json_type(op)} into Go value of type handlers.jsonPatchOp")
         for field in ("op", "path", "from"):
             value = op.get(field)
             if value is not None and not isinstance(value, str):
                 raise bad_request(
-                    f"{prefix} {_json_type(value)} into Go struct field jsonPatchOp.{field} of type string"
+                    f"{prefix} {json_type(value)} into Go struct field jsonPatchOp.{field} of type string"
                 )
         ops.append(op)
     return ops
@@ -522,7 +522,7 @@ def strategic_merge_patch(original: dict[str, Any], patch: Any, *, schema: str) 
     if patch is None:
         patch = {}
     if not isinstance(patch, dict):
-        raise bad_request(f"json: cannot unmarshal {_json_type(patch)} into Go value of type map[string]interface {{}}")
+        raise bad_request(f"json: cannot unmarshal {json_type(patch)} into Go value of type map[string]interface {{}}")
     try:
         merged = _merge_map(_copy(original), _copy(patch), schema=table, opts=_SERVER)
     except PatchError as err:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from apimachinery.patch import json_type
 from kubeclient.kctl.failures import KctlError, fail
 
 EXTENSIONS = (".json", ".yaml", ".yml")
@@ -138,20 +139,10 @@ def parse_text(text: str, *, source: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for v in values:
         if not isinstance(v, dict):
-            raise fail(f"error parsing {source}: json: cannot unmarshal {_go_kind(v)} into Go value of type "
+            raise fail(f"error parsing {source}: json: cannot unmarshal {json_type(v)} into Go value of type "
                        "map[string]interface {}")
         out.extend(_flatten(v, source=source))
     return out
-
-
-def _go_kind(v: Any) -> str:
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, bool):
-        return "bool"
-    return "number"
 
 
 def _flatten(obj: dict[str, Any], *, source: str) -> list[dict[str, Any]]:
