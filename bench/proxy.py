@@ -1,6 +1,6 @@
 """Service proxy benchmark: requests through a ClusterIP against the same requests straight to the Pod.
 
-``python -m bench.proxy [--seconds 5] [--concurrency 8] [--rounds 5]`` starts an API
+``python -m bench.proxy [--quick] [--seconds 5] [--concurrency 8] [--rounds 5]`` starts an API
 server (Service range 127.98.0.0/16), the ipam and endpoints controllers, one
 process-runtime node (Pods 127.12.1.0/24, node IP 127.0.4.1) and its proxy,
 creates a Service with one ``kubelite/echo`` Pod, then:
@@ -9,16 +9,23 @@ creates a Service with one ``kubelite/echo`` Pod, then:
    fast as they can, (a) straight to the Pod IP, (b) to the ClusterIP
    through the proxy; once with a new connection per request (curl-like),
    once on kept-alive connections. Figures: requests/s and p99 latency of
-   both, and the ratio proxied/direct;
+   both, and the ratio proxied/direct (the direct run is the baseline);
 2. ``--rounds`` times: a second Pod is created while a client sends a
    request every 2 ms to the ClusterIP; the figure is the time from the
    moment the Pod's Ready condition appears on a watch to the first answer
-   that Pod gives through the proxy (p50 and max). (The proxy's own
+   that Pod gives through the proxy (p50 and max); the baseline is the time
+   from the same moment to the Pod's first answer straight at its Pod IP
+   (what observing Ready costs, without the proxy). A round that times out
+   is counted and fails the target, never turned into a number. (The proxy's own
    ``kubeproxy_network_programming_duration_seconds`` is not used: the
    EndpointSlice trigger-time annotation has one-second resolution.)
 
-Printed on stdout, one JSON line per figure (as bench/api.py). Progress goes
-to stderr.
+Also the proxy's RSS, sampled during the run (peak), beside its RSS once it
+was healthy and idle. Every address is on 127.0.0.0/8. The processes are not
+pinned to cores. ``--quick``: 1 s per load run, 3 rounds.
+
+Printed on stdout, one JSON line per figure (bench/common.py ``figure``).
+Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -26,10 +33,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +42,18 @@ from typing import Any
 
 import httpx
 
-from bench.allocators import ROOT, figure, free_port, log, percentile
+from bench.common import (
+    MIB,
+    Sampler,
+    figure,
+    free_port,
+    kubelite_argv,
+    log,
+    percentile,
+    start_process,
+    stop_processes,
+    wait_http_ok,
+)
 
 SERVICE_CIDR = "127.98.0.0/16"
 POD_CIDR = "127.12.1.0/24"
@@ -46,21 +62,8 @@ NS = "bench-proxy"
 
 
 def start(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "KUBECONFIG": "/nonexistent"}
-    return subprocess.Popen([sys.executable, "-m", "kubelite.cli", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer")
+    """A kubelite process, unpinned: the proxy, the node's Pods and the clients share both cores."""
+    return start_process(kubelite_argv(*argv), log_path, pin=False)
 
 
 def echo_pod(name: str) -> dict[str, Any]:
@@ -132,23 +135,40 @@ async def load(ip: str, port: int, *, seconds: float, concurrency: int, keepaliv
     return len(latencies) / took, latencies
 
 
-async def pod_ready_to_traffic(api: httpx.AsyncClient, ip: str, *, rounds: int) -> list[float]:
-    """Seconds from a new Pod's Ready (seen on a watch) to its first answer through the ClusterIP."""
+async def pod_ready_to_traffic(api: httpx.AsyncClient, ip: str, *, rounds: int) -> tuple[
+        list[float], list[float], int]:
+    """Seconds from a new Pod's Ready (seen on a watch) to its first answer through the ClusterIP.
+
+    Returns (through the proxy, straight at the Pod IP, rounds that timed out).
+    """
     out: list[float] = []
+    direct: list[float] = []
+    timeouts = 0
     for i in range(rounds):
         name = f"late-{i}"
         ready_at: float | None = None
+        direct_at: float | None = None
         answered_at: float | None = None
         stop = asyncio.Event()
 
-        async def watch(name: str = name) -> None:
-            nonlocal ready_at
+        async def watch(name: str = name, stop: asyncio.Event = stop) -> None:
+            nonlocal ready_at, direct_at
             params = {"watch": "1", "fieldSelector": f"metadata.name={name}"}
+            pod: dict[str, Any] = {}
             async with api.stream("GET", f"/api/v1/namespaces/{NS}/pods", params=params, timeout=None) as r:
                 async for line in r.aiter_lines():
-                    if line and ready(json.loads(line)["object"]):
+                    if line and ready(pod := json.loads(line)["object"]):
                         ready_at = time.perf_counter()
+                        break
+            pod_ip = pod["status"]["podIP"]  # 127.12.1.x: loopback
+            while not stop.is_set():
+                try:
+                    if f"from {name} ".encode() in await one_request(pod_ip, 8080):
+                        direct_at = time.perf_counter()
                         return
+                except (OSError, asyncio.IncompleteReadError):
+                    pass
+                await asyncio.sleep(0.002)
 
         async def hammer(name: str = name, stop: asyncio.Event = stop) -> None:
             nonlocal answered_at
@@ -168,13 +188,22 @@ async def pod_ready_to_traffic(api: httpx.AsyncClient, ip: str, *, rounds: int) 
         r.raise_for_status()
         try:
             await asyncio.wait_for(asyncio.gather(w, h), 30)
+        except TimeoutError:
+            pass
         finally:
             stop.set()
-        assert ready_at is not None and answered_at is not None
-        out.append(max(0.0, answered_at - ready_at))
-        log(f"  round {i + 1}: Ready -> first answer through the proxy {1000 * out[-1]:.1f} ms")
+        if ready_at is None or answered_at is None or direct_at is None:
+            timeouts += 1
+            log(f"  round {i + 1}: TIMEOUT after 30 s (Ready seen: {ready_at is not None}, answered directly: "
+                f"{direct_at is not None}, through the proxy: {answered_at is not None})")
+        else:
+            # The proxy may answer before the watch delivers Ready: that is 0, not a negative latency.
+            out.append(max(0.0, answered_at - ready_at))
+            direct.append(max(0.0, direct_at - ready_at))
+            log(f"  round {i + 1}: Ready -> first answer through the proxy {1000 * out[-1]:.1f} ms, "
+                f"straight at the Pod {1000 * direct[-1]:.1f} ms")
         await api.delete(f"/api/v1/namespaces/{NS}/pods/{name}")
-    return out
+    return out, direct, timeouts
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -185,7 +214,7 @@ async def run(args: argparse.Namespace) -> None:
         procs.append(start(["apiserver", "--port", str(api_port), "--data-dir", str(work), "--log-level", "warning",
                             "--service-cluster-ip-range", SERVICE_CIDR], work / "apiserver.log"))
         url = f"http://127.0.0.1:{api_port}"
-        wait_http(url + "/readyz")
+        wait_http_ok(url + "/readyz", timeout=60, proc=procs[0], log_path=work / "apiserver.log")
         for name in ("ipam", "endpoints"):
             procs.append(start(["controller", name, "--server", url, "--no-leader-elect"], work / f"{name}.log"))
         procs.append(start(["node", "--server", url, "--name", "bench-1", "--pod-cidr", POD_CIDR, "--node-ip", NODE_IP,
@@ -194,7 +223,9 @@ async def run(args: argparse.Namespace) -> None:
         proxy_metrics = free_port()
         procs.append(start(["proxy", "--server", url, "--node", "bench-1", "--cluster-cidr", "127.12.0.0/16",
                             "--metrics-port", str(proxy_metrics)], work / "proxy.log"))
-        wait_http(f"http://127.0.0.1:{proxy_metrics}/healthz")
+        wait_http_ok(f"http://127.0.0.1:{proxy_metrics}/healthz", timeout=60, proc=procs[-1],
+                     log_path=work / "proxy.log")
+        sampler = Sampler(pids={"proxy": procs[-1].pid})
         async with httpx.AsyncClient(base_url=url, timeout=10) as api:
             (await api.post("/api/v1/namespaces", json={"metadata": {"name": NS}})).raise_for_status()
             (await api.post(f"/api/v1/namespaces/{NS}/services", json={
@@ -218,29 +249,30 @@ async def run(args: argparse.Namespace) -> None:
                 except OSError:
                     await asyncio.sleep(0.05)
             log(f"Pod {pod_ip}, ClusterIP {cluster_ip}; {args.concurrency} clients, {args.seconds:g}s per run")
-            for keepalive in (False, True):
-                mode = "keepalive" if keepalive else "new_connection"
-                direct_rps, direct = await load(pod_ip, 8080, seconds=args.seconds, concurrency=args.concurrency,
-                                                keepalive=keepalive)
-                proxied_rps, proxied = await load(cluster_ip, 8080, seconds=args.seconds,
-                                                  concurrency=args.concurrency, keepalive=keepalive)
-                log(f"{mode}: direct {direct_rps:.0f} req/s, through the proxy {proxied_rps:.0f} req/s")
-                figure(f"proxy_{mode}_requests_per_second", proxied_rps, "req/s", direct_rps)
-                figure(f"proxy_{mode}_p99_latency", 1000 * percentile(proxied, 0.99), "ms",
-                       1000 * percentile(direct, 0.99))
-                figure(f"proxy_{mode}_p50_latency", 1000 * percentile(proxied, 0.50), "ms",
-                       1000 * percentile(direct, 0.50))
-            lat = await pod_ready_to_traffic(api, cluster_ip, rounds=args.rounds)
-            figure("pod_ready_to_traffic_p50", 1000 * percentile(lat, 0.5), "ms")
-            figure("pod_ready_to_traffic_max", 1000 * max(lat), "ms")
+            with sampler:
+                for keepalive in (False, True):
+                    mode = "keepalive" if keepalive else "new_connection"
+                    direct_rps, direct = await load(pod_ip, 8080, seconds=args.seconds, concurrency=args.concurrency,
+                                                    keepalive=keepalive)
+                    proxied_rps, proxied = await load(cluster_ip, 8080, seconds=args.seconds,
+                                                      concurrency=args.concurrency, keepalive=keepalive)
+                    log(f"{mode}: direct {direct_rps:.0f} req/s, through the proxy {proxied_rps:.0f} req/s")
+                    figure(f"proxy_{mode}_requests_per_second (baseline: direct)", proxied_rps, "req/s", direct_rps)
+                    for q in (0.99, 0.5):
+                        figure(f"proxy_{mode}_p{q * 100:g}_latency (baseline: direct)",
+                               1000 * percentile(proxied, q), "ms", 1000 * percentile(direct, q))
+                lat, direct_lat, timeouts = await pod_ready_to_traffic(api, cluster_ip, rounds=args.rounds)
+            tail = {"rounds": args.rounds, "timeouts": timeouts}
+            figure("pod_ready_to_traffic_p50 (baseline: Ready -> first answer at the Pod IP)",
+                   1000 * percentile(lat, 0.5) if lat else None, "ms",
+                   1000 * percentile(direct_lat, 0.5) if direct_lat else None, **tail)
+            figure("pod_ready_to_traffic_max (baseline: Ready -> first answer at the Pod IP)",
+                   1000 * max(lat) if lat else None, "ms", 1000 * max(direct_lat) if direct_lat else None,
+                   target="<= 100 ms", met=bool(lat) and timeouts == 0 and max(lat) <= 0.1, **tail)
+            figure("proxy RSS, peak during the run (baseline: idle after start)", sampler.peak["proxy"] / MIB, "MiB",
+                   sampler.first["proxy"] / MIB)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs, timeout=10)
         if args.keep:
             log(f"logs kept in {work}")
         else:
@@ -249,11 +281,15 @@ async def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.proxy", description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--quick", action="store_true", help="short run: 1 s per load run, 3 rounds")
+    p.add_argument("--seconds", type=float, default=None, help="seconds per load run (default 5, 1 with --quick)")
     p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=None, help="Pod Ready -> traffic rounds (default 5, 3 with --quick)")
     p.add_argument("--keep", action="store_true", help="keep the processes' logs")
-    asyncio.run(run(p.parse_args(argv)))
+    args = p.parse_args(argv)
+    args.seconds = args.seconds or (1.0 if args.quick else 5.0)
+    args.rounds = args.rounds or (3 if args.quick else 5)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
