@@ -226,7 +226,7 @@ async def run(url: str, metrics_url: str, *, services: int, pods: int, flips: in
         ok = await wait_until(obs, lambda: len(obs.ready_in_endpoints()) >= pods and len(obs.ready_in_slices()) >= pods,
                               timeout=max(120.0, pods / 5))
         t_conv = time.perf_counter()
-        converged = {"converged": ok, "addresses_in_endpoints": len(obs.ready_in_endpoints()),
+        converged: dict[str, Any] = {"converged": ok, "addresses_in_endpoints": len(obs.ready_in_endpoints()),
                      "addresses_in_slices": len(obs.ready_in_slices()), "pods": pods}
         if not ok:
             log(f"TIMEOUT: {len(obs.ready_in_endpoints())} addresses in Endpoints, "
