@@ -77,6 +77,12 @@ async def wait_leases(c: Client, names: list[str], timeout: float = 30.0) -> Non
             await asyncio.sleep(0.1)
 
 
+async def wait_controllers(url: str) -> None:
+    """Until the ipam and nodeport controllers hold their leases."""
+    async with Client(url) as c:
+        await wait_leases(c, ["kubelite-ipam", "kubelite-nodeport"])
+
+
 async def run(url: str, n: int, inflight: int) -> None:
     async with Client(url, max_connections=inflight + 8) as c:
         await wait_leases(c, ["kubelite-ipam", "kubelite-nodeport"])
@@ -162,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 procs.append(api)
                 procs += [start_controller(name, url, Path(tmp), args.workers) for name in ("ipam", "nodeport")]
                 log(f"apiserver at {url}; ipam and nodeport started (CPU 0); generator on CPU 1")
+                asyncio.run(wait_controllers(url))  # so the memory baseline is that of running controllers
                 names = ("apiserver", "ipam", "nodeport")
                 with Sampler(pids={k: pr.pid for k, pr in zip(names, procs, strict=True)},
                              dbs={"db": Path(tmp) / "api"}) as sampled:

@@ -1,19 +1,28 @@
 """Cluster DNS benchmark: our DNS process against dnsmasq, and DNS programming latency.
 
-    python bench/dns.py [--services 1000] [--duration 10] [--rounds 3] [--latency-samples 100] [--check]
+    python -m bench.dns [--quick] [--services 1000] [--duration 10] [--rounds 3] [--latency-samples 100] [--check]
+    (or python bench/dns.py ...)
 
 What it does, all on 127.0.0.1 with free ports and a temporary data directory:
 1. starts an API server and creates ``--services`` Services (explicit ClusterIPs);
 2. starts ``python -m controllers.dns.main`` against it, and ``dnsmasq`` serving
    the same names from a hosts file;
 3. runs ``dnsperf`` over the same query file against each, alternating, for
-   ``--rounds`` rounds of ``--duration`` seconds, and prints qps, latency and
-   the qps ratio (ours / dnsmasq, median of the rounds);
+   ``--rounds`` rounds of ``--duration`` seconds: median qps of each, with
+   dnsmasq as the baseline (target ratio >= 1.0), and server CPU per query;
 4. measures Service create -> resolvable (POST sent until our server answers
-   with the new ClusterIP) ``--latency-samples`` times: p50, p99, max.
+   with the new ClusterIP) ``--latency-samples`` times: p50, p99 (target
+   < 100 ms), beside the create request's own latency; a sample that never
+   resolves within 5 s is a timeout, never a number;
+5. samples the RSS of both DNS servers during the dnsperf rounds (peak).
 
-``--check`` exits 1 unless the ratio is >= 1.0 and p99 < 100 ms.  Needs the
-Debian packages dnsperf and dnsmasq (or dnsmasq-base).
+The API server and both DNS servers run on CPU 0 (``taskset -c 0``); this
+process and dnsperf on CPU 1, as bench/api.py does. One JSON line per
+figure on stdout (bench/common.py ``figure``), progress on stderr.
+``--quick``: 200 Services, one 2 s round, 20 latency samples.
+
+``--check`` exits 1 when a target is missed.  Needs the Debian packages
+dnsperf and dnsmasq (or dnsmasq-base).
 """
 
 from __future__ import annotations
@@ -23,16 +32,14 @@ from pathlib import Path
 
 # Run as ``python bench/dns.py``, this file's directory comes first on sys.path
 # and its name would shadow dnspython's ``dns`` package: drop that entry.
+# Put the checkout's root there instead, for ``bench.common``.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -45,22 +52,22 @@ import dns.query
 import dns.rcode
 import httpx
 
-HOST = "127.0.0.1"
+from bench.common import (
+    HOST,
+    MIB,
+    Sampler,
+    figure,
+    free_port,
+    log,
+    percentile,
+    pin_generator,
+    process_cpu,
+    start_apiserver,
+    start_process,
+    stop_processes,
+)
+
 NS = "bench"
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket() as t:
-            t.bind((HOST, 0))
-            port = int(t.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind((HOST, port))
-                except OSError:
-                    continue
-        return port
 
 
 def cluster_ip(i: int) -> str:
@@ -94,15 +101,9 @@ def parse_dnsperf(out: str) -> PerfResult:
     )
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def dnsperf(port: int, datafile: Path, *, duration: float, clients: int, outstanding: int,
             pid: int | None = None) -> PerfResult:
-    before = cpu_seconds(pid) if pid else 0.0
+    before = process_cpu(pid) if pid else 0.0
     out = subprocess.run(
         ["dnsperf", "-s", HOST, "-p", str(port), "-d", str(datafile), "-l", str(duration),
          "-c", str(clients), "-q", str(outstanding)],
@@ -110,7 +111,7 @@ def dnsperf(port: int, datafile: Path, *, duration: float, clients: int, outstan
     ).stdout
     result = parse_dnsperf(out)
     if pid and result.completed:
-        result.cpu_us = (cpu_seconds(pid) - before) / result.completed * 1e6
+        result.cpu_us = (process_cpu(pid) - before) / result.completed * 1e6
     return result
 
 
@@ -127,26 +128,6 @@ def wait_resolves(port: int, name: str, ip: str, *, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{name} did not resolve to {ip} on port {port}")
         time.sleep(0.02)
-
-
-def start_apiserver(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = (data_dir / "apiserver.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli", "apiserver", "--port", str(port),
-                             "--data-dir", str(data_dir / "api"), "--log-level", "warning"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"apiserver exited:\n{(data_dir / 'apiserver.log').read_text()[-3000:]}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("apiserver did not become ready")
 
 
 def service_body(name: str, ip: str) -> dict[str, object]:
@@ -171,9 +152,16 @@ async def create_services(url: str, count: int) -> None:
         await asyncio.gather(*(one(i) for i in range(count)))
 
 
-def programming_latency(url: str, dns_port: int, samples: int) -> list[float]:
-    """Seconds from sending the create to our server answering with the new ClusterIP."""
-    latencies = []
+def programming_latency(url: str, dns_port: int, samples: int, *, timeout: float = 5.0) -> tuple[
+        list[float], list[float], int]:
+    """(create -> resolvable seconds, create request seconds, samples that timed out).
+
+    A ClusterIP is data here (10.101.x.x in the answer); only 127.0.0.1 is
+    ever sent a packet.
+    """
+    latencies: list[float] = []
+    creates: list[float] = []
+    timeouts = 0
     with httpx.Client(base_url=url, timeout=30) as c:
         for i in range(samples):
             name, ip = f"lat-{i}", f"10.101.{i // 250}.{i % 250 + 1}"
@@ -182,78 +170,73 @@ def programming_latency(url: str, dns_port: int, samples: int) -> list[float]:
             r = c.post(f"/api/v1/namespaces/{NS}/services", json=service_body(name, ip))
             if r.status_code != 201:
                 raise RuntimeError(r.text)
+            creates.append(time.perf_counter() - start)
             while True:
-                reply = dns.query.udp(q, HOST, port=dns_port, timeout=1)
-                if reply.rcode() == dns.rcode.NOERROR and reply.answer:
+                try:
+                    reply = dns.query.udp(q, HOST, port=dns_port, timeout=1)
+                    if reply.rcode() == dns.rcode.NOERROR and reply.answer:
+                        latencies.append(time.perf_counter() - start)
+                        break
+                except dns.exception.Timeout:
+                    pass
+                if time.perf_counter() - start > timeout:
+                    timeouts += 1
+                    log(f"TIMEOUT: {name} not resolvable {timeout:g} s after its create")
                     break
                 time.sleep(0.0005)
-            latencies.append(time.perf_counter() - start)
-    return latencies
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    return latencies, creates, timeouts
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--services", type=int, default=1000)
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per dnsperf run")
-    p.add_argument("--rounds", type=int, default=3, help="alternating runs against each server")
+    p.add_argument("--quick", action="store_true", help="short run: 200 Services, one 2 s round, 20 samples")
+    p.add_argument("--services", type=int, default=None, help="default 1000 (200 with --quick)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per dnsperf run (default 10, 2 with --quick)")
+    p.add_argument("--rounds", type=int, default=None, help="alternating runs against each server (default 3, 1)")
     p.add_argument("--clients", type=int, default=1, help="dnsperf -c")
     p.add_argument("--outstanding", type=int, default=100, help="dnsperf -q")
-    p.add_argument("--latency-samples", type=int, default=100)
-    p.add_argument("--check", action="store_true", help="exit 1 unless ratio >= 1.0 and p99 < 100 ms")
+    p.add_argument("--latency-samples", type=int, default=None, help="default 100 (20 with --quick)")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = p.parse_args(argv)
+    services = args.services or (200 if args.quick else 1000)
+    duration = args.duration or (2.0 if args.quick else 10.0)
+    rounds = args.rounds or (1 if args.quick else 3)
+    samples = args.latency_samples or (20 if args.quick else 100)
     for tool in ("dnsperf", "dnsmasq"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            print(f"{tool} not found: apt-get install -y dnsperf dnsmasq-base", file=sys.stderr)
+            log(f"{tool} not found: apt-get install -y dnsperf dnsmasq-base")
             return 2
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    # the API server and DNS processes import this checkout, wherever we are run from
-    root = str(Path(__file__).resolve().parent.parent)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    pin_generator()
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="kubelite-bench-dns-") as tmp:
         work = Path(tmp)
         try:
-            api, url = start_apiserver(work)
+            api, url = start_apiserver(work / "api")
             procs.append(api)
             t0 = time.perf_counter()
-            asyncio.run(create_services(url, args.services))
-            print(f"created {args.services} Services in {time.perf_counter() - t0:.1f}s")
+            asyncio.run(create_services(url, services))
+            log(f"created {services} Services in {time.perf_counter() - t0:.1f}s")
 
-            names = [f"svc-{i}.{NS}.svc.cluster.local" for i in range(args.services)]
+            names = [f"svc-{i}.{NS}.svc.cluster.local" for i in range(services)]
             queries = work / "queries.txt"
             queries.write_text("".join(f"{n} A\n" for n in names))
             hosts = work / "hosts"
             hosts.write_text("".join(f"{cluster_ip(i)} {n}\n" for i, n in enumerate(names)))
 
-            ours_port = free_port()
-            ours_proc = subprocess.Popen(
+            ours_port = free_port(udp=True)
+            ours_proc = start_process(
                 [sys.executable, "-m", "controllers.dns.main", "--server", url, "--port", str(ours_port),
-                 "--log-level", "warning"])
+                 "--log-level", "warning"], work / "dns.log")
             procs.append(ours_proc)
-            dm_port = free_port()
-            dm_proc = subprocess.Popen(
+            dm_port = free_port(udp=True)
+            dm_proc = start_process(
                 [dnsmasq, "--keep-in-foreground", "--no-hosts", f"--addn-hosts={hosts}", f"--port={dm_port}",
                  f"--listen-address={HOST}", "--bind-interfaces", "--no-resolv", "--pid-file=", "--user=root",
-                 f"--cache-size={max(10000, 2 * args.services)}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 f"--cache-size={max(10000, 2 * services)}"], work / "dnsmasq.log")
             procs.append(dm_proc)
-            last = args.services - 1
+            last = services - 1
             wait_resolves(ours_port, names[last], cluster_ip(last), timeout=60)
             wait_resolves(dm_port, names[last], cluster_ip(last), timeout=30)
 
@@ -263,33 +246,41 @@ def main(argv: list[str] | None = None) -> int:
 
             ours: list[PerfResult] = []
             theirs: list[PerfResult] = []
-            for r in range(args.rounds):
-                ours.append(dnsperf(ours_port, queries, duration=args.duration, clients=args.clients,
-                                    outstanding=args.outstanding, pid=ours_proc.pid))
-                theirs.append(dnsperf(dm_port, queries, duration=args.duration, clients=args.clients,
-                                      outstanding=args.outstanding, pid=dm_proc.pid))
-                print(f"round {r + 1}: kubelite {ours[-1].qps:,.0f} qps ({ours[-1].cpu_us:.2f} us cpu/query)  "
-                      f"dnsmasq {theirs[-1].qps:,.0f} qps ({theirs[-1].cpu_us:.2f} us cpu/query)  "
-                      f"ratio {ours[-1].qps / theirs[-1].qps:.2f}")
+            with Sampler(pids={"ours": ours_proc.pid, "dnsmasq": dm_proc.pid}) as rss:
+                for r in range(rounds):
+                    ours.append(dnsperf(ours_port, queries, duration=duration, clients=args.clients,
+                                        outstanding=args.outstanding, pid=ours_proc.pid))
+                    theirs.append(dnsperf(dm_port, queries, duration=duration, clients=args.clients,
+                                          outstanding=args.outstanding, pid=dm_proc.pid))
+                    log(f"round {r + 1}: kubelite {ours[-1].qps:,.0f} qps ({ours[-1].cpu_us:.2f} us cpu/query)  "
+                        f"dnsmasq {theirs[-1].qps:,.0f} qps ({theirs[-1].cpu_us:.2f} us cpu/query)  "
+                        f"ratio {ours[-1].qps / theirs[-1].qps:.2f}")
 
-            latencies = programming_latency(url, ours_port, args.latency_samples)
+            latencies, creates, timeouts = programming_latency(url, ours_port, samples)
         finally:
-            for proc in reversed(procs):
-                stop(proc)
+            stop_processes(procs)
 
-    ratio = statistics.median(o.qps / t.qps for o, t in zip(ours, theirs, strict=True))
-    print()
-    print(f"{'server':<10} {'qps (median)':>14} {'avg latency':>12} {'max latency':>12} {'lost':>6} "
-          f"{'cpu/query':>10}")
-    for label, runs in (("kubelite", ours), ("dnsmasq", theirs)):
-        print(f"{label:<10} {statistics.median(r.qps for r in runs):>14,.0f} "
-              f"{statistics.median(r.avg_ms for r in runs):>10.3f}ms {max(r.max_ms for r in runs):>10.3f}ms "
-              f"{sum(r.lost for r in runs):>6} {statistics.median(r.cpu_us for r in runs):>8.2f}us")
-    print(f"qps ratio kubelite/dnsmasq: {ratio:.2f}x (target >= 1.0x)")
-    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    print(f"DNS programming latency (Service create -> resolvable), {len(latencies)} samples: "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.1f} ms (target p99 < 100 ms)")
-    if args.check and (ratio < 1.0 or p99 >= 100):
+    def med(runs: list[PerfResult], attr: str) -> float:
+        return float(statistics.median(getattr(r, attr) for r in runs))
+
+    qps, dm_qps = med(ours, "qps"), med(theirs, "qps")
+    lost = {"lost": sum(r.lost for r in ours), "baseline_lost": sum(r.lost for r in theirs),
+            "round_ratios": [round(o.qps / t.qps, 3) for o, t in zip(ours, theirs, strict=True)]}
+    qps_line = figure(f"DNS qps, median of {rounds} x {duration:g} s ({services} names; baseline: dnsmasq)", qps,
+                      "qps", dm_qps, target=">= 1.0x", met=qps >= dm_qps and lost["lost"] == 0, **lost)
+    figure("DNS server CPU per query, median (baseline: dnsmasq)", med(ours, "cpu_us"), "us", med(theirs, "cpu_us"))
+    figure("DNS average latency under dnsperf, median (baseline: dnsmasq)", med(ours, "avg_ms"), "ms",
+           med(theirs, "avg_ms"))
+    counts = {"samples": samples, "timeouts": timeouts}
+    lines = []
+    for q, target in ((0.5, None), (0.99, "< 100 ms")):
+        v = 1000 * percentile(latencies, q) if latencies and not timeouts else None
+        lines.append(figure(f"Service create -> resolvable p{q * 100:g} (baseline: the create request's latency)",
+                            v, "ms", 1000 * percentile(creates, q), target=target,
+                            met=v is not None and v < 100, **counts))
+    figure("DNS server RSS, peak during dnsperf (baseline: dnsmasq)", rss.peak["ours"] / MIB, "MiB",
+           rss.peak["dnsmasq"] / MIB)
+    if args.check and not (qps_line["met"] and lines[-1]["met"]):
         return 1
     return 0
 
