@@ -7,7 +7,10 @@ The baselines serve the kubelite URLs so one load generator drives both:
 - POST   /api/v1/namespaces/{ns}/pods         insert the request JSON into SQLite
   through SQLAlchemy Core, one transaction per request, then broadcast an
   ADDED line to the watchers of {ns} (nothing to do when there are none).
-- GET    /api/v1/namespaces/{ns}/pods/{name}  SELECT by primary key through SQLAlchemy.
+- GET    /api/v1/namespaces/{ns}/pods/{name}  SELECT by primary key through SQLAlchemy, or,
+  with ``get_from_memory`` (``--get-from-memory``), the stored bytes from a dict filled
+  by the creates: kubelite serves GET from its in-memory watch cache, so a GET against
+  a SQLite read alone would flatter it; both baselines are reported.
 - GET    /api/v1/namespaces/{ns}/pods         the namespace's objects as cached dicts,
   serialized with orjson on every request (the cache is dropped by a create in {ns}).
 - GET    /api/v1/namespaces/{ns}/pods?watch=1 a bare asyncio broadcaster: one queue per
@@ -73,7 +76,7 @@ def make_engine(path: str) -> Engine:
     return engine
 
 
-def create_app(db_path: str, *, offload: bool = False) -> FastAPI:
+def create_app(db_path: str, *, offload: bool = False, get_from_memory: bool = False) -> FastAPI:
     """The baseline app; the table is created at build time (a benchmark fixture, not a server)."""
     engine = make_engine(db_path)
     metadata = MetaData()
@@ -81,6 +84,7 @@ def create_app(db_path: str, *, offload: bool = False) -> FastAPI:
     metadata.create_all(engine)
     lists: dict[str, list[dict[str, Any]]] = {}
     watchers: dict[str, set[asyncio.Queue[bytes]]] = {}
+    bodies: dict[tuple[str, str], bytes] = {}  # filled by creates, read by GET only with get_from_memory
 
     async def run(fn: Callable[[], T]) -> T:
         return await run_in_threadpool(fn) if offload else fn()
@@ -109,6 +113,8 @@ def create_app(db_path: str, *, offload: bool = False) -> FastAPI:
             return Response(b'{"kind":"Status","reason":"AlreadyExists","code":409}', status_code=409,
                             media_type=JSON)
         lists.pop(namespace, None)
+        if get_from_memory:
+            bodies[(namespace, name)] = body
         queues = watchers.get(namespace)
         if queues:
             line = b'{"type":"ADDED","object":' + body + b"}\n"
@@ -118,6 +124,13 @@ def create_app(db_path: str, *, offload: bool = False) -> FastAPI:
 
     @app.get("/api/v1/namespaces/{namespace}/pods/{name}")
     async def get(namespace: str, name: str) -> Response:
+        if get_from_memory:
+            found = bodies.get((namespace, name))
+            if found is None:
+                return Response(b'{"kind":"Status","reason":"NotFound","code":404}', status_code=404,
+                                media_type=JSON)
+            return Response(found, media_type=JSON)
+
         def select_row() -> bytes | None:
             with engine.connect() as conn:
                 row = conn.execute(
@@ -174,8 +187,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--db", required=True, help="SQLite file")
     p.add_argument("--offload", action="store_true", help="run database calls in the thread pool")
+    p.add_argument("--get-from-memory", action="store_true", help="serve GET by name from memory, not SQLite")
     args = p.parse_args(argv)
-    app = create_app(args.db, offload=args.offload)
+    app = create_app(args.db, offload=args.offload, get_from_memory=args.get_from_memory)
     uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools", access_log=False,
                 log_level="warning", timeout_graceful_shutdown=1)
 
