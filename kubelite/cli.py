@@ -30,7 +30,7 @@ def _setup_logging(level: str = "INFO") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kubelite")
 def main() -> None:
     """kubelite: a small, real, Kubernetes-compatible control plane for Services."""
@@ -204,40 +204,48 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc or loadbalancer (``kubelite controller NAME --help``)."""
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc or loadbalancer.
+
+    Its flags: kubelite controller NAME --help.
+    """
     sys.exit(_run_entry(CONTROLLERS[name], list(args)))
 
 
 @main.command(context_settings=_PASSTHROUGH)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def dns(args: tuple[str, ...]) -> None:
-    """Run the cluster DNS server (``kubelite dns --help``)."""
+    """Run the cluster DNS server (flags: kubelite dns --help)."""
     sys.exit(_run_entry(PROCESSES["dns"], list(args)))
 
 
 @main.command(context_settings=_PASSTHROUGH)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def node(args: tuple[str, ...]) -> None:
-    """Run a node agent: registers a Node, schedules and runs its Pods (``kubelite node --help``)."""
+    """Run a node agent: registers a Node, schedules and runs its Pods (flags: kubelite node --help)."""
     sys.exit(_run_entry(PROCESSES["node"], list(args)))
 
 
 @main.command(context_settings=_PASSTHROUGH)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def proxy(args: tuple[str, ...]) -> None:
-    """Run a node's service proxy, or print its iptables view with --show-rules (``kubelite proxy --help``)."""
+    """Run a node's service proxy, or print its iptables view with --show-rules (flags: kubelite proxy --help)."""
     sys.exit(_run_entry(PROCESSES["proxy"], list(args)))
 
 
 @main.command()
-@click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True)
-@click.option("--bind-address", default="127.0.0.1", show_default=True)
+@click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True,
+              help="where the database (SQLite), kubeconfig, pid files and, with --data-path, the Pods' files live; "
+                   "a second up on it keeps every object")
+@click.option("--bind-address", default="127.0.0.1", show_default=True,
+              help="address the API server(s) and DNS listen on; beyond loopback needs --tls")
 @click.option("--port", default=None, type=int, help="first API server's port [default: 8080, or 6443 with --tls]")
-@click.option("--dns-port", default=5353, show_default=True, type=int)
-@click.option("--nodes", default=3, show_default=True, type=int, help="simulated nodes (node agents)")
+@click.option("--dns-port", default=5353, show_default=True, type=int, help="port of the cluster DNS (udp+tcp)")
+@click.option("--nodes", default=3, show_default=True, type=int,
+              help="nodes, one node agent each: simulated Pods, or Pods run as processes with --data-path")
 @_db_option
 @click.option("--apiservers", default=1, show_default=True, type=int, help="API servers (PostgreSQL for > 1)")
-@click.option("--ready-timeout", default=30.0, show_default=True, type=float)
+@click.option("--ready-timeout", default=30.0, show_default=True, type=float,
+              help="seconds to wait for every process to be ready before saying which are not")
 @click.option("--tls", is_flag=True, help="HTTPS with a generated CA; a token for the admin and each component")
 @click.option("--token-auth-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="more users (kube-apiserver CSV format) beside the generated ones; needs --tls")
@@ -249,7 +257,12 @@ def proxy(args: tuple[str, ...]) -> None:
 def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes: int, db: str, apiservers: int,
        ready_timeout: float, data_path: bool, tls: bool, token_auth_file: Path | None,
        authorization_policy_file: Path | None) -> None:
-    """Start the whole control plane as supervised processes; Ctrl-C stops it."""
+    """Start the whole control plane as supervised processes; Ctrl-C stops it.
+
+    The API server(s) start first, the rest once they are ready. The processes die with this one even if it
+    is killed; an up on a data dir left by a killed one stops what is left, and an up on a data dir made in
+    the other mode (with or without --data-path) refuses to start.
+    """
     from kubelite.up import run_up
 
     if not _is_loopback(bind_address) and not tls:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import ssl
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from kubelite.datadir import UP, PidFiles, check_mode, stop_leftovers
 from kubelite.supervisor import Child, Supervisor
 
 
@@ -153,17 +155,22 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
 
     if apiservers > 1 and not db.startswith("postgresql"):
         raise click.UsageError("several API servers share one store: pass --db postgresql+psycopg://USER@HOST/DB")
+    if (token_auth_file or policy_file) and not tls:
+        raise click.UsageError("--token-auth-file and --authorization-policy-file need --tls "
+                               "(kubectl sends tokens only over https)")
+    settings = Settings(data_dir=data_dir, db_url=db)
+    # before anything starts: the data dir's mode must match, and an earlier up's leftovers must go
+    check_mode(data_dir, data_path=data_path, database_url=settings.database_url(), external_db=bool(db))
+    left = stop_leftovers(data_dir)
+    if left:
+        click.echo(f"kubelite: stopped {len(left)} processes left running by an earlier kubelite up on {data_dir}: "
+                   + ", ".join(f"{r.name} (pid {r.pid})" for r in left), err=True)
     for p in range(port, port + apiservers):
         if _port_in_use(bind_address, p):
             raise click.UsageError(f"port {p} on {bind_address} is in use: is another kubelite running? "
                                    f"(choose another with --port)")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=data_dir, db_url=db)
     click.echo(f"kubelite: migrating {settings.database_url()}", err=True)
     migrations.upgrade(settings.database_url())
-    if (token_auth_file or policy_file) and not tls:
-        raise click.UsageError("--token-auth-file and --authorization-policy-file need --tls "
-                               "(kubectl sends tokens only over https)")
     servers, others, server = plan(data_dir=data_dir, bind_address=bind_address, port=port, dns_port=dns_port,
                                    nodes=nodes, db=db, apiservers=apiservers, data_path=data_path, tls=tls)
     kubeconfig = data_dir / "kubeconfig"
@@ -177,16 +184,23 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
     else:
         kubeconfig.write_text(render_kubeconfig(server))
 
+    pid_files = PidFiles(data_dir)
+    pid_files.record(UP, os.getpid())
+
     async def main() -> int:
+        """API servers first, the rest once they are ready: clients never meet a port that refuses them."""
         started = time.monotonic()
-        sup = Supervisor([*servers, *others], verify=verify)
+        sup = Supervisor([*servers, *others], verify=verify, pid_files=pid_files)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await sup.start()
+        await sup.start(servers)
         try:
-            late = await sup.wait_ready(ready_timeout)
+            late = await sup.wait_ready(ready_timeout, servers)
+            if not late:
+                await sup.start(others)
+                late = await sup.wait_ready(max(0.0, ready_timeout - (time.monotonic() - started)), others)
             if late:
                 click.echo(f"kubelite: not ready after {ready_timeout:.0f}s: {', '.join(late)} "
                            "(see their log lines above)", err=True)
@@ -209,4 +223,7 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
                 await sup.stop()
         return 0
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        pid_files.forget(UP)

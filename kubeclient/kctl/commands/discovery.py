@@ -66,22 +66,26 @@ def client_version() -> str:
 @click.option("-o", "--output", type=STR, default=None, help="yaml|json")
 @connection_options
 def version_cmd(client: bool, output: str | None) -> None:
-    """Print the client and server version information."""
+    """Print the client and server version information.
+
+    As kubectl: the client line comes first, so it is printed even when the server cannot be reached
+    (then the connection error follows on stderr and the exit code is 1).
+    """
 
     async def body(s: Session) -> None:
-        server = None if client else await s.api.version()
         if output in ("json", "yaml"):
             from kubeclient.kctl.encoding import go_json, go_yaml
 
+            server = None if client else await s.api.version()
             doc: dict[str, object] = {"clientVersion": {"gitVersion": client_version(), "major": "0",
                                                         "minor": "1"}}
             if server is not None:
                 doc["serverVersion"] = server
             echo(go_json(doc, indent=2) + "\n" if output == "json" else go_yaml(doc))
             return
-        lines = [f"Client Version: {client_version()} (kctl)"]
-        if server is not None:
-            lines.append(f"Server Version: {server.get('gitVersion', '')}")
-        echo("\n".join(lines) + "\n")
+        echo(f"Client Version: {client_version()} (kctl)\n")
+        if not client:
+            server_version = await s.api.version()
+            echo(f"Server Version: {server_version.get('gitVersion', '')}\n")
 
     run(body)
