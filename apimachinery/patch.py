@@ -452,7 +452,7 @@ def _decode_operations(operations: Any) -> list[dict[str, Any]]:
     return ops
 
 
-class _TestFailed(jsonpatch.JsonPatchTestFailed):  # type: ignore[misc]
+class _TestFailed(jsonpatch.JsonPatchTestFailed):
     pass
 
 

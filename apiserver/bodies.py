@@ -29,6 +29,7 @@ from apimachinery.errors import StatusError
 MAX_DEPTH = 100
 # Nodes that aliases may add to a YAML document (go-yaml refuses "excessive aliasing" similarly).
 MAX_ALIAS_NODES = 10_000
+_PYYAML_TOO_DEEP = "exceeded maximum nesting depth"
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -67,6 +68,12 @@ def check_yaml(raw: bytes) -> None:
     """Refuse excessive aliasing and excessive depth from the event stream alone; 400 on syntax errors."""
     try:
         _scan_yaml(raw)
+    except yaml.MarkedYAMLError as e:
+        # PyYAML >= 6.0.3 has a nesting limit of its own (deeper than ours) that its scanner can hit
+        # before our event count does: the same refusal, in our words.
+        if e.problem == _PYYAML_TOO_DEEP:
+            raise _too_deep() from None
+        raise errors.bad_request(f"error converting YAML to JSON: yaml: {e}") from None
     except yaml.YAMLError as e:
         raise errors.bad_request(f"error converting YAML to JSON: yaml: {e}") from None
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests import needs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run writes nothing outside the repository's own files and the system temp dir.
+
+    HOME points at a temp dir for the whole run, so what tests start (kubectl's ~/.kube/cache, kopf,
+    the Python client) neither reads the user's ~/.kube/config nor writes beside it; hypothesis keeps
+    its caches there too instead of a .hypothesis/ folder in the repository.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="kubelite-tests-"))
+    (scratch / "home").mkdir()
+    os.environ["HOME"] = str(scratch / "home")
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(scratch / "hypothesis")
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
 
 def free_port() -> int:
@@ -67,9 +85,6 @@ def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str]
     raise RuntimeError(f"apiserver did not become ready: {log.read_text()[-3000:]}")
 
 
-PG_URL = os.environ.get("KUBELITE_TEST_PG_URL", "")
-
-
 def fresh_pg_database() -> str:
     """A new, empty PostgreSQL database on the test server; its SQLAlchemy URL."""
     import uuid
@@ -77,7 +92,7 @@ def fresh_pg_database() -> str:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    admin = make_url(PG_URL)
+    admin = make_url(needs.pg_url())
     name = "kl_" + uuid.uuid4().hex[:12]
     with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
                          autocommit=True) as conn:
@@ -90,8 +105,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs on SQLite and on PostgreSQL (skipped without KUBELITE_TEST_PG_URL)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'k.db'}"
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need KUBELITE_TEST_PG_URL (.ci/postgres starts one)")
+    needs.pg_url()
     return fresh_pg_database()
 
 
@@ -100,8 +114,7 @@ def apiserver(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     """One API server per backend shared by a session's tests (each test uses its own namespace)."""
     extra: list[str] = []
     if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("PostgreSQL tests need KUBELITE_TEST_PG_URL (.ci/postgres starts one)")
+        needs.pg_url()
         extra = ["--db", fresh_pg_database()]
     srv = start_apiserver(tmp_path_factory.mktemp("apiserver"), extra=extra)
     try:

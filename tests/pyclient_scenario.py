@@ -1,7 +1,7 @@
 """One scenario of the official ``kubernetes`` Python client against kubelite, run as a script.
 
 Run by tests/test_python_client_compat.py in a subprocess, once with each
-client version (33.x as installed, 37.x from its own directory on
+client version (the installed one, and 33.x from its own directory on
 PYTHONPATH), because both cannot be imported in one interpreter.
 
 Usage: python pyclient_scenario.py URL NAMESPACE; prints one JSON object of

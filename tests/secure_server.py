@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -13,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
+from tests import needs
 from tests.conftest import free_port
 
 ADMIN, ALICE, BOB = "admin-token-0123456789", "alice-token-0123456789", "bob-token-0123456789"
@@ -42,12 +40,7 @@ POLICY_JSONL = "\n".join([
 
 
 def kubectl_or_skip() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        if os.environ.get("KUBELITE_REQUIRE_KUBECTL") == "1":
-            pytest.fail("kubectl is not on PATH but KUBELITE_REQUIRE_KUBECTL=1")
-        pytest.skip("kubectl is not installed")
-    return path
+    return needs.kubectl()
 
 
 def write_security_files(directory: Path) -> tuple[Path, Path]:

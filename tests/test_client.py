@@ -18,7 +18,7 @@ from kubeclient.client import Client, parse_aggregated_discovery
 SERVICES = BY_KEY["services"]
 NAMESPACES = BY_KEY["namespaces"]
 IPADDRESSES = BY_KEY["ipaddresses.networking.k8s.io"]
-CONTRACT = Path("/work/shared/kubectl-contract")
+CONTRACT = Path(__file__).parent / "data" / "kubectl-contract"
 
 
 @pytest.fixture

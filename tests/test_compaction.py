@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PG_URL, fresh_pg_database, start_apiserver
+from tests import needs
+from tests.conftest import fresh_pg_database, start_apiserver
 
 
 def pod(name: str, gen: int) -> dict[str, Any]:
@@ -37,8 +38,7 @@ def test_change_log_levels_off_under_churn(tmp_path: Path, backend: str) -> None
     extra = ["--keep-changes", "300", "--compact-interval", "0.2"]
     url = f"sqlite:///{tmp_path / 'kubelite.db'}"
     if backend == "postgres":
-        if not PG_URL:
-            pytest.skip("needs KUBELITE_TEST_PG_URL")
+        needs.pg_url()
         url = fresh_pg_database()
         extra += ["--db", url]
     srv = start_apiserver(tmp_path, extra=extra)

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import needs
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 
 Obj = dict[str, Any]
@@ -648,21 +649,15 @@ def test_kubectl_logs_follow_tail_and_errors(cluster: Cluster, ns: str) -> None:
     assert waiting["reason"] == "ErrImagePull" and "built-in" in waiting["message"]
     r = cluster.client.get(f"{base}/talk/log", params={"container": "nope"})
     assert r.status_code == 400 and r.json()["message"] == "container nope is not valid for pod talk"
-    if kubectl := _kubectl():
+    if kubectl := needs.kubectl():
         kcfg = cluster.dir / "kubeconfig"
         kcfg.write_text(
             f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{cluster.api.url}'}}}}]\n"
             "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {}}]\n")
-        out = subprocess.run([kubectl, "--kubeconfig", str(kcfg), "-n", ns, "logs", "talk", "--tail", "1"],
+        out = subprocess.run([kubectl, "--kubeconfig", str(kcfg), "--cache-dir", str(cluster.dir / "kcache"), "-n", ns, "logs", "talk", "--tail", "1"],
                              capture_output=True, text=True, timeout=20)
         assert out.returncode == 0, out.stderr
         assert out.stdout == "late\n"
-
-
-def _kubectl() -> str | None:
-    import shutil
-
-    return shutil.which("kubectl")
 
 
 def test_another_proxy_takes_over_a_cluster_ip_when_its_owner_dies(cluster: Cluster, ns: str) -> None:

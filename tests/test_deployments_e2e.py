@@ -29,6 +29,7 @@ import pytest
 from apimachinery.resources import BY_KEY
 from kubeclient.client import Client
 from kubeclient.kubeconfig import render_kubeconfig
+from tests import needs
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 
 Obj = dict[str, Any]
@@ -121,9 +122,7 @@ async def ns(client: Client) -> str:
 
 
 def kubectl(cluster: Cluster, *args: str) -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.skip("kubectl is not installed on this machine")
+    path = needs.kubectl()
     out = subprocess.run([path, "--cache-dir", str(cluster.dir / "kcache"), *args], capture_output=True, text=True,
                          timeout=60, env={**os.environ, "KUBECONFIG": str(cluster.dir / "kubeconfig")})
     assert out.returncode == 0, out.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -27,8 +26,9 @@ from apiserver.discovery import (
     version_info,
     wants_aggregated,
 )
+from tests import needs
 
-CONTRACT = Path("/work/shared/kubectl-contract")
+CONTRACT = Path(__file__).parent / "data" / "kubectl-contract"
 KUBECTL_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
@@ -267,12 +267,7 @@ class DiscoveryHandler(BaseHTTPRequestHandler):
 
 
 def kubectl_or_skip() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        if os.environ.get("KUBELITE_REQUIRE_KUBECTL") == "1":
-            pytest.fail("kubectl is not on PATH but KUBELITE_REQUIRE_KUBECTL=1")
-        pytest.skip("kubectl is not installed on this machine")
-    return path
+    return needs.kubectl()
 
 
 @pytest.fixture(params=[True, False], ids=["aggregated", "legacy"])

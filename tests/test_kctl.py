@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -43,12 +42,8 @@ from kubeclient.kctl.manifests import parse_text, split_documents
 from kubeclient.kctl.printing import TableOptions, TablePrinter, cell_text
 from kubeclient.kctl.quantity import parse_quantity
 from kubeclient.kctl.tabwriter import TabWriter, kubectl_writer, tabbed
+from tests import needs
 from tests.conftest import ApiServerProcess, start_apiserver
-
-KUBECTL = shutil.which("kubectl")
-REQUIRE_KUBECTL = os.environ.get("KUBELITE_REQUIRE_KUBECTL") == "1"
-if KUBECTL is None and REQUIRE_KUBECTL:
-    raise RuntimeError("KUBELITE_REQUIRE_KUBECTL=1 but no kubectl on PATH")
 
 AGE_TOKEN = re.compile(r"^(\d+[smhdy])+$")
 
@@ -477,9 +472,7 @@ def kctl(home: Path) -> Runner:
 
 @pytest.fixture(scope="module")
 def kubectl(home: Path) -> Runner:
-    if KUBECTL is None:
-        pytest.skip("kubectl is not on PATH (set KUBELITE_REQUIRE_KUBECTL=1 to make this a failure)")
-    return _runner([KUBECTL, f"--cache-dir={home / 'kube-cache'}"], home)
+    return _runner([needs.kubectl(), f"--cache-dir={home / 'kube-cache'}"], home)
 
 
 @pytest.fixture(scope="module")
@@ -682,11 +675,11 @@ def test_watch_matches_kubectl(http: httpx.Client, kctl: Runner, kubectl: Runner
     ns = new_namespace(http, "watch")
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env.update({"HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])})
-    assert KUBECTL is not None
+    kubectl_path = needs.kubectl()
     procs = [subprocess.Popen([*argv, "get", "svc", "-w", "-n", ns], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env, cwd=home)
              for argv in ([sys.executable, "-m", "kubeclient.kctl.cli"],
-                          [KUBECTL, f"--cache-dir={home / 'kube-cache'}"])]
+                          [kubectl_path, f"--cache-dir={home / 'kube-cache'}"])]
     try:
         time.sleep(2.0)
         assert kctl("create", "service", "clusterip", "a-long-service-name", "--tcp=80", "-n", ns).code == 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -24,14 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import needs
 from tests.conftest import ApiServerProcess, start_apiserver
 
-KUBECTL = shutil.which("kubectl")
-if KUBECTL is None:
-    if os.environ.get("KUBELITE_REQUIRE_KUBECTL") == "1":
-        raise RuntimeError("KUBELITE_REQUIRE_KUBECTL=1 but no kubectl on PATH")
-    pytest.skip("kubectl is not on PATH (set KUBELITE_REQUIRE_KUBECTL=1 to make this a failure)",
-                allow_module_level=True)
+KUBECTL = needs.kubectl(module=True)
 
 AGE = re.compile(r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import PG_URL, fresh_pg_database, start_apiserver
+from tests import needs
+from tests.conftest import fresh_pg_database, start_apiserver
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="needs KUBELITE_TEST_PG_URL (.ci/postgres starts one)")
+needs.pg_url(module=True)
 
 
 def pod(name: str) -> dict[str, Any]:

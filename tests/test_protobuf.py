@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -17,8 +16,9 @@ import pytest
 from apimachinery.errors import StatusError
 from apiserver.discovery import version_info
 from apiserver.protobuf import MAGIC, decode_protobuf, message_class
+from tests import needs
 
-CONTRACT = Path("/work/shared/kubectl-contract")
+CONTRACT = Path(__file__).parent / "data" / "kubectl-contract"
 
 # Bodies the real kubectl v1.32.4 sent (kubectl-contract/requests-by-command.txt).
 KUBECTL_SKIPPY = bytes.fromhex(
@@ -186,12 +186,7 @@ def test_garbage_is_bad_request(body: bytes, message: str) -> None:
 
 
 def kubectl_or_skip() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        if os.environ.get("KUBELITE_REQUIRE_KUBECTL") == "1":
-            pytest.fail("kubectl is not on PATH but KUBELITE_REQUIRE_KUBECTL=1")
-        pytest.skip("kubectl is not installed on this machine")
-    return path
+    return needs.kubectl()
 
 
 class Recorder(ThreadingHTTPServer):

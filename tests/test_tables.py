@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ import pytest
 from apimachinery.errors import StatusError
 from apimachinery.resources import BY_KEY, RESOURCES, ResourceType
 from apiserver.tables import TABLE_CONTENT_TYPE, human_duration, to_table, wants_table
+from tests import needs
 
-CONTRACT = Path("/work/shared/kubectl-contract")
+CONTRACT = Path(__file__).parent / "data" / "kubectl-contract"
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 KUBECTL_TABLE_ACCEPT = (
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
@@ -659,12 +659,7 @@ class TableHandler(BaseHTTPRequestHandler):
 
 
 def kubectl_or_skip() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        if os.environ.get("KUBELITE_REQUIRE_KUBECTL") == "1":
-            pytest.fail("kubectl is not on PATH but KUBELITE_REQUIRE_KUBECTL=1")
-        pytest.skip("kubectl is not installed on this machine")
-    return path
+    return needs.kubectl()
 
 
 @pytest.fixture
