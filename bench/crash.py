@@ -1,6 +1,6 @@
 """Crash test: kill -9 the API server in the middle of a write load, restart it, check every acknowledged write.
 
-``python -m bench.crash [--iterations 20] [--seed N] [--keep]`` repeats:
+``python -m bench.crash [--quick] [--iterations 20] [--seed N] [--keep]`` repeats:
 start ``kubelite apiserver`` on one data directory, start a write load in a
 separate process (creates of Pods and Services, label patches, deletes; every
 2xx reply is appended to a log before the next request), kill -9 the server
@@ -14,8 +14,14 @@ at a random moment, restart it on the same directory and check that
 - every stored object and change decodes (the SQLite file is read directly)
   and ``PRAGMA integrity_check`` is ok.
 
-One JSON line per iteration goes to stdout; the exit code is 1 if any
-iteration lost a write. tests/test_crash.py runs three iterations in CI.
+One JSON line per iteration goes to stderr; stdout gets one JSON line per
+figure (bench/common.py ``figure``): acknowledged writes lost (baseline: the
+writes acknowledged, target 0), the restart time after kill -9 (baseline: the
+clean start on the same directory in the same iteration), and the SQLite
+db + WAL size as the kill left it (baseline: the JSON bytes of the objects
+stored). The exit code is 1 if any iteration lost a write. ``--quick``: 3
+iterations. The servers are not pinned to cores. tests/test_crash.py runs
+three iterations in CI.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,13 +46,9 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.common import MIB, figure, free_port, log, sqlite_bytes
+
 NS = "crash"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pod(name: str) -> dict[str, Any]:
@@ -176,6 +178,11 @@ class Result:
     stale_patches: list[str] = field(default_factory=list)
     undecodable: list[str] = field(default_factory=list)
     integrity: str = ""
+    writes_acked: int = 0  # creates, patches and deletes answered 2xx
+    start_s: float = 0.0  # clean start -> ready
+    restart_s: float = 0.0  # start after kill -9 -> ready (recovery included)
+    db_bytes_at_kill: int = 0  # db + WAL as the kill left them
+    body_bytes: int = 0  # JSON bytes of the objects stored after the restart
 
     @property
     def ok(self) -> bool:
@@ -192,9 +199,13 @@ def _read_acks(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def check_database(db_file: Path) -> tuple[list[str], str]:
-    """Every stored body and change decodes as an object with a name; SQLite's own integrity check."""
+def check_database(db_file: Path) -> tuple[list[str], str, int]:
+    """Every stored body and change decodes as an object with a name; SQLite's own integrity check.
+
+    Also returns the bytes of the stored objects' bodies: the logical size the file size is compared with.
+    """
     bad: list[str] = []
+    body_bytes = 0
     conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
     try:
         integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -207,9 +218,11 @@ def check_database(db_file: Path) -> tuple[list[str], str]:
                     ok = False
                 if not ok:
                     bad.append(f"{table}:{resource}/{name}")
+                if table == "objects":
+                    body_bytes += len(body)
     finally:
         conn.close()
-    return bad, integrity
+    return bad, integrity, body_bytes
 
 
 def verify(url: str, acks: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str], int]:
@@ -240,8 +253,10 @@ def verify(url: str, acks: list[dict[str, Any]]) -> tuple[list[str], list[str], 
 def run_iteration(data_dir: Path, iteration: int, *, rng: random.Random, port: int | None = None,
                   kubelite: list[str] | None = None) -> Result:
     """One load / kill -9 / restart / verify cycle on ``data_dir`` (reused across iterations)."""
-    port = port or _free_port()
+    port = port or free_port()
+    t0 = time.monotonic()
     srv = start_server(data_dir, port, kubelite=kubelite)
+    start_s = time.monotonic() - t0
     with httpx.Client(base_url=srv.url, timeout=10) as c:
         r = c.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
         assert r.status_code in (201, 409), r.text
@@ -268,14 +283,18 @@ def run_iteration(data_dir: Path, iteration: int, *, rng: random.Random, port: i
             srv.proc.kill()
             srv.proc.wait(10)
     acks = _read_acks(ack_log)
+    db_bytes = sqlite_bytes(data_dir / "kubelite.db")
+    t0 = time.monotonic()
     srv = start_server(data_dir, port, kubelite=kubelite)
+    restart_s = time.monotonic() - t0
     try:
         lost, undeleted, stale, objects = verify(srv.url, acks)
     finally:
         stop_server(srv)
-    undecodable, integrity = check_database(data_dir / "kubelite.db")
+    undecodable, integrity, body_bytes = check_database(data_dir / "kubelite.db")
+    writes = sum(1 for a in acks if a["op"] in ("create", "patch", "delete"))
     return Result(iteration, len(acks), round(kill_after, 3), objects, lost, undeleted, stale, undecodable,
-                  integrity)
+                  integrity, writes, round(start_s, 3), round(restart_s, 3), db_bytes, body_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,28 +302,40 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--writer"]:
         return writer_main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--quick", action="store_true", help="short run: 3 iterations")
+    p.add_argument("--iterations", type=int, default=None, help="default 20 (3 with --quick)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--keep", action="store_true", help="keep the data directory")
     p.add_argument("--kubelite", default="", help="command that runs kubelite (before 'apiserver')")
     a = p.parse_args(argv)
+    iterations = a.iterations or (3 if a.quick else 20)
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     kubelite = a.kubelite.split() if a.kubelite else None
     d = Path(tempfile.mkdtemp(prefix="kubelite-crash-"))
-    print(f"seed {seed}, data in {d}", file=sys.stderr)
-    failed = 0
+    log(f"seed {seed}, data in {d}")
+    results: list[Result] = []
     try:
-        for i in range(a.iterations):
+        for i in range(iterations):
             res = run_iteration(d, i, rng=rng, kubelite=kubelite)
-            failed += not res.ok
-            print(json.dumps({**asdict(res), "ok": res.ok}), flush=True)
+            results.append(res)
+            log(json.dumps({**asdict(res), "ok": res.ok}))
     finally:
         if not a.keep:
             import shutil
 
             shutil.rmtree(d, ignore_errors=True)
-    print(f"{a.iterations - failed}/{a.iterations} iterations lost nothing", file=sys.stderr)
+    failed = sum(not r.ok for r in results)
+    log(f"{iterations - failed}/{iterations} iterations lost nothing")
+    wrong = sum(len(r.lost) + len(r.undeleted) + len(r.stale_patches) for r in results)
+    figure(f"acknowledged writes lost after kill -9 ({iterations} iterations; baseline: writes acknowledged)",
+           wrong, "writes", sum(r.writes_acked for r in results), target="== 0, every object decodes, integrity ok",
+           met=failed == 0, failed_iterations=failed, seed=seed)
+    figure("restart after kill -9 until ready, median (baseline: clean start on the same directory)",
+           statistics.median(r.restart_s for r in results), "s", statistics.median(r.start_s for r in results))
+    last = results[-1]
+    figure("SQLite db + WAL as the last kill left them (baseline: JSON bytes of the objects stored)",
+           last.db_bytes_at_kill / MIB, "MiB", last.body_bytes / MIB, objects=last.objects)
     return 1 if failed else 0
 
 
