@@ -876,7 +876,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--watch", default="100:50,1000:5", help="WATCHERS:CREATES_PER_S pairs")
     p.add_argument("--reader-procs", type=int, default=4, help="processes the watchers are spread over")
     p.add_argument("--only", default="creates,get,list,watch", help="figures to run")
-    p.add_argument("--kubelite", default="kubelite", help="command that runs kubelite (before 'apiserver')")
+    p.add_argument("--kubelite", default=f"{shlex.quote(sys.executable)} -m kubelite.cli",
+                   help="command that runs kubelite (before 'apiserver'; default: this Python's kubelite.cli)")
     p.add_argument("--profile", type=Path, help="py-spy our server in each window, collapsed stacks into DIR")
     p.add_argument("--duration", type=float, default=0.0, help="seconds per measurement window "
                    "(default 2.5 with --quick, else 5; watch windows 2.5 / 10)")
