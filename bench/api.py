@@ -673,8 +673,8 @@ async def run(plan: Plan, *, kubelite_cmd: list[str], work: Path, profile_dir: P
             log(f"{s.name} ready on {HOST}:{s.port} (pid {s.pid})")
         prof = Profiler(profile_dir, ours.pid)
         ours_db, base_db = work / "kubelite" / "kubelite.db", work / "baseline.db"
-        with Sampler(pids={"ours": ours.pid, "baseline": bases[0].pid},
-                     dbs={"ours": ours_db, "baseline": base_db}) as sampled:
+        with Sampler(pids={"ours_rss": ours.pid, "base_rss": bases[0].pid},
+                     dbs={"ours_db": ours_db, "base_db": base_db}) as sampled:
             await _figures(plan, ours, bases, prof)
         prof.wait()
         _memory_and_disk(sampled, ours_db=ours_db, base_db=base_db)
@@ -695,13 +695,13 @@ def _rows(db: Path, sql: str) -> int:
 def _memory_and_disk(sampled: Sampler, *, ours_db: Path, base_db: Path) -> None:
     """RSS peaks, and db + WAL peak per stored object: each server stored a different number of pods."""
     figure("API server RSS, peak during the run (baseline: the bare baseline app's peak)",
-           sampled.peak["ours"] / MIB, "MiB", sampled.peak["baseline"] / MIB)
+           sampled.peak["ours_rss"] / MIB, "MiB", sampled.peak["base_rss"] / MIB)
     ours_rows = _rows(ours_db, "SELECT count(*) FROM objects")
     base_rows = _rows(base_db, "SELECT count(*) FROM pods")
     figure("SQLite db + WAL per stored object, peak size / rows at the end (baseline: the bare baseline app's)",
-           sampled.peak["ours"] / ours_rows if ours_rows else None, "bytes",
-           sampled.peak["baseline"] / base_rows if base_rows else None,
-           peak_mib=round(sampled.peak["ours"] / MIB, 3), baseline_peak_mib=round(sampled.peak["baseline"] / MIB, 3),
+           sampled.peak["ours_db"] / ours_rows if ours_rows else None, "bytes",
+           sampled.peak["base_db"] / base_rows if base_rows else None,
+           peak_mib=round(sampled.peak["ours_db"] / MIB, 3), baseline_peak_mib=round(sampled.peak["base_db"] / MIB, 3),
            objects=ours_rows, baseline_objects=base_rows)
 
 

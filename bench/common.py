@@ -228,6 +228,8 @@ class Sampler:
                  interval: float = 0.2) -> None:
         self.pids = dict(pids or {})
         self.dbs = dict(dbs or {})
+        if self.pids.keys() & self.dbs.keys():  # one name, one series: a db size must never read as an RSS
+            raise ValueError(f"names used for both a process and a database: {self.pids.keys() & self.dbs.keys()}")
         self.interval = interval
         self.first: dict[str, int] = {}
         self.peak: dict[str, int] = {}

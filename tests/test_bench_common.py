@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from bench.common import figure, percentile, ratio
+from bench.common import Sampler, figure, percentile, ratio
 
 HUNDRED = [float(i) for i in range(1, 101)]  # 1..100: the p-th percentile is p
 
@@ -67,3 +68,8 @@ def test_figure_prints_what_it_returns(kwargs: dict[str, object], expected: dict
     line = figure(**kwargs)  # type: ignore[arg-type]
     assert line == expected
     assert json.loads(capsys.readouterr().out) == expected
+
+
+def test_sampler_refuses_a_name_for_both_a_process_and_a_database(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Sampler(pids={"server": 1}, dbs={"server": tmp_path})
