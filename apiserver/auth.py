@@ -380,7 +380,7 @@ def load_policy_file(path: Path) -> list[Policy]:
 
 def _is_self_review(info: RequestInfo) -> bool:
     return (info.resource_request and info.verb == "create" and info.api_group == "authorization.k8s.io"
-            and info.resource == "selfsubjectaccessreviews" and not info.subresource)
+            and info.resource in ("selfsubjectaccessreviews", "selfsubjectrulesreviews") and not info.subresource)
 
 
 class Authorizer:
