@@ -16,7 +16,7 @@ Obj = dict[str, Any]
 def node(name: str, *, ready: bool = True, unschedulable: bool = False, taints: list[Obj] | None = None,
          zone: str | None = None, max_pods: int = 110) -> Obj:
     n = node_object(name, pod_cidr="10.85.0.0/24", address="127.0.0.1", now="2024-01-01T00:00:00Z", zone=zone,
-                    max_pods=max_pods)
+                    max_pods=max_pods, version="v1.32.4")
     if not ready:
         for c in n["status"]["conditions"]:
             if c["type"] == "Ready":

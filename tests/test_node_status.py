@@ -107,7 +107,9 @@ def test_mark_pod_not_ready() -> None:
 
 
 def test_node_registration_and_unknown() -> None:
-    node = node_object("node-1", pod_cidr="10.85.0.0/24", address="127.0.0.2", now=T0, zone="z1", max_pods=50)
+    node = node_object("node-1", pod_cidr="10.85.0.0/24", address="127.0.0.2", now=T0, zone="z1", max_pods=50,
+                       version="v1.2.3")
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == node["status"]["nodeInfo"]["kubeProxyVersion"] == "v1.2.3"
     assert node["spec"] == {"podCIDR": "10.85.0.0/24", "podCIDRs": ["10.85.0.0/24"]}
     assert node["metadata"]["labels"]["topology.kubernetes.io/zone"] == "z1"
     assert node["status"]["capacity"]["pods"] == "50"

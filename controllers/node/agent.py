@@ -12,12 +12,24 @@ taken in memory before the status write that publishes it (so two
 concurrent reconciles cannot pick the same one), and it is released only
 when the informer reports the Pod deleted.
 
-The grace deadline is the earlier of "first seen terminating + grace" and
-"deletionTimestamp + 1 s + grace" (the timestamp has whole seconds):
-kube-apiserver sets deletionTimestamp to the end of the grace period,
-kubelite's to the request time; either way the Pod terminates for at least
-its grace period, and at most about one second longer than that after the
-delete was observed (an agent restart does not start the period over).
+Simulated containers exit on SIGTERM after ``exit_after`` seconds (1 s by
+default, never past the grace period), as a real server does within
+moments, so ``kubectl delete pod`` returns quickly. A Pod annotated
+``kubelite.io/ignore-sigterm: "true"`` plays a container that ignores
+SIGTERM: it terminates for its whole grace period and is then killed, as
+the kubelet SIGKILLs at the end of the grace period. The stop deadline is
+the earlier of "first seen terminating + stop" and "deletionTimestamp + 1 s
++ stop" (the timestamp has whole seconds): kube-apiserver sets
+deletionTimestamp to the end of the grace period, kubelite's to the request
+time; either way the Pod terminates for at least its stop time, and at most
+about one second longer than that after the delete was observed (an agent
+restart does not start the period over).
+
+Events (``kubeletevents``): the first time the simulated runtime sees a Pod
+it tells the kubelet's story of starting it (Pulling/Pulled as the image's
+pull policy and this node's images say, Created, Started, per container,
+init containers first), and Killing when it starts stopping one; source
+component ``kubelet``, host the node's name.
 
 With a process runtime (``runtime``) the containers really run: reconcile
 asks the runtime to start what should run, posts what it ``observed``, and
@@ -36,11 +48,12 @@ from typing import Any
 
 from apimachinery.resources import BY_KEY
 from controllers.endpoints.triggertime import parse_time
+from controllers.node import kubeletevents as kev
 from controllers.node import status as podstatus
 from controllers.node.ipam import PodIPAllocator, PoolExhausted
 from controllers.node.runtime import ProcessRuntime
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import rfc3339
+from controllers.runtime.events import NORMAL, EventRecorder, rfc3339
 from controllers.runtime.informer import split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
@@ -50,6 +63,8 @@ Obj = dict[str, Any]
 PODS = BY_KEY["pods"]
 SERVICES = BY_KEY["services"]
 POOL_RETRY = 5.0
+SIGTERM_EXIT = 1.0
+IGNORE_SIGTERM_ANNOTATION = "kubelite.io/ignore-sigterm"
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
@@ -74,9 +89,14 @@ class PodAgent(Controller):
         workers: int = 4,
         clock: Callable[[], float] = time.time,
         runtime: ProcessRuntime | None = None,
+        exit_after: float = SIGTERM_EXIT,
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
+        self.recorder = EventRecorder(client, kev.COMPONENT, host=node_name)
         self.node_name = node_name
+        self.exit_after = exit_after
+        self._images: set[str] = set()  # what the simulated node has "pulled"
+        self._told_started: set[str] = set()  # Pod UIDs whose start Events are recorded
         self.host_ip = host_ip
         self.ipam = PodIPAllocator(pod_cidr)
         self.on_write = on_write or (lambda _what: None)
@@ -113,6 +133,7 @@ class PodAgent(Controller):
         uid = str(_meta(pod).get("uid") or "")
         self.ipam.release(uid)
         self._terminating_since.pop(uid, None)
+        self._told_started.discard(uid)
         if self.runtime is not None:
             self.runtime.forget(uid)
 
@@ -131,7 +152,33 @@ class PodAgent(Controller):
         if _meta(pod).get("deletionTimestamp") is not None:
             await self._terminate(pod, uid)
             return
-        await self._post_status(pod, self._allocate(pod, uid))
+        ip = self._allocate(pod, uid)
+        self._tell_started(pod, uid)
+        await self._post_status(pod, ip)
+
+    def _tell_started(self, pod: Obj, uid: str) -> None:
+        """The start Events of a Pod the simulated runtime has not shown running yet (once per UID)."""
+        if uid in self._told_started:
+            return
+        self._told_started.add(uid)
+        status = pod.get("status") or {}
+        shown = {str((s or {}).get("name")) for key in ("containerStatuses", "initContainerStatuses")
+                 for s in status.get(key) or []}
+        spec = pod.get("spec") or {}
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            name, image = str(c.get("name") or ""), str(c.get("image") or "")
+            if name in shown:
+                continue  # shown running before this agent (re)started: nothing new happened
+            if kev.pull_decision(c, self._images) == kev.PULL:
+                began = time.monotonic()
+                self._emit(pod, NORMAL, kev.PULLING, kev.pulling(image))
+                took = time.monotonic() - began  # the simulated pull is instant; its size unknown (0)
+                self._emit(pod, NORMAL, kev.PULLED, kev.pulled(image, seconds=took, waited=took, size=0))
+                self._images.add(image)
+            else:
+                self._emit(pod, NORMAL, kev.PULLED, kev.already_present(image))
+            self._emit(pod, NORMAL, kev.CREATED, kev.created(name))
+            self._emit(pod, NORMAL, kev.STARTED, kev.started(name))
 
     def _allocate(self, pod: Obj, uid: str) -> str:
         ip = str((pod.get("status") or {}).get("podIP") or "")
@@ -186,14 +233,30 @@ class PodAgent(Controller):
             return  # deleted meanwhile; the informer will release the address
         self.on_write("pod_status")
 
+    def _stop_after(self, pod: Obj) -> float:
+        """Seconds a terminating Pod's simulated containers take to end: moments, or the grace period."""
+        meta = _meta(pod)
+        grace = float(max(0, int(meta.get("deletionGracePeriodSeconds") or 0)))
+        annotations = meta.get("annotations") or {}
+        if str(annotations.get(IGNORE_SIGTERM_ANNOTATION, "")).lower() == "true":
+            return grace  # SIGTERM ignored: the kubelet SIGKILLs at the end of the grace period
+        return min(grace, self.exit_after)
+
     async def _terminate(self, pod: Obj, uid: str) -> None:
         meta = _meta(pod)
-        grace = max(0, int(meta.get("deletionGracePeriodSeconds") or 0))
+        stop = self._stop_after(pod)
         now = self.clock()
-        deadline = self._terminating_since.setdefault(uid, now) + grace
+        if uid not in self._terminating_since:
+            self._terminating_since[uid] = now
+            spec = pod.get("spec") or {}
+            running = [*(c for c in spec.get("containers") or []),
+                       *(c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always")]
+            for c in running:
+                self._emit(pod, NORMAL, kev.KILLING, kev.killing(str(c.get("name") or "")))
+        deadline = self._terminating_since[uid] + stop
         requested = parse_time(meta.get("deletionTimestamp"))
         if requested is not None:  # metav1.Time has whole seconds: the request was within [t, t+1)
-            deadline = min(deadline, requested.timestamp() + 1 + grace)
+            deadline = min(deadline, requested.timestamp() + 1 + stop)
         ip = str((pod.get("status") or {}).get("podIP") or "")
         if ip and now < deadline:
             await self._post_status(pod, ip)  # terminating: not ready

@@ -8,6 +8,10 @@ marked it Unknown while this agent was away).
 
 Registration refuses to take over a Node whose podCIDR differs from ours:
 the addresses its Pods hold came from the other range.
+
+The version the Node reports (nodeInfo.kubeletVersion, the VERSION column of
+``kubectl get nodes``) is read from the API server's /version before the
+first registration: the release is written down once, in the API server.
 """
 
 from __future__ import annotations
@@ -63,15 +67,27 @@ class NodeHeartbeat:
         self.on_write = on_write or (lambda _what: None)
         self.kubelet_port = kubelet_port
         self.node: Obj | None = None
+        self.version = ""
+
+    async def _server_version(self) -> str:
+        """The API server's gitVersion (asked once; a registration retry asks again only if it failed)."""
+        if not self.version:
+            info = await self.client.version()
+            version = str(info.get("gitVersion") or "")
+            if not version:
+                raise RegistrationError(f"the API server's /version has no gitVersion: {info!r}")
+            self.version = version
+        return self.version
 
     def _capacity(self) -> dict[str, str]:
         return {"cpu": "8", "memory": "16Gi", "pods": str(self.max_pods), "ephemeral-storage": "100Gi"}
 
     async def register(self) -> Obj:
         """Create the Node, or adopt the existing one and post a healthy status."""
+        version = await self._server_version()
         desired = nodestatus.node_object(self.node_name, pod_cidr=self.pod_cidr, address=self.address,
                                          now=rfc3339(), zone=self.zone, max_pods=self.max_pods,
-                                         kubelet_port=self.kubelet_port)
+                                         kubelet_port=self.kubelet_port, version=version)
         try:
             node = await self.client.create(NODES, desired)
             log.info("registered Node %s (podCIDR %s)", self.node_name, self.pod_cidr)
@@ -96,7 +112,8 @@ class NodeHeartbeat:
 
     async def post_status(self, node: Obj) -> Obj:
         status = nodestatus.node_status(node.get("status") or {}, hostname=self.node_name, address=self.address,
-                                        now=rfc3339(), capacity=self._capacity(), kubelet_port=self.kubelet_port)
+                                        now=rfc3339(), capacity=self._capacity(), kubelet_port=self.kubelet_port,
+                                        version=await self._server_version())
         body = dict(node)
         body["status"] = status
         updated = await self.client.update_status(NODES, body)

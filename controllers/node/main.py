@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", choices=["simulated", "process"], default="simulated",
                    help="simulated: no processes (default); process: containers run as local processes on their "
                         "loopback Pod IPs (needs a loopback --pod-cidr and --node-ip)")
+    p.add_argument("--simulated-exit-delay", type=duration, default=1.0, metavar="DURATION",
+                   help="simulated runtime: how long a deleted Pod's containers take to exit on SIGTERM (default "
+                        "1s; never longer than the grace period). A Pod annotated kubelite.io/ignore-sigterm: "
+                        "\"true\" waits out its whole grace period instead")
     p.add_argument("--root-dir", default=None,
                    help="the process runtime's state, sandboxes and container logs "
                         "(default: TMPDIR/kubelite-node-NAME)")
@@ -159,7 +163,8 @@ async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetri
     await _register(heartbeat)
     await heartbeat.renew_lease()
     agent = PodAgent(client, node_name=args.name, pod_cidr=args.pod_cidr, host_ip=args.node_ip, metrics=metrics,
-                     on_write=counters.count, workers=args.workers, runtime=runtime)
+                     on_write=counters.count, workers=args.workers, runtime=runtime,
+                     exit_after=args.simulated_exit_delay)
 
     async def lead() -> None:
         scheduler = Scheduler(client, metrics=metrics)

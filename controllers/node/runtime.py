@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controllers.node import kubeletevents as kev
 from controllers.node import podenv, probes
 from controllers.node.containerlogs import LogFile
 from controllers.node.status import Observed
@@ -548,7 +549,7 @@ class ProcessRuntime:
         started_at = rfc3339()
         cid = _container_id(run.uid, c.name, c.restart_count)
         if podenv.builtin(str(c.spec.get("image") or "")) is not None and c.restart_count == 0:
-            self.emit(pod, NORMAL, "Pulled", f'Container image "{c.spec.get("image")}" already present on machine')
+            self.emit(pod, NORMAL, kev.PULLED, kev.already_present(str(c.spec.get("image") or "")))
         try:
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -569,8 +570,8 @@ class ProcessRuntime:
         c.ready = c.started and not c.spec.get("readinessProbe")
         self._records[cid] = _Record(proc.pid, _proc_start(proc.pid))
         self._save()
-        self.emit(pod, NORMAL, "Created", f"Created container: {c.name}")
-        self.emit(pod, NORMAL, "Started", f"Started container {c.name}")
+        self.emit(pod, NORMAL, kev.CREATED, kev.created(c.name))
+        self.emit(pod, NORMAL, kev.STARTED, kev.started(c.name))
         assert proc.stdout is not None and proc.stderr is not None
         pumps = [asyncio.create_task(logfile.pump("stdout", proc.stdout)),
                  asyncio.create_task(logfile.pump("stderr", proc.stderr))]
@@ -639,7 +640,7 @@ class ProcessRuntime:
             if c.generation != gen or c.state != "running":
                 return
             if not ok:
-                self.emit(run.pod, WARNING, "Unhealthy", f"{kind} probe failed: {message}")
+                self.emit(run.pod, WARNING, kev.UNHEALTHY, kev.probe_failed(kind, message))
             verdict = state.observe(ok)
             if verdict is not None:
                 if kind == probes.READINESS:
@@ -650,7 +651,7 @@ class ProcessRuntime:
                     c.ready = not c.spec.get("readinessProbe")
                     self.on_change(run.key)
                 elif verdict is False and not run.terminating:
-                    self.emit(run.pod, NORMAL, "Killing",
+                    self.emit(run.pod, NORMAL, kev.KILLING,
                               f"Container {c.name} failed {kind.lower()} probe, will be restarted")
                     grace = probe.get("terminationGracePeriodSeconds")
                     if not isinstance(grace, int):
@@ -712,10 +713,11 @@ class ProcessRuntime:
                 pass  # a start in progress finishes first
             running = [c for c in run.main if c.proc is not None]
             for c in running:
-                self.emit(run.pod, NORMAL, "Killing", f"Stopping container {c.name}")
+                self.emit(run.pod, NORMAL, kev.KILLING, kev.killing(c.name))
             await asyncio.gather(*(self._kill(run, c, lambda: run.deadline) for c in running))
             sidecars = [c for c in reversed(run.init) if c.proc is not None]
             for c in sidecars:
+                self.emit(run.pod, NORMAL, kev.KILLING, kev.killing(c.name))
                 await self._kill(run, c, lambda: run.deadline)
         finally:
             run.stopped.set()

@@ -26,7 +26,6 @@ from typing import Any
 Obj = dict[str, Any]
 
 READY_ANNOTATION = "kubelite.io/ready"
-KUBELET_VERSION = "v1.33.0-kubelite"
 OWNED_POD_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
 NODE_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
     # type, healthy status, reason, message (kubelet's setters)
@@ -301,8 +300,9 @@ def node_object(
     cpu: str = "8",
     memory: str = "16Gi",
     kubelet_port: int = DEFAULT_KUBELET_PORT,
+    version: str,
 ) -> Obj:
-    """The Node a kubelet registers: labels, podCIDR, addresses, capacity, Ready, the kubelet's port."""
+    """The Node a kubelet registers: labels, podCIDR, addresses, capacity, Ready, the kubelet's port, its version."""
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -319,13 +319,20 @@ def node_object(
         "metadata": {"name": name, "labels": labels},
         "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
         "status": node_status({}, hostname=name, address=address, now=now, capacity=capacity,
-                              kubelet_port=kubelet_port),
+                              kubelet_port=kubelet_port, version=version),
     }
 
 
 def node_status(old: Mapping[str, Any], *, hostname: str, address: str, now: str,
-                capacity: Mapping[str, str], kubelet_port: int = DEFAULT_KUBELET_PORT) -> Obj:
-    """The Node status a healthy kubelet posts."""
+                capacity: Mapping[str, str], kubelet_port: int = DEFAULT_KUBELET_PORT, version: str) -> Obj:
+    """The Node status a healthy kubelet posts.
+
+    ``version`` is the API server's /version gitVersion, read by the agent at
+    start (the release lives once, in the API server): a kubelet reports its
+    own build, and kubelite's agent is the server's release. v1.32's kubelet
+    still fills the deprecated kubeProxyVersion (DisableNodeKubeProxyVersion
+    is off by default since 1.31.1), so it carries the same version.
+    """
     return {
         "capacity": dict(capacity),
         "allocatable": dict(capacity),
@@ -334,7 +341,7 @@ def node_status(old: Mapping[str, Any], *, hostname: str, address: str, now: str
         "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "", "osImage": "kubelite",
-            "containerRuntimeVersion": "kubelite://0.1.0", "kubeletVersion": KUBELET_VERSION,
-            "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64",
+            "containerRuntimeVersion": "kubelite://0.1.0", "kubeletVersion": version,
+            "kubeProxyVersion": version, "operatingSystem": "linux", "architecture": "amd64",
         },
     }
