@@ -26,6 +26,16 @@ class ResourceType:
     verbs: tuple[str, ...] = field(
         default=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
     )
+    # Facts of the kind's registry strategy in kube-apiserver:
+    # AllowCreateOnUpdate: a PUT of a missing object creates it.
+    allow_create_on_update: bool = False
+    # AllowUnconditionalUpdate: an update whose metadata.resourceVersion is "" or "0" writes over
+    # whatever is stored; when False it is a 422 ("must be specified for an update").
+    allow_unconditional_update: bool = True
+    # Spec fields kube-apiserver fills while creating the object and kubelite's controllers fill a
+    # moment later (ClusterIPs, node ports): filling one that was empty is not a spec change, so it
+    # does not bump metadata.generation. Dotted paths; ``[]`` walks every element of a list.
+    filled_after_create: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -73,17 +83,22 @@ RESOURCES: tuple[ResourceType, ...] = (
                  ("status.phase",)),
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log"),
                  _POD_FIELDS),
-    ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",)),
-    ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
-    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), ("spec.unschedulable",)),
-    ResourceType("", "v1", "Event", "events", "event", True, ("ev",), (), (), _EVENT_FIELDS),
+    ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",),
+                 filled_after_create=("spec.clusterIP", "spec.clusterIPs", "spec.ports[].nodePort",
+                                      "spec.healthCheckNodePort")),
+    ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",), allow_create_on_update=True),
+    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), ("spec.unschedulable",),
+                 allow_create_on_update=True),
+    ResourceType("", "v1", "Event", "events", "event", True, ("ev",), (), (), _EVENT_FIELDS,
+                 allow_create_on_update=True),
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
                  ("status", "scale")),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ("status", "scale")),
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True,
                  (), (), (), ("addressType",)),
-    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, allow_create_on_update=True,
+                 allow_unconditional_update=False),
     ResourceType("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", False, ("ip",)),
     ResourceType("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", False, (), (),
                  ("status",)),

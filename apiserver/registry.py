@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
 from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.schemas import decode
 from apimachinery.selectors import FieldSelector, LabelSelector, check_fields
+from apimachinery.validation import GoValue
 from apiserver import apply as apply_mod
 from apiserver.admission import ADMISSION
 from apiserver.apply import record_update
@@ -37,8 +39,6 @@ from apiserver.watchcache import Entry, Filter, WatchCache
 NAMESPACES = BY_KEY["namespaces"]
 # Kinds whose DELETE answers the deleted object rather than a Status (as kube-apiserver).
 RETURN_DELETED = {"pods", "services", "namespaces"}
-# Kinds a PUT may create (AllowCreateOnUpdate in kube-apiserver).
-CREATE_ON_UPDATE = {"endpoints", "nodes", "events", "leases.coordination.k8s.io"}
 # Kinds whose DELETE honours propagationPolicy Orphan/Foreground by adding the "orphan" /
 # "foregroundDeletion" finalizer (deletionFinalizersForGarbageCollection); the garbage-collector
 # controller (controllers/gc.py) watches exactly these and removes the finalizer when done.
@@ -282,20 +282,15 @@ class Registry:
             meta["namespace"] = ns
         current = self.cache.get(rt.key, ns, name)
         if current is None:
-            if rt.key in CREATE_ON_UPDATE and subresource is None:
+            if rt.allow_create_on_update and subresource is None:
                 meta.pop("resourceVersion", None)
                 return await self.create(rt, namespace, obj, dry_run=dry_run, field_validation="Ignore",
                                          manager=manager)
             raise errors.not_found(rt.plural, name, rt.group)
-        rv = meta.get("resourceVersion")
-        expect = int(rv) if rv else current.revision
-        if rv:
-            try:
-                expect = int(rv)
-            except ValueError:
-                raise errors.bad_request(f"invalid resourceVersion {rv!r}") from None
-            if expect != current.revision:
-                raise errors.conflict(rt.plural, name, rt.group)
+        if _update_precondition(rt, name, meta.get("resourceVersion")) is None:
+            meta["resourceVersion"] = str(current.revision)  # unconditional: over whatever is stored
+        elif int(meta["resourceVersion"]) != current.revision:
+            raise errors.conflict(rt.plural, name, rt.group)
         res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run, manager=manager)
         res.warnings = tuple(warnings)
         return res
@@ -400,10 +395,14 @@ class Registry:
                 raise errors.unsupported_media_type(patch_type, [])
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch did not produce an object")
-            pinned = isinstance(patch, dict) and bool((patch.get("metadata") or {}).get("resourceVersion"))
-            patched.setdefault("metadata", {})
+            # The patch pins a version only by changing metadata.resourceVersion: to N (a precondition),
+            # or to ""/"0"/null (an unconditional update, or 422 for kinds that do not allow one).
+            pmeta = patched.setdefault("metadata", {})
+            pinned = False
+            if str(pmeta.get("resourceVersion") or "") != str(current.revision):
+                pinned = _update_precondition(rt, name, pmeta.get("resourceVersion")) is not None
             if not pinned:
-                patched["metadata"]["resourceVersion"] = str(current.revision)
+                pmeta["resourceVersion"] = str(current.revision)
             obj, warnings = self._decode(rt, patched, mode)
             meta = obj.setdefault("metadata", {})
             if meta.get("name") != name:
@@ -459,7 +458,7 @@ class Registry:
                     raise errors.not_found(rt.plural, name, rt.group)
                 created = apply_mod.apply(rt, None, decoded, manager=manager, force=force, raw_config=config)
                 return await self.create(rt, namespace, created.obj, dry_run=dry_run, field_validation="Ignore")
-            if pinned and pinned != str(current.revision):
+            if pinned and _update_precondition(rt, name, pinned) is not None and pinned != str(current.revision):
                 raise errors.conflict(rt.plural, name, rt.group)
             applied = apply_mod.apply(rt, current.obj, decoded, manager=manager, force=force,
                                       subresource=subresource or "", raw_config=config)
@@ -657,6 +656,26 @@ class Registry:
         for e in list(rc.items.values()):
             if (e.obj.get("metadata") or {}).get("deletionTimestamp"):
                 self.start_namespace_cleanup(e.obj["metadata"]["name"])
+
+
+def _update_precondition(rt: ResourceType, name: str, rv: Any) -> int | None:
+    """The resourceVersion an update must meet, or None for an unconditional update.
+
+    As kube-apiserver's Store.Update: the version is parsed as an unsigned
+    integer, so "" (absent) and "0" are both 0, which means "unconditional"
+    for kinds whose strategy allows it and a 422 for the others (Leases).
+    """
+    text = "" if rv is None else str(rv)
+    if text and not (text.isascii() and text.isdigit()):
+        raise errors.invalid_object("", "", [errors.invalid(
+            "resourceVersion", text, f"strconv.ParseUint: parsing {json.dumps(text)}: invalid syntax")])
+    version = int(text or "0")
+    if version:
+        return version
+    if rt.allow_unconditional_update:
+        return None
+    raise errors.invalid_object(rt.plural, name, [errors.invalid("metadata.resourceVersion", GoValue("0x0"),
+                                                                 "must be specified for an update")], rt.group)
 
 
 def _gc_finalizers(rt: ResourceType, meta: dict[str, Any], options: dict[str, Any]) -> list[str] | None:
