@@ -200,7 +200,9 @@ def _run_entry(target: str, argv: list[str]) -> int:
     return int(result or 0)
 
 
-@main.command(context_settings=_PASSTHROUGH)
+# -h before NAME is ours (which controllers there are); after NAME it is the controller's own
+@main.command(context_settings={**_PASSTHROUGH, "help_option_names": ["-h", "--help"],
+                                "allow_interspersed_args": False})
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:

@@ -93,16 +93,19 @@ def check_mode(data_dir: Path, *, data_path: bool, database_url: str, external_d
 
 
 def start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None if no such process.
+    """The kernel's start time of ``pid`` (clock ticks since boot), or None if it runs no more.
 
-    Why: a pid alone may have been reused by an unrelated process since it was recorded.
+    Why: a pid alone may have been reused by an unrelated process since it was recorded. A zombie
+    (exited, not yet reaped by its parent) runs no more either.
     """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
-    return fields[19] if len(fields) > 19 else None
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
 
 
 @dataclass(frozen=True)

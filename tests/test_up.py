@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -42,21 +43,31 @@ spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]}
 
 
 class Up:
-    def __init__(self, data_dir: Path, port: int, dns_port: int) -> None:
+    """``kubelite up`` on free ports, its output in a log beside the data dir; ``stop`` always ends it.
+
+    ``argv`` replaces the command (the README test runs the README's own), ``extra`` adds flags.
+    """
+
+    def __init__(self, data_dir: Path, port: int, dns_port: int, *, argv: list[str] | None = None,
+                 extra: tuple[str, ...] = (), cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir, self.port, self.dns_port = data_dir, port, dns_port
         self.log = data_dir.parent / f"up-{port}.log"
         self.offset = self.log.stat().st_size if self.log.exists() else 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data_dir), "--port", str(port),
-             "--dns-port", str(dns_port), "--nodes", "2"],
-            stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        if argv is None:
+            argv = [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data_dir), "--port", str(port),
+                    "--dns-port", str(dns_port), "--nodes", "2"]
+        self.proc = subprocess.Popen([*argv, *extra], stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=cwd, env=env)
         self.url = f"http://127.0.0.1:{port}"
+
+    def output(self) -> str:
+        """What this run printed so far."""
+        return self.log.read_text(errors="replace")[self.offset:]
 
     def wait_ready(self, timeout: float = 60) -> float:
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            if "kubelite is ready" in self.log.read_text(errors="replace")[self.offset:]:
+            if "kubelite is ready" in self.output():
                 return time.monotonic() - start
             assert self.proc.poll() is None, self.log.read_text()[-4000:]
             time.sleep(0.1)
@@ -218,3 +229,124 @@ def test_up_with_tls_issues_tokens_and_controllers_still_work(tmp_path: Path) ->
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+def recorded_children(data_dir: Path) -> dict[str, tuple[int, str]]:
+    """The pid files ``up`` keeps for its running children: name -> (pid, start time)."""
+    from kubelite.datadir import UP, PidFiles
+
+    return {r.name: (r.pid, r.start) for r in PidFiles(data_dir).alive() if r.name != UP}
+
+
+def proc_children(pid: int) -> set[int]:
+    return {int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()}
+
+
+def test_up_starts_the_api_server_first_and_no_client_is_refused(up: Up) -> None:
+    up.wait_ready()
+    up.stop()
+    out = up.output()
+    assert "refused" not in out.lower(), [line for line in out.splitlines() if "refused" in line.lower()]
+    lines = [line for line in out.splitlines() if " | " in line]
+    first_client = next(i for i, line in enumerate(lines) if not line.startswith("apiserver"))
+    assert any("Uvicorn running on" in line for line in lines[:first_client]), lines[:first_client + 1]
+    assert not recorded_children(up.data_dir) and not (up.data_dir / "run" / "up.pid").exists()
+
+
+def test_kill_9_of_up_leaves_no_process_behind(up: Up) -> None:
+    up.wait_ready()
+    children = recorded_children(up.data_dir)
+    assert {"apiserver", "ipam", "node-1", "node-2", "dns"} <= set(children)
+    assert {pid for pid, _ in children.values()} == proc_children(up.proc.pid)
+    os.kill(up.proc.pid, signal.SIGKILL)
+    up.proc.wait(10)
+    from kubelite.datadir import start_time
+
+    eventually(lambda: not [n for n, (pid, start) in children.items() if start_time(pid) == start], timeout=20)
+
+
+def test_a_second_up_on_a_data_dir_in_use_refuses_in_one_line(up: Up) -> None:
+    up.wait_ready()
+    r = subprocess.run([sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(up.data_dir),
+                        "--port", str(free_port()), "--dns-port", str(free_port())],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr == (f"error: kubelite up (pid {up.proc.pid}) is already running on {up.data_dir}; "
+                        f"stop it (kill {up.proc.pid}) or use another --data-dir\n")
+
+
+def test_up_stops_the_leftovers_of_a_killed_up(tmp_path: Path) -> None:
+    """A child that outlived its up (as if PR_SET_PDEATHSIG had not been there) holds the port: up stops it."""
+    from kubelite.datadir import PidFiles, start_time
+
+    data, port = tmp_path / "kl", free_port()
+    data.mkdir()
+    # started by a shell that exits at once: the API server is nobody's child here, like a real orphan
+    server = shlex.join([sys.executable, "-m", "kubelite.cli", "apiserver", "--port", str(port),
+                         "--data-dir", str(data)])
+    out = subprocess.run(["bash", "-c", f"{server} >{tmp_path}/orphan.log 2>&1 & echo $!"],
+                         capture_output=True, text=True, start_new_session=True, check=True)
+    orphan = int(out.stdout)
+    try:
+        eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200, timeout=30)
+        PidFiles(data).record("apiserver", orphan)
+        again = Up(data, port, free_port())
+        try:
+            again.wait_ready()
+            assert (f"stopped 1 processes left running by an earlier kubelite up on {data}: apiserver (pid {orphan})"
+                    in again.output())
+            assert start_time(orphan) is None
+        finally:
+            again.stop()
+    finally:
+        if start_time(orphan) is not None:
+            os.kill(orphan, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("made_with", ["simulated", "data-path"])
+def test_up_refuses_a_data_dir_of_the_other_mode_before_starting_anything(tmp_path: Path, made_with: str) -> None:
+    data = tmp_path / "kl"
+    data.mkdir()
+    (data / "mode.json").write_text(f'{{"mode": "{made_with}"}}\n')
+    flag = [] if made_with == "data-path" else ["--data-path"]
+    r = subprocess.run([sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data), *flag,
+                        "--port", str(free_port()), "--dns-port", str(free_port())],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stdout == ""
+    if made_with == "simulated":
+        hint = "was created without --data-path; run without --data-path, use a fresh --data-dir"
+    else:
+        hint = "was created with --data-path; add --data-path, use a fresh --data-dir"
+    assert r.stderr == f"error: {data} {hint}, or remove {data}\n"
+    assert sorted(p.name for p in data.iterdir()) == ["mode.json"]  # nothing was started or migrated
+
+
+def test_up_reads_the_mode_of_a_data_dir_from_before_the_mode_file(up: Up) -> None:
+    up.wait_ready()
+    up.stop()
+    (up.data_dir / "mode.json").unlink()
+    r = subprocess.run([sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(up.data_dir), "--data-path",
+                        "--port", str(free_port()), "--dns-port", str(free_port())],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"error: {up.data_dir} was created without --data-path; ") and r.stderr.count("\n") == 1
+
+
+def test_help_everywhere() -> None:
+    from click.testing import CliRunner
+
+    from kubelite.cli import main
+
+    top = CliRunner().invoke(main, ["-h"])
+    assert top.exit_code == 0 and "``" not in top.output
+    for cmd in main.commands:  # type: ignore[attr-defined]
+        shown = CliRunner().invoke(main, [cmd, "-h"])
+        assert shown.exit_code == 0 and shown.output.startswith(("Usage:", "usage:")), (cmd, shown.output)
+    assert CliRunner().invoke(main, ["controller", "ipam", "-h"]).output.startswith("usage: kubelite controller ipam")
+    up_help = CliRunner().invoke(main, ["up", "-h"]).output
+    assert "simulated nodes" not in up_help
+    import click
+
+    for opt in main.commands["up"].params:  # type: ignore[attr-defined]
+        assert not isinstance(opt, click.Option) or opt.help, opt.name
