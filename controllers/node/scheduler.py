@@ -11,10 +11,6 @@ two schedulers never race for one Pod; a binding is still guarded by the API
 (binding a bound Pod is a 409), and a Pod bound by this process counts as
 load on its node until the informer shows it there ("assumed" Pods, as
 kube-scheduler's cache does).
-
-A successful binding is recorded as kube-scheduler records it: Event
-Normal ``Scheduled`` "Successfully assigned NS/POD to NODE" from
-``default-scheduler``, written after the binding (never for one that failed).
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from typing import Any
 from apimachinery.resources import BY_KEY
 from controllers.node import status as nodestatus
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, EventRecorder, rfc3339
+from controllers.runtime.events import rfc3339
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
@@ -119,7 +115,6 @@ class Scheduler(Controller):
 
     def __init__(self, client: Client, *, metrics: RuntimeMetrics | None = None, workers: int = 4) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
-        self.scheduled = EventRecorder(client, DEFAULT_SCHEDULER)
         self.pods = self.informer(PODS)
         self.nodes = self.informer(NODES)
         self.pods.cache.add_index(UNSCHEDULED_INDEX, _unscheduled_index)
@@ -187,7 +182,6 @@ class Scheduler(Controller):
             raise
         self.bindings += 1
         self.count("bind")
-        await self.scheduled.event(pod, NORMAL, "Scheduled", f"Successfully assigned {ns}/{name} to {target}")
 
     async def _unschedulable(self, pod: Obj, nodes: int) -> None:
         """PodScheduled False / Unschedulable, written once (not on every retry)."""
