@@ -323,12 +323,13 @@ def _container_state(p: Page, title: str, state: Mapping[str, Any]) -> None:
 
 
 def _describe_containers(p: Page, label: str, containers: list[dict[str, Any]],
-                         statuses: list[dict[str, Any]]) -> None:
+                         statuses: list[dict[str, Any]], *, space: str = "") -> None:
+    """describeContainers; ``space`` prefixes the block's title (and one space the names), as for templates."""
     by_name = {s.get("name"): s for s in statuses}
-    p.w(0, f"{label}:{' <none>' if not containers else ''}\n")
+    p.w(0, f"{space}{label}:{' <none>' if not containers else ''}\n")
     for c in containers:
         st = by_name.get(c.get("name"))
-        p.w(1, f"{c.get('name', '')}:\n")
+        p.w(1, f"{' ' if space else ''}{c.get('name', '')}:\n")
         if st is not None:
             p.w(2, f"Container ID:\t{st.get('containerID', '')}\n")
         p.w(2, f"Image:\t{c.get('image', '')}\n")
@@ -383,6 +384,47 @@ def _describe_containers(p: Page, label: str, containers: list[dict[str, Any]],
             if m.get("subPath"):
                 flags.append(f'path="{m["subPath"]}"')
             p.w(3, f"{m.get('mountPath')} from {m.get('name')} ({','.join(flags)})\n")
+
+
+def _describe_volumes(p: Page, volumes: list[dict[str, Any]], *, space: str = "") -> None:
+    if not volumes:
+        p.w(0, f"{space}Volumes:\t<none>\n")
+        return
+    p.w(0, f"{space}Volumes:\n")
+    for v in volumes:
+        p.w(1, f"{v.get('name')}:\n")
+        if v.get("emptyDir") is not None:
+            limit = v["emptyDir"].get("sizeLimit") or "<unset>"
+            p.w(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
+                   f"    Medium:\t{v['emptyDir'].get('medium', '')}\n    SizeLimit:\t{limit}\n")
+        else:
+            p.w(2, "<unknown>\n")
+
+
+def describe_pod_template(template: Mapping[str, Any]) -> str:
+    """DescribePodTemplate as ``rollout history --revision`` prints it: untabbed, blocks indented by two.
+
+    Why untabbed: kubectl writes this page through a bare PrefixWriter (no tabwriter), so its tabs reach
+    the terminal as they are.
+    """
+    meta = _d(template, "metadata") or {}
+    spec = _d(template, "spec") or {}
+    p = Page()
+    p.w(0, "Pod Template:\n")
+    labels_multiline(p, "  Labels", meta.get("labels"))
+    if meta.get("annotations"):
+        annotations_multiline(p, "  Annotations", meta["annotations"])
+    if spec.get("serviceAccountName"):
+        p.w(1, f"Service Account:\t{spec['serviceAccountName']}\n")
+    if spec.get("initContainers"):
+        _describe_containers(p, "Init Containers", spec["initContainers"], [], space="  ")
+    _describe_containers(p, "Containers", spec.get("containers") or [], [], space="  ")
+    _describe_volumes(p, spec.get("volumes") or [], space="  ")
+    if spec.get("priorityClassName"):
+        p.w(1, f"Priority Class Name:\t{spec['priorityClassName']}\n")
+    labels_multiline(p, "  Node-Selectors", spec.get("nodeSelector"))
+    tolerations_multiline(p, "  Tolerations", spec.get("tolerations"))
+    return "".join(p.parts)
 
 
 def pod_qos(pod: Mapping[str, Any]) -> str:
@@ -466,19 +508,7 @@ def describe_pod(pod: dict[str, Any], events: list[dict[str, Any]] | None, now: 
         p.w(0, "Conditions:\n  Type\tStatus\n")
         for c in conditions:
             p.w(1, f"{c.get('type', '')} \t{c.get('status', '')} \n")
-    volumes = spec.get("volumes") or []
-    if not volumes:
-        p.w(0, "Volumes:\t<none>\n")
-    else:
-        p.w(0, "Volumes:\n")
-        for v in volumes:
-            p.w(1, f"{v.get('name')}:\n")
-            if v.get("emptyDir") is not None:
-                limit = v["emptyDir"].get("sizeLimit") or "<unset>"
-                p.w(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
-                       f"    Medium:\t{v['emptyDir'].get('medium', '')}\n    SizeLimit:\t{limit}\n")
-            else:
-                p.w(2, "<unknown>\n")
+    _describe_volumes(p, spec.get("volumes") or [])
     p.w(0, f"QoS Class:\t{pod_qos(pod)}\n")
     labels_multiline(p, "Node-Selectors", spec.get("nodeSelector"))
     tolerations_multiline(p, "Tolerations", spec.get("tolerations"))
