@@ -39,6 +39,7 @@ from apiserver import (
     scale,
     tables,
 )
+from apiserver.allocationwait import AllocationWait
 from apiserver.bootstrap import bootstrap
 from apiserver.events import Recorder
 from apiserver.ledger import Ledger
@@ -163,6 +164,7 @@ class ApiServer:
         self.events = Recorder(self.registry)
         self.ledger = Ledger(self.cache, node_port_range=settings.service_node_port_range)
         self.registry.write_hooks["services"] = self.ledger.service_ops
+        self.registry.create_settlers["services"] = AllocationWait(self.cache, bound=settings.allocation_wait).settle
         self.metrics = Metrics(self)
         self.ready = False
 

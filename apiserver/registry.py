@@ -13,7 +13,7 @@ import base64
 import copy
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,6 +99,9 @@ class Registry:
         # same transaction (the allocation ledger for a Service's IPs and ports).
         self.write_hooks: dict[str, Callable[[dict[str, Any]], list[Op]]] = {}
         self.validators: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[FieldError]]] = {}
+        # Per kind: the created object as the create should answer it, once the controllers that fill
+        # what kube-apiserver sets at create have done so (a Service's ClusterIPs and node ports).
+        self.create_settlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
         self.namespace_cleanups: set[str] = set()
 
     # -- helpers -------------------------------------------------------------
@@ -196,6 +199,9 @@ class Registry:
         if dry_run:
             return Result(obj, 201, tuple(warnings))
         await self._commit_with_hooks(rt, obj, ops)
+        settle = self.create_settlers.get(rt.key)
+        if settle is not None:
+            obj = await settle(obj)
         return Result(obj, 201, tuple(warnings))
 
     def _hook_ops(self, rt: ResourceType, obj: dict[str, Any]) -> list[Op]:
@@ -359,7 +365,7 @@ class Registry:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
-        if _spec_of(new) != _spec_of(old):
+        if _spec_of(new) != _spec_of(_adopt_filled(old, new, rt.filled_after_create)):
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
         return new
 
@@ -656,6 +662,38 @@ class Registry:
         for e in list(rc.items.values()):
             if (e.obj.get("metadata") or {}).get("deletionTimestamp"):
                 self.start_namespace_cleanup(e.obj["metadata"]["name"])
+
+
+def _adopt_filled(old: dict[str, Any], new: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+    """``old`` with each of ``paths`` that is empty there but set in ``new`` taken from ``new``.
+
+    Why: kube-apiserver fills a Service's ClusterIPs and node ports inside the
+    create, at generation 1; kubelite's allocators fill them a moment later, and
+    that fill must not count as a spec change (generation stays 1). A change of
+    a value that was already set still counts.
+    """
+    if not paths:
+        return old
+    out = copy.deepcopy(old)
+    for path in paths:
+        _adopt(out, new, path.split("."))
+    return out
+
+
+def _adopt(old: Any, new: Any, parts: list[str]) -> None:
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return
+    head, rest = parts[0], parts[1:]
+    if head.endswith("[]"):
+        a, b = old.get(head[:-2]), new.get(head[:-2])
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for x, y in zip(a, b, strict=True):
+                _adopt(x, y, rest)
+        return
+    if rest:
+        _adopt(old.get(head), new.get(head), rest)
+    elif old.get(head) in (None, "", [], 0) and new.get(head) not in (None, "", [], 0):
+        old[head] = copy.deepcopy(new[head])
 
 
 def _update_precondition(rt: ResourceType, name: str, rv: Any) -> int | None:

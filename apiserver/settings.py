@@ -51,6 +51,9 @@ class Settings:
     request_timeout: float = 60.0
     # Seconds in-flight requests get to finish after SIGTERM.
     shutdown_grace: float = 10.0
+    # Seconds a Service create may wait for the running ipam/nodeport controllers to fill its
+    # ClusterIPs and node ports, so it answers with them as kube-apiserver does (0: answer at once).
+    allocation_wait: float = field(default_factory=lambda: float(_env("KUBELITE_ALLOCATION_WAIT", "2")))
 
     @property
     def serves_tls(self) -> bool:

@@ -44,6 +44,18 @@ def _db_option(f: F) -> F:
                         help="SQLAlchemy URL (default: sqlite under --data-dir).")(f)
 
 
+def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """A Go-style duration flag (``2s``, ``500ms``, a bare number of seconds) in seconds."""
+    from argparse import ArgumentTypeError
+
+    from controllers.runtime.process import duration
+
+    try:
+        return duration(value)
+    except ArgumentTypeError as e:
+        raise click.BadParameter(str(e), param=param) from None
+
+
 def _security_options(f: F) -> F:
     """kube-apiserver's authentication, authorization, TLS and overload flags (docs/security.md)."""
     file = click.Path(exists=True, dir_okay=False)
@@ -66,6 +78,9 @@ def _security_options(f: F) -> F:
                      help="Seconds before a non-watch request gets 504."),
         click.option("--shutdown-grace", type=float, default=10.0, show_default=True,
                      help="Seconds in-flight requests get to finish after SIGTERM."),
+        click.option("--allocation-wait", default="2s", show_default=True, callback=_duration,
+                     help="How long a Service create waits for the running ipam/nodeport controllers to fill its "
+                          "ClusterIP and node ports, so it answers with them (0: answer at once)."),
     ]
     for opt in reversed(options):
         f = opt(f)
