@@ -45,6 +45,7 @@ from apiserver.events import Recorder
 from apiserver.ledger import Ledger
 from apiserver.metrics import Metrics
 from apiserver.registry import Registry
+from apiserver.selfendpoints import SelfEndpoints
 from apiserver.settings import Settings
 from apiserver.storage.database import Database, make_engine
 from apiserver.storage.store import Store
@@ -166,11 +167,13 @@ class ApiServer:
         self.registry.write_hooks["services"] = self.ledger.service_ops
         self.registry.create_settlers["services"] = AllocationWait(self.cache, bound=settings.allocation_wait).settle
         self.metrics = Metrics(self)
+        self.self_endpoints = SelfEndpoints(self.registry, settings)
         self.ready = False
 
     async def start(self) -> None:
         await self.store.start()
         await bootstrap(self.registry, self.settings)
+        await self.self_endpoints.start()
         self.registry.resume_namespace_cleanups()
         if self.settings.tune_gc:
             gc.collect()
@@ -180,6 +183,7 @@ class ApiServer:
 
     async def stop(self) -> None:
         self.ready = False
+        await self.self_endpoints.stop()
         await self.store.stop()
 
     # -- request helpers -----------------------------------------------------
