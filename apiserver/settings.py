@@ -53,7 +53,7 @@ class Settings:
     shutdown_grace: float = 10.0
     # Seconds a Service create may wait for the running ipam/nodeport controllers to fill its
     # ClusterIPs and node ports, so it answers with them as kube-apiserver does (0: answer at once).
-    allocation_wait: float = field(default_factory=lambda: float(_env("KUBELITE_ALLOCATION_WAIT", "2")))
+    allocation_wait: float = 2.0
 
     @property
     def serves_tls(self) -> bool:
