@@ -13,8 +13,11 @@ HTTP code.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 # field.ErrorType -> (Status cause reason, human text)
 REQUIRED = ("FieldValueRequired", "Required value")
@@ -147,18 +150,16 @@ class StatusError(Exception):
 
     @property
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
+        """The meta/v1 Status, keys in kube-apiserver's order (see :func:`canonical_status`)."""
+        body: dict[str, Any] = {"status": "Failure", "message": self.message, "reason": self.reason,
+                                "code": self.code}
         if self.details is not None:
             body["details"] = self.details
-        return body
+        return canonical_status(body)
+
+    def encode(self) -> bytes:
+        """The exact response body kube-apiserver writes for this error (see :func:`encode_status`)."""
+        return encode_status(self.status)
 
     @classmethod
     def from_status(cls, status: dict[str, Any]) -> StatusError:
@@ -169,6 +170,83 @@ class StatusError(Exception):
             details=status.get("details"),
         )
 
+
+
+# --- the Status wire form -------------------------------------------------------------------------
+# metav1.Status / StatusDetails / StatusCause field order; every field but metadata is omitempty.
+_STATUS_KEYS = ("status", "message", "reason", "details", "code")
+_DETAILS_KEYS = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+_CAUSE_KEYS = ("reason", "message", "field")
+# encoding/json's HTMLEscape (on by default in json.Encoder) plus its U+2028/U+2029 escapes.
+_GO_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"),
+               ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+
+
+def canonical_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """``status`` as the Go struct serialises it: kind, apiVersion, metadata, status, message, reason,
+    details (name, group, kind, uid, causes, retryAfterSeconds), code; empty fields dropped.
+
+    Why: clients (and tests written against kube-apiserver) compare Status bodies byte for byte, and
+    Go writes struct fields in declaration order and omits empty ones; fields metav1.Status does not
+    have cannot appear on the wire either. A ``details`` that is present but empty stays ``{}`` (a
+    non-nil *StatusDetails), as NewGenericServerResponse produces it.
+    """
+    out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": dict(status.get("metadata") or {})}
+    for key in _STATUS_KEYS:
+        value = status.get(key)
+        if key == "details":
+            if isinstance(value, Mapping):
+                out["details"] = _canonical_details(value)
+        elif value:
+            out[key] = value
+    return out
+
+
+def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in _DETAILS_KEYS:
+        value = details.get(key)
+        if key == "causes" and value:
+            out[key] = [{k: c[k] for k in _CAUSE_KEYS if c.get(k)} for c in value]
+        elif value:
+            out[key] = value
+    return out
+
+
+def go_json(obj: Any) -> bytes:
+    """Compact JSON exactly as Go's encoding/json writes it (HTML characters escaped), no newline.
+
+    Only strings can hold ``<``, ``>``, ``&`` or U+2028/9 in a JSON text, so escaping the encoded bytes is
+    the same as escaping every string. A string that is not valid UTF-8 (a lone surrogate) is written with
+    U+FFFD in its place, as Go does.
+    """
+    try:
+        raw = orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        raw = orjson.dumps(_valid_utf8(obj))
+    for char, escaped in _GO_ESCAPES:
+        if char in raw:
+            raw = raw.replace(char, escaped)
+    return raw
+
+
+def _valid_utf8(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(obj, Mapping):
+        return {_valid_utf8(k): _valid_utf8(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_valid_utf8(v) for v in obj]
+    return obj
+
+
+def encode_status(status: Mapping[str, Any]) -> bytes:
+    """The response body of a Status: Go's json.Encoder output of the canonical form, newline-terminated.
+
+    The single serialiser of Status bodies: every error response, the 431 of the HTTP parser and the
+    ERROR event of a watch go through it.
+    """
+    return go_json(canonical_status(status)) + b"\n"
 
 def _details(name: str, group: str, kind: str) -> dict[str, Any]:
     d: dict[str, Any] = {"name": name, "kind": kind}
@@ -226,8 +304,33 @@ def gone(message: str) -> StatusError:
     return StatusError(410, "Expired", message)
 
 
-def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> StatusError:
+def method_not_allowed(message: str = "") -> StatusError:
+    """405. Without a message: go-restful's answer for a path whose routes lack the method, which
+    kube-apiserver turns into NewGenericServerResponse(405, ...) (generic message, empty details)."""
+    if not message:
+        return generic_response(405)
     return StatusError(405, "MethodNotAllowed", message)
+
+
+# NewGenericServerResponse's (reason, message) by code, for the codes a server answers with.
+_GENERIC = {
+    404: ("NotFound", "the server could not find the requested resource"),
+    405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
+    422: ("Invalid", "the server rejected our request due to an error in our request"),
+}
+
+
+def generic_response(code: int) -> StatusError:
+    """errors.NewGenericServerResponse(code, "", GroupResource{}, "", msg, 0, false): the server's message
+    is dropped, details are present but empty. kube-apiserver answers so when go-restful finds no route (404)
+    or no method (405) under a served group-version, and for RFC 6902 operations that fail (422)."""
+    reason, message = _GENERIC[code]
+    return StatusError(code, reason, message, details={})
+
+
+def path_not_found() -> StatusError:
+    """The 404 of kube-apiserver's last handler (notfoundhandler), for a path no API serves: no details."""
+    return StatusError(404, "NotFound", _GENERIC[404][1])
 
 
 def not_acceptable(message: str) -> StatusError:
@@ -247,11 +350,15 @@ def too_large(limit: int) -> StatusError:
 
 
 def internal(message: str) -> StatusError:
-    return StatusError(500, "InternalError", f"Internal error occurred: {message}")
+    """errors.NewInternalError: the error's text is also the one cause."""
+    return StatusError(500, "InternalError", f"Internal error occurred: {message}",
+                       details={"causes": [{"message": message}]})
 
 
-def timeout(message: str) -> StatusError:
-    return StatusError(504, "Timeout", message)
+def timeout(message: str, retry_after_seconds: int = 0) -> StatusError:
+    """errors.NewTimeoutError: ``Timeout: <message>``, details carrying the retry hint (``{}`` without one)."""
+    details: dict[str, Any] = {"retryAfterSeconds": retry_after_seconds} if retry_after_seconds else {}
+    return StatusError(504, "Timeout", f"Timeout: {message}", details=details)
 
 
 def not_implemented(message: str) -> StatusError:

@@ -32,7 +32,7 @@ from typing import Any
 
 import jsonpatch
 
-from apimachinery.errors import StatusError, bad_request
+from apimachinery.errors import StatusError, bad_request, generic_response
 
 # --- vocabulary (strategicpatch/patch.go constants) -------------------------
 
@@ -52,8 +52,6 @@ ERR_NO_LIST_OF_LISTS = "lists of lists are not supported"
 ERR_PRIMITIVE_LIST = "invalid patch format of primitive list"
 ERR_RETAIN_KEYS = "invalid patch format of retainKeys"
 ERR_SET_ELEMENT_ORDER = "invalid patch format of setElementOrder list"
-# errors.NewGenericServerResponse(422, ...) message
-REJECTED = "the server rejected our request due to an error in our request"
 
 _MAP = "map[string]interface {}"
 _SLICE = "[]interface {}"
@@ -82,7 +80,7 @@ class PatchError(ValueError):
 
 def _unprocessable() -> StatusError:
     """errors.NewGenericServerResponse(422, "", GroupResource{}, "", msg, 0, false): msg is dropped."""
-    return StatusError(422, "Invalid", REJECTED, details={})
+    return generic_response(422)
 
 
 # --- patch metadata (the patchStrategy / patchMergeKey struct tags) ----------

@@ -20,11 +20,12 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from apimachinery import errors
 from apimachinery.errors import StatusError
-from apimachinery.resources import BY_KEY, ResourceType, lookup
+from apimachinery.resources import BY_KEY, ResourceType, group_versions, lookup
 from apimachinery.selectors import parse_field_selector, parse_label_selector
 from apiserver import (
     accessreview,
@@ -92,7 +93,33 @@ def header_value(text: str) -> str:
 
 
 def status_response(e: StatusError) -> Response:
-    return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
+    """The one HTTP form of an error: kube-apiserver's exact Status bytes (apimachinery.errors.encode_status)."""
+    return Response(e.encode(), status_code=e.code, media_type=JSON, headers=e.headers or None)
+
+
+def _unrouted(group: str, version: str) -> StatusError:
+    """404 for a path no resource route matches: kube-apiserver's go-restful container answers under a served
+    group-version (empty details), its last handler anywhere else (no details)."""
+    if (group, version) in group_versions():
+        return errors.generic_response(404)
+    return errors.path_not_found()
+
+
+def _discovery_response(request: Request, aggregated: dict[str, Any], legacy: dict[str, Any]) -> Response:
+    if discovery.wants_aggregated(request.headers.get("accept", "")):
+        return Response(orjson.dumps(aggregated), media_type=discovery.AGGREGATED_CONTENT_TYPE)
+    return Response(orjson.dumps(legacy), media_type=JSON)
+
+
+def api_root(request: Request) -> Response:
+    """GET /api (and /api/): APIVersions, or the aggregated discovery document when asked for."""
+    return _discovery_response(request, discovery.aggregated_api(), discovery.api_versions())
+
+
+def apis_root(request: Request) -> Response:
+    """GET /apis (and /apis/): APIGroupList, or the aggregated discovery document when asked for."""
+    return _discovery_response(request, accessreview.add_to_aggregated(discovery.aggregated_apis()),
+                               accessreview.add_to_group_list(discovery.api_group_list()))
 
 
 @dataclass
@@ -110,26 +137,26 @@ def parse_path(prefix: str, path: str) -> Target:
     parts = [p for p in path.split("/") if p]
     if prefix == "api":
         if not parts:
-            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.path_not_found()
         group, version, rest = "", parts[0], parts[1:]
     else:
         if len(parts) < 2:
-            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.path_not_found()
         group, version, rest = parts[0], parts[1], parts[2:]
     if not rest:
-        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        raise _unrouted(group, version)
     namespace: str | None = None
     if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
         namespace, rest = rest[1], rest[2:]
     rt = lookup(group, version, rest[0])
     if rt is None or len(rest) > 3:
-        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        raise _unrouted(group, version)
     if namespace is not None and not rt.namespaced:
-        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        raise _unrouted(group, version)
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None
     if sub is not None and sub not in rt.subresources:
-        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        raise _unrouted(group, version)
     return Target(rt, namespace, name, sub)
 
 
@@ -414,7 +441,7 @@ class ApiServer:
         if reg is None:
             rc = self.cache.resource(rt.key)
             err = errors.gone(f"too old resource version: {since} ({rc.oldest})")
-            line = orjson.dumps({"type": "ERROR", "object": err.status}) + b"\n"
+            line = errors.go_json({"type": "ERROR", "object": err.status}) + b"\n"
             return Response(line, media_type=JSON)
         watcher, initial = reg
         limit = float(timeout) if timeout is not None else self.settings.min_request_timeout
@@ -517,7 +544,11 @@ def create_app(settings: Settings) -> FastAPI:
         resp: Response
         try:
             parts = [p for p in path.split("/") if p]
-            if prefix == "api" and len(parts) == 1:
+            if not parts:  # /api/ and /apis/: go-restful matches them to the root's route
+                if request.method != "GET":
+                    raise errors.method_not_allowed()
+                resp = api_root(request) if prefix == "api" else apis_root(request)
+            elif prefix == "api" and len(parts) == 1:
                 resp = JSONResponse(discovery.api_resource_list("", parts[0]))
             elif prefix == "apis" and len(parts) == 2:
                 resp = JSONResponse(discovery.api_resource_list(parts[0], parts[1]))
@@ -525,6 +556,10 @@ def create_app(settings: Settings) -> FastAPI:
                 resp = await server.handle(request, prefix, path)
         except StatusError as e:
             resp = status_response(e)
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer, nothing went wrong here
+            server.metrics.client_disconnected(request)
+            log.debug("client disconnected during %s %s", request.method, request.url.path)
+            return Response(status_code=499)
         except faults.STORAGE_FAILURES as e:  # a locked or unreachable database: 503/504, not 500
             resp = status_response(faults.storage_status(e, verb=request.state.verb, resource=request.state.resource))
         except Exception as e:  # never a crash: a 500 Status naming the failure
@@ -538,21 +573,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.insert(0, Route("/apis/{path:path}", resource, methods=methods))
     app.router.routes.insert(0, Route("/api/{path:path}", resource, methods=methods))
 
-    def discovery_response(request: Request, aggregated: dict[str, Any], legacy: dict[str, Any]) -> Response:
-        if discovery.wants_aggregated(request.headers.get("accept", "")):
-            return Response(orjson.dumps(aggregated), media_type=discovery.AGGREGATED_CONTENT_TYPE)
-        return Response(orjson.dumps(legacy), media_type=JSON)
-
     @app.get("/api", include_in_schema=False)
-    async def api_root(request: Request) -> Response:
-        return discovery_response(request, discovery.aggregated_api(), discovery.api_versions())
+    async def api_root_route(request: Request) -> Response:
+        return api_root(request)
 
     @app.get("/apis", include_in_schema=False)
-    async def apis_root(request: Request) -> Response:
-        return discovery_response(request, accessreview.add_to_aggregated(discovery.aggregated_apis()),
-                                  accessreview.add_to_group_list(discovery.api_group_list()))
+    async def apis_root_route(request: Request) -> Response:
+        return apis_root(request)
 
+    # /version/ too: kube-apiserver serves it from a go-restful route, which ignores a trailing slash
+    # (kr8s asks for /version/ first). /healthz/, /livez/, /readyz/ are not routes there: 404 below.
     @app.get("/version", include_in_schema=False)
+    @app.get("/version/", include_in_schema=False)
     async def version() -> Response:
         return Response(orjson.dumps(discovery.version_info()), media_type=JSON)
 
@@ -563,8 +595,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/openapi/v3/{path:path}", include_in_schema=False)
     async def openapi_document(request: Request, path: str) -> Response:
         found = openapi.document(path)
-        if found is None:
-            return status_response(StatusError(404, "NotFound", "the server could not find the requested resource"))
+        if found is None:  # kube-aggregator's handleGroupVersion: a bare 404 (so /openapi/v3/ too)
+            return Response(status_code=404)
         body, digest = found
         headers = {"Etag": f'"{digest}"'}
         if request.query_params.get("hash") == digest:
@@ -590,7 +622,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=methods, include_in_schema=False)
     async def not_found(path: str) -> Response:
-        return status_response(StatusError(404, "NotFound", "the server could not find the requested resource"))
+        return status_response(errors.path_not_found())
 
     return app
 

@@ -32,6 +32,11 @@ class Metrics:
                              registry=self.registry)
         self.watch_total = Counter("apiserver_watch_requests_total", "Watches started by resource.", ["resource"],
                                    registry=self.registry)
+        self.disconnects = Counter(
+            "kubelite_client_disconnects_total",
+            "Requests abandoned by the client before its body arrived (not answered, not an error).",
+            ["verb", "resource"], registry=self.registry,
+        )
         rev = Gauge("kubelite_storage_revision", "The watch cache's revision.", registry=self.registry)
         rev.set_function(lambda: float(server.cache.revision))
         tx = Gauge("kubelite_storage_transactions", "Write transactions committed (group commit).",
@@ -49,6 +54,10 @@ class Metrics:
         children[0].inc()
         if verb != "WATCH":
             children[1].observe(seconds)
+
+    def client_disconnected(self, request: Request) -> None:
+        verb = getattr(request.state, "verb", request.method.lower()).upper()
+        self.disconnects.labels(verb, getattr(request.state, "resource", "")).inc()
 
     def watch_started(self, rt: ResourceType) -> None:
         self.watches.labels(rt.plural).inc()

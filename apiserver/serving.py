@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import uvicorn
 
+from apimachinery.errors import StatusError
 from apiserver.certificates import ensure_serving_material, serving_hosts
 from apiserver.settings import Settings
 
@@ -73,11 +73,8 @@ def _bounded_protocol() -> Any:
         def _refuse(self) -> None:
             if self.transport.is_closing():
                 return
-            body = orjson.dumps({
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": f"request header fields too large: limit is {self.max_header_bytes} bytes",
-                "reason": "RequestHeaderFieldsTooLarge", "code": 431,
-            })
+            body = StatusError(431, "RequestHeaderFieldsTooLarge",
+                               f"request header fields too large: limit is {self.max_header_bytes} bytes").encode()
             self.transport.write(
                 b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
                 b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
