@@ -275,7 +275,7 @@ def decode_protobuf_rules_review(body: bytes) -> dict[str, Any]:
 
 
 def _status(e: StatusError) -> Response:
-    return Response(orjson.dumps(e.status), status_code=e.code, media_type=JSON, headers=e.headers or None)
+    return Response(e.encode(), status_code=e.code, media_type=JSON, headers=e.headers or None)
 
 
 class ReviewEndpoint:

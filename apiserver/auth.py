@@ -477,7 +477,7 @@ Send = Any
 
 
 async def send_status(send: Send, e: StatusError) -> None:
-    body = orjson.dumps(e.status)
+    body = e.encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in e.headers.items()]
     await send({"type": "http.response.start", "status": e.code, "headers": headers})
