@@ -66,6 +66,26 @@ class KctlClient(Client):
         finally:
             await resp.aclose()
 
+    async def stream_bytes(self, path: str, *, params: Mapping[str, str]) -> AsyncIterator[bytes]:
+        """A plain-text body (``pods/log``) chunk by chunk as it arrives; no read timeout (``logs -f``)."""
+        req = self._http.build_request(
+            "GET", path, params=dict(params), headers={"Accept": "*/*"},
+            timeout=httpx.Timeout(self.timeout, read=None, connect=min(self.timeout, 10.0)),
+        )
+        try:
+            resp = await self._http.send(req, stream=True)
+        except httpx.TransportError as e:
+            raise _connection_failed(self.server, e) from e
+        try:
+            if resp.status_code >= 400:
+                raise self._error(resp.status_code, await resp.aread())
+            async for chunk in resp.aiter_raw():
+                yield chunk
+        except httpx.TransportError as e:
+            raise _connection_failed(self.server, e) from e
+        finally:
+            await resp.aclose()
+
     async def get_json(self, path: str, *, params: Mapping[str, str] | None = None,
                        accept: str = "application/json") -> dict[str, Any]:
         resp = await self.request("GET", path, params=params, headers={"Accept": accept})
