@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from controllers.node import kubeletevents as kev
 from tests import needs
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 
@@ -230,3 +231,19 @@ def test_nodes_report_the_api_servers_version(cluster: Cluster) -> None:
     header = re.split(r"\s{2,}", out[0].strip())
     row = dict(zip(header, re.split(r"\s{2,}", out[1].strip()), strict=False))
     assert (row["NAME"], row["STATUS"], row["VERSION"]) == ("node-1", "Ready", version)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (0.0004, "0s"), (0.012, "12ms"), (1.5, "1.5s"),
+                                               (10, "10s"), (123.0045, "2m3.004s"), (3600, "1h0m0s")])
+def test_pull_durations_read_as_go_prints_them(seconds: float, text: str) -> None:
+    assert kev.go_duration(seconds) == text
+
+
+def test_pull_policy_decides_pulling_as_the_image_manager() -> None:
+    have = {"nginx:1.27"}
+    assert kev.pull_decision({"image": "nginx:1.27", "imagePullPolicy": "IfNotPresent"}, have) == kev.PRESENT
+    assert kev.pull_decision({"image": "redis:7", "imagePullPolicy": "IfNotPresent"}, have) == kev.PULL
+    assert kev.pull_decision({"image": "nginx:1.27", "imagePullPolicy": "Always"}, have) == kev.PULL
+    assert kev.pull_decision({"image": "redis:7", "imagePullPolicy": "Never"}, have) == kev.PRESENT
+    assert kev.pulled("x", seconds=1.2345, waited=2, size=7) == \
+        'Successfully pulled image "x" in 1.234s (2s including waiting). Image size: 7 bytes.'

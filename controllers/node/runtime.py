@@ -548,7 +548,7 @@ class ProcessRuntime:
         logfile = LogFile(c.log_path)
         started_at = rfc3339()
         cid = _container_id(run.uid, c.name, c.restart_count)
-        if podenv.builtin(str(c.spec.get("image") or "")) is not None and c.restart_count == 0:
+        if podenv.builtin(str(c.spec.get("image") or "")) is not None:  # on every start, as EnsureImageExists
             self.emit(pod, NORMAL, kev.PULLED, kev.already_present(str(c.spec.get("image") or "")))
         try:
             proc = await asyncio.create_subprocess_exec(
