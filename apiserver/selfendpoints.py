@@ -191,8 +191,14 @@ class SelfEndpoints:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Announce this server and write the objects once before serving, then keep them current."""
-        await self._sync(include_self=True)
+        """Announce this server and write the objects once before serving, then keep them current.
+
+        A failure here does not keep the server from serving (kube-apiserver runs its reconciler
+        beside the API too): it is logged and the loop tries again every interval."""
+        try:
+            await self._sync(include_self=True)
+        except Exception as e:
+            log.warning("kubernetes endpoints reconcile failed: %s", e)
         self._task = asyncio.create_task(self._loop(), name="self-endpoints")
 
     async def stop(self) -> None:
