@@ -23,6 +23,7 @@ from kubeclient.kctl.commands.expose import expose_cmd
 from kubeclient.kctl.commands.get import get_cmd
 from kubeclient.kctl.commands.labels import annotate_cmd, label_cmd
 from kubeclient.kctl.commands.logs import logs_cmd
+from kubeclient.kctl.commands.patch import patch_cmd
 from kubeclient.kctl.commands.rollout import rollout_cmd
 from kubeclient.kctl.commands.scale import scale_cmd
 from kubeclient.kctl.commands.wait import wait_cmd
@@ -38,7 +39,7 @@ def cli() -> None:
 
 for _cmd in (get_cmd, describe_cmd, apply_cmd, create_cmd, delete_cmd, label_cmd, annotate_cmd, wait_cmd,
              expose_cmd, env_cmd, api_resources_cmd, version_cmd, scale_cmd,
-             rollout_cmd, logs_cmd):
+             rollout_cmd, logs_cmd, patch_cmd):
     cli.add_command(_cmd)
 
 

@@ -59,7 +59,7 @@ def status_message(err: StatusError, *, source_op: str | None = None, source: st
     """
     if err.reason == "Invalid" and not standard:
         details = err.details
-        if details is None:
+        if not details:  # absent, or empty (a protobuf client, as kubectl is, cannot tell the two apart)
             return "The request is invalid" + (f": {err.message}" if err.message else "")
         kind = str(details.get("kind") or "")
         name = str(details.get("name") or "")

@@ -14,6 +14,8 @@ failed scale ends the command.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from apimachinery.errors import StatusError
@@ -40,8 +42,8 @@ class PreconditionError(KctlError):
 
 
 async def resolve_named(s: Session, args: tuple[str, ...], filenames: tuple[str, ...], *, verb: str,
-                        problems: Problems) -> list[tuple[ResourceType, str, str | None]]:
-    """``(type, name, namespace)`` of every object named by arguments or ``-f``, in order.
+                        problems: Problems) -> list[tuple[ResourceType, dict[str, Any]]]:
+    """``(type, live object)`` of every object named by arguments or ``-f``, in order.
 
     Objects that do not exist are recorded in ``problems`` (kubectl's builder goes on with the others).
     """
@@ -60,14 +62,12 @@ async def resolve_named(s: Session, args: tuple[str, ...], filenames: tuple[str,
             if tgt.names is None:
                 raise fail("resource(s) were provided, but no name was specified")
             named.extend((tgt.rt, n, s.ns_for(tgt.rt)) for n in tgt.names)
-    found: list[tuple[ResourceType, str, str | None]] = []
+    found: list[tuple[ResourceType, dict[str, Any]]] = []
     for rt, name, ns in named:
         try:
-            await s.api.get(rt, name, namespace=ns)
+            found.append((rt, await s.api.get(rt, name, namespace=ns)))
         except StatusError as e:
             problems.add(e)
-            continue
-        found.append((rt, name, ns))
     return found
 
 
@@ -134,7 +134,8 @@ def scale_cmd(args: tuple[str, ...], replicas: int | None, current_replicas: int
         found = await resolve_named(s, args, filenames, verb="scale", problems=problems)
         if not found:
             raise fail(f"no objects passed to scale {error_text(problems)}".rstrip())
-        for rt, name, ns in found:
+        for rt, obj in found:
+            name, ns = str(obj["metadata"]["name"]), obj["metadata"].get("namespace")
             await scale_one(s, rt, name, ns, replicas=replicas, current=current_replicas,
                             resource_version=resource_version)
             echo(f"{kind_string(rt)}/{name}" + ("\n" if output == "name" else " scaled\n"))
