@@ -176,7 +176,9 @@ class Output:
             raise fail(f"error parsing jsonpath {self.template}, {e}") from e
 
     def _clean(self, obj: dict[str, Any]) -> dict[str, Any]:
-        if self.show_managed_fields or "managedFields" not in (obj.get("metadata") or {}):
+        # kubectl omits managedFields from -o json/yaml only; JSONPath templates still see them
+        if self.show_managed_fields or self.fmt not in ("json", "yaml") or "managedFields" not in (
+                obj.get("metadata") or {}):
             return obj
         meta = dict(obj["metadata"])
         meta.pop("managedFields", None)

@@ -8,6 +8,11 @@ configuration, the new one and the live object (``unchanged`` when it is
 empty). Because the annotation and the patch are computed exactly as kubectl
 computes them, kubectl and kctl can apply the same objects in turn.
 
+``apply --server-side`` sends the whole object as an apply patch
+(fieldManager ``kubectl`` unless ``--field-manager``, ``force`` from
+``--force-conflicts``); the server merges it by field ownership and a 409
+is printed with kubectl's advice on resolving the conflicts.
+
 create service builds the same Service kubectl's ``create service``
 generators build (label and selector ``app=<name>``, ports named after the
 ``--tcp`` spec with ``:`` turned into ``-``).
@@ -16,6 +21,7 @@ generators build (label and selector ``app=<name>``, ports named after the
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -140,7 +146,8 @@ def json_merge_three_way(original: dict[str, Any] | None, modified: dict[str, An
     return merge(deletions(original or {}, modified), changes(current, modified))
 
 
-async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> str:
+async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output,
+                    field_manager: str = "kubectl-client-side-apply") -> str:
     rt, obj = prepare(s, m)
     name = str(obj["metadata"].get("name") or "")
     ns = obj["metadata"].get("namespace")
@@ -158,7 +165,7 @@ async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> st
         path = s.api.path(rt, namespace=ns if rt.namespaced else None)
         try:
             created = await s.api.request("POST", path, body=modified, params=_params(
-                "kubectl-client-side-apply", dry_run))
+                field_manager, dry_run))
         except StatusError as e:
             raise SourcedError(e, "creating", m.source) from e
         return _line(rt, json.loads(created.content), "created" + suffix, out)
@@ -179,11 +186,40 @@ async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> st
     try:
         resp = await s.api.request("PATCH", s.api.path(rt, namespace=ns, name=name), body=patch,
                                    content_type=content_type,
-                                   params=_params("kubectl-client-side-apply", dry_run))
+                                   params=_params(field_manager, dry_run))
         patched = json.loads(resp.content)
     except StatusError as e:
         raise SourcedError(e, "patching", m.source) from e
     return _line(rt, patched, "configured" + suffix, out)
+
+
+FIELD_MANAGER_CONFLICT = """Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts"""
+
+
+async def server_side_apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output, field_manager: str,
+                                force: bool) -> str:
+    """One object through PATCH application/apply-patch+yaml (kubectl's applyOneObject, ServerSideApply)."""
+    rt, obj = prepare(s, m)
+    name = str(obj["metadata"].get("name") or "")
+    ns = obj["metadata"].get("namespace") if rt.namespaced else None
+    params = _params(field_manager, dry_run)
+    params["force"] = "true" if force else "false"
+    try:
+        resp = await s.api.request("PATCH", s.api.path(rt, namespace=ns, name=name), body=obj,
+                                   content_type="application/apply-patch+yaml", params=params)
+    except errors.Conflict as e:
+        raise fail(f"{e.message}\n{FIELD_MANAGER_CONFLICT}") from e
+    return _line(rt, json.loads(resp.content), "serverside-applied", out)
 
 
 async def create_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> str:
@@ -245,16 +281,27 @@ def _with_file_opts(f: Any) -> Any:
 
 @click.command("apply")
 @_with_file_opts
-@click.option("--server-side", is_flag=True, help="Not supported by kctl (client-side apply only).")
+@click.option("--server-side", is_flag=True, help="If true, apply runs in the server instead of the client.")
+@click.option("--field-manager", type=STR, default=None, help="Name of the manager used to track field ownership.")
+@click.option("--force-conflicts", is_flag=True,
+              help="If true, server-side apply will force the changes against conflicts.")
 @connection_options
 def apply_cmd(filenames: tuple[str, ...], recursive: bool, dry_run: str | None, output: str | None,
-              server_side: bool) -> None:
+              server_side: bool, field_manager: str | None, force_conflicts: bool) -> None:
     """Apply a configuration to a resource by file name or stdin."""
-    if server_side:
-        raise fail("kctl implements client-side apply only; use kubectl apply --server-side")
+    dr = check_dry_run(dry_run)
+    if force_conflicts and not server_side:
+        raise fail("--force-conflicts only works with --server-side")
+    if server_side and dr == "client":
+        raise fail("--dry-run=client doesn't work with --server-side (did you mean --dry-run=server instead?)")
     if not filenames:
         raise fail("must specify one of -f and -k")
-    _each(filenames, recursive, "apply", check_dry_run(dry_run), Output.parse(output), fn=apply_one)
+    if server_side:
+        fn: Any = functools.partial(server_side_apply_one, field_manager=field_manager or "kubectl",
+                                    force=force_conflicts)
+    else:
+        fn = functools.partial(apply_one, field_manager=field_manager or "kubectl-client-side-apply")
+    _each(filenames, recursive, "apply", dr, Output.parse(output), fn=fn)
 
 
 @click.group("create", invoke_without_command=True)
