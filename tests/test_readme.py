@@ -200,3 +200,12 @@ def test_kctl_walkthrough_prints_what_the_readme_shows(clone: Clone, stoppers: l
     assert ran[0].code == 0, ran[0].output
     for (cmd, shown), r in zip(runs, ran[1:], strict=True):
         assert matches(shown, r.output), f"$ {cmd}\nREADME shows:\n" + "\n".join(shown) + f"\nkctl printed:\n{r.output}"
+
+
+def test_kctl_version_without_a_server_prints_the_client_version_first(clone: Clone) -> None:
+    """As the README's Commands section says: the client line, then kubectl's connection error, exit code 1."""
+    r = subprocess.run(["kctl", "-s", f"http://127.0.0.1:{free_port()}", "version"], capture_output=True, text=True,
+                       env=clone.env, timeout=30)
+    assert r.returncode == 1
+    assert re.fullmatch(r"Client Version: v\S+ \(kctl\)\n", r.stdout), r.stdout
+    assert "was refused - did you specify the right host or port?" in r.stderr
