@@ -38,6 +38,7 @@ from apiserver import (
     overload,
     podlogs,
     scale,
+    serviceproxy,
     tables,
 )
 from apiserver.allocationwait import AllocationWait
@@ -528,8 +529,10 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="kubelite", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
     # Filters, outermost installed last: authentication + authorization (auth.py), overload caps
-    # (overload.py), then the SelfSubjectAccessReview endpoint (accessreview.py, needs the user).
+    # (overload.py), then the review endpoints (accessreview.py, need the user) and the services/pods
+    # proxy subresource (serviceproxy.py).
     security = auth.Security.from_settings(settings)
+    serviceproxy.install(app)
     accessreview.install(app, security.authorizer)
     overload.install(app, overload.Limits.from_settings(settings), registry=server.metrics.registry)
     auth.install(app, security)
