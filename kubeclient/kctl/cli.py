@@ -18,6 +18,7 @@ from kubeclient.kctl.commands.apply import apply_cmd, create_cmd
 from kubeclient.kctl.commands.delete import delete_cmd
 from kubeclient.kctl.commands.describe import describe_cmd
 from kubeclient.kctl.commands.discovery import api_resources_cmd, version_cmd
+from kubeclient.kctl.commands.edit import edit_cmd
 from kubeclient.kctl.commands.env import env_cmd
 from kubeclient.kctl.commands.expose import expose_cmd
 from kubeclient.kctl.commands.get import get_cmd
@@ -39,7 +40,7 @@ def cli() -> None:
 
 for _cmd in (get_cmd, describe_cmd, apply_cmd, create_cmd, delete_cmd, label_cmd, annotate_cmd, wait_cmd,
              expose_cmd, env_cmd, api_resources_cmd, version_cmd, scale_cmd,
-             rollout_cmd, logs_cmd, patch_cmd):
+             rollout_cmd, logs_cmd, patch_cmd, edit_cmd):
     cli.add_command(_cmd)
 
 
