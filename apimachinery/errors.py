@@ -316,14 +316,16 @@ def method_not_allowed(message: str = "") -> StatusError:
 _GENERIC = {
     404: ("NotFound", "the server could not find the requested resource"),
     405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
+    415: ("UnsupportedMediaType", "415: Unsupported Media Type"),  # go-restful's text, kept as the message
     422: ("Invalid", "the server rejected our request due to an error in our request"),
 }
 
 
 def generic_response(code: int) -> StatusError:
     """errors.NewGenericServerResponse(code, "", GroupResource{}, "", msg, 0, false): the server's message
-    is dropped, details are present but empty. kube-apiserver answers so when go-restful finds no route (404)
-    or no method (405) under a served group-version, and for RFC 6902 operations that fail (422)."""
+    is dropped (kept for 415), details are present but empty. kube-apiserver answers so when go-restful finds
+    no route (404), no method (405) or no route consuming the body's media type (415) under a served
+    group-version, and for RFC 6902 operations that fail (422)."""
     reason, message = _GENERIC[code]
     return StatusError(code, reason, message, details={})
 

@@ -247,7 +247,8 @@ class ApiServer:
             raise
         except Exception as e:
             raise errors.bad_request(f"error decoding request body: {e}") from None
-        raise errors.unsupported_media_type(ctype, [JSON, "application/yaml", "application/vnd.kubernetes.protobuf"])
+        # go-restful refuses a body whose type no route consumes before kube's handler sees it
+        raise errors.generic_response(415)
 
     def respond(self, request: Request, rt: ResourceType, obj: dict[str, Any], code: int = 200,
                 warnings: tuple[str, ...] = ()) -> Response:
@@ -340,9 +341,10 @@ class ApiServer:
             ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
             ptype = PATCH_TYPES.get(ctype)
             if ptype is None:
-                raise errors.unsupported_media_type(ctype, list(PATCH_TYPES))
-            if ptype == "apply" and not q.get("fieldManager"):
-                raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
+                raise errors.generic_response(415)
+            if ptype == "apply" and not q.get("fieldManager"):  # ValidatePatchOptions
+                raise errors.invalid_object("PatchOptions", "", [errors.required(
+                    "fieldManager", "is required for apply patch")], group="meta.k8s.io")
             raw = await self.read_body(request)
             bodies.check_patch(raw, ptype)
             res = await self.registry.patch(rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
@@ -369,7 +371,7 @@ class ApiServer:
             ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
             ptype = PATCH_TYPES.get(ctype)
             if ptype is None:
-                raise errors.unsupported_media_type(ctype, list(PATCH_TYPES))
+                raise errors.generic_response(415)
             obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype,
                                           await self.read_body(request), dry_run=dry_run)
         else:
