@@ -257,6 +257,9 @@ def proxy(args: tuple[str, ...]) -> None:
               help="address the API server(s) and DNS listen on; beyond loopback needs --tls")
 @click.option("--port", default=None, type=int, help="first API server's port [default: 8080, or 6443 with --tls]")
 @click.option("--dns-port", default=5353, show_default=True, type=int, help="port of the cluster DNS (udp+tcp)")
+@click.option("--dns-upstream", default=None, metavar="HOST:PORT",
+              help="where the cluster DNS forwards names outside cluster.local [default: none: it answers REFUSED, "
+                   "and nothing leaves the machine]")
 @click.option("--nodes", default=3, show_default=True, type=int,
               help="nodes, one node agent each: simulated Pods, or Pods run as processes with --data-path")
 @_db_option
@@ -273,7 +276,7 @@ def proxy(args: tuple[str, ...]) -> None:
                    "127.96.0.0/16, LoadBalancers 127.20.0.0/24, one proxy per node")
 def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes: int, db: str, apiservers: int,
        ready_timeout: float, data_path: bool, tls: bool, token_auth_file: Path | None,
-       authorization_policy_file: Path | None) -> None:
+       authorization_policy_file: Path | None, dns_upstream: str | None) -> None:
     """Start the whole control plane as supervised processes; Ctrl-C stops it.
 
     The API server(s) start first, the rest once they are ready. The processes die with this one even if it
@@ -288,7 +291,7 @@ def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes:
     sys.exit(run_up(data_dir=Path(data_dir), bind_address=bind_address, port=port or (6443 if tls else 8080),
                     dns_port=dns_port, nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout,
                     data_path=data_path, tls=tls, token_auth_file=token_auth_file,
-                    policy_file=authorization_policy_file))
+                    policy_file=authorization_policy_file, dns_upstream=dns_upstream))
 
 
 @main.command()

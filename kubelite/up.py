@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import signal
 import socket
@@ -56,8 +57,20 @@ def connect_host(bind_address: str) -> str:
     return "127.0.0.1" if bind_address in ("0.0.0.0", "::", "") else bind_address
 
 
+def leader_identity(data_dir: Path, name: str) -> str:
+    """The leader-election identity of the controller ``name`` supervised by an up on ``data_dir``.
+
+    Stable across restarts of that controller, so a restarted one takes its crashed predecessor's Lease
+    at once (a Lease held by one's own identity is renewed, not waited out); distinct for controllers of
+    another up (another host or data dir), which keep competing for the Lease as replicas should.
+    """
+    where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}_kubelite-up-{where}_{name}"
+
+
 def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
-         apiservers: int, data_path: bool = False, tls: bool = False) -> tuple[list[Child], list[Child], str]:
+         apiservers: int, data_path: bool = False, tls: bool = False,
+         dns_upstream: str | None = None) -> tuple[list[Child], list[Child], str]:
     """The API server children, the other children, and the server URL controllers use.
 
     With ``tls`` every client child connects through its own kubeconfig
@@ -86,7 +99,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
     others: list[Child] = []
     for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc"):
         mp = _free_port()
-        others.append(Child(name, [*py, "controller", name, *conn(name), "--metrics-port", str(mp)],
+        others.append(Child(name, [*py, "controller", name, *conn(name), "--metrics-port", str(mp),
+                                   "--leader-elect-identity", leader_identity(data_dir, name)],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
     for i in range(1, nodes + 1):
         mp = _free_port()
@@ -104,10 +118,13 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
                                 ready_url=f"http://127.0.0.1:{mp}/healthz"))
         mp = _free_port()
         others.append(Child("loadbalancer", [*py, "controller", "loadbalancer", *conn("loadbalancer"),
-                                             "--pool", DATA_PATH_LB_POOL, "--metrics-port", str(mp)],
+                                             "--pool", DATA_PATH_LB_POOL, "--metrics-port", str(mp),
+                                             "--leader-elect-identity", leader_identity(data_dir, "loadbalancer")],
                             ready_url=f"http://127.0.0.1:{mp}/healthz"))
-    others.append(Child("dns", [*py, "dns", *conn("dns"), "--port", str(dns_port), "--bind", bind_address],
-                        probe=lambda: dns_synced(host, dns_port)))
+    dns_argv = [*py, "dns", *conn("dns"), "--port", str(dns_port), "--bind", bind_address]
+    if dns_upstream:
+        dns_argv += ["--upstream", dns_upstream]
+    others.append(Child("dns", dns_argv, probe=lambda: dns_synced(host, dns_port)))
     return servers, others, server
 
 
@@ -148,7 +165,8 @@ def secure(data_dir: Path, *, bind_address: str, names: list[str], server: str,
 
 def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
            apiservers: int, ready_timeout: float, data_path: bool = False, tls: bool = False,
-           token_auth_file: Path | None = None, policy_file: Path | None = None) -> int:
+           token_auth_file: Path | None = None, policy_file: Path | None = None,
+           dns_upstream: str | None = None) -> int:
     import migrations
     from apiserver.settings import Settings
     from kubeclient.kubeconfig import render_kubeconfig
@@ -172,7 +190,8 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
     click.echo(f"kubelite: migrating {settings.database_url()}", err=True)
     migrations.upgrade(settings.database_url())
     servers, others, server = plan(data_dir=data_dir, bind_address=bind_address, port=port, dns_port=dns_port,
-                                   nodes=nodes, db=db, apiservers=apiservers, data_path=data_path, tls=tls)
+                                   nodes=nodes, db=db, apiservers=apiservers, data_path=data_path, tls=tls,
+                                   dns_upstream=dns_upstream)
     kubeconfig = data_dir / "kubeconfig"
     verify: ssl.SSLContext | bool = True
     if tls:

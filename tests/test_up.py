@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import needs
 from tests.conftest import free_port
 
 SHIELD = """
@@ -123,9 +124,8 @@ def dns_a(up: Up, name: str) -> list[str]:
     return sorted(rr.address for rrset in r.answer for rr in rrset)
 
 
-@pytest.mark.skipif(not any((Path(p) / "kubectl").exists() for p in os.environ.get("PATH", "").split(":")),
-                    reason="kubectl not installed")
 def test_up_runs_the_whole_system_and_keeps_state_across_restarts(up: Up, tmp_path: Path) -> None:
+    needs.kubectl()
     elapsed = up.wait_ready()
     assert elapsed < 30
     manifest = tmp_path / "shield.yml"
@@ -164,7 +164,11 @@ def test_up_runs_the_whole_system_and_keeps_state_across_restarts(up: Up, tmp_pa
 
 
 def test_supervisor_restarts_a_killed_controller(up: Up) -> None:
+    """A restarted controller takes its crashed predecessor's Lease at once (same identity), not after 15 s."""
     up.wait_ready()
+    api = httpx.Client(base_url=up.url, timeout=5)
+    lease_path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kubelite-ipam"
+    holder = eventually(lambda: api.get(lease_path).json()["spec"].get("holderIdentity"))
     pattern = f"kubelite.cli controller ipam --server {up.url}"
     out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
@@ -178,12 +182,15 @@ def test_supervisor_restarts_a_killed_controller(up: Up) -> None:
 
     eventually(restarted, timeout=20)
     assert "exited with code" in up.log.read_text()
-    api = httpx.Client(base_url=up.url, timeout=5)
+    restarted_at = time.monotonic()
     api.post("/api/v1/namespaces/default/services",
              json={"apiVersion": "v1", "kind": "Service", "metadata": {"name": "after-crash"},
                    "spec": {"ports": [{"port": 80}]}})
     eventually(lambda: api.get("/api/v1/namespaces/default/services/after-crash").json()["spec"].get("clusterIP"),
                timeout=20)
+    # the lease duration is 15 s: a successor with a new identity would wait it out
+    assert time.monotonic() - restarted_at < 10
+    assert api.get(lease_path).json()["spec"]["holderIdentity"] == holder
 
 
 def test_up_with_tls_issues_tokens_and_controllers_still_work(tmp_path: Path) -> None:
@@ -331,6 +338,19 @@ def test_up_reads_the_mode_of_a_data_dir_from_before_the_mode_file(up: Up) -> No
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert r.stderr.startswith(f"error: {up.data_dir} was created without --data-path; ") and r.stderr.count("\n") == 1
+
+
+def test_dns_upstream_reaches_the_dns_process_only_when_asked(tmp_path: Path) -> None:
+    from kubelite.up import plan
+
+    def dns_argv(upstream: str | None) -> list[str]:
+        _, others, _ = plan(data_dir=tmp_path, bind_address="127.0.0.1", port=8080, dns_port=5353, nodes=1,
+                            db="", apiservers=1, dns_upstream=upstream)
+        return next(c.argv for c in others if c.name == "dns")
+
+    assert "--upstream" not in dns_argv(None)
+    argv = dns_argv("127.0.0.1:5300")
+    assert argv[argv.index("--upstream") + 1] == "127.0.0.1:5300"
 
 
 def test_help_everywhere() -> None:

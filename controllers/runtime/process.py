@@ -62,6 +62,10 @@ def build_parser(name: str, description: str = "") -> argparse.ArgumentParser:
     p.add_argument("--leader-elect-retry-period", type=duration, default=2.0, metavar="DURATION")
     p.add_argument("--leader-elect-resource-namespace", default="kube-system")
     p.add_argument("--leader-elect-resource-name", default=f"kubelite-{name}")
+    p.add_argument("--leader-elect-identity", default=None, metavar="ID",
+                   help="this process's holder identity (default: hostname_pid_random, unique per process); a "
+                        "supervisor that restarts a crashed process gives it the same one, so the successor "
+                        "takes its predecessor's lease at once instead of waiting it out")
     p.add_argument("--workers", type=int, default=2, help="concurrent reconciles")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
@@ -167,6 +171,7 @@ async def run_controller_process(
                 lease_duration=args.leader_elect_lease_duration,
                 renew_deadline=args.leader_elect_renew_deadline,
                 retry_period=args.leader_elect_retry_period,
+                **({"identity": args.leader_elect_identity} if args.leader_elect_identity else {}),
             )
         except ValueError as e:
             log.error("%s: %s", name, e)
