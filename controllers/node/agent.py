@@ -16,8 +16,9 @@ Simulated containers exit on SIGTERM after ``exit_after`` seconds (1 s by
 default, never past the grace period), as a real server does within
 moments, so ``kubectl delete pod`` returns quickly. A Pod annotated
 ``kubelite.io/ignore-sigterm: "true"`` plays a container that ignores
-SIGTERM: it terminates for its whole grace period and is then killed, as
-the kubelet SIGKILLs at the end of the grace period. The stop deadline is
+SIGTERM: it terminates for its whole grace period (at least the kubelet's
+minimum of 2 s) and is then killed, as the kubelet SIGKILLs at the end of
+the grace period. The stop deadline is
 the earlier of "first seen terminating + stop" and "deletionTimestamp + 1 s
 + stop" (the timestamp has whole seconds): kube-apiserver sets
 deletionTimestamp to the end of the grace period, kubelite's to the request
@@ -51,7 +52,7 @@ from controllers.endpoints.triggertime import parse_time
 from controllers.node import kubeletevents as kev
 from controllers.node import status as podstatus
 from controllers.node.ipam import PodIPAllocator, PoolExhausted
-from controllers.node.runtime import ProcessRuntime
+from controllers.node.runtime import MIN_GRACE, ProcessRuntime
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import NORMAL, EventRecorder, rfc3339
 from controllers.runtime.informer import split_key
@@ -239,7 +240,7 @@ class PodAgent(Controller):
         grace = float(max(0, int(meta.get("deletionGracePeriodSeconds") or 0)))
         annotations = meta.get("annotations") or {}
         if str(annotations.get(IGNORE_SIGTERM_ANNOTATION, "")).lower() == "true":
-            return grace  # SIGTERM ignored: the kubelet SIGKILLs at the end of the grace period
+            return max(MIN_GRACE, grace)  # SIGTERM ignored: SIGKILL at the end of the grace period (2 s at least)
         return min(grace, self.exit_after)
 
     async def _terminate(self, pod: Obj, uid: str) -> None:
