@@ -37,4 +37,6 @@ def test_refuses_a_non_loopback_service_range_but_shows_its_rules(apiserver: Api
     rules = subprocess.run([*cmd, "--show-rules"], capture_output=True, text=True, timeout=30)
     assert rules.returncode == 0, rules.stderr
     assert rules.stdout.startswith("*filter\n") and rules.stdout.endswith("COMMIT\n")
-    assert '"default/kubernetes:https has no endpoints" -m tcp -p tcp -d 10.96.0.1 --dport 443 -j REJECT' in rules.stdout
+    assert '"kube-system/kube-dns:dns-tcp has no endpoints" -m tcp -p tcp -d 10.96.0.10 --dport 53 -j REJECT' in rules.stdout
+    # default/kubernetes lists the API server itself (apiserver.selfendpoints)
+    assert f'"default/kubernetes:https -> 127.0.0.1:{apiserver.port}"' in rules.stdout
