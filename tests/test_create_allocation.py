@@ -107,6 +107,15 @@ def test_a_later_spec_change_still_bumps_generation(http: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["metadata"]["generation"] == 2
 
 
+def test_changing_an_allocated_node_port_is_a_spec_change(http: httpx.Client) -> None:
+    created, _ = _create(http, "alloc", service("moved", "alloc", type="NodePort"))
+    port = int(created["spec"]["ports"][0]["nodePort"])
+    created["spec"]["ports"][0]["nodePort"] = 30000 if port != 30000 else 30001
+    r = http.put("/api/v1/namespaces/alloc/services/moved", json=created)
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"]["generation"] == 2
+
+
 def test_services_without_allocations_answer_at_once(http: httpx.Client) -> None:
     headless, took = _create(http, "alloc", service("headless", "alloc", clusterIP="None"))
     assert headless["spec"]["clusterIP"] == "None" and took < 1.0
