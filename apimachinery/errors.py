@@ -12,7 +12,6 @@ HTTP code.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,35 @@ TYPE_INVALID = ("FieldValueTypeInvalid", "Invalid value")
 _OMIT = object()
 
 
+def go_quote(text: str, quote: str = '"') -> str:
+    """strconv.Quote (Go's %q): printable characters as they are, the rest escaped as Go escapes them.
+
+    ``quote`` is the delimiter (QuoteRune style callers pass ``'``)."""
+    out = [quote]
+    for ch in text:
+        cp = ord(ch)
+        if ch == quote or ch == "\\":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ch in _GO_SHORT_ESCAPES:
+            out.append(_GO_SHORT_ESCAPES[ch])
+        elif cp < 0x20 or cp == 0x7F:
+            out.append(f"\\x{cp:02x}")
+        elif 0xD800 <= cp < 0xE000:  # a lone surrogate: Go sees its bytes as invalid UTF-8, one \x each
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
+        elif cp < 0x10000:
+            out.append(f"\\u{cp:04x}")
+        else:
+            out.append(f"\\U{cp:08x}")
+    out.append(quote)
+    return "".join(out)
+
+
+_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                     "\v": "\\v"}
+
+
 def go_repr(value: Any) -> str:
     """Render a bad value the way Go's field.Error does (%v / %q / %#v)."""
     if value is None:
@@ -42,18 +70,18 @@ def go_repr(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return go_quote(value)
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
-            return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+            return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return "[]int32{" + ", ".join(str(v) for v in value) + "}"
         return "[]interface {}{" + ", ".join(go_repr(v) for v in value) + "}"
     if isinstance(value, dict):
         if all(isinstance(v, str) for v in value.values()):
-            inner = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in value.items())
+            inner = ", ".join(f"{go_quote(k)}:{go_quote(v)}" for k, v in value.items())
             return "map[string]string{" + inner + "}"
-        return "map[string]interface {}{" + ", ".join(f"{json.dumps(k)}:{go_repr(v)}" for k, v in value.items()) + "}"
+        return "map[string]interface {}{" + ", ".join(f"{go_quote(k)}:{go_repr(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -92,7 +120,7 @@ def invalid(field: str, value: Any, detail: str = "") -> FieldError:
 
 
 def not_supported(field: str, value: Any, supported: list[str]) -> FieldError:
-    detail = "supported values: " + ", ".join(json.dumps(s) for s in supported) if supported else ""
+    detail = "supported values: " + ", ".join(go_quote(s) for s in supported) if supported else ""
     return FieldError(NOT_SUPPORTED, field, value, detail)
 
 

@@ -346,7 +346,7 @@ class ApiServer:
                 raise errors.invalid_object("PatchOptions", "", [errors.required(
                     "fieldManager", "is required for apply patch")], group="meta.k8s.io")
             raw = await self.read_body(request)
-            bodies.check_patch(raw, ptype)
+            bodies.check_patch(raw, ptype, field_validation=q.get("fieldValidation"))
             res = await self.registry.patch(rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
                                             dry_run=dry_run, field_validation=q.get("fieldValidation"),
                                             force=parse_bool(q.get("force"), "force"), manager=manager)

@@ -24,7 +24,8 @@ import orjson
 import yaml
 
 from apimachinery import errors
-from apimachinery.errors import StatusError
+from apimachinery.errors import StatusError, go_quote
+from apimachinery.patch import check_strategic_patch
 
 MAX_DEPTH = 100
 # Nodes that aliases may add to a YAML document (go-yaml refuses "excessive aliasing" similarly).
@@ -153,21 +154,198 @@ def load_yaml(raw: bytes) -> Any:
         raise errors.bad_request(f"error converting YAML to JSON: yaml: {e}") from None
 
 
-def check_patch(raw: bytes, patch_type: str) -> None:
-    """Screen a PATCH body for aliasing and depth before the registry decodes it.
+def check_patch(raw: bytes, patch_type: str, *, field_validation: str | None = None) -> None:
+    """Screen a PATCH body before the registry decodes it: aliasing and depth, and JSON that kube-apiserver
+    refuses before it looks at the object, refused in its words (400).
 
-    Syntax errors are left to the registry, which reports them in its own words."""
+    A JSON syntax error is encoding/json's message; the strategic-merge path prints it bare, the merge and
+    json-patch paths prefix ``error decoding patch: `` (fieldValidation Warn/Strict, the default) or, with
+    ``Ignore``, answer what evanphx/json-patch says (``Invalid JSON Patch`` for merge). A strategic merge
+    patch must decode into a map (``null`` is the empty patch).
+    """
     if patch_type == "apply":
         with contextlib.suppress(yaml.YAMLError):
             _scan_yaml(raw)
         return
     try:
         obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return
+    except orjson.JSONDecodeError as e:
+        why = go_syntax_error(raw) or str(e)
+        if patch_type == "strategic":
+            raise errors.bad_request(why) from None
+        if field_validation == "Ignore":
+            raise errors.bad_request("Invalid JSON Patch" if patch_type == "merge" else why) from None
+        raise errors.bad_request(f"error decoding patch: {why}") from None
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
         check_depth(obj)
+    if patch_type == "strategic" and obj is not None:
+        check_strategic_patch(obj)
 
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "check_depth", "check_patch", "check_yaml", "load_json", "load_yaml",
-           "to_json_data"]
+# --- encoding/json's syntax errors ----------------------------------------------------------------
+# The scanner of Go's encoding/json (scanner.go), reduced to finding the first error and its message:
+# the states are named after Go's, the stack holds K (object key), V (object value), A (array element).
+_SPACE = b" \t\r\n"
+_DIGITS = b"0123456789"
+_HEX = b"0123456789abcdefABCDEF"
+_LITERALS = {b"t": b"true", b"f": b"false", b"n": b"null"}
+
+
+def _quote_char(c: int) -> str:
+    """quoteChar: a byte as Go names it in 'invalid character ...'."""
+    if c == ord("'"):
+        return "'\\''"
+    if c == ord('"'):
+        return "'\"'"
+    return "'" + go_quote(chr(c))[1:-1] + "'"
+
+
+def go_syntax_error(data: bytes) -> str | None:
+    """The message of encoding/json's checkValid for ``data``, or None when ``data`` is valid JSON."""
+    stack: list[str] = []
+    state = "begin_value"
+    literal = b""  # the rest of a literal being read
+    literal_name = ""
+
+    def invalid(c: int, context: str) -> str:
+        return f"invalid character {_quote_char(c)} {context}"
+
+    def end_value(c: int) -> tuple[str, str | None]:
+        """stateEndValue: returns the next state or an error."""
+        if not stack:
+            return ("end_top", None) if c in _SPACE else ("", invalid(c, "after top-level value"))
+        if c in _SPACE:
+            return "end_value", None
+        top = stack[-1]
+        if top == "K":
+            if c == ord(":"):
+                stack[-1] = "V"
+                return "begin_value", None
+            return "", invalid(c, "after object key")
+        if top == "V":
+            if c == ord(","):
+                stack[-1] = "K"
+                return "begin_string", None
+            if c == ord("}"):
+                stack.pop()
+                return ("end_top" if not stack else "end_value"), None
+            return "", invalid(c, "after object key:value pair")
+        if c == ord(","):
+            return "begin_value", None
+        if c == ord("]"):
+            stack.pop()
+            return ("end_top" if not stack else "end_value"), None
+        return "", invalid(c, "after array element")
+
+    def begin_value(c: int) -> tuple[str, str | None]:
+        nonlocal literal, literal_name
+        if c in _SPACE:
+            return "begin_value", None
+        if c == ord("{"):
+            stack.append("K")
+            return "begin_string_or_empty", None
+        if c == ord("["):
+            stack.append("A")
+            return "begin_value_or_empty", None
+        if c == ord('"'):
+            return "in_string", None
+        if c == ord("-"):
+            return "neg", None
+        if c == ord("0"):
+            return "zero", None
+        if c in b"123456789":
+            return "int", None
+        word = _LITERALS.get(bytes([c]))
+        if word is not None:
+            literal, literal_name = word[1:], word.decode()
+            return "literal", None
+        return "", invalid(c, "looking for beginning of value")
+
+    def number_end(c: int, state: str) -> tuple[str, str | None]:
+        """After the digits of a number: a fraction, an exponent, or the end of the value."""
+        if state in ("zero", "int") and c == ord("."):
+            return "dot", None
+        if c in b"eE":
+            return "exp", None
+        return end_value(c)
+
+    def step(c: int) -> tuple[str, str | None]:
+        nonlocal literal
+        if state == "begin_value":
+            return begin_value(c)
+        if state == "begin_value_or_empty":
+            if c in _SPACE:
+                return state, None
+            return end_value(c) if c == ord("]") else begin_value(c)
+        if state in ("begin_string_or_empty", "begin_string"):
+            if c in _SPACE:
+                return state, None
+            if c == ord("}") and state == "begin_string_or_empty":
+                stack[-1] = "V"
+                return end_value(c)
+            if c == ord('"'):
+                return "in_string", None
+            return "", invalid(c, "looking for beginning of object key string")
+        if state == "in_string":
+            if c == ord('"'):
+                return "end_value", None
+            if c == ord("\\"):
+                return "in_string_esc", None
+            if c < 0x20:
+                return "", invalid(c, "in string literal")
+            return state, None
+        if state == "in_string_esc":
+            if c in b'bfnrt\\/"':
+                return "in_string", None
+            if c == ord("u"):
+                return "esc_u0", None
+            return "", invalid(c, "in string escape code")
+        if state.startswith("esc_u"):
+            if c not in _HEX:
+                return "", invalid(c, "in \\u hexadecimal character escape")
+            n = int(state[-1]) + 1
+            return ("in_string" if n == 4 else f"esc_u{n}"), None
+        if state == "neg":
+            if c == ord("0"):
+                return "zero", None
+            if c in b"123456789":
+                return "int", None
+            return "", invalid(c, "in numeric literal")
+        if state in ("int", "frac", "exp_digits"):
+            if c in _DIGITS:
+                return state, None
+            return end_value(c) if state == "exp_digits" else number_end(c, state)
+        if state == "zero":
+            return number_end(c, state)
+        if state == "dot":
+            if c in _DIGITS:
+                return "frac", None
+            return "", invalid(c, "after decimal point in numeric literal")
+        if state in ("exp", "exp_sign"):
+            if state == "exp" and c in b"+-":
+                return "exp_sign", None
+            if c in _DIGITS:
+                return "exp_digits", None
+            return "", invalid(c, "in exponent of numeric literal")
+        if state == "literal":
+            if c != literal[0]:
+                return "", invalid(c, f"in literal {literal_name} (expecting {_quote_char(literal[0])})")
+            literal = literal[1:]
+            return ("end_value" if not literal else "literal"), None
+        if state == "end_value":
+            return end_value(c)
+        # end_top
+        return ("end_top", None) if c in _SPACE else ("", invalid(c, "after top-level value"))
+
+    for c in data:
+        state, err = step(c)
+        if err is not None:
+            return err
+    if state == "end_top":
+        return None
+    state, err = step(ord(" "))  # scanner.eof(): a number may end the input
+    return None if err is None and state == "end_top" else "unexpected end of JSON input"
+
+
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "check_depth", "check_patch", "check_yaml", "go_syntax_error", "load_json",
+           "load_yaml", "to_json_data"]

@@ -107,7 +107,9 @@ def test_check_depth_is_iterative() -> None:
         (BOMB, "apply", 400),
         (nested_yaml(MAX_DEPTH + 5), "apply", 400),
         (b"a: [1", "apply", 0),  # syntax errors are the registry's to report
-        (b"{nope", "merge", 0),
+        (b"{nope", "merge", 400),  # JSON syntax: encoding/json's words, before the registry
+        (b"[1]", "strategic", 400),  # a strategic merge patch decodes into a map
+        (b"null", "strategic", 0),
         (nested_json(MAX_DEPTH + 5), "merge", 400),
         (b'[{"op": "add", "path": "/x", "value": ' + b"[" * 200 + b"]" * 200 + b"}]", "json", 400),
         (b'{"metadata": {"labels": {"a": "b"}}}', "strategic", 0),
