@@ -315,9 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     d = Path(tempfile.mkdtemp(prefix="kubelite-crash-"))
     log(f"seed {seed}, data in {d}")
     results: list[Result] = []
+    error = ""  # an iteration that could not run (e.g. the server did not start): a failure, not a number
     try:
         for i in range(iterations):
-            res = run_iteration(d, i, rng=rng, kubelite=kubelite)
+            try:
+                res = run_iteration(d, i, rng=rng, kubelite=kubelite)
+            except Exception as e:  # reported below as a failed run, then the loop stops
+                error = f"iteration {i}: {type(e).__name__}: {str(e)[-500:]}"
+                log(f"FAILED {error}")
+                break
             results.append(res)
             log(json.dumps({**asdict(res), "ok": res.ok}))
     finally:
@@ -325,17 +331,22 @@ def main(argv: list[str] | None = None) -> int:
             import shutil
 
             shutil.rmtree(d, ignore_errors=True)
-    failed = sum(not r.ok for r in results)
-    log(f"{iterations - failed}/{iterations} iterations lost nothing")
+    failed = sum(not r.ok for r in results) + bool(error)
+    log(f"{len(results) - failed + bool(error)}/{iterations} iterations lost nothing")
     wrong = sum(len(r.lost) + len(r.undeleted) + len(r.stale_patches) for r in results)
+    counts: dict[str, Any] = {"iterations_completed": len(results), "failed_iterations": failed, "seed": seed}
+    if error:
+        counts["error"] = error
     figure(f"acknowledged writes lost after kill -9 ({iterations} iterations; baseline: writes acknowledged)",
-           wrong, "writes", sum(r.writes_acked for r in results), target="== 0, every object decodes, integrity ok",
-           met=failed == 0, failed_iterations=failed, seed=seed)
+           wrong if results else None, "writes", sum(r.writes_acked for r in results),
+           target="== 0, every object decodes, integrity ok", met=failed == 0, **counts)
     figure("restart after kill -9 until ready, median (baseline: clean start on the same directory)",
-           statistics.median(r.restart_s for r in results), "s", statistics.median(r.start_s for r in results))
-    last = results[-1]
+           statistics.median(r.restart_s for r in results) if results else None, "s",
+           statistics.median(r.start_s for r in results) if results else None)
+    last = results[-1] if results else None
     figure("SQLite db + WAL as the last kill left them (baseline: JSON bytes of the objects stored)",
-           last.db_bytes_at_kill / MIB, "MiB", last.body_bytes / MIB, objects=last.objects)
+           last.db_bytes_at_kill / MIB if last else None, "MiB", last.body_bytes / MIB if last else None,
+           objects=last.objects if last else None)
     return 1 if failed else 0
 
 
