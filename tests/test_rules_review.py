@@ -58,17 +58,22 @@ def test_always_allow_lists_everything() -> None:
     assert accessreview.rules_for(Authorizer(None), UNSECURED, "default") == ALL
 
 
-def test_every_listed_rule_is_one_the_authorizer_grants() -> None:
-    """The rules a review lists for alice in shield are allowed by the access check, and nothing more."""
-
+@pytest.mark.parametrize(("user", "namespace"), [(ALICE_USER, "shield"), (ALICE_USER, "other"), (BOB_USER, "x"),
+                                               (ANONYMOUS, "public")])
+def test_the_review_agrees_with_the_access_check(user: UserInfo, namespace: str) -> None:
+    """Every (verb, resource) the review lists is allowed by the authorizer; every other one is refused."""
     authorizer = Authorizer(parse_policy_file(POLICY_JSONL))
-
-    def allowed(verb: str, resource: str, group: str = "") -> bool:
-        return authorizer.authorize(ALICE_USER, RequestInfo(verb=verb, resource_request=True, api_group=group,
-                                                            namespace="shield", resource=resource))[0]
-
-    assert allowed("list", "services") and not allowed("create", "services") and not allowed("get", "pods")
-    assert allowed("create", "selfsubjectrulesreviews", "authorization.k8s.io")
+    resource_rules, _ = accessreview.rules_for(authorizer, user, namespace)
+    verbs = ("get", "list", "watch", "create", "update", "patch", "delete")
+    targets = [("", "services"), ("", "pods"), ("apps", "deployments"),
+               ("authorization.k8s.io", "selfsubjectrulesreviews")]
+    for group, resource in targets:
+        for verb in verbs:
+            listed = any(group in r["apiGroups"] and resource in r["resources"]
+                         and (verb in r["verbs"] or "*" in r["verbs"]) for r in resource_rules)
+            info = RequestInfo(verb=verb, resource_request=True, api_group=group, namespace=namespace,
+                               resource=resource)
+            assert authorizer.authorize(user, info)[0] == listed, (verb, group, resource)
 
 
 @pytest.mark.parametrize(("body", "message"), [
