@@ -33,8 +33,10 @@ be one subset: each distinct port gets its own subset (addresses sorted) and
 its own EndpointSlice (``kubernetes`` for the lowest port, then
 ``kubernetes-<port>``), always with the port named ``https`` as
 kube-apiserver's. With one port (the usual case) the objects are exactly
-kube-apiserver's: one subset, one slice named ``kubernetes``. The Service's
-``targetPort`` stays what the first server created it with.
+kube-apiserver's: one subset, one slice named ``kubernetes``, and the
+Service's ``https`` port targets that port (a server restarted on another
+port corrects it); with several ports the Service's ``targetPort`` is left
+as it is, since no single value is true.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ _RETRIES = 5
 LEASES = BY_KEY["leases.coordination.k8s.io"]
 ENDPOINTS = BY_KEY["endpoints"]
 SLICES = BY_KEY["endpointslices.discovery.k8s.io"]
+SERVICES = BY_KEY["services"]
 
 Server = tuple[str, int]  # (address, port)
 
@@ -308,6 +311,7 @@ class SelfEndpoints:
             try:
                 await self._write_endpoints(desired_endpoints(servers))
                 await self._write_slices(desired_slices(servers))
+                await self._write_target_port(servers)
                 return
             except StatusError as e:
                 if not _retriable(e):
@@ -333,6 +337,26 @@ class SelfEndpoints:
         for f in fields:
             new[f] = want[f]
         await self.registry.update(rt, SERVICE_NAMESPACE, name, new)
+
+    async def _write_target_port(self, servers: list[Server]) -> None:
+        """The Service's ``https`` port targets the servers' port when they all share one (kube's
+        reconcilePorts); with several ports no single targetPort is true, so it is left alone."""
+        ports = {port for _, port in servers}
+        if len(ports) != 1:
+            return
+        [port] = ports
+        current = self.registry.cache.get(SERVICES.key, SERVICE_NAMESPACE, SERVICE_NAME)
+        if current is None:
+            return
+        svc = copy.deepcopy(current.obj)
+        changed = False
+        for p in (svc.get("spec") or {}).get("ports") or []:
+            if p.get("name") == PORT_NAME and p.get("targetPort") != port:
+                p["targetPort"] = port
+                changed = True
+        if changed:
+            svc["metadata"]["resourceVersion"] = str(current.revision)
+            await self.registry.update(SERVICES, SERVICE_NAMESPACE, SERVICE_NAME, svc)
 
     async def _write_endpoints(self, want: dict[str, Any]) -> None:
         await self._write(ENDPOINTS.key, want, ("subsets",))

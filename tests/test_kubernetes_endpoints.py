@@ -135,7 +135,10 @@ def test_a_restart_on_another_port_replaces_the_old_address(tmp_path: Path) -> N
     srv.stop()  # a clean stop withdraws the server at once
     again = start_apiserver(tmp_path / "a", env=FAST)
     try:
+        assert again.port != srv.port
         assert _addresses(again.url) == [f"127.0.0.1:{again.port}"]
+        [port] = httpx.get(again.url + "/api/v1/namespaces/default/services/kubernetes").json()["spec"]["ports"]
+        assert (port["port"], port["targetPort"]) == (443, again.port)  # the Service follows the restarted server
     finally:
         again.stop()
 
