@@ -185,9 +185,9 @@ class StatusError(Exception):
             body["details"] = self.details
         return canonical_status(body)
 
-    def encode(self) -> bytes:
+    def encode(self, *, pretty: bool = False) -> bytes:
         """The exact response body kube-apiserver writes for this error (see :func:`encode_status`)."""
-        return encode_status(self.status)
+        return encode_status(self.status, pretty=pretty)
 
     @classmethod
     def from_status(cls, status: dict[str, Any]) -> StatusError:
@@ -241,17 +241,19 @@ def _canonical_details(details: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def go_json(obj: Any) -> bytes:
-    """Compact JSON exactly as Go's encoding/json writes it (HTML characters escaped), no newline.
+def go_json(obj: Any, *, indent: bool = False) -> bytes:
+    """Compact JSON exactly as Go's encoding/json writes it (HTML characters escaped), no newline;
+    with ``indent``, json.MarshalIndent(obj, "", "  ")'s layout.
 
     Only strings can hold ``<``, ``>``, ``&`` or U+2028/9 in a JSON text, so escaping the encoded bytes is
     the same as escaping every string. A string that is not valid UTF-8 (a lone surrogate) is written with
     U+FFFD in its place, as Go does.
     """
+    option = orjson.OPT_INDENT_2 if indent else None
     try:
-        raw = orjson.dumps(obj)
+        raw = orjson.dumps(obj, option=option)
     except orjson.JSONEncodeError:
-        raw = orjson.dumps(_valid_utf8(obj))
+        raw = orjson.dumps(_valid_utf8(obj), option=option)
     for char, escaped in _GO_ESCAPES:
         if char in raw:
             raw = raw.replace(char, escaped)
@@ -268,12 +270,16 @@ def _valid_utf8(obj: Any) -> Any:
     return obj
 
 
-def encode_status(status: Mapping[str, Any]) -> bytes:
-    """The response body of a Status: Go's json.Encoder output of the canonical form, newline-terminated.
+def encode_status(status: Mapping[str, Any], *, pretty: bool = False) -> bytes:
+    """The response body of a Status: Go's json.Encoder output of the canonical form, newline-terminated;
+    ``pretty`` is kube's pretty serializer instead (MarshalIndent, two spaces, no newline), which
+    kube-apiserver picks for ``?pretty=true`` and for curl, Wget and browser user agents.
 
     The single serialiser of Status bodies: every error response, the 431 of the HTTP parser and the
     ERROR event of a watch go through it.
     """
+    if pretty:
+        return go_json(canonical_status(status), indent=True)
     return go_json(canonical_status(status)) + b"\n"
 
 def _details(name: str, group: str, kind: str) -> dict[str, Any]:

@@ -93,9 +93,25 @@ def header_value(text: str) -> str:
     return safe.encode("utf-8").decode("latin-1")
 
 
-def status_response(e: StatusError) -> Response:
-    """The one HTTP form of an error: kube-apiserver's exact Status bytes (apimachinery.errors.encode_status)."""
-    return Response(e.encode(), status_code=e.code, media_type=JSON, headers=e.headers or None)
+def status_response(e: StatusError, request: Request | None = None) -> Response:
+    """The one HTTP form of an error: kube-apiserver's exact Status bytes (apimachinery.errors.encode_status),
+    indented when the request asks for it as kube-apiserver understands it (:func:`wants_pretty`)."""
+    pretty = request is not None and wants_pretty(request)
+    return Response(e.encode(pretty=pretty), status_code=e.code, media_type=JSON, headers=e.headers or None)
+
+
+_PRETTY_AGENTS = ("curl", "Wget", "Mozilla/5.0")
+
+
+def wants_pretty(request: Request) -> bool:
+    """negotiation.isPrettyPrint: ``?pretty=`` (Go's ParseBool, a bad value is false) decides; without it,
+    curl, Wget and browsers get indented JSON; so does an Accept of ``application/json;pretty=1``."""
+    flag = request.query_params.get("pretty")
+    if flag:
+        return flag in _TRUE
+    if request.headers.get("user-agent", "").startswith(_PRETTY_AGENTS):
+        return True
+    return "pretty=1" in request.headers.get("accept", "").replace(" ", "")
 
 
 def _unrouted(group: str, version: str) -> StatusError:
@@ -323,8 +339,6 @@ class ApiServer:
                 await self.events.scheduled(pod, str((pod.get("spec") or {}).get("nodeName") or ""))
             return Response(orjson.dumps(res.obj), status_code=res.code, media_type=JSON)
         if method == "GET":
-            if parse_bool(q.get("watch"), "watch"):
-                raise errors.method_not_allowed("watch of a single object: use ?fieldSelector=metadata.name=")
             if self.store.shared:
                 await self.store.fresh_revision()
             e = self.registry.get_entry(rt, t.namespace, t.name)
@@ -372,8 +386,9 @@ class ApiServer:
             ptype = PATCH_TYPES.get(ctype)
             if ptype is None:
                 raise errors.generic_response(415)
-            obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype,
-                                          await self.read_body(request), dry_run=dry_run)
+            raw = await self.read_body(request)
+            bodies.check_patch(raw, ptype, field_validation=request.query_params.get("fieldValidation"))
+            obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype, raw, dry_run=dry_run)
         else:
             raise errors.method_not_allowed()
         return Response(orjson.dumps(obj), media_type=JSON)
@@ -560,16 +575,17 @@ def create_app(settings: Settings) -> FastAPI:
             else:
                 resp = await server.handle(request, prefix, path)
         except StatusError as e:
-            resp = status_response(e)
+            resp = status_response(e, request)
         except ClientDisconnect:  # the client went away mid-body: nobody to answer, nothing went wrong here
             server.metrics.client_disconnected(request)
             log.debug("client disconnected during %s %s", request.method, request.url.path)
             return Response(status_code=499)
         except faults.STORAGE_FAILURES as e:  # a locked or unreachable database: 503/504, not 500
-            resp = status_response(faults.storage_status(e, verb=request.state.verb, resource=request.state.resource))
+            resp = status_response(faults.storage_status(e, verb=request.state.verb, resource=request.state.resource),
+                                   request)
         except Exception as e:  # never a crash: a 500 Status naming the failure
             log.exception("internal error on %s %s", request.method, request.url.path)
-            resp = status_response(errors.internal(str(e)))
+            resp = status_response(errors.internal(str(e)), request)
         server.metrics.observe(request, resp.status_code, time.perf_counter() - start)
         return resp
 
@@ -626,8 +642,8 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(body, media_type=ctype)
 
     @app.api_route("/{path:path}", methods=methods, include_in_schema=False)
-    async def not_found(path: str) -> Response:
-        return status_response(errors.path_not_found())
+    async def not_found(request: Request) -> Response:
+        return status_response(errors.path_not_found(), request)
 
     return app
 

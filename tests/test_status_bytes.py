@@ -158,3 +158,28 @@ def test_encoding(err: errors.StatusError, body: bytes) -> None:
     assert err.encode() == body
     # A Status read back from the wire and re-encoded gives the same bytes.
     assert errors.encode_status(errors.StatusError.from_status(err.status).status) == body
+
+
+def test_curl_gets_the_pretty_serializer(api: httpx.Client, ns: str) -> None:
+    """negotiation.isPrettyPrint: curl, Wget and browsers (or ?pretty=true) get MarshalIndent's layout."""
+    url = f"/api/v1/namespaces/{ns}/services/x"
+    pretty = (b'{\n  "kind": "Status",\n  "apiVersion": "v1",\n  "metadata": {},\n  "status": "Failure",\n'
+              b'  "message": "services \\"x\\" not found",\n  "reason": "NotFound",\n  "details": {\n'
+              b'    "name": "x",\n    "kind": "services"\n  },\n  "code": 404\n}')
+    compact = (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"services \\"x\\" not '
+               b'found","reason":"NotFound","details":{"name":"x","kind":"services"},"code":404}\n')
+    _assert_status(api.get(url, headers={"User-Agent": "curl/8.5.0"}), 404, pretty)
+    _assert_status(api.get(url + "?pretty=true"), 404, pretty)
+    _assert_status(api.get(url + "?pretty=false", headers={"User-Agent": "curl/8.5.0"}), 404, compact)
+    _assert_status(api.get("/nope", headers={"User-Agent": "Wget/1.21"}), 404,
+                   b'{\n  "kind": "Status",\n  "apiVersion": "v1",\n  "metadata": {},\n  "status": "Failure",\n'
+                   b'  "message": "the server could not find the requested resource",\n  "reason": "NotFound",\n'
+                   b'  "code": 404\n}')
+
+
+def test_get_of_a_named_object_ignores_watch(api: httpx.Client, ns: str) -> None:
+    """kube-apiserver routes GET .../services/x?watch=true to the get handler (watch is a list option)."""
+    assert api.post(f"/api/v1/namespaces/{ns}/services", json=_svc("w")).status_code == 201
+    r = api.get(f"/api/v1/namespaces/{ns}/services/w?watch=true")
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"]["name"] == "w"
