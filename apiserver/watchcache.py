@@ -1,5 +1,8 @@
 """The in-memory watch cache: every object of every resource, plus recent history.
 
+It is the store's change sink (storage/records.ChangeSink): the store
+publishes committed changes to it and never imports this module.
+
 Why: LIST, GET and WATCH are served from memory (the database is only
 written), and the history window lets a watcher resume from any recent
 resourceVersion. Invariants:
@@ -24,7 +27,7 @@ from typing import Any
 import orjson
 
 from apimachinery.selectors import FieldSelector, LabelSelector, object_fields
-from apiserver.storage.database import Change
+from apiserver.storage.records import Change, ChangeRow
 
 Key = tuple[str, str]
 
@@ -238,7 +241,7 @@ class WatchCache:
         for rc in self.resources.values():
             rc.oldest = revision
 
-    def load_history(self, compacted: int, changes: Iterable[tuple[int, str, str, str, str, bytes]]) -> None:
+    def load_history(self, compacted: int, changes: Iterable[ChangeRow]) -> None:
         """Rebuild the history window from the stored change log at start.
 
         A MODIFIED change whose previous body fell out of the log has no

@@ -1,4 +1,4 @@
-"""The SQL side of the store: one transaction per batch of writes.
+"""The generic SQL log: one transaction per batch of writes, on any dialect.
 
 Why a batch: concurrent requests are committed together (group commit), each
 request inside its own SAVEPOINT so one request's failure never undoes
@@ -6,44 +6,44 @@ another's. Invariant: the ``revision`` row is locked first in every write
 transaction (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on
 PostgreSQL), so commit order == revision order across processes.
 Every change is three rows in one transaction: revision, object, change.
+What an engine does its own way is its dialect's (dialect.py, sqlite.py,
+postgres.py): this module never asks which engine it runs on.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from sqlalchemy import (
     Engine,
     LargeBinary,
     bindparam,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from apiserver.storage import schema
-from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, Unavailable, VersionConflict
+from apiserver.storage.dialect import Dialect
+from apiserver.storage.errors import Busy, KeyExists, KeyNotFound, StorageError, Unavailable, VersionConflict
+from apiserver.storage.postgres import PostgreSQL
+from apiserver.storage.records import Change, ChangeRow, Op, Snapshot
+from apiserver.storage.sqlite import SQLite
+
+# Re-exported for importers of the old home (apiserver/registry.py, apiserver/ledger.py);
+# new code imports them from apiserver.storage.records and apiserver.storage.errors.
+__all__ = ["Busy", "Change", "Database", "Op", "Snapshot", "dialect_for", "make_engine"]
 
 log = logging.getLogger("kubelite.storage")
-
-EventType = Literal["ADDED", "MODIFIED", "DELETED"]
-NOTIFY_CHANNEL = "kubelite_changes"
-
-
-class Busy(Exception):
-    """A quick (event-loop) write found the database locked by another process: nothing was written."""
 
 
 class _Diverged(Exception):
@@ -71,70 +71,15 @@ _INSERT_CHANGE = text(
 ).bindparams(bindparam("body", type_=LargeBinary))
 
 
-@dataclass(slots=True)
-class Op:
-    """One object write. ``obj`` is the full new body (for DELETED: the last body)."""
-
-    type: EventType
-    resource: str
-    namespace: str
-    name: str
-    obj: dict[str, Any]
-    expect_rv: int | None = None
-
-
-@dataclass(slots=True)
-class Change:
-    """A committed change, as fed to the watch cache."""
-
-    revision: int
-    type: EventType
-    resource: str
-    namespace: str
-    name: str
-    obj: dict[str, Any]
-    body: bytes = b""
-    extra: dict[str, Any] = field(default_factory=dict)
+def dialect_for(backend: str) -> Dialect:
+    """The dialect of a SQLAlchemy backend name ("sqlite", "postgresql"); PostgreSQL's for any other."""
+    return SQLite() if backend == "sqlite" else PostgreSQL()
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
-    """An engine configured for our write discipline.
-
-    SQLite: WAL, synchronous=NORMAL (a committed transaction survives kill -9
-    of the process), a busy timeout, and BEGIN IMMEDIATE so the write lock is
-    taken up front (no deadlock-prone lock upgrades).
-    """
-    if url.startswith("sqlite"):
-        # A kept-open connection: closing the last one checkpoints and deletes the WAL every time.
-        engine = create_engine(url, pool_size=2, max_overflow=4)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if not autocheckpoint:  # the event-loop writer: checkpoints run on the writer thread
-                cur.execute("PRAGMA wal_autocheckpoint=0")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    # A database that cannot be reached fails fast (503) instead of holding the writer for minutes.
-    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10,
-                         connect_args={"connect_timeout": 5})
-
-
-@dataclass
-class Snapshot:
-    revision: int
-    compacted: int
-    objects: list[tuple[str, str, str, bytes]]
-    changes: list[tuple[int, str, str, str, str, bytes]]
+    """An engine configured for our write discipline by the URL's dialect (see sqlite.py, postgres.py)."""
+    return dialect_for(make_url(url).get_backend_name()).make_engine(
+        url, busy_timeout_ms=busy_timeout_ms, autocheckpoint=autocheckpoint)
 
 
 class Database:
@@ -142,15 +87,11 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.is_sqlite = engine.dialect.name == "sqlite"
-        self._conn: Connection | None = None
-        # SQLite writes run on the event loop through a connection that gives up on a
-        # lock after 50 ms (another process holds the file); the caller then retries on
-        # the writer thread with the normal busy timeout, so the loop never stalls.
-        self.quick_engine: Engine | None = None
-        if self.is_sqlite:
-            self.quick_engine = make_engine(engine.url.render_as_string(hide_password=False), busy_timeout_ms=50,
-                                            autocheckpoint=False)
+        self.dialect = dialect_for(engine.dialect.name)
+        # Writes on the event loop go through an engine that gives up on a lock at once
+        # (another process holds it); the caller then retries on the writer thread with
+        # the normal busy timeout, so the loop never stalls. None: no such writes.
+        self.quick_engine = self.dialect.quick_engine(engine)
 
     # -- start -----------------------------------------------------------
     def ensure_revision_row(self) -> None:
@@ -187,7 +128,7 @@ class Database:
         with self.engine.connect() as conn:
             return int(conn.execute(select(schema.revision.c.revision).where(schema.revision.c.id == 1)).scalar_one())
 
-    def changes_since(self, revision: int, *, limit: int = 5000) -> list[tuple[int, str, str, str, str, bytes]]:
+    def changes_since(self, revision: int, *, limit: int = 5000) -> list[ChangeRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(schema.changes)
@@ -218,7 +159,7 @@ class Database:
                     log.warning("storage disagreed with the watch cache; retrying with savepoints")
             return self._write(engine, batches, guarded=len(batches) > 1)
         except OperationalError as e:
-            if quick and any(w in str(e.orig).lower() for w in ("locked", "busy")):
+            if quick and self.dialect.is_busy(e.orig):
                 raise Busy(str(e.orig)) from e
             raise Unavailable(str(e.orig)) from e
 
@@ -257,9 +198,7 @@ class Database:
                 conn.execute(_INSERT_CHANGE, rows)
             if rev != start:
                 conn.execute(_UPDATE_REVISION, {"revision": rev})
-                if not self.is_sqlite:
-                    # Delivered at commit: wakes the other API servers' pollers.
-                    conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+                self.dialect.announce(conn)
         return results
 
     def _apply(
@@ -299,24 +238,11 @@ class Database:
         return out, rev
 
     def listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
-        """PostgreSQL only: call ``wake`` on every NOTIFY until ``stopped`` (runs in a thread).
+        """Call ``wake`` whenever another server may have committed, until ``stopped`` (runs in a thread).
 
-        Correctness never depends on it: the poller also runs on a timer, so
-        engines without LISTEN/NOTIFY only see changes later.
+        Correctness never depends on it: the poller also runs on a timer.
         """
-        import psycopg
-
-        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not stopped.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    while not stopped.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            wake()
-            except Exception as e:  # reconnect; the timer poll covers the gap
-                log.warning("LISTEN connection failed: %s", e)
-                stopped.wait(1.0)
+        self.dialect.listen(self.engine, wake, stopped)
 
     # -- compaction --------------------------------------------------------
     def compact(self, upto: int, *, batch: int = 500, max_batches: int = 0, quick: bool = False) -> int:
@@ -353,24 +279,13 @@ class Database:
 
     def checkpoint_passive(self) -> None:
         """Copy committed WAL frames into the database without blocking writers or readers."""
-        if self.is_sqlite:
-            raw = self.engine.raw_connection()
-            try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
-            finally:
-                raw.close()
+        self.dialect.checkpoint(self.engine, passive=True)
 
     def checkpoint(self) -> None:
-        """Keep the SQLite WAL bounded after compaction."""
-        if self.is_sqlite:
-            # Outside any transaction (our "begin" hook would take the write lock first).
-            raw = self.engine.raw_connection()
-            try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-            finally:
-                raw.close()
+        """Keep the write-ahead log bounded after compaction."""
+        self.dialect.checkpoint(self.engine, passive=False)
 
-
-def iter_decoded(rows: list[tuple[str, str, str, bytes]]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
-    for resource, ns, name, body in rows:
-        yield resource, ns, name, orjson.loads(body)
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.quick_engine is not None:
+            self.quick_engine.dispose()

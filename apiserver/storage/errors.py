@@ -25,3 +25,7 @@ class VersionConflict(StorageError):
 
 class Unavailable(Exception):
     """The database failed the transaction (locked, disconnected...)."""
+
+
+class Busy(Exception):
+    """A quick (event-loop) write found the database locked by another process: nothing was written."""
