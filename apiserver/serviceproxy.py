@@ -18,6 +18,8 @@ mapped to the Service port's name; ``no endpoints available for service
 The client's ``Authorization`` header is not forwarded (kube's authentication
 filter removes it), nor are hop-by-hop headers; a request for ``.../proxy``
 without a trailing slash is redirected to ``.../proxy/`` as kube-apiserver does.
+Connection upgrades (websocket, SPDY) are refused with a 501 Status rather than
+half-proxied; the request body is read whole within the server's size limit.
 """
 
 from __future__ import annotations
@@ -202,6 +204,11 @@ def _dial_error(up: Upstream, e: httpx.HTTPError) -> StatusError:
     return unavailable(f"error trying to reach service: {why}")
 
 
+def _upgrade_refused(protocol: str) -> StatusError:
+    """kube-apiserver would tunnel an upgraded connection (websocket, SPDY); this proxy does not."""
+    return errors.not_implemented(f"{protocol} upgrades are not proxied by kubelite; plain HTTP requests are")
+
+
 class ServiceProxy:
     """ASGI filter serving the ``proxy`` subresource of Services and Pods.
 
@@ -214,9 +221,12 @@ class ServiceProxy:
         self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        m = _PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        m = _PATH.match(scope.get("path", "")) if scope["type"] in ("http", "websocket") else None
         if m is None:
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._refuse_websocket(scope, send)
             return
         request = Request(scope, receive)
         try:
@@ -224,6 +234,18 @@ class ServiceProxy:
         except StatusError as e:
             response = Response(e.encode(), status_code=e.code, media_type=JSON, headers=e.headers or None)
         await response(scope, receive, send)
+
+    @staticmethod
+    async def _refuse_websocket(scope: dict[str, Any], send: Any) -> None:
+        """A websocket handshake (the server hands it over as a websocket scope): a 501 Status when the
+        server can answer a handshake with an HTTP response, else a refused handshake (403)."""
+        e = _upgrade_refused("websocket")
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            await send({"type": "websocket.http.response.start", "status": e.code,
+                        "headers": [(b"content-type", JSON.encode())]})
+            await send({"type": "websocket.http.response.body", "body": e.encode()})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
 
     async def _locate(self, request: Request, namespace: str, kind: str, ident: str) -> Upstream:
         server = request.app.state.server
@@ -242,6 +264,8 @@ class ServiceProxy:
 
     async def _proxy(self, request: Request, namespace: str, kind: str, ident: str, rest: str | None) -> Response:
         up = await self._locate(request, namespace, kind, ident)
+        if request.headers.get("upgrade") and "upgrade" in (request.headers.get("connection") or "").lower():
+            raise _upgrade_refused(request.headers["upgrade"])
         if rest is None:  # kube-apiserver: ".../proxy" -> 301 ".../proxy/" (issue 4958)
             query = f"?{request.url.query}" if request.url.query else ""
             return Response(status_code=301, headers={"Location": f"{request.url.path}/{query}"})

@@ -225,6 +225,12 @@ def test_refusals_over_http(api: httpx.Client) -> None:
     assert (r.status_code, r.json()["message"]) == (503, 'no endpoints available for service "empty"')
     r = api.get("/api/v1/namespaces/px/services/nope/proxy/")
     assert (r.status_code, r.json()["message"]) == (404, 'services "nope" not found')
+    for upgrade, extra in (("SPDY/3.1", {}), ("websocket", {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                           "Sec-WebSocket-Version": "13"})):
+        r = api.get("/api/v1/namespaces/px/services/web:http/proxy/ws",
+                    headers={"Connection": "Upgrade", "Upgrade": upgrade, **extra})
+        assert (r.status_code, r.json()["reason"]) == (501, "NotImplemented"), r.text
+        assert r.json()["message"] == f"{upgrade} upgrades are not proxied by kubelite; plain HTTP requests are"
 
 
 def test_a_dead_loopback_endpoint_is_a_503(api: httpx.Client) -> None:
