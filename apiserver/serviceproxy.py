@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -218,7 +218,6 @@ class ServiceProxy:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         m = _PATH.match(scope.get("path", "")) if scope["type"] in ("http", "websocket") else None
@@ -271,26 +270,36 @@ class ServiceProxy:
             return Response(status_code=301, headers={"Location": f"{request.url.path}/{query}"})
         path = quote(rest, safe="/:@!$&'()*+,;=-._~%")
         url = up.url(path) + (f"?{request.url.query}" if request.url.query else "")
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
         # The body is read whole (within the server's request size limit), so the upstream gets a
         # Content-Length rather than a chunked upload that simple servers refuse.
         content = await request.app.state.server.read_body(request) if request.method not in ("GET", "HEAD") else b""
-        upstream_request = self._client.build_request(request.method, url, headers=_request_headers(request),
-                                                      content=content or None)
+        # One client per proxied request (these are rare: debugging, cluster-info links), so nothing
+        # outlives the request and no pool needs closing at shutdown.
+        client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+        upstream_request = client.build_request(request.method, url, headers=_request_headers(request),
+                                                content=content or None)
         try:
-            upstream = await self._client.send(upstream_request, stream=True)
+            upstream = await client.send(upstream_request, stream=True)
         except httpx.HTTPError as e:
+            await client.aclose()
             raise _dial_error(up, e) from None
-        return StreamingResponse(self._relay(upstream), status_code=upstream.status_code,
-                                 headers=_response_headers(upstream), background=BackgroundTask(upstream.aclose))
 
-    async def _relay(self, upstream: httpx.Response) -> AsyncIterator[bytes]:
+        async def close() -> None:
+            await upstream.aclose()
+            await client.aclose()
+
+        return StreamingResponse(self._relay(upstream, close), status_code=upstream.status_code,
+                                 headers=_response_headers(upstream), background=BackgroundTask(close))
+
+    @staticmethod
+    async def _relay(upstream: httpx.Response, close: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
         try:
             async for chunk in upstream.aiter_raw():
                 yield chunk
         except httpx.HTTPError as e:  # the answer is already under way: end it, as a Go proxy would
             log.info("proxied response from %s ended early: %s", upstream.url, e)
+        finally:  # also when the caller went away mid-stream (the background task then may not run)
+            await close()
 
 
 def install(app: Any) -> None:

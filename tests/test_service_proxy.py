@@ -102,11 +102,16 @@ async def test_the_filter_refuses_before_opening_any_connection(monkeypatch: pyt
     """Off-loopback endpoints: a 503 is written and no HTTP client is created nor any request sent."""
     sent: list[Any] = []
 
+    def no_client(*args: Any, **kwargs: Any) -> None:
+        sent.append(("client", args, kwargs))
+        raise AssertionError("an HTTP client was created")
+
     async def no_send(*args: Any, **kwargs: Any) -> None:
-        sent.append(args)
+        sent.append(("send", args))
         raise AssertionError("dialled")
 
     monkeypatch.setattr(httpx.AsyncClient, "send", no_send)
+    monkeypatch.setattr(httpx, "AsyncClient", no_client)
     eps = endpoints((["10.96.0.10"], "http", 80))
     entries = {"services": SimpleNamespace(obj=service(("http", 80)))}
     registry = SimpleNamespace(get_entry=lambda rt, ns, name: entries[rt.plural],
@@ -132,7 +137,7 @@ async def test_the_filter_refuses_before_opening_any_connection(monkeypatch: pyt
     await proxy(scope, receive, send)
     assert out[0]["status"] == 503
     assert json.loads(out[1]["body"])["message"].startswith('endpoint of service "web" at 10.96.0.10:80 is not')
-    assert sent == [] and proxy._client is None
+    assert sent == []
 
 
 # -- against a real server and a real loopback HTTP server ---------------------------------------
