@@ -245,14 +245,18 @@ class ApiServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def decode_body(self, request: Request) -> Any:
+    async def decode_body(self, request: Request, *, kind: str = "") -> Any:
+        """The request's object. With ``kind`` (the type the URL expects), JSON that does not parse is refused
+        as kube-apiserver's create/update handlers refuse it (bodies.unrecognized)."""
         raw = await self.read_body(request)
         ctype = (request.headers.get("content-type") or JSON).split(";")[0].strip().lower()
         if not raw:
+            if kind and ctype in (JSON, "", "*/*", "text/plain"):
+                raise bodies.unrecognized(kind, raw)
             raise errors.bad_request("the request body is empty")
         try:
             if ctype in (JSON, "", "*/*", "text/plain"):
-                return bodies.load_json(raw)
+                return bodies.load_json(raw, kind=kind)
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
                 return bodies.load_yaml(raw)
             if ctype == "application/vnd.kubernetes.protobuf":
@@ -303,7 +307,7 @@ class ApiServer:
                 request.state.verb = "create"
                 if rt.namespaced and t.namespace is None:
                     raise errors.method_not_allowed()
-                body = await self.decode_body(request)
+                body = await self.decode_body(request, kind=rt.kind)
                 res = await self.registry.create(rt, t.namespace, body, dry_run=dry_run,
                                                  field_validation=q.get("fieldValidation"), manager=manager)
                 return self.respond(request, rt, res.obj, res.code, res.warnings)
@@ -346,7 +350,7 @@ class ApiServer:
                 return Response(e.body, media_type=JSON)
             return self.respond(request, rt, e.obj)
         if method == "PUT":
-            body = await self.decode_body(request)
+            body = await self.decode_body(request, kind=rt.kind)
             res = await self.registry.update(rt, t.namespace, t.name, body, subresource=t.subresource,
                                              dry_run=dry_run, field_validation=q.get("fieldValidation"),
                                              manager=manager)

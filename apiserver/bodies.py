@@ -54,15 +54,33 @@ def check_depth(obj: Any, limit: int = MAX_DEPTH) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
-def load_json(raw: bytes) -> Any:
-    """JSON body -> data; 400 on syntax errors or nesting deeper than MAX_DEPTH."""
+def load_json(raw: bytes, *, kind: str = "") -> Any:
+    """JSON body -> data; 400 on syntax errors (see :func:`unrecognized` when ``kind`` is known) or nesting
+    deeper than MAX_DEPTH."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
+        if kind:
+            raise unrecognized(kind, raw, str(e)) from None
         raise errors.bad_request(f"error decoding request body: {e}") from None
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # only then can it be too deep
         check_depth(obj)
     return obj
+
+
+def unrecognized(kind: str, raw: bytes, fallback: str = "") -> StatusError:
+    """transformDecodeError for a body kube's JSON serializer cannot even read the kind of: ``the object
+    provided is unrecognized (must be of type Pod): couldn't get version/kind; json parse error: <encoding/json's
+    message> (<summarizeData: the first 30 bytes, as text if they start with '{', else hex>)``."""
+    why = go_syntax_error(raw) or fallback
+    if not raw:
+        summary = "<empty>"
+    elif raw.startswith(b"{"):
+        summary = raw[:30].decode("utf-8", "replace") + (" ..." if len(raw) > 30 else "")
+    else:
+        summary = raw[:30].hex() + (" ..." if len(raw) > 30 else "")
+    return errors.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                              f"version/kind; json parse error: {why} ({summary})")
 
 
 def check_yaml(raw: bytes) -> None:
@@ -348,4 +366,4 @@ def go_syntax_error(data: bytes) -> str | None:
 
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "check_depth", "check_patch", "check_yaml", "go_syntax_error", "load_json",
-           "load_yaml", "to_json_data"]
+           "load_yaml", "to_json_data", "unrecognized"]

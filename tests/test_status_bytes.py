@@ -183,3 +183,20 @@ def test_get_of_a_named_object_ignores_watch(api: httpx.Client, ns: str) -> None
     r = api.get(f"/api/v1/namespaces/{ns}/services/w?watch=true")
     assert r.status_code == 200, r.text
     assert r.json()["metadata"]["name"] == "w"
+
+
+@pytest.mark.parametrize(("body", "why", "summary"), [
+    (b"{bad", "invalid character 'b' looking for beginning of object key string", "{bad"),
+    (b"", "unexpected end of JSON input", "\\u003cempty\\u003e"),  # Go escapes < and >
+    (b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":', "unexpected end of JSON input",
+     '{\\"apiVersion\\":\\"v1\\",\\"kind\\":\\"Pod ...'),  # the first 30 bytes
+    (b"nope", "invalid character 'o' in literal null (expecting 'u')", "6e6f7065"),
+])
+def test_create_with_a_body_that_is_not_json(api: httpx.Client, ns: str, body: bytes, why: str,
+                                            summary: str) -> None:
+    """create.go's transformDecodeError when the serializer cannot read the body's kind."""
+    r = api.post(f"/api/v1/namespaces/{ns}/pods", content=body, headers={"Content-Type": "application/json"})
+    message = (f"the object provided is unrecognized (must be of type Pod): couldn't get version/kind; json parse "
+               f"error: {why} ({summary})")
+    _assert_status(r, 400, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"'
+                   + message.encode() + b'","reason":"BadRequest","code":400}\n')
