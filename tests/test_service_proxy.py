@@ -143,8 +143,24 @@ async def test_the_filter_refuses_before_opening_any_connection(monkeypatch: pyt
 # -- against a real server and a real loopback HTTP server ---------------------------------------
 
 
+RELEASE = threading.Event()  # the /stream answer's second part waits for it
+
+
 class Echo(BaseHTTPRequestHandler):
+    def _stream(self) -> None:
+        """First part now, second part once the test has seen the first: only a streaming proxy passes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()  # no Content-Length: the body ends when the connection closes (HTTP/1.0)
+        self.wfile.write(b"first\n")
+        self.wfile.flush()
+        RELEASE.wait(20)
+        self.wfile.write(b"second\n")
+
     def _answer(self) -> None:
+        if self.path == "/stream":
+            self._stream()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = json.dumps({"method": self.command, "path": self.path, "body": self.rfile.read(length).decode(),
                            "authorization": self.headers.get("Authorization"),
@@ -217,6 +233,16 @@ def test_proxy_to_a_loopback_endpoint(api: httpx.Client, echo: int) -> None:
     assert (r.status_code, r.json()["method"], r.json()["body"]) == (200, "POST", "payload")
     r = api.get("/api/v1/namespaces/px/services/web:http/proxy?a=b")
     assert (r.status_code, r.headers["location"]) == (301, "/api/v1/namespaces/px/services/web:http/proxy/?a=b")
+
+
+def test_answers_are_streamed(api: httpx.Client) -> None:
+    RELEASE.clear()
+    with api.stream("GET", "/api/v1/namespaces/px/services/web:http/proxy/stream", timeout=10) as r:
+        assert r.status_code == 200
+        chunks = r.iter_bytes()
+        assert next(chunks) == b"first\n"  # arrives while the backend still holds the rest back
+        RELEASE.set()
+        assert b"".join(chunks) == b"second\n"
 
 
 def test_refusals_over_http(api: httpx.Client) -> None:
