@@ -279,6 +279,9 @@ class ApiServer:
             include = request.query_params.get("includeObject") or "Metadata"
             return Response(orjson.dumps(tables.to_table(rt, [obj], include_object=include)), status_code=code,
                             media_type=JSON, headers=headers)
+        if obj.get("kind") == "Status":  # a delete's Success Status: the same bytes as every Status
+            return Response(errors.encode_status(obj, pretty=wants_pretty(request)), status_code=code,
+                            media_type=JSON, headers=headers)
         return Response(orjson.dumps(obj), status_code=code, media_type=JSON, headers=headers)
 
     # -- dispatch --------------------------------------------------------------
@@ -341,7 +344,7 @@ class ApiServer:
             if res.code == 201 and not dry_run:
                 pod = self.registry.get_entry(rt, t.namespace, t.name).obj
                 await self.events.scheduled(pod, str((pod.get("spec") or {}).get("nodeName") or ""))
-            return Response(orjson.dumps(res.obj), status_code=res.code, media_type=JSON)
+            return self.respond(request, rt, res.obj, res.code)
         if method == "GET":
             if self.store.shared:
                 await self.store.fresh_revision()

@@ -200,3 +200,15 @@ def test_create_with_a_body_that_is_not_json(api: httpx.Client, ns: str, body: b
                f"error: {why} ({summary})")
     _assert_status(r, 400, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"'
                    + message.encode() + b'","reason":"BadRequest","code":400}\n')
+
+
+def test_delete_success_status(api: httpx.Client, ns: str) -> None:
+    """A delete that answers with a Status (no object) writes it like every Status: details in struct order."""
+    url = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+    created = api.post(url, json={"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}})
+    assert created.status_code == 201, created.text
+    uid = created.json()["metadata"]["uid"]
+    r = api.delete(f"{url}/l")
+    _assert_status(r, 200, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":'
+                           b'{"name":"l","group":"coordination.k8s.io","kind":"leases","uid":"' + uid.encode()
+                   + b'"}}\n')
