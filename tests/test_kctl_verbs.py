@@ -257,11 +257,14 @@ STATUS_LINE = re.compile(r'^(Waiting for deployment "web" rollout to finish: .*\
                          r'update to be observed\.\.\.|deployment "web" successfully rolled out)$')
 
 
-def wait_rolled_out(tool: Runner, ns: str) -> None:
+def wait_rolled_out(tool: Runner, ns: str, http: httpx.Client) -> None:
     """``rollout status`` until done: every line is one of kubectl's, the last one says it is done."""
     r = tool("rollout", "status", "deploy/web", "-n", ns, "--timeout=90s", timeout=120)
     lines = r.out.splitlines()
-    assert r.code == 0 and lines and lines[-1] == 'deployment "web" successfully rolled out', r
+    assert r.code == 0 and lines and lines[-1] == 'deployment "web" successfully rolled out', (
+        r, http.get(f"{APPS}/namespaces/{ns}/deployments/web").json().get("status"),
+        [(p["metadata"]["name"], p["status"].get("phase"), p["metadata"].get("deletionTimestamp"))
+         for p in http.get(f"/api/v1/namespaces/{ns}/pods").json()["items"]])
     assert all(STATUS_LINE.match(line) for line in lines), lines
 
 
@@ -272,8 +275,8 @@ def test_rollout_matches_kubectl(http: httpx.Client, kctl: Runner, kubectl: Runn
         create(http, "/api/v1/namespaces/" + ns + "/services",
                {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"},
                 "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
-    wait_rolled_out(kctl, mine)
-    wait_rolled_out(kubectl, theirs)
+    wait_rolled_out(kctl, mine, http)
+    wait_rolled_out(kubectl, theirs, http)
     v2 = '{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"kubelite/echo:v2"}]}}}}'
     in_turn(kctl, kubectl, mine, theirs, [
         ["rollout", "status", "deploy/web"],
@@ -283,8 +286,8 @@ def test_rollout_matches_kubectl(http: httpx.Client, kctl: Runner, kubectl: Runn
         ["patch", "deploy/web", "-p", v2],
         ["annotate", "deploy/web", "kubernetes.io/change-cause=to v2"],
     ])
-    wait_rolled_out(kctl, mine)
-    wait_rolled_out(kubectl, theirs)
+    wait_rolled_out(kctl, mine, http)
+    wait_rolled_out(kubectl, theirs, http)
     in_turn(kctl, kubectl, mine, theirs, [
         ["rollout", "history", "deploy/web"],
         ["rollout", "history", "deploy/web", "--revision=1"],
@@ -293,11 +296,18 @@ def test_rollout_matches_kubectl(http: httpx.Client, kctl: Runner, kubectl: Runn
         ["rollout", "undo", "deploy/web", "--to-revision=2"],
         ["rollout", "undo", "deploy/web"],
     ])
-    wait_rolled_out(kctl, mine)
-    wait_rolled_out(kubectl, theirs)
+    wait_rolled_out(kctl, mine, http)
+    wait_rolled_out(kubectl, theirs, http)
     in_turn(kctl, kubectl, mine, theirs, [
         ["rollout", "history", "deploy/web"],
         ["rollout", "undo", "deploy/web", "--to-revision=3"],
+        ["rollout", "pause", "deploy/web"],
+        ["rollout", "pause", "deploy/web", "deploy/nope"],
+        ["rollout", "restart", "deploy/web"],
+        ["rollout", "undo", "deploy/web"],
+        ["rollout", "resume", "deploy/web", "-o", "name"],
+        ["rollout", "resume", "deploy/web"],
+        ["rollout", "pause", "svc/svc"],
         ["rollout", "restart", "deploy/web"],
         ["rollout", "status", "deploy/nope"],
         ["rollout", "history", "deploy/nope"],
@@ -306,7 +316,7 @@ def test_rollout_matches_kubectl(http: httpx.Client, kctl: Runner, kubectl: Runn
         ["rollout", "history", "svc/svc"],
         ["rollout", "restart", "svc/svc"],
     ])
-    wait_rolled_out(kctl, mine)
+    wait_rolled_out(kctl, mine, http)
     d = http.get(f"{APPS}/namespaces/{mine}/deployments/web").json()
     assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "4"
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "kubelite/echo:v1"

@@ -22,12 +22,13 @@ from typing import Any
 
 import click
 
+from apimachinery.errors import StatusError
 from apimachinery.patch import two_way_merge_patch
 from apimachinery.resources import ResourceType
 from kubeclient.kctl.describers import describe_pod_template
-from kubeclient.kctl.failures import Problems, fail
+from kubeclient.kctl.failures import KctlError, Problems, fail
 from kubeclient.kctl.options import STR, connection_options, echo, parse_duration, run
-from kubeclient.kctl.session import Session, kind_string
+from kubeclient.kctl.session import Session, kind_string, plural_string
 from kubeclient.kctl.tabwriter import TabWriter
 from kubeclient.kctl.targets import parse_targets
 
@@ -191,18 +192,28 @@ def rollout_cmd() -> None:
     """Manage the rollout of one or many resources (deployments)."""
 
 
-async def _deployments(s: Session, args: tuple[str, ...], *, verb: str,
-                       unsupported: str) -> list[tuple[ResourceType, dict[str, Any]]]:
-    """The objects named; a kind other than Deployment fails with ``unsupported`` (``{kind}``, ``{ref}``)."""
+async def _deployments(s: Session, args: tuple[str, ...], *, verb: str, unsupported: str,
+                       problems: Problems | None = None) -> list[tuple[ResourceType, dict[str, Any]]]:
+    """The objects named; a kind other than Deployment fails with ``unsupported`` (``{kind}``, ``{ref}``).
+
+    With ``problems``, an object that cannot be read is recorded there and the others are still returned
+    (kubectl's ContinueOnError builder); otherwise the first such error is raised.
+    """
     await s.discover()
     out: list[tuple[ResourceType, dict[str, Any]]] = []
     for tgt in parse_targets(s, args, verb=f"rollout {verb}").groups:
         if tgt.names is None:
             raise fail("resource(s) were provided, but no name was specified")
         for name in tgt.names:
-            obj = await s.api.get(tgt.rt, name, namespace=s.ns_for(tgt.rt))
+            try:
+                obj = await s.api.get(tgt.rt, name, namespace=s.ns_for(tgt.rt))
+            except StatusError as e:
+                if problems is None:
+                    raise
+                problems.add(e)
+                continue
             if (tgt.rt.group, tgt.rt.kind) != ("apps", "Deployment"):
-                raise fail(unsupported.format(kind=tgt.rt.kind, ref=f'{tgt.rt.plural} "{name}"'))
+                raise fail(unsupported.format(kind=tgt.rt.kind, ref=f'{plural_string(tgt.rt)} "{name}"'))
             out.append((tgt.rt, obj))
     return out
 
@@ -327,7 +338,8 @@ def restart_cmd(args: tuple[str, ...]) -> None:
         for rt, d in found:
             meta = d.get("metadata") or {}
             if (d.get("spec") or {}).get("paused"):
-                raise fail("can't restart paused deployment (run rollout resume first)")
+                raise fail(f'{plural_string(rt)} "{meta.get("name")}" can\'t restart paused deployment (run rollout '
+                           "resume first)")
             modified = copy.deepcopy(d)
             tmeta = modified.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
             tmeta.setdefault("annotations", {})[RESTARTED_AT] = rfc3339_now()
@@ -337,3 +349,38 @@ def restart_cmd(args: tuple[str, ...]) -> None:
             echo(f"{kind_string(rt)}/{meta.get('name')} restarted\n")
 
     run(body)
+
+
+def _pause_command(pause: bool) -> None:
+    verb, done = ("pause", "paused") if pause else ("resume", "resumed")
+
+    @rollout_cmd.command(verb, help=f"Mark the provided deployments as {done}.")
+    @click.argument("args", nargs=-1)
+    @click.option("-o", "--output", type=STR, default=None, help="name")
+    @connection_options
+    def cmd(args: tuple[str, ...], output: str | None) -> None:
+        async def body(s: Session) -> None:
+            problems = Problems()
+            found = await _deployments(s, args, verb=verb, unsupported="{ref} " + ("pausing" if pause else "resuming")
+                                       + " is not supported", problems=problems)
+            for rt, d in found:
+                meta = d.get("metadata") or {}
+                if bool((d.get("spec") or {}).get("paused")) == pause:
+                    # kubectl words these "error: ..." itself, so the prefix stays even among several errors
+                    text = (f'error: {plural_string(rt)} "{meta.get("name")}" '
+                            + ("is already paused" if pause else "is not paused"))
+                    problems.add(KctlError(text, text=text))
+                    continue
+                modified = copy.deepcopy(d)
+                modified.setdefault("spec", {})["paused"] = pause
+                await s.api.patch(rt, str(meta.get("name")), two_way_merge_patch(d, modified, schema=rt.key),
+                                  namespace=meta.get("namespace"), patch_type="strategic",
+                                  field_manager="kubectl-rollout")
+                echo(f"{kind_string(rt)}/{meta.get('name')}" + ("\n" if output == "name" else f" {done}\n"))
+            problems.raise_if_any()
+
+        run(body)
+
+
+_pause_command(True)
+_pause_command(False)
