@@ -17,7 +17,7 @@ from typing import Any
 from apimachinery import errors
 from apimachinery.errors import FieldError, go_repr
 from apimachinery.resources import BY_KEY
-from apiserver.storage.database import Op
+from apiserver.storage.records import Op
 from apiserver.watchcache import WatchCache
 
 IPADDRESSES = BY_KEY["ipaddresses.networking.k8s.io"]

@@ -31,8 +31,8 @@ from apimachinery.validation import GoValue
 from apiserver import apply as apply_mod
 from apiserver.admission import ADMISSION
 from apiserver.apply import record_update
-from apiserver.storage.database import Change, Op
 from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
+from apiserver.storage.records import Change, Op
 from apiserver.storage.store import Store
 from apiserver.watchcache import Entry, Filter, WatchCache
 
