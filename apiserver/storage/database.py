@@ -39,10 +39,6 @@ from apiserver.storage.postgres import PostgreSQL
 from apiserver.storage.records import Change, ChangeRow, Op, Snapshot
 from apiserver.storage.sqlite import SQLite
 
-# Re-exported for importers of the old home (apiserver/registry.py, apiserver/ledger.py);
-# new code imports them from apiserver.storage.records and apiserver.storage.errors.
-__all__ = ["Busy", "Change", "Database", "Op", "Snapshot", "dialect_for", "make_engine"]
-
 log = logging.getLogger("kubelite.storage")
 
 
