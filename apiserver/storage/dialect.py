@@ -91,8 +91,6 @@ class Committer(Protocol):
 class Dialect(Protocol):
     """One SQL engine's own ways; database.dialect_for picks the instance."""
 
-    name: str
-
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine: ...
 
     def quick_engine(self, engine: Engine) -> Engine | None:

@@ -35,7 +35,7 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 
 
 class PostgreSQL:
-    name = "postgresql"
+    """The PostgreSQL dialect (dialect.Dialect): see the module docstring."""
 
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
         return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10,

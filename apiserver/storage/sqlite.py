@@ -40,7 +40,7 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 
 
 class SQLite:
-    name = "sqlite"
+    """The SQLite dialect (dialect.Dialect): see the module docstring."""
 
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
         # A kept-open connection: closing the last one checkpoints and deletes the WAL every time.
