@@ -342,6 +342,7 @@ def test_rollout_status_waits_and_times_out_like_kubectl(http: httpx.Client, kct
     assert ours.code == 0
     ours = kctl("rollout", "status", "deploy/web", "-n", ns, "--timeout=2s")
     assert (ours.code, ours.last_err) == (1, "error: timed out waiting for the condition")
+    assert kctl("rollout").code == kubectl("rollout").code == 1  # the help, and a failure: no subcommand
 
 
 TALKER = {

@@ -187,9 +187,13 @@ def rfc3339_now() -> str:
     return text.replace("+00:00", "Z") if now.utcoffset() == UTC.utcoffset(None) else text
 
 
-@click.group("rollout")
-def rollout_cmd() -> None:
+@click.group("rollout", invoke_without_command=True)
+@click.pass_context
+def rollout_cmd(ctx: click.Context) -> None:
     """Manage the rollout of one or many resources (deployments)."""
+    if ctx.invoked_subcommand is None:  # kubectl prints the help and fails: a subcommand is required
+        click.echo(ctx.get_help())
+        raise KctlError("")
 
 
 async def _deployments(s: Session, args: tuple[str, ...], *, verb: str, unsupported: str,
