@@ -26,6 +26,12 @@ import httpx
 import pytest
 
 from kubeclient.kctl.commands import edit as edit_mod
+from kubeclient.kctl.commands.apply import (
+    LAST_APPLIED_PATH,
+    fields_owners,
+    upgrade_managed_fields_patch,
+    upgraded_managed_fields,
+)
 from kubeclient.kctl.commands.logs import by_logging_key, choose_container, log_params
 from kubeclient.kctl.commands.patch import patch_bytes, ref_of
 from kubeclient.kctl.commands.rollout import (
@@ -508,6 +514,38 @@ def test_server_side_apply_matches_kubectl(http: httpx.Client, home: Path, kctl:
     managers = {m["manager"]: m["operation"] for m in
                 http.get(f"/api/v1/namespaces/{mine}/services/ssa").json()["metadata"]["managedFields"]}
     assert managers == {"kubectl": "Apply", "other": "Apply"}
+    # client-side applied first: kubectl moves the fields to its server-side manager (else every later
+    # server-side apply would conflict with kubectl-client-side-apply) and keeps last-applied under its own
+    (home / "csa.yaml").write_text(SSA.replace("@V@", "1").replace("name: ssa", "name: csa"))
+    in_turn(kctl, kubectl, mine, theirs, [["apply", "-f", "csa.yaml"], ["apply", "--server-side", "-f", "csa.yaml"],
+                                          ["apply", "--server-side", "-f", "csa.yaml"]])
+
+    def entries(ns: str) -> list[dict[str, Any]]:
+        mf = http.get(f"/api/v1/namespaces/{ns}/services/csa").json()["metadata"]["managedFields"]
+        return [{k: v for k, v in m.items() if k != "time"} for m in mf]
+
+    assert entries(mine) == entries(theirs)
+    assert [(m["manager"], m["operation"]) for m in entries(mine)] == [("kubectl", "Apply"),
+                                                                        ("kubectl-last-applied", "Apply")]
+
+
+def test_client_side_ownership_moves_to_the_server_side_manager() -> None:
+    last_applied: dict[str, Any] = {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}
+    csa = {"manager": "kubectl-client-side-apply", "operation": "Update",
+           "fieldsV1": {**last_applied, "f:spec": {"f:a": {}}}}
+    ssa = {"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {"f:b": {}}}}
+    other = {"manager": "ctl", "operation": "Update", "fieldsV1": {"f:status": {}}}
+    assert [e["manager"] for e in fields_owners([csa, ssa, other], "Update", LAST_APPLIED_PATH)] == [
+        "kubectl-client-side-apply"]
+    obj = {"metadata": {"resourceVersion": "7", "managedFields": [csa, ssa, other]}}
+    patch = upgrade_managed_fields_patch(obj, ["kubectl-client-side-apply"], "kubectl")
+    assert patch is not None and patch[1] == {"op": "replace", "path": "/metadata/resourceVersion", "value": "7"}
+    assert patch[0]["value"] == [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {
+        "f:spec": {"f:a": {}, "f:b": {}}, **last_applied}}, other]
+    # no server-side entry yet: the client-side one becomes it
+    assert upgraded_managed_fields([csa, other], "kubectl-client-side-apply", "kubectl")[0]["operation"] == "Apply"
+    assert upgrade_managed_fields_patch({"metadata": {"managedFields": [ssa, other]}},
+                                        ["kubectl-client-side-apply"], "kubectl") is None
 
 
 def _editor(home: Path, name: str, script: str) -> str:

@@ -34,7 +34,7 @@ from kubeclient import errors
 from kubeclient.kctl.encoding import go_json
 from kubeclient.kctl.failures import KctlError, Problems, aggregate_text, fail
 from kubeclient.kctl.manifests import Manifest, read_manifests
-from kubeclient.kctl.options import STR, connection_options, echo, run
+from kubeclient.kctl.options import STR, connection_options, echo, echo_err, run
 from kubeclient.kctl.printing import Output
 from kubeclient.kctl.session import Session, kind_string
 
@@ -206,6 +206,124 @@ are the ways you can resolve this warning:
 See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts"""
 
 
+LAST_APPLIED_MANAGER = "kubectl-last-applied"
+LAST_APPLIED_PATH = ("f:metadata", "f:annotations", f"f:{LAST_APPLIED}")
+MIGRATION_RETRIES = 5
+WARN_LAST_APPLIED = ("Warning: failed to migrate kubectl.kubernetes.io/last-applied-configuration for Server-Side "
+                     "Apply. This is non-fatal and will be retried next time you apply. Error: {}\n")
+WARN_MIGRATION = ("Warning: server rejected managed fields migration to Server-Side Apply. This is non-fatal and "
+                  "will be retried next time you apply. Error: {}\n")
+WARN_REAPPLY = ("Warning: failed to re-apply configuration after performing Server-Side Apply migration. This is "
+                "non-fatal and will be retried next time you apply. Error: {}\n")
+
+
+def fields_owners(managed: list[dict[str, Any]], operation: str, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """csaupgrade.FindFieldsOwners: the managedFields entries of ``operation`` whose set holds ``path``."""
+    out = []
+    for entry in managed:
+        if entry.get("operation") != operation:
+            continue
+        node: Any = entry.get("fieldsV1") or {}
+        for step in path:
+            node = node.get(step) if isinstance(node, dict) else None
+        if node is not None:
+            out.append(entry)
+    return out
+
+
+def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _union(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def upgraded_managed_fields(managed: list[dict[str, Any]], csa_manager: str,
+                            ssa_manager: str) -> list[dict[str, Any]]:
+    """csaupgrade's upgradedManagedFields: ``csa_manager``'s Update sets merged into ``ssa_manager``'s Apply entry
+    (the first CSA entry becomes that entry when there is none), the CSA entries dropped."""
+    fields = copy.deepcopy(managed)
+
+    def is_csa(e: dict[str, Any]) -> bool:
+        return e.get("manager") == csa_manager and e.get("operation") == "Update" and not e.get("subresource")
+
+    target = next((i for i, e in enumerate(fields) if e.get("manager") == ssa_manager and
+                   e.get("operation") == "Apply" and not e.get("subresource")), None)
+    if target is None:
+        target = next((i for i, e in enumerate(fields) if is_csa(e)), None)
+        if target is None:
+            return fields
+        fields[target]["operation"] = "Apply"
+        fields[target]["manager"] = ssa_manager
+    merged = fields[target].get("fieldsV1") or {}
+    for e in fields:
+        if is_csa(e):
+            merged = _union(merged, e.get("fieldsV1") or {})
+    fields[target]["fieldsV1"] = merged
+    return [e for e in fields if not is_csa(e)]
+
+
+def upgrade_managed_fields_patch(obj: dict[str, Any], csa_managers: list[str],
+                                 ssa_manager: str) -> list[dict[str, Any]] | None:
+    """csaupgrade.UpgradeManagedFieldsPatch: the JSON patch moving CSA ownership to SSA, None when nothing to do.
+
+    The resourceVersion is replaced too so that a concurrent write makes the server answer 409.
+    """
+    meta = obj.get("metadata") or {}
+    managed = list(meta.get("managedFields") or [])
+    upgraded = managed
+    for name in csa_managers:
+        upgraded = upgraded_managed_fields(upgraded, name, ssa_manager)
+    if upgraded == managed:
+        return None
+    return [{"op": "replace", "path": "/metadata/managedFields", "value": upgraded},
+            {"op": "replace", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}]
+
+
+async def _after_server_side_apply(s: Session, path: str, applied: dict[str, Any], *, rt: ResourceType,
+                                   field_manager: str, dry_run: str) -> bool:
+    """saveLastApplyAnnotationIfNecessary, then migrateToSSAIfNecessary; True when managed fields were migrated.
+
+    Why: an object once client-side applied keeps ``kubectl-client-side-apply`` as the owner of its fields, so
+    every later server-side apply would conflict with it; kubectl hands those fields over to its SSA manager
+    (and keeps the last-applied annotation under ``kubectl-last-applied`` so a return to client-side apply
+    still works). Failures are warnings: the apply itself succeeded.
+    """
+    meta = applied.get("metadata") or {}
+    annotation = (meta.get("annotations") or {}).get(LAST_APPLIED)
+    if field_manager == "kubectl" and annotation is not None and not fields_owners(
+            list(meta.get("managedFields") or []), "Apply", LAST_APPLIED_PATH):
+        just_meta: dict[str, Any] = {"name": meta.get("name"), "annotations": {LAST_APPLIED: annotation}}
+        if rt.namespaced:
+            just_meta["namespace"] = meta.get("namespace")
+        just_annotation = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": just_meta}
+        try:
+            resp = await s.api.request("PATCH", path, body=just_annotation,
+                                       content_type="application/apply-patch+yaml",
+                                       params=_params(LAST_APPLIED_MANAGER, dry_run))
+            applied = json.loads(resp.content)
+        except StatusError as e:
+            echo_err(WARN_LAST_APPLIED.format(e.message))
+            return False
+    csa = list(dict.fromkeys(str(e.get("manager")) for e in fields_owners(
+        list((applied.get("metadata") or {}).get("managedFields") or []), "Update", LAST_APPLIED_PATH)))
+    for _ in range(MIGRATION_RETRIES):
+        patch = upgrade_managed_fields_patch(applied, csa, field_manager)
+        if patch is None:
+            return False
+        try:
+            await s.api.request("PATCH", path, body=patch, content_type="application/json-patch+json",
+                                params=_params(field_manager, dry_run))
+            return True
+        except errors.Conflict:
+            applied = await s.api.get_json(path)
+        except StatusError as e:
+            echo_err(WARN_MIGRATION.format(e.message))
+            return False
+    echo_err(WARN_MIGRATION.format("the object kept changing"))
+    return False
+
+
 async def server_side_apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output, field_manager: str,
                                 force: bool) -> str:
     """One object through PATCH application/apply-patch+yaml (kubectl's applyOneObject, ServerSideApply)."""
@@ -214,12 +332,21 @@ async def server_side_apply_one(s: Session, m: Manifest, *, dry_run: str, out: O
     ns = obj["metadata"].get("namespace") if rt.namespaced else None
     params = _params(field_manager, dry_run)
     params["force"] = "true" if force else "false"
+    path = s.api.path(rt, namespace=ns, name=name)
     try:
-        resp = await s.api.request("PATCH", s.api.path(rt, namespace=ns, name=name), body=obj,
-                                   content_type="application/apply-patch+yaml", params=params)
+        resp = await s.api.request("PATCH", path, body=obj, content_type="application/apply-patch+yaml",
+                                   params=params)
     except errors.Conflict as e:
         raise fail(f"{e.message}\n{FIELD_MANAGER_CONFLICT}") from e
-    return _line(rt, json.loads(resp.content), "serverside-applied", out)
+    applied = json.loads(resp.content)
+    if await _after_server_side_apply(s, path, applied, rt=rt, field_manager=field_manager, dry_run=dry_run):
+        try:  # the original apply again, so that fields no longer applied are finally removed
+            resp = await s.api.request("PATCH", path, body=obj, content_type="application/apply-patch+yaml",
+                                       params=params)
+            applied = json.loads(resp.content)
+        except StatusError as e:
+            echo_err(WARN_REAPPLY.format(e.message))
+    return _line(rt, applied, "serverside-applied", out)
 
 
 async def create_one(s: Session, m: Manifest, *, dry_run: str, out: Output) -> str:
