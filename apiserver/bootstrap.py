@@ -51,7 +51,8 @@ async def bootstrap(registry: Registry, settings: Settings) -> None:
          "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
                                                      "kubernetes.io/cluster-service": "true"}},
          "spec": {"clusterIP": str(net[10]), "clusterIPs": [str(net[10])], "type": "ClusterIP",
-                  "selector": {"k8s-app": "kube-dns"},
+                  # no selector: kubelite's DNS server is a process, not Pods, and lists itself
+                  # (controllers/dns/publish.py), as kube-apiserver lists itself in default/kubernetes
                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                             {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}},
     )

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery import selectorless
 from apimachinery.errors import StatusError
 from apimachinery.resources import BY_KEY
 from apiserver.registry import Registry
@@ -144,14 +145,15 @@ def _by_port(servers: list[Server]) -> list[tuple[int, list[str]]]:
     return [(port, sorted(ports[port], key=ipaddress.ip_address)) for port in sorted(ports)]
 
 
+def _https(port: int | None) -> list[dict[str, Any]]:
+    return [{"name": PORT_NAME, "port": port, "protocol": "TCP"}] if port is not None else []
+
+
 def desired_endpoints(servers: list[Server]) -> dict[str, Any]:
     """The Endpoints ``default/kubernetes``: one subset per distinct port (see the module doc)."""
-    subsets = [{"addresses": [{"ip": a} for a in addresses],
-                "ports": [{"name": PORT_NAME, "port": port, "protocol": "TCP"}]}
-               for port, addresses in _by_port(servers)]
-    return {"apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": SERVICE_NAME, "namespace": SERVICE_NAMESPACE, "labels": {SKIP_MIRROR_LABEL: "true"}},
-            "subsets": subsets}
+    return selectorless.endpoints(SERVICE_NAMESPACE, SERVICE_NAME,
+                                  [(_https(port), addresses) for port, addresses in _by_port(servers)],
+                                  labels={SKIP_MIRROR_LABEL: "true"})
 
 
 def desired_slices(servers: list[Server]) -> list[dict[str, Any]]:
@@ -159,20 +161,10 @@ def desired_slices(servers: list[Server]) -> list[dict[str, Any]]:
 
     With no live server the ``kubernetes`` slice stays, with no endpoints, as kube-apiserver's does.
     """
-    groups = _by_port(servers)
-    if not groups:
-        return [_slice(SERVICE_NAME, None, [])]
-    return [_slice(SERVICE_NAME if i == 0 else f"{SERVICE_NAME}-{port}", port, addresses)
+    groups: list[tuple[int | None, list[str]]] = [*_by_port(servers)] or [(None, [])]
+    return [selectorless.endpoint_slice(SERVICE_NAMESPACE, SERVICE_NAME if i == 0 else f"{SERVICE_NAME}-{port}",
+                                        (_https(port), addresses), labels={SERVICE_NAME_LABEL: SERVICE_NAME})
             for i, (port, addresses) in enumerate(groups)]
-
-
-def _slice(name: str, port: int | None, addresses: list[str]) -> dict[str, Any]:
-    v6 = bool(addresses) and all(ipaddress.ip_address(a).version == 6 for a in addresses)
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": name, "namespace": SERVICE_NAMESPACE, "labels": {SERVICE_NAME_LABEL: SERVICE_NAME}},
-            "addressType": "IPv6" if v6 else "IPv4",
-            "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses],
-            "ports": [{"name": PORT_NAME, "port": port, "protocol": "TCP"}] if port is not None else []}
 
 
 def _retriable(e: StatusError) -> bool:

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 
 from apimachinery.resources import BY_KEY
+from controllers.dns.publish import KubeDnsEndpoints
 from controllers.dns.server import DnsServer
 from controllers.dns.view import DEFAULT_TTL, DEFAULT_ZONE, PODS_MODES, ClusterView, Obj
 from controllers.runtime.informer import Informer
@@ -70,11 +71,13 @@ async def run(
     context: str | None = None,
     on_ready: Callable[[int], None] | None = None,
     view: ClusterView | None = None,
+    publish: bool = False,
 ) -> None:
     """Serve cluster DNS on ``bind:port`` (UDP and TCP) from the API server at ``server``.
 
     Runs until cancelled.  ``on_ready(port)`` is called once the sockets are
-    bound (port 0 picks a free one); ``view`` lets a caller (tests) look inside.
+    bound (port 0 picks a free one); ``view`` lets a caller (tests) look inside. With ``publish``
+    this server's address goes into kube-dns's endpoints (controllers/dns/publish.py).
     """
     cfg = load_config(kubeconfig=kubeconfig, context=context, server=server)
     view = view or ClusterView(zone=zone, pods_mode=pods_mode, ttl=ttl, nameserver_ips=[bind])
@@ -83,15 +86,20 @@ async def run(
             on_ready(dns.port)
         feeds = informers(client, view)
         tasks = [asyncio.create_task(i.run(), name=f"dns:{i.rt.key}") for i in feeds]
+        published = KubeDnsEndpoints(client, bind=bind, port=dns.port) if publish else None
         try:
             await asyncio.gather(*(i.wait_synced() for i in feeds))
             view.mark_synced()
             log.info("dns: caches synced; answering for %s", view.zone)
+            if published is not None:  # only once it answers: the address in kube-dns must work
+                tasks.append(asyncio.create_task(published.run(), name="dns:kube-dns-endpoints"))
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if published is not None:
+                await published.withdraw()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pods", dest="pods_mode", choices=PODS_MODES, default="verified",
                    help="pod records a-b-c-d.<ns>.pod.<zone> (default verified)")
     p.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="record TTL in seconds (default 5)")
+    p.add_argument("--publish-endpoints", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep kube-system/kube-dns's Endpoints and EndpointSlice listing this server "
+                        "(when kube-dns has no selector; default: on)")
     p.add_argument("--log-level", default="info")
     return p
 
@@ -119,7 +130,8 @@ async def _main(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
         await run(server=args.server, port=args.port, zone=args.zone, bind=args.bind, upstream=args.upstream,
-                  pods_mode=args.pods_mode, ttl=args.ttl, kubeconfig=args.kubeconfig, context=args.context)
+                  pods_mode=args.pods_mode, ttl=args.ttl, kubeconfig=args.kubeconfig, context=args.context,
+                  publish=args.publish_endpoints)
 
 
 def main(argv: list[str] | None = None) -> int:
