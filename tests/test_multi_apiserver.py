@@ -1,4 +1,4 @@
-"""Two API servers on one PostgreSQL database: one ordered, gap-free history for every watcher."""
+"""Two API servers on one PostgreSQL database: one ordered history, missing nothing, for every watcher."""
 
 from __future__ import annotations
 
@@ -61,12 +61,17 @@ def test_writes_through_two_servers_reach_every_watcher_once_in_revision_order(t
         for t in watchers:
             t.join(60)
         done.set()
+        # Every pod's create revision, as stored. Not a gap-free range: the API servers' own Leases
+        # (the kubernetes endpoints) take revisions of the same counter while the pods are written.
+        listed = httpx.get(f"{b.url}/api/v1/namespaces/default/pods", timeout=30).json()["items"]
+        created = sorted(int(p["metadata"]["resourceVersion"]) for p in listed)
+        assert len(created) == total
         expected = None
         for tag, events in streams.items():
             revs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
             assert len(revs) == total, f"watcher {tag} saw {len(revs)} of {total}"
             assert revs == sorted(revs) and len(set(revs)) == total, f"watcher {tag}: out of order or duplicate"
-            assert revs == list(range(revs[0], revs[0] + total)), f"watcher {tag}: gap in revisions"
+            assert revs == created, f"watcher {tag}: its revisions are not the stored ones"
             names = [e["object"]["metadata"]["name"] for e in events]
             expected = expected or names
             assert names == expected  # every watcher, on either server, saw the same order
