@@ -213,7 +213,7 @@ async def edit_loop(s: Session, found: list[tuple[ResourceType, dict[str, Any]]]
         try:
             objs = parse_text(manual_strip(edited), source="edited-file")
             if not objs:
-                raise fail("error validating data: Object 'Kind' is missing in '{}'")
+                raise fail("invalid object to validate")
         except KctlError as e:
             results = Results()
             contains_error = True
@@ -268,7 +268,7 @@ def _validation_failure(detail: str) -> StatusError:
     """The Invalid error kubectl builds when the edited file fails validation (it names the first object)."""
     return errors.from_status({
         "code": 422, "reason": "Invalid", "message": "The edited file failed validation",
-        "details": {"causes": [{"field": "", "message": f'Invalid value: "The edited file failed validation": '
+        "details": {"causes": [{"field": "<nil>", "message": f'Invalid value: "The edited file failed validation": '
                                                        f"{detail}"}]},
     })
 
