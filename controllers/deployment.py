@@ -29,6 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apimachinery.objects import as_map, int_or, meta_of
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from controllers import rollout
@@ -48,24 +49,12 @@ REPLICASETS = BY_KEY["replicasets.apps"]
 PODS = BY_KEY["pods"]
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return _map(obj.get("metadata"))
-
-
 def _name(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("name") or "")
+    return str(meta_of(obj).get("name") or "")
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _map(_meta(obj).get("labels")).items()}
+    return {str(k): str(v) for k, v in as_map(meta_of(obj).get("labels")).items()}
 
 
 def _owner_key(obj: Mapping[str, Any]) -> str | None:
@@ -73,22 +62,22 @@ def _owner_key(obj: Mapping[str, Any]) -> str | None:
     ref = controller_ref(obj)
     if ref is None or ref.get("kind") != DEPLOYMENTS.kind or ref.get("apiVersion") != DEPLOYMENTS.api_version:
         return None
-    return f"{_meta(obj).get('namespace') or ''}/{ref.get('name')}"
+    return f"{meta_of(obj).get('namespace') or ''}/{ref.get('name')}"
 
 
 def new_replica_set(deployment: Mapping[str, Any], *, hash_: str, replicas: int, revision: int) -> Obj:
     """The ReplicaSet for the Deployment's current template (getNewReplicaSet's newRS)."""
-    meta, spec = _meta(deployment), _map(deployment.get("spec"))
-    template = copy.deepcopy(_map(spec.get("template")))
+    meta, spec = meta_of(deployment), as_map(deployment.get("spec"))
+    template = copy.deepcopy(as_map(spec.get("template")))
     tmeta = template.setdefault("metadata", {})
-    tmeta["labels"] = {**_map(tmeta.get("labels")), rollout.POD_TEMPLATE_HASH: hash_}
-    selector = copy.deepcopy(_map(spec.get("selector")))
-    selector["matchLabels"] = {**_map(selector.get("matchLabels")), rollout.POD_TEMPLATE_HASH: hash_}
+    tmeta["labels"] = {**as_map(tmeta.get("labels")), rollout.POD_TEMPLATE_HASH: hash_}
+    selector = copy.deepcopy(as_map(spec.get("selector")))
+    selector["matchLabels"] = {**as_map(selector.get("matchLabels")), rollout.POD_TEMPLATE_HASH: hash_}
     annotations = rollout.new_rs_annotations(deployment=deployment, rs_annotations={}, new_revision=revision,
                                              exists=False)
     rs_spec: dict[str, Any] = {"replicas": replicas, "selector": selector, "template": template}
-    if _int(spec.get("minReadySeconds")):
-        rs_spec["minReadySeconds"] = _int(spec.get("minReadySeconds"))
+    if int_or(spec.get("minReadySeconds")):
+        rs_spec["minReadySeconds"] = int_or(spec.get("minReadySeconds"))
     return {
         "apiVersion": REPLICASETS.api_version,
         "kind": REPLICASETS.kind,
@@ -106,11 +95,11 @@ def new_replica_set(deployment: Mapping[str, Any], *, hash_: str, replicas: int,
 
 def find_new(deployment: Mapping[str, Any], sets: Sequence[Obj]) -> Obj | None:
     """FindNewReplicaSet: the oldest set whose template equals the Deployment's (ignoring the hash label)."""
-    template = _map(_map(deployment.get("spec")).get("template"))
-    same = [s for s in sets if rollout.equal_ignore_hash(_map(_map(s.get("spec")).get("template")), template)]
+    template = as_map(as_map(deployment.get("spec")).get("template"))
+    same = [s for s in sets if rollout.equal_ignore_hash(as_map(as_map(s.get("spec")).get("template")), template)]
     if not same:
         return None
-    return min(same, key=lambda s: (str(_meta(s).get("creationTimestamp") or ""), str(_meta(s).get("name"))))
+    return min(same, key=lambda s: (str(meta_of(s).get("creationTimestamp") or ""), str(meta_of(s).get("name"))))
 
 
 class DeploymentController(Controller):
@@ -134,14 +123,14 @@ class DeploymentController(Controller):
 
     def _selector(self, d: Mapping[str, Any]) -> LabelSelector | None:
         try:
-            return from_label_selector_object(_map(d.get("spec")).get("selector"))
+            return from_label_selector_object(as_map(d.get("spec")).get("selector"))
         except Exception:
             return None
 
     def _matching(self, rs: Mapping[str, Any]) -> list[str]:
         labels = _labels(rs)
         out = []
-        for d in self.deployments.cache.list(str(_meta(rs).get("namespace") or "")):
+        for d in self.deployments.cache.list(str(meta_of(rs).get("namespace") or "")):
             sel = self._selector(d)
             if sel is not None and not sel.empty and sel.matches(labels):
                 out.append(object_key(d))
@@ -190,9 +179,9 @@ class DeploymentController(Controller):
 
     async def _scale(self, d: Obj, rs: Obj, size: int) -> Obj:
         """scaleReplicaSetAndRecordEvent: resize, refresh the replicas annotations, event on a size change."""
-        meta, spec = _meta(rs), _map(rs.get("spec"))
-        before = _int(spec.get("replicas"), 1)
-        annotations = {str(k): str(v) for k, v in _map(meta.get("annotations")).items()}
+        meta, spec = meta_of(rs), as_map(rs.get("spec"))
+        before = int_or(spec.get("replicas"), 1)
+        annotations = {str(k): str(v) for k, v in as_map(meta.get("annotations")).items()}
         wanted = {**annotations, **rollout.replicas_annotations(d)}
         if before == size and wanted == annotations:
             return rs
@@ -214,7 +203,7 @@ class DeploymentController(Controller):
         if cached is None:
             return
         d = copy.deepcopy(cached)
-        spec = _map(d.get("spec"))
+        spec = as_map(d.get("spec"))
         selector = self._selector(d)
         if selector is None:
             self.log.error("%s: Deployment %s has an invalid selector", self.name, key)
@@ -222,9 +211,9 @@ class DeploymentController(Controller):
         if selector.empty:
             await self.recorder.event(d, WARNING, "SelectingAll",
                                       "This deployment is selecting all pods. A non-empty selector is required.")
-            status = _map(d.get("status"))
-            if _int(status.get("observedGeneration")) < _int(_meta(d).get("generation"), 1):
-                await self._update_status(d, {**status, "observedGeneration": _int(_meta(d).get("generation"), 1)})
+            status = as_map(d.get("status"))
+            if int_or(status.get("observedGeneration")) < int_or(meta_of(d).get("generation"), 1):
+                await self._update_status(d, {**status, "observedGeneration": int_or(meta_of(d).get("generation"), 1)})
             return
         manager = RefManager(self.client, owner=d, owner_rt=DEPLOYMENTS, child_rt=REPLICASETS,
                              matches=lambda rs: selector.matches(_labels(rs)))
@@ -239,7 +228,7 @@ class DeploymentController(Controller):
         if self._is_scaling_event(d, sets):
             await self._sync(d, sets)
             return
-        strategy = _map(spec.get("strategy")).get("type") or rollout.ROLLING_UPDATE
+        strategy = as_map(spec.get("strategy")).get("type") or rollout.ROLLING_UPDATE
         if strategy == rollout.RECREATE:
             await self._rollout_recreate(d, sets)
         else:
@@ -258,20 +247,20 @@ class DeploymentController(Controller):
                        create: bool) -> tuple[Obj, Obj | None]:
         revision = rollout.max_revision(old) + 1
         if existing is not None:
-            meta, rs_spec = _meta(existing), _map(existing.get("spec"))
-            annotations = {str(k): str(v) for k, v in _map(meta.get("annotations")).items()}
+            meta, rs_spec = meta_of(existing), as_map(existing.get("spec"))
+            annotations = {str(k): str(v) for k, v in as_map(meta.get("annotations")).items()}
             wanted = rollout.new_rs_annotations(deployment=d, rs_annotations=annotations, new_revision=revision,
                                                 exists=True)
-            min_ready = _int(_map(d.get("spec")).get("minReadySeconds"))
-            if wanted != annotations or _int(rs_spec.get("minReadySeconds")) != min_ready:
+            min_ready = int_or(as_map(d.get("spec")).get("minReadySeconds"))
+            if wanted != annotations or int_or(rs_spec.get("minReadySeconds")) != min_ready:
                 new_spec = {**rs_spec, "minReadySeconds": min_ready} if min_ready else {
                     k: v for k, v in rs_spec.items() if k != "minReadySeconds"}
                 existing = await self.client.update(REPLICASETS, {**existing, "metadata": {**meta, "annotations": wanted},
                                                                   "spec": new_spec})
                 self.sets.cache.put(existing)
                 return d, existing
-            d = await self._set_revision(d, str(_map(_meta(existing).get("annotations")).get(rollout.REVISION) or ""))
-            status = _map(d.get("status"))
+            d = await self._set_revision(d, str(as_map(meta_of(existing).get("annotations")).get(rollout.REVISION) or ""))
+            status = as_map(d.get("status"))
             if rollout.has_progress_deadline(d) and rollout.get_condition(status, rollout.PROGRESSING) is None:
                 status = copy.deepcopy(status)
                 rollout.set_condition(status, rollout.condition(
@@ -281,9 +270,9 @@ class DeploymentController(Controller):
             return d, existing
         if not create:
             return d, None
-        status = _map(d.get("status"))
+        status = as_map(d.get("status"))
         collisions = status.get("collisionCount")
-        template = _map(_map(d.get("spec")).get("template"))
+        template = as_map(as_map(d.get("spec")).get("template"))
         hash_ = rollout.pod_template_hash(template, collisions if isinstance(collisions, int) else None)
         views = [rs_view(s) for s in old]
         probe = RS(name="", replicas=0)
@@ -294,7 +283,7 @@ class DeploymentController(Controller):
             replicas = rollout.replicas_of(d)
         body = new_replica_set(d, hash_=hash_, replicas=replicas, revision=revision)
         name = str(body["metadata"]["name"])
-        ns = str(_meta(d).get("namespace") or "")
+        ns = str(meta_of(d).get("namespace") or "")
         already = False
         try:
             created = await self.client.create(REPLICASETS, body, namespace=ns)
@@ -304,7 +293,7 @@ class DeploymentController(Controller):
                 found = await self.client.get(REPLICASETS, name, namespace=ns)
             ref = controller_ref(found)
             if ref is not None and ref.get("uid") == uid_of(d) and rollout.equal_ignore_hash(
-                    _map(_map(found.get("spec")).get("template")), template):
+                    as_map(as_map(found.get("spec")).get("template")), template):
                 created, already = found, True
             else:
                 # A different template hashed to this name: try the next name (collisionCount).
@@ -326,7 +315,7 @@ class DeploymentController(Controller):
                                       f"Scaled up replica set {name} from 0 to {replicas}")
         d = await self._set_revision(d, str(revision))
         if not already and rollout.has_progress_deadline(d):
-            status = copy.deepcopy(_map(d.get("status")))
+            status = copy.deepcopy(as_map(d.get("status")))
             rollout.set_condition(status, rollout.condition(rollout.PROGRESSING, "True",
                                                             rollout.NEW_REPLICA_SET_CREATED,
                                                             f'Created new replica set "{name}"', rfc3339()))
@@ -335,11 +324,11 @@ class DeploymentController(Controller):
 
     async def _set_revision(self, d: Obj, revision: str) -> Obj:
         """SetDeploymentRevision: the Deployment's revision annotation follows its new ReplicaSet's."""
-        annotations = {str(k): str(v) for k, v in _map(_meta(d).get("annotations")).items()}
+        annotations = {str(k): str(v) for k, v in as_map(meta_of(d).get("annotations")).items()}
         if not revision or annotations.get(rollout.REVISION) == revision:
             return d
         annotations[rollout.REVISION] = revision
-        return await self._update({**d, "metadata": {**_meta(d), "annotations": annotations}})
+        return await self._update({**d, "metadata": {**meta_of(d), "annotations": annotations}})
 
     # ---- strategies ---------------------------------------------------------------------
 
@@ -362,7 +351,7 @@ class DeploymentController(Controller):
         changes = rollout.proportional_scale(
             replicas=rollout.replicas_of(d), surge=rollout.max_surge(d), rolling=rollout.is_rolling_update(d),
             new=rs_view(new) if new is not None else None, old=[rs_view(s) for s in old],
-            current_status_replicas=_int(_map(d.get("status")).get("replicas")))
+            current_status_replicas=int_or(as_map(d.get("status")).get("replicas")))
 
         async def resize(rs: Obj) -> Obj:
             view = rs_view(rs)
@@ -373,7 +362,7 @@ class DeploymentController(Controller):
         old = [await resize(s) for s in old]
         if new is not None:
             new = await resize(new)
-        if _map(d.get("spec")).get("paused") is True:
+        if as_map(d.get("spec")).get("paused") is True:
             await self._cleanup(d, old)
         await self._sync_status(d, [*old, *([new] if new else [])], new, progress=False)
 
@@ -391,7 +380,7 @@ class DeploymentController(Controller):
             new = current[-1]
             await self._sync_status(d, current, new, progress=True)
             return
-        if rollout.deployment_complete(d, _map(d.get("status"))):
+        if rollout.deployment_complete(d, as_map(d.get("status"))):
             await self._cleanup(d, old)
         await self._sync_status(d, current, new, progress=True)
 
@@ -409,7 +398,7 @@ class DeploymentController(Controller):
             d, new, old = await self._get_all(d, sets, create=True)
             assert new is not None
         new = await self._scale(d, new, rollout.replicas_of(d))
-        if rollout.deployment_complete(d, _map(d.get("status"))):
+        if rollout.deployment_complete(d, as_map(d.get("status"))):
             await self._cleanup(d, old)
         await self._sync_status(d, [*old, new], new, progress=True)
 
@@ -419,24 +408,24 @@ class DeploymentController(Controller):
             return True
         old_uids = {uid_of(s) for s in old}
         new_uid = uid_of(new) if new is not None else None
-        for pod in self.pods.cache.list(str(_meta(d).get("namespace") or "")):
+        for pod in self.pods.cache.list(str(meta_of(d).get("namespace") or "")):
             ref = controller_ref(pod)
             if ref is None or ref.get("uid") == new_uid or ref.get("uid") not in old_uids:
                 continue
-            if _map(pod.get("status")).get("phase") not in ("Succeeded", "Failed"):
+            if as_map(pod.get("status")).get("phase") not in ("Succeeded", "Failed"):
                 return True
         return False
 
     async def _cleanup(self, d: Obj, old: list[Obj]) -> None:
         """cleanupDeployment: delete the oldest empty sets beyond revisionHistoryLimit."""
-        limit = _map(d.get("spec")).get("revisionHistoryLimit")
+        limit = as_map(d.get("spec")).get("revisionHistoryLimit")
         if not isinstance(limit, int):
             return
         for name in rollout.history_to_delete([rs_view(s) for s in old], limit):
             try:
-                await self.client.delete(REPLICASETS, name, namespace=str(_meta(d).get("namespace")))
+                await self.client.delete(REPLICASETS, name, namespace=str(meta_of(d).get("namespace")))
                 self.log.info("%s: deleted old ReplicaSet %s/%s (revisionHistoryLimit %d)", self.name,
-                              _meta(d).get("namespace"), name, limit)
+                              meta_of(d).get("namespace"), name, limit)
             except errors.NotFound:
                 pass
 
@@ -446,11 +435,11 @@ class DeploymentController(Controller):
         """checkPausedConditions: Progressing Unknown with DeploymentPaused / DeploymentResumed."""
         if not rollout.has_progress_deadline(d):
             return d
-        status = _map(d.get("status"))
+        status = as_map(d.get("status"))
         cond = rollout.get_condition(status, rollout.PROGRESSING)
         if cond is not None and cond.get("reason") == rollout.TIMED_OUT:
             return d
-        paused = _map(d.get("spec")).get("paused") is True
+        paused = as_map(d.get("spec")).get("paused") is True
         paused_cond = cond is not None and cond.get("reason") == rollout.PAUSED
         if paused and not paused_cond:
             new = rollout.condition(rollout.PROGRESSING, "Unknown", rollout.PAUSED, "Deployment is paused", rfc3339())
@@ -476,7 +465,7 @@ class DeploymentController(Controller):
             status = rollout.rollout_status(d, views, new_view, now=rfc3339(), now_seconds=now_seconds)
         else:
             status = rollout.calculate_status(d, views, new_view, rfc3339())
-        if not rollout.same_status(status, _map(d.get("status"))):
+        if not rollout.same_status(status, as_map(d.get("status"))):
             try:
                 d = await self._update_status(d, status)
             except errors.Conflict as e:

@@ -27,6 +27,7 @@ import argparse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from apimachinery.objects import meta_of
 from apimachinery.resources import BY_GROUP_KIND, BY_KEY, ResourceType
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import EventRecorder
@@ -44,16 +45,8 @@ SOLID, DANGLING, WAITING, UNKNOWN = "solid", "dangling", "waiting", "unknown"
 FOREGROUND_RECHECK = 2.0
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return _map(obj.get("metadata"))
-
-
 def owner_refs(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in _meta(obj).get("ownerReferences") or [] if isinstance(r, dict) and r.get("uid")]
+    return [r for r in meta_of(obj).get("ownerReferences") or [] if isinstance(r, dict) and r.get("uid")]
 
 
 def owner_type(ref: Mapping[str, Any]) -> ResourceType | None:
@@ -65,7 +58,7 @@ def owner_type(ref: Mapping[str, Any]) -> ResourceType | None:
 
 def propagation_for(obj: Mapping[str, Any]) -> str:
     """The policy a dependent is deleted with: what its own finalizers ask, else Background."""
-    finalizers = _meta(obj).get("finalizers") or []
+    finalizers = meta_of(obj).get("finalizers") or []
     if ORPHAN in finalizers:
         return "Orphan"
     if FOREGROUND in finalizers:
@@ -98,7 +91,7 @@ class GarbageCollector(Controller):
         for key in resources:
             rt = BY_KEY[key]
             inf = self.informer(rt)
-            inf.cache.add_index("uid", lambda o: [str(_meta(o).get("uid") or "")])
+            inf.cache.add_index("uid", lambda o: [str(meta_of(o).get("uid") or "")])
             inf.cache.add_index("owner", lambda o: [str(r["uid"]) for r in owner_refs(o)])
             inf.add_handler(on_add=self._changed(rt), on_update=self._updated(rt), on_delete=self._deleted(rt))
             self.watched[rt.key] = inf
@@ -142,7 +135,7 @@ class GarbageCollector(Controller):
 
     @staticmethod
     def _has_gc_finalizer(obj: Mapping[str, Any]) -> bool:
-        meta = _meta(obj)
+        meta = meta_of(obj)
         return meta.get("deletionTimestamp") is not None and bool(
             {ORPHAN, FOREGROUND} & set(meta.get("finalizers") or []))
 
@@ -163,7 +156,7 @@ class GarbageCollector(Controller):
 
     def _deleted(self, rt: ResourceType) -> Any:
         def handler(obj: Obj) -> None:
-            uid = str(_meta(obj).get("uid") or "")
+            uid = str(meta_of(obj).get("uid") or "")
             for dep_rt, dep in self.dependents(uid):
                 self.queue.add(self.key_of(dep_rt, dep))
             # a foreground owner waits for its dependents: one less may be the last
@@ -181,7 +174,7 @@ class GarbageCollector(Controller):
             if ort is None or ort.key not in self.watched:
                 return True
             owner = self._cached_owner(ort, str(ref["uid"]))
-            if owner is None or FOREGROUND in (_meta(owner).get("finalizers") or []):
+            if owner is None or FOREGROUND in (meta_of(owner).get("finalizers") or []):
                 return True
         return False
 
@@ -191,7 +184,7 @@ class GarbageCollector(Controller):
         rt, obj = self._get(key)
         if obj is None:
             return
-        meta = _meta(obj)
+        meta = meta_of(obj)
         if meta.get("deletionTimestamp") is not None:
             finalizers = meta.get("finalizers") or []
             if ORPHAN in finalizers:
@@ -225,15 +218,15 @@ class GarbageCollector(Controller):
                                               namespace=namespace if ort.namespaced else None)
             except errors.NotFound:
                 return DANGLING
-            if str(_meta(owner).get("uid") or "") != uid:
+            if str(meta_of(owner).get("uid") or "") != uid:
                 return DANGLING
-        if owner is not None and FOREGROUND in (_meta(owner).get("finalizers") or []) and \
-                _meta(owner).get("deletionTimestamp") is not None:
+        if owner is not None and FOREGROUND in (meta_of(owner).get("finalizers") or []) and \
+                meta_of(owner).get("deletionTimestamp") is not None:
             return WAITING
         return SOLID
 
     async def _delete(self, rt: ResourceType, obj: Obj, policy: str) -> None:
-        meta = _meta(obj)
+        meta = meta_of(obj)
         if meta.get("deletionTimestamp") is not None:
             return  # already on its way out
         try:
@@ -247,7 +240,7 @@ class GarbageCollector(Controller):
 
     async def _remove_refs(self, rt: ResourceType, obj: Obj, uids: list[str]) -> None:
         """Drop the named ownerReferences (strategic merge ``$patch: delete`` by uid)."""
-        meta = _meta(obj)
+        meta = meta_of(obj)
         patch = {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid} for uid in uids],
                               "uid": meta.get("uid")}}
         try:
@@ -258,16 +251,16 @@ class GarbageCollector(Controller):
         self.count("remove_reference")
 
     async def _orphan_dependents(self, rt: ResourceType, owner: Obj) -> None:
-        uid = str(_meta(owner).get("uid") or "")
+        uid = str(meta_of(owner).get("uid") or "")
         for dep_rt, dep in self.dependents(uid):
             await self._remove_refs(dep_rt, dep, [uid])
         await self._remove_finalizer(rt, owner, ORPHAN)
 
     async def _delete_dependents(self, rt: ResourceType, owner: Obj) -> None:
-        uid = str(_meta(owner).get("uid") or "")
+        uid = str(meta_of(owner).get("uid") or "")
         remaining = self.dependents(uid)
         for dep_rt, dep in remaining:
-            if _meta(dep).get("deletionTimestamp") is None:
+            if meta_of(dep).get("deletionTimestamp") is None:
                 await self._delete(dep_rt, dep, "Foreground" if dep_rt.key in ("deployments.apps",
                                                                                "replicasets.apps") else "Background")
         if remaining:
@@ -275,7 +268,7 @@ class GarbageCollector(Controller):
         await self._remove_finalizer(rt, owner, FOREGROUND)
 
     async def _remove_finalizer(self, rt: ResourceType, obj: Obj, finalizer: str) -> None:
-        meta = _meta(obj)
+        meta = meta_of(obj)
         finalizers = [f for f in meta.get("finalizers") or [] if f != finalizer]
         patch = {"metadata": {"finalizers": finalizers or None,
                               "resourceVersion": str(meta.get("resourceVersion") or "")}}

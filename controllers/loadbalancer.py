@@ -29,6 +29,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+from apimachinery.objects import as_map
 from apimachinery.resources import BY_KEY
 from controllers.runtime.controller import Controller
 from controllers.runtime.events import NORMAL, WARNING
@@ -40,10 +41,6 @@ from kubeclient.client import Client
 
 Obj = dict[str, Any]
 SERVICES = BY_KEY["services"]
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 class Pool:
@@ -85,12 +82,12 @@ class Pool:
 
 
 def ingress_ips(service: Obj) -> list[str]:
-    ingress = _map(_map(service.get("status")).get("loadBalancer")).get("ingress") or []
-    return [str(_map(i).get("ip")) for i in ingress if _map(i).get("ip")]
+    ingress = as_map(as_map(service.get("status")).get("loadBalancer")).get("ingress") or []
+    return [str(as_map(i).get("ip")) for i in ingress if as_map(i).get("ip")]
 
 
 def is_ours(service: Obj, lb_class: str | None) -> bool:
-    spec = _map(service.get("spec"))
+    spec = as_map(service.get("spec"))
     return spec.get("type") == "LoadBalancer" and spec.get("loadBalancerClass") == lb_class
 
 
@@ -149,7 +146,7 @@ class LoadBalancerController(Controller):
 
     async def _write_status(self, svc: Obj, ingress: list[Obj]) -> None:
         body = dict(svc)
-        body["status"] = {**_map(svc.get("status")), "loadBalancer": {"ingress": ingress} if ingress else {}}
+        body["status"] = {**as_map(svc.get("status")), "loadBalancer": {"ingress": ingress} if ingress else {}}
         try:
             await self.client.update_status(SERVICES, body)
         except errors.NotFound:
@@ -166,14 +163,14 @@ class LoadBalancerController(Controller):
         if not is_ours(svc, self.lb_class):
             ip = self.release(key)
             ours = [i for i in current_ips if i in self.pool]
-            if ip is not None or (ours and _map(svc.get("spec")).get("type") != "LoadBalancer"):
+            if ip is not None or (ours and as_map(svc.get("spec")).get("type") != "LoadBalancer"):
                 if current_ips:
                     await self._write_status(svc, [])
                     self.count("release")
                     self.log.info("%s: %s is no longer a LoadBalancer of ours; released %s", self.name, key,
                                   ip or ",".join(ours))
             return
-        requested = str(_map(svc.get("spec")).get("loadBalancerIP") or "")
+        requested = str(as_map(svc.get("spec")).get("loadBalancerIP") or "")
         ip, why = self.choose(key, requested)
         if ip is None:
             await self.recorder.event(svc, WARNING, "AllocationFailed", why)

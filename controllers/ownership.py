@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from apimachinery.objects import meta_of
 from apimachinery.resources import ResourceType
 from kubeclient import errors
 from kubeclient.client import Client
@@ -26,14 +27,9 @@ log = logging.getLogger("controllers.ownership")
 Obj = dict[str, Any]
 
 
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    m = obj.get("metadata")
-    return m if isinstance(m, dict) else {}
-
-
 def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """metav1.GetControllerOf: the ownerReference with controller=true, if any."""
-    for ref in _meta(obj).get("ownerReferences") or []:
+    for ref in meta_of(obj).get("ownerReferences") or []:
         if isinstance(ref, dict) and ref.get("controller") is True:
             return ref
     return None
@@ -41,17 +37,17 @@ def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def owner_reference(owner: Mapping[str, Any], *, api_version: str, kind: str) -> dict[str, Any]:
     """metav1.NewControllerRef: controller=true and blockOwnerDeletion=true."""
-    meta = _meta(owner)
+    meta = meta_of(owner)
     return {"apiVersion": api_version, "kind": kind, "name": meta.get("name"), "uid": meta.get("uid"),
             "controller": True, "blockOwnerDeletion": True}
 
 
 def is_deleting(obj: Mapping[str, Any]) -> bool:
-    return _meta(obj).get("deletionTimestamp") is not None
+    return meta_of(obj).get("deletionTimestamp") is not None
 
 
 def uid_of(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("uid") or "")
+    return str(meta_of(obj).get("uid") or "")
 
 
 class RefManager:
@@ -97,7 +93,7 @@ class RefManager:
     async def _fresh_owner_ok(self) -> bool:
         """canAdopt: re-read the owner; a different uid or a deletionTimestamp forbids adoption."""
         if self._can_adopt is None:
-            meta = _meta(self.owner)
+            meta = meta_of(self.owner)
             try:
                 fresh = await self.client.get(self.owner_rt, str(meta.get("name")), namespace=meta.get("namespace"))
             except errors.NotFound:
@@ -109,7 +105,7 @@ class RefManager:
     async def _adopt(self, child: Obj) -> Obj | None:
         if not await self._fresh_owner_ok():
             return None
-        meta = _meta(child)
+        meta = meta_of(child)
         ref = owner_reference(self.owner, api_version=self.owner_rt.api_version, kind=self.owner_rt.kind)
         patch = {"metadata": {"ownerReferences": [ref], "uid": meta.get("uid")}}
         try:
@@ -119,11 +115,11 @@ class RefManager:
             log.info("could not adopt %s %s/%s: %s", self.child_rt.kind, meta.get("namespace"), meta.get("name"), e)
             return None
         log.info("%s %s/%s adopted by %s %s", self.child_rt.kind, meta.get("namespace"), meta.get("name"),
-                 self.owner_rt.kind, _meta(self.owner).get("name"))
+                 self.owner_rt.kind, meta_of(self.owner).get("name"))
         return adopted
 
     async def _release(self, child: Obj) -> None:
-        meta = _meta(child)
+        meta = meta_of(child)
         patch = {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid_of(self.owner)}],
                               "uid": meta.get("uid")}}
         try:
@@ -132,4 +128,4 @@ class RefManager:
         except (errors.NotFound, errors.Invalid, errors.Conflict):
             return
         log.info("%s %s/%s released by %s %s", self.child_rt.kind, meta.get("namespace"), meta.get("name"),
-                 self.owner_rt.kind, _meta(self.owner).get("name"))
+                 self.owner_rt.kind, meta_of(self.owner).get("name"))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from apimachinery.objects import as_map, int_or
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from controllers.ownership import RefManager, controller_ref, is_deleting, uid_of
@@ -50,14 +51,6 @@ REPLICA_FAILURE = "ReplicaFailure"
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 def _time(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None
@@ -74,12 +67,12 @@ def _time(value: Any) -> float | None:
 
 def is_pod_active(pod: Mapping[str, Any]) -> bool:
     """controller.IsPodActive: not terminal and not being deleted."""
-    phase = _map(pod.get("status")).get("phase")
+    phase = as_map(pod.get("status")).get("phase")
     return phase not in ("Succeeded", "Failed") and not is_deleting(pod)
 
 
 def _ready_condition(pod: Mapping[str, Any]) -> dict[str, Any] | None:
-    for c in _map(pod.get("status")).get("conditions") or []:
+    for c in as_map(pod.get("status")).get("conditions") or []:
         if isinstance(c, dict) and c.get("type") == "Ready":
             return c
     return None
@@ -104,7 +97,7 @@ def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> 
 
 
 def _max_restarts(pod: Mapping[str, Any]) -> int:
-    return max((_int(_map(cs).get("restartCount")) for cs in _map(pod.get("status")).get("containerStatuses") or []),
+    return max((int_or(as_map(cs).get("restartCount")) for cs in as_map(pod.get("status")).get("containerStatuses") or []),
                default=0)
 
 
@@ -118,18 +111,18 @@ def deletion_order(pods: Sequence[Obj], related: Sequence[Obj]) -> list[Obj]:
     on_node: dict[str, int] = {}
     for p in related:
         if is_pod_active(p):
-            node = str(_map(p.get("spec")).get("nodeName") or "")
+            node = str(as_map(p.get("spec")).get("nodeName") or "")
             on_node[node] = on_node.get(node, 0) + 1
 
     def key(p: Obj) -> tuple[Any, ...]:
-        node = str(_map(p.get("spec")).get("nodeName") or "")
+        node = str(as_map(p.get("spec")).get("nodeName") or "")
         ready = is_pod_ready(p)
         cond = _ready_condition(p) or {}
         ready_at = _time(cond.get("lastTransitionTime")) if ready else None
-        created = _time(_map(p.get("metadata")).get("creationTimestamp"))
+        created = _time(as_map(p.get("metadata")).get("creationTimestamp"))
         return (
             1 if node else 0,
-            _PHASE_ORDER.get(str(_map(p.get("status")).get("phase") or ""), 0),
+            _PHASE_ORDER.get(str(as_map(p.get("status")).get("phase") or ""), 0),
             1 if ready else 0,
             -on_node.get(node, 0),
             -(ready_at if ready_at is not None else float("inf")) if ready else 0.0,
@@ -142,9 +135,9 @@ def deletion_order(pods: Sequence[Obj], related: Sequence[Obj]) -> list[Obj]:
 
 def pod_from_template(rs: Mapping[str, Any]) -> Obj:
     """controller.GetPodFromTemplate: labels, annotations, finalizers and spec of the template; owned by ``rs``."""
-    meta = _map(rs.get("metadata"))
-    template = _map(_map(rs.get("spec")).get("template"))
-    tmeta = _map(template.get("metadata"))
+    meta = as_map(rs.get("metadata"))
+    template = as_map(as_map(rs.get("spec")).get("template"))
+    tmeta = as_map(template.get("metadata"))
     pod_meta: dict[str, Any] = {"generateName": f"{meta.get('name')}-"}
     for key in ("labels", "annotations", "finalizers"):
         if tmeta.get(key):
@@ -152,20 +145,20 @@ def pod_from_template(rs: Mapping[str, Any]) -> Obj:
     pod_meta["ownerReferences"] = [{"apiVersion": REPLICASETS.api_version, "kind": REPLICASETS.kind,
                                     "name": meta.get("name"), "uid": meta.get("uid"), "controller": True,
                                     "blockOwnerDeletion": True}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": _map(template.get("spec"))}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": as_map(template.get("spec"))}
 
 
 def replica_set_status(rs: Mapping[str, Any], pods: Sequence[Obj], *, now: float,
                        failure: tuple[str, str] | None = None, now_text: str = "") -> dict[str, Any]:
     """calculateStatus: counts over the owned active Pods, and the ReplicaFailure condition."""
-    spec = _map(rs.get("spec"))
-    template_labels = {str(k): str(v) for k, v in _map(_map(_map(spec.get("template")).get("metadata")).get(
+    spec = as_map(rs.get("spec"))
+    template_labels = {str(k): str(v) for k, v in as_map(as_map(as_map(spec.get("template")).get("metadata")).get(
         "labels")).items()}
-    min_ready = _int(spec.get("minReadySeconds"))
-    status = dict(_map(rs.get("status")))
+    min_ready = int_or(spec.get("minReadySeconds"))
+    status = dict(as_map(rs.get("status")))
     fully = ready = available = 0
     for p in pods:
-        labels = _map(_map(p.get("metadata")).get("labels"))
+        labels = as_map(as_map(p.get("metadata")).get("labels"))
         if all(labels.get(k) == v for k, v in template_labels.items()):
             fully += 1
         wait = available_in(p, min_ready, now)
@@ -185,13 +178,13 @@ def replica_set_status(rs: Mapping[str, Any], pods: Sequence[Obj], *, now: float
     else:
         status.pop("conditions", None)
     status.update(replicas=len(pods), fullyLabeledReplicas=fully, readyReplicas=ready, availableReplicas=available,
-                  observedGeneration=_int(_map(rs.get("metadata")).get("generation"), 1))
+                  observedGeneration=int_or(as_map(rs.get("metadata")).get("generation"), 1))
     return status
 
 
 def next_availability_check(rs: Mapping[str, Any], pods: Sequence[Obj], now: float) -> float | None:
     """Seconds until the next owned ready Pod becomes available (minReadySeconds), if any."""
-    min_ready = _int(_map(rs.get("spec")).get("minReadySeconds"))
+    min_ready = int_or(as_map(rs.get("spec")).get("minReadySeconds"))
     if min_ready <= 0:
         return None
     waits = [w for p in pods if (w := available_in(p, min_ready, now)) is not None and w > 0]
@@ -280,7 +273,7 @@ def _owner_key(pod: Mapping[str, Any]) -> str | None:
     ref = controller_ref(pod)
     if ref is None or ref.get("kind") != REPLICASETS.kind or ref.get("apiVersion") != REPLICASETS.api_version:
         return None
-    ns = str(_map(pod.get("metadata")).get("namespace") or "")
+    ns = str(as_map(pod.get("metadata")).get("namespace") or "")
     return f"{ns}/{ref.get('name')}"
 
 
@@ -306,7 +299,7 @@ class ReplicaSetController(Controller):
     def _selector(self, rs: Mapping[str, Any]) -> LabelSelector | None:
         """The parsed spec.selector (cached per ReplicaSet and selector value); None if it does not parse."""
         key = object_key(dict(rs))
-        raw = _map(rs.get("spec")).get("selector")
+        raw = as_map(rs.get("spec")).get("selector")
         cached = self._selectors.get(key)
         if cached is not None and cached[0] == raw:
             return cached[1]
@@ -319,8 +312,8 @@ class ReplicaSetController(Controller):
 
     def _matching_sets(self, pod: Mapping[str, Any]) -> list[str]:
         """Keys of the ReplicaSets in the Pod's namespace whose selector matches it (orphan handling)."""
-        meta = _map(pod.get("metadata"))
-        labels = {str(k): str(v) for k, v in _map(meta.get("labels")).items()}
+        meta = as_map(pod.get("metadata"))
+        labels = {str(k): str(v) for k, v in as_map(meta.get("labels")).items()}
         out = []
         for rs in self.sets.cache.list(str(meta.get("namespace") or "")):
             sel = self._selector(rs)
@@ -356,7 +349,7 @@ class ReplicaSetController(Controller):
                     self.queue.add_after(new_owner, wait + 0.05)
         elif controller_ref(new) is None:
             keys = set(self._matching_sets(new))
-            if _map(old.get("metadata")).get("labels") != _map(new.get("metadata")).get("labels"):
+            if as_map(old.get("metadata")).get("labels") != as_map(new.get("metadata")).get("labels"):
                 keys.update(self._matching_sets(old))
             for key in keys:
                 self.queue.add(key)
@@ -370,7 +363,7 @@ class ReplicaSetController(Controller):
     def _min_ready(self, key: str) -> int:
         ns, name = split_key(key)
         rs = self.sets.cache.get(ns or None, name)
-        return _int(_map(_map(rs or {}).get("spec")).get("minReadySeconds"))
+        return int_or(as_map(as_map(rs or {}).get("spec")).get("minReadySeconds"))
 
     # ---- reconcile ------------------------------------------------------------
 
@@ -389,7 +382,7 @@ class ReplicaSetController(Controller):
         candidates = [p for p in self.pods.cache.list(ns) if is_pod_active(p)]
         manager = RefManager(self.client, owner=rs, owner_rt=REPLICASETS, child_rt=PODS,
                              matches=lambda p: not selector.empty and selector.matches(
-                                 {str(k): str(v) for k, v in _map(_map(p.get("metadata")).get("labels")).items()}))
+                                 {str(k): str(v) for k, v in as_map(as_map(p.get("metadata")).get("labels")).items()}))
         pods = await manager.claim(candidates)
         failure: tuple[str, str] | None = None
         error: Exception | None = None
@@ -409,7 +402,7 @@ class ReplicaSetController(Controller):
     async def _manage(self, key: str, rs: Obj, pods: list[Obj],
                       related: list[Obj]) -> tuple[tuple[str, str] | None, Exception | None, set[str]]:
         """manageReplicas: create or delete the difference. Returns (failure condition, error, deleted keys)."""
-        want = max(0, _int(_map(rs.get("spec")).get("replicas"), 1))
+        want = max(0, int_or(as_map(rs.get("spec")).get("replicas"), 1))
         diff = len(pods) - want
         if diff < 0:
             n = min(-diff, self.burst)
@@ -444,7 +437,7 @@ class ReplicaSetController(Controller):
         return None, None, set()
 
     async def _create_pod(self, rs: Obj) -> None:
-        ns = str(_map(rs.get("metadata")).get("namespace") or "")
+        ns = str(as_map(rs.get("metadata")).get("namespace") or "")
         try:
             pod = await self.client.create(PODS, pod_from_template(rs), namespace=ns)
         except errors.ApiError as e:
@@ -453,10 +446,10 @@ class ReplicaSetController(Controller):
             await self.recorder.event(rs, WARNING, "FailedCreate", f"Error creating: {e.message}")
             raise
         self.count("create_pod")
-        await self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {_map(pod.get('metadata')).get('name')}")
+        await self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {as_map(pod.get('metadata')).get('name')}")
 
     async def _delete_pod(self, rs: Obj, pod: Obj) -> None:
-        meta = _map(pod.get("metadata"))
+        meta = as_map(pod.get("metadata"))
         try:
             await self.client.delete(PODS, str(meta.get("name")), namespace=str(meta.get("namespace")),
                                      preconditions={"uid": uid_of(pod)})
@@ -474,7 +467,7 @@ class ReplicaSetController(Controller):
         On a conflict the ReplicaSet changed meanwhile: its update event has
         queued it again, and that sync computes the status against the new spec.
         """
-        if status == _map(rs.get("status")):
+        if status == as_map(rs.get("status")):
             return
         try:
             await self.client.update_status(REPLICASETS, {**rs, "status": status})

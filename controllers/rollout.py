@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from apimachinery.objects import as_map, int_or
+
 Obj = dict[str, Any]
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -58,14 +60,6 @@ FAILED_RS_CREATE = "ReplicaSetCreateError"
 _SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 # ---------------------------------------------------------------------------
 # IntOrString arithmetic and the surge/unavailable fenceposts
 # ---------------------------------------------------------------------------
@@ -93,16 +87,16 @@ def resolve_fenceposts(max_surge: Any, max_unavailable: Any, desired: int) -> tu
 
 
 def replicas_of(deployment: Mapping[str, Any]) -> int:
-    return _int(_map(deployment.get("spec")).get("replicas"), 1)
+    return int_or(as_map(deployment.get("spec")).get("replicas"), 1)
 
 
 def is_rolling_update(deployment: Mapping[str, Any]) -> bool:
-    kind = _map(_map(deployment.get("spec")).get("strategy")).get("type") or ROLLING_UPDATE
+    kind = as_map(as_map(deployment.get("spec")).get("strategy")).get("type") or ROLLING_UPDATE
     return bool(kind == ROLLING_UPDATE)
 
 
 def _rolling(deployment: Mapping[str, Any]) -> dict[str, Any]:
-    return _map(_map(_map(deployment.get("spec")).get("strategy")).get("rollingUpdate"))
+    return as_map(as_map(as_map(deployment.get("spec")).get("strategy")).get("rollingUpdate"))
 
 
 def max_surge(deployment: Mapping[str, Any]) -> int:
@@ -167,19 +161,19 @@ def _annotation_int(annotations: Mapping[str, Any], key: str) -> int | None:
 
 def rs_view(obj: Mapping[str, Any]) -> RS:
     """The RS view of a ReplicaSet object."""
-    meta, spec, status = _map(obj.get("metadata")), _map(obj.get("spec")), _map(obj.get("status"))
-    annotations = _map(meta.get("annotations"))
+    meta, spec, status = as_map(obj.get("metadata")), as_map(obj.get("spec")), as_map(obj.get("status"))
+    annotations = as_map(meta.get("annotations"))
     return RS(
         name=str(meta.get("name") or ""),
-        replicas=_int(spec.get("replicas"), 1),
-        current=_int(status.get("replicas")),
-        ready=_int(status.get("readyReplicas")),
-        available=_int(status.get("availableReplicas")),
+        replicas=int_or(spec.get("replicas"), 1),
+        current=int_or(status.get("replicas")),
+        ready=int_or(status.get("readyReplicas")),
+        available=int_or(status.get("availableReplicas")),
         created=str(meta.get("creationTimestamp") or ""),
         revision=_annotation_int(annotations, REVISION) or 0,
         desired=_annotation_int(annotations, DESIRED_REPLICAS),
         max_replicas=_annotation_int(annotations, MAX_REPLICAS),
-        observed=_int(status.get("observedGeneration")) >= _int(meta.get("generation"), 1),
+        observed=int_or(status.get("observedGeneration")) >= int_or(meta.get("generation"), 1),
         deleting=meta.get("deletionTimestamp") is not None,
     )
 
@@ -385,8 +379,8 @@ def pod_template_hash(template: Mapping[str, Any], collision_count: int | None =
 def template_without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a pod template without the pod-template-hash label (and without an emptied labels map)."""
     t = copy.deepcopy(dict(template))
-    meta = _map(t.get("metadata"))
-    labels = _map(meta.get("labels"))
+    meta = as_map(t.get("metadata"))
+    labels = as_map(meta.get("labels"))
     if POD_TEMPLATE_HASH in labels:
         labels = {k: v for k, v in labels.items() if k != POD_TEMPLATE_HASH}
         meta = {**meta, "labels": labels} if labels else {k: v for k, v in meta.items() if k != "labels"}
@@ -412,7 +406,7 @@ def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def revision_of(obj: Mapping[str, Any]) -> int:
-    return _annotation_int(_map(_map(obj.get("metadata")).get("annotations")), REVISION) or 0
+    return _annotation_int(as_map(as_map(obj.get("metadata")).get("annotations")), REVISION) or 0
 
 
 def max_revision(sets: Iterable[Mapping[str, Any]]) -> int:
@@ -435,7 +429,7 @@ def new_rs_annotations(*, deployment: Mapping[str, Any], rs_annotations: Mapping
     A set that already had a lower revision (a rollback to it) keeps its
     previous revisions in ``deployment.kubernetes.io/revision-history``.
     """
-    d_ann = _map(_map(deployment.get("metadata")).get("annotations"))
+    d_ann = as_map(as_map(deployment.get("metadata")).get("annotations"))
     out = copied_annotations({str(k): str(v) for k, v in d_ann.items()}, rs_annotations)
     old_text = rs_annotations.get(REVISION)
     old = _annotation_int(rs_annotations, REVISION) or 0
@@ -510,11 +504,11 @@ def remove_condition(status: dict[str, Any], ctype: str) -> None:
 
 def calculate_status(deployment: Mapping[str, Any], sets: Sequence[RS], new: RS | None, now: str) -> dict[str, Any]:
     """calculateStatus: counts summed over the sets, and the Available condition."""
-    old_status = _map(deployment.get("status"))
+    old_status = as_map(deployment.get("status"))
     available = sum(r.available for r in sets)
     total = sum(r.replicas for r in sets)
     status: dict[str, Any] = {
-        "observedGeneration": _int(_map(deployment.get("metadata")).get("generation"), 1),
+        "observedGeneration": int_or(as_map(deployment.get("metadata")).get("generation"), 1),
         "replicas": sum(r.current for r in sets),
         "updatedReplicas": new.current if new is not None else 0,
         "readyReplicas": sum(r.ready for r in sets),
@@ -537,24 +531,24 @@ def calculate_status(deployment: Mapping[str, Any], sets: Sequence[RS], new: RS 
 
 
 def has_progress_deadline(deployment: Mapping[str, Any]) -> bool:
-    deadline = _map(deployment.get("spec")).get("progressDeadlineSeconds")
+    deadline = as_map(deployment.get("spec")).get("progressDeadlineSeconds")
     return isinstance(deadline, int) and deadline != MAX_INT32
 
 
 def deployment_complete(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
     replicas = replicas_of(deployment)
-    return (_int(status.get("updatedReplicas")) == replicas and _int(status.get("replicas")) == replicas
-            and _int(status.get("availableReplicas")) == replicas
-            and _int(status.get("observedGeneration")) >= _int(_map(deployment.get("metadata")).get("generation"), 1))
+    return (int_or(status.get("updatedReplicas")) == replicas and int_or(status.get("replicas")) == replicas
+            and int_or(status.get("availableReplicas")) == replicas
+            and int_or(status.get("observedGeneration")) >= int_or(as_map(deployment.get("metadata")).get("generation"), 1))
 
 
 def deployment_progressing(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
-    old = _map(deployment.get("status"))
-    old_old = _int(old.get("replicas")) - _int(old.get("updatedReplicas"))
-    new_old = _int(status.get("replicas")) - _int(status.get("updatedReplicas"))
-    return (_int(status.get("updatedReplicas")) > _int(old.get("updatedReplicas")) or new_old < old_old
-            or _int(status.get("readyReplicas")) > _int(old.get("readyReplicas"))
-            or _int(status.get("availableReplicas")) > _int(old.get("availableReplicas")))
+    old = as_map(deployment.get("status"))
+    old_old = int_or(old.get("replicas")) - int_or(old.get("updatedReplicas"))
+    new_old = int_or(status.get("replicas")) - int_or(status.get("updatedReplicas"))
+    return (int_or(status.get("updatedReplicas")) > int_or(old.get("updatedReplicas")) or new_old < old_old
+            or int_or(status.get("readyReplicas")) > int_or(old.get("readyReplicas"))
+            or int_or(status.get("availableReplicas")) > int_or(old.get("availableReplicas")))
 
 
 def seconds_until_deadline(deployment: Mapping[str, Any], status: Mapping[str, Any], now: float) -> float | None:
@@ -568,18 +562,18 @@ def seconds_until_deadline(deployment: Mapping[str, Any], status: Mapping[str, A
         t = datetime.fromisoformat(str(cond.get("lastUpdateTime")).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-    return t + int(_map(deployment.get("spec")).get("progressDeadlineSeconds") or 0) - now
+    return t + int(as_map(deployment.get("spec")).get("progressDeadlineSeconds") or 0) - now
 
 
 def rollout_status(deployment: Mapping[str, Any], sets: Sequence[RS], new: RS | None, *, now: str,
                    now_seconds: float, new_name: str | None = None) -> dict[str, Any]:
     """syncRolloutStatus: calculateStatus plus the Progressing condition (progress, completion, timeout)."""
     status = calculate_status(deployment, sets, new, now)
-    name = str(_map(deployment.get("metadata")).get("name") or "")
+    name = str(as_map(deployment.get("metadata")).get("name") or "")
     rs_name = new_name if new_name is not None else (new.name if new is not None else None)
     if not has_progress_deadline(deployment):
         remove_condition(status, PROGRESSING)
-    current = get_condition(_map(deployment.get("status")), PROGRESSING)
+    current = get_condition(as_map(deployment.get("status")), PROGRESSING)
     complete_before = (status["replicas"] == status["updatedReplicas"] and current is not None
                        and current.get("reason") == NEW_RS_AVAILABLE)
     if has_progress_deadline(deployment) and not complete_before:

@@ -37,6 +37,7 @@ from typing import Any
 import click
 from prometheus_client import Counter
 
+from apimachinery.objects import meta_of
 from apimachinery.resources import BY_KEY
 from controllers.endpoints import desired
 from controllers.endpoints.tracker import WriteTracker
@@ -70,13 +71,8 @@ MISSING_NODE_RETRY = 1.0
 # ---------------------------------------------------------------------------
 
 
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    m = obj.get("metadata")
-    return m if isinstance(m, dict) else {}
-
-
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    labels = _meta(obj).get("labels")
+    labels = meta_of(obj).get("labels")
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
@@ -91,11 +87,11 @@ def selector_index(service: Obj) -> list[str]:
         return []
     sel = _selector(service)
     key = min(sel)
-    return [f"{_meta(service).get('namespace', '')}/{key}={sel[key]}"]
+    return [f"{meta_of(service).get('namespace', '')}/{key}={sel[key]}"]
 
 
 def pod_label_index(pod: Obj) -> list[str]:
-    ns = _meta(pod).get("namespace", "")
+    ns = meta_of(pod).get("namespace", "")
     return [f"{ns}/{k}={v}" for k, v in _labels(pod).items()]
 
 
@@ -106,7 +102,7 @@ def pod_node_index(pod: Obj) -> list[str]:
 
 def slice_service_index(slice_: Obj) -> list[str]:
     name = _labels(slice_).get(desired.LABEL_SERVICE_NAME)
-    return [f"{_meta(slice_).get('namespace', '')}/{name}"] if name else []
+    return [f"{meta_of(slice_).get('namespace', '')}/{name}"] if name else []
 
 
 def pod_projection(pod: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -114,7 +110,7 @@ def pod_projection(pod: Mapping[str, Any]) -> tuple[Any, ...]:
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
     return (
-        _meta(pod).get("deletionTimestamp") is not None,
+        meta_of(pod).get("deletionTimestamp") is not None,
         desired.is_pod_ready(pod),
         desired.is_pod_terminal(pod),
         tuple(desired.pod_ips(pod)),
@@ -236,13 +232,13 @@ class EndpointsController(Controller):
                 self.queue.add(key)
 
     def _pod_added(self, pod: Obj) -> None:
-        self._enqueue_batched(self.services_for(str(_meta(pod).get("namespace") or ""), _labels(pod)))
+        self._enqueue_batched(self.services_for(str(meta_of(pod).get("namespace") or ""), _labels(pod)))
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         """GetServicesToUpdateOnPodChange: nothing, the new labels' Services, or both sets."""
-        if _meta(old).get("resourceVersion") == _meta(new).get("resourceVersion") and old == new:
+        if meta_of(old).get("resourceVersion") == meta_of(new).get("resourceVersion") and old == new:
             return
-        ns = str(_meta(new).get("namespace") or "")
+        ns = str(meta_of(new).get("namespace") or "")
         pod_changed = pod_projection(old) != pod_projection(new)
         labels_changed = _labels(old) != _labels(new)
         if not pod_changed and not labels_changed:
@@ -266,11 +262,11 @@ class EndpointsController(Controller):
     def _services_on_node(self, node_name: str) -> set[str]:
         keys: set[str] = set()
         for pod in self.pods.cache.by_index(POD_NODE_INDEX, node_name):
-            keys |= self.services_for(str(_meta(pod).get("namespace") or ""), _labels(pod))
+            keys |= self.services_for(str(meta_of(pod).get("namespace") or ""), _labels(pod))
         return keys
 
     def _node_changed(self, node: Obj) -> None:
-        self._enqueue_batched(self._services_on_node(str(_meta(node).get("name") or "")))
+        self._enqueue_batched(self._services_on_node(str(meta_of(node).get("name") or "")))
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         if _labels(old).get(desired.LABEL_ZONE) != _labels(new).get(desired.LABEL_ZONE):
@@ -282,7 +278,7 @@ class EndpointsController(Controller):
         """Every Service, plus the owners of every Endpoints and managed slice (to find leftovers)."""
         keys = set(self.services.cache.keys())
         for ep in self.endpoints.cache.list():
-            if LEADER_ANNOTATION not in (_meta(ep).get("annotations") or {}):
+            if LEADER_ANNOTATION not in (meta_of(ep).get("annotations") or {}):
                 keys.add(object_key(ep))
         for s in self.slices.cache.list():
             keys.update(slice_service_index(s))
@@ -296,7 +292,7 @@ class EndpointsController(Controller):
 
     def candidate_pods(self, service: Obj) -> list[Obj]:
         """The namespace's Pods carrying the selector pair with the fewest Pods (then filtered by ``plan``)."""
-        ns = str(_meta(service).get("namespace") or "")
+        ns = str(meta_of(service).get("namespace") or "")
         best: list[Obj] | None = None
         for k, v in _selector(service).items():
             pods = self.pods.cache.by_index(POD_LABEL_INDEX, f"{ns}/{k}={v}")
@@ -359,24 +355,24 @@ class EndpointsController(Controller):
             else:
                 done = await self.client.update(ENDPOINTS, want)
                 self._count("endpoints", "update")
-                if _meta(done).get("resourceVersion") == _meta(have).get("resourceVersion"):
+                if meta_of(done).get("resourceVersion") == meta_of(have).get("resourceVersion"):
                     self._noop("endpoints")
         except (errors.AlreadyExists, errors.NotFound) as e:
             raise RequeueAfter(0.1, f"Endpoints {key} changed under us: {e}") from e
         self.tracker.wrote(key, "endpoints", done)
 
     async def _write_slices(self, key: str, want: list[Obj], have: list[Obj]) -> None:
-        by_name = {str(_meta(s).get("name")): s for s in have}
-        wanted = {str(_meta(s).get("name")) for s in want if _meta(s).get("name")}
+        by_name = {str(meta_of(s).get("name")): s for s in have}
+        wanted = {str(meta_of(s).get("name")) for s in want if meta_of(s).get("name")}
         for s in want:
-            name = _meta(s).get("name")
+            name = meta_of(s).get("name")
             if name:
                 continue
             done = await self.client.create(SLICES, s)
             self._count("endpointslices", "create")
             self.tracker.wrote(key, "endpointslices", done)
         for s in want:
-            name = str(_meta(s).get("name") or "")
+            name = str(meta_of(s).get("name") or "")
             if not name:
                 continue
             current = by_name.get(name)
@@ -385,13 +381,13 @@ class EndpointsController(Controller):
             if desired.same_slice(s, current):
                 continue
             body = dict(s)
-            body["metadata"] = {**s["metadata"], "resourceVersion": _meta(current).get("resourceVersion")}
+            body["metadata"] = {**s["metadata"], "resourceVersion": meta_of(current).get("resourceVersion")}
             try:
                 done = await self.client.update(SLICES, body)
             except errors.NotFound as e:
                 raise RequeueAfter(0.1, f"EndpointSlice {name} deleted under us") from e
             self._count("endpointslices", "update")
-            if _meta(done).get("resourceVersion") == _meta(current).get("resourceVersion"):
+            if meta_of(done).get("resourceVersion") == meta_of(current).get("resourceVersion"):
                 self._noop("endpointslices")
             self.tracker.wrote(key, "endpointslices", done)
         for name, s in sorted(by_name.items()):
@@ -404,7 +400,7 @@ class EndpointsController(Controller):
         self.log.warning("%s: an update of %s changed nothing", self.name, resource)
 
     async def _delete_slice(self, key: str, s: Obj) -> None:
-        ns, name = str(_meta(s).get("namespace") or ""), str(_meta(s).get("name") or "")
+        ns, name = str(meta_of(s).get("namespace") or ""), str(meta_of(s).get("name") or "")
         try:
             await self.client.delete(SLICES, name, namespace=ns)
             self._count("endpointslices", "delete")

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apimachinery.objects import as_list, as_map, meta_of
 from apimachinery.selectors import selector_from_set
 from apimachinery.validation import ip_string, parse_ip_sloppy
 
@@ -71,24 +72,12 @@ _NO_PORT = ("", -1, "", "")  # RepackSubsets' sentinel for addresses of a headle
 # ---------------------------------------------------------------------------
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return _map(obj.get("metadata"))
-
-
 def _spec(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return _map(obj.get("spec"))
+    return as_map(obj.get("spec"))
 
 
 def _status(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return _map(obj.get("status"))
+    return as_map(obj.get("status"))
 
 
 def _str(value: Any) -> str:
@@ -102,9 +91,9 @@ def _str(value: Any) -> str:
 
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     """The Pod's Ready condition is "True"."""
-    for cond in _list(_status(pod).get("conditions")):
-        if _map(cond).get("type") == "Ready":
-            return _map(cond).get("status") == "True"
+    for cond in as_list(_status(pod).get("conditions")):
+        if as_map(cond).get("type") == "Ready":
+            return as_map(cond).get("status") == "True"
     return False
 
 
@@ -113,13 +102,13 @@ def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
 
 
 def is_terminating(pod: Mapping[str, Any]) -> bool:
-    return _meta(pod).get("deletionTimestamp") is not None
+    return meta_of(pod).get("deletionTimestamp") is not None
 
 
 def pod_ips(pod: Mapping[str, Any]) -> list[str]:
     """status.podIPs (status.podIP when the list is missing), re-stringified as Go's net.IP does."""
     status = _status(pod)
-    raw = [_str(_map(p).get("ip")) for p in _list(status.get("podIPs"))]
+    raw = [_str(as_map(p).get("ip")) for p in as_list(status.get("podIPs"))]
     if not raw and status.get("podIP"):
         raw = [_str(status.get("podIP"))]
     out: list[str] = []
@@ -139,7 +128,7 @@ def should_pod_be_in_endpoints(pod: Mapping[str, Any], *, include_terminating: b
     if is_pod_terminal(pod):
         return False
     status = _status(pod)
-    if not status.get("podIP") and not _list(status.get("podIPs")):
+    if not status.get("podIP") and not as_list(status.get("podIPs")):
         return False
     return include_terminating or not is_terminating(pod)
 
@@ -147,8 +136,8 @@ def should_pod_be_in_endpoints(pod: Mapping[str, Any], *, include_terminating: b
 def should_set_hostname(pod: Mapping[str, Any], service: Mapping[str, Any]) -> bool:
     spec = _spec(pod)
     return (bool(_str(spec.get("hostname")))
-            and spec.get("subdomain") == _meta(service).get("name")
-            and _meta(service).get("namespace") == _meta(pod).get("namespace"))
+            and spec.get("subdomain") == meta_of(service).get("name")
+            and meta_of(service).get("namespace") == meta_of(pod).get("namespace"))
 
 
 def is_service_ip_set(service: Mapping[str, Any]) -> bool:
@@ -163,15 +152,15 @@ def is_managed(service: Mapping[str, Any]) -> bool:
     round trip (omitempty), so Kubernetes never sees one either.
     """
     spec = _spec(service)
-    return spec.get("type") != "ExternalName" and bool(_map(spec.get("selector")))
+    return spec.get("type") != "ExternalName" and bool(as_map(spec.get("selector")))
 
 
 def selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
     """The Pod is in the Service's namespace and matches its (non-empty) selector."""
-    selector = _map(_spec(service).get("selector"))
-    if not selector or _meta(pod).get("namespace") != _meta(service).get("namespace"):
+    selector = as_map(_spec(service).get("selector"))
+    if not selector or meta_of(pod).get("namespace") != meta_of(service).get("namespace"):
         return False
-    return selector_from_set({str(k): _str(v) for k, v in selector.items()}).matches(_map(_meta(pod).get("labels")))
+    return selector_from_set({str(k): _str(v) for k, v in selector.items()}).matches(as_map(meta_of(pod).get("labels")))
 
 
 def _protocol(value: Any) -> str:
@@ -191,11 +180,11 @@ def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | 
         return None
     protocol = _protocol(service_port.get("protocol"))
     spec = _spec(pod)
-    containers = [_map(c) for c in _list(spec.get("containers"))]
-    sidecars = [_map(c) for c in _list(spec.get("initContainers")) if _map(c).get("restartPolicy") == "Always"]
+    containers = [as_map(c) for c in as_list(spec.get("containers"))]
+    sidecars = [as_map(c) for c in as_list(spec.get("initContainers")) if as_map(c).get("restartPolicy") == "Always"]
     for container in containers + sidecars:
-        for port in _list(container.get("ports")):
-            port = _map(port)
+        for port in as_list(container.get("ports")):
+            port = as_map(port)
             if port.get("name") == target and _protocol(port.get("protocol")) == protocol:
                 number = port.get("containerPort")
                 return number if isinstance(number, int) and not isinstance(number, bool) else None
@@ -210,7 +199,7 @@ def _port_tuple(port: Mapping[str, Any]) -> tuple[str, int, str, str]:
 
 
 def _target_ref(pod: Mapping[str, Any]) -> Obj:
-    meta = _meta(pod)
+    meta = meta_of(pod)
     ref: Obj = {"kind": "Pod", "namespace": meta.get("namespace", ""), "name": meta.get("name", "")}
     if meta.get("uid"):
         ref["uid"] = meta["uid"]
@@ -218,7 +207,7 @@ def _target_ref(pod: Mapping[str, Any]) -> Obj:
 
 
 def _pod_sort_key(pod: Mapping[str, Any]) -> tuple[str, str]:
-    return (_str(_meta(pod).get("namespace")), _str(_meta(pod).get("name")))
+    return (_str(meta_of(pod).get("namespace")), _str(meta_of(pod).get("name")))
 
 
 # ---------------------------------------------------------------------------
@@ -249,7 +238,7 @@ def _ref_view(ref: Any) -> Any:
 
 
 def _address_view(addr: Any) -> Obj:
-    a = _map(addr)
+    a = as_map(addr)
     view = _prune({k: v for k, v in a.items() if k != "targetRef"})
     if a.get("targetRef") is not None:
         view["targetRef"] = _ref_view(a.get("targetRef"))
@@ -258,17 +247,17 @@ def _address_view(addr: Any) -> Obj:
 
 def _address_key(addr: Mapping[str, Any]) -> tuple[str, str]:
     """LessEndpointAddress: by IP text, then targetRef UID."""
-    return (_str(addr.get("ip")), _str(_map(addr.get("targetRef")).get("uid")))
+    return (_str(addr.get("ip")), _str(as_map(addr.get("targetRef")).get("uid")))
 
 
 def canonical_subsets(subsets: Any) -> list[Obj]:
     """Endpoints subsets in one canonical order, pruned, targetRef without resourceVersion."""
     out: list[tuple[Any, Obj]] = []
-    for subset in _list(subsets):
-        s = _map(subset)
-        ready = sorted((_address_view(a) for a in _list(s.get("addresses"))), key=_address_key)
-        not_ready = sorted((_address_view(a) for a in _list(s.get("notReadyAddresses"))), key=_address_key)
-        ports = sorted((dict(_prune(_map(p))) for p in _list(s.get("ports"))), key=_port_tuple)
+    for subset in as_list(subsets):
+        s = as_map(subset)
+        ready = sorted((_address_view(a) for a in as_list(s.get("addresses"))), key=_address_key)
+        not_ready = sorted((_address_view(a) for a in as_list(s.get("notReadyAddresses"))), key=_address_key)
+        ports = sorted((dict(_prune(as_map(p))) for p in as_list(s.get("ports"))), key=_port_tuple)
         for p in ports:
             p.setdefault("protocol", "TCP")
         view: Obj = {}
@@ -286,17 +275,17 @@ def canonical_subsets(subsets: Any) -> list[Obj]:
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): _str(v) for k, v in _map(_meta(obj).get("labels")).items()}
+    return {str(k): _str(v) for k, v in as_map(meta_of(obj).get("labels")).items()}
 
 
 def _annotations(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): _str(v) for k, v in _map(_meta(obj).get("annotations")).items()}
+    return {str(k): _str(v) for k, v in as_map(meta_of(obj).get("annotations")).items()}
 
 
 def _endpoint_view(ep: Any) -> Obj:
-    e = _map(ep)
+    e = as_map(ep)
     view = dict(_prune({k: v for k, v in e.items() if k not in ("targetRef", "addresses")}))
-    view["addresses"] = sorted(_str(a) for a in _list(e.get("addresses")))
+    view["addresses"] = sorted(_str(a) for a in as_list(e.get("addresses")))
     if e.get("targetRef") is not None:
         view["targetRef"] = _ref_view(e.get("targetRef"))
     return view
@@ -304,7 +293,7 @@ def _endpoint_view(ep: Any) -> Obj:
 
 def endpoints_view(obj: Mapping[str, Any]) -> Obj:
     """What the controller owns of an Endpoints object, normalised for comparison."""
-    meta = _meta(obj)
+    meta = meta_of(obj)
     return {
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
@@ -316,8 +305,8 @@ def endpoints_view(obj: Mapping[str, Any]) -> Obj:
 
 def slice_view(obj: Mapping[str, Any]) -> Obj:
     """What the controller owns of an EndpointSlice, normalised for comparison (endpoint order kept)."""
-    meta = _meta(obj)
-    ports = sorted((dict(_prune(_map(p))) for p in _list(obj.get("ports"))), key=_port_tuple)
+    meta = meta_of(obj)
+    ports = sorted((dict(_prune(as_map(p))) for p in as_list(obj.get("ports"))), key=_port_tuple)
     for p in ports:
         p.setdefault("protocol", "TCP")
         p.setdefault("name", "")
@@ -326,9 +315,9 @@ def slice_view(obj: Mapping[str, Any]) -> Obj:
         "namespace": meta.get("namespace"),
         "labels": _labels(obj),
         "annotations": _annotations(obj),
-        "ownerReferences": _prune(_list(meta.get("ownerReferences"))),
+        "ownerReferences": _prune(as_list(meta.get("ownerReferences"))),
         "addressType": obj.get("addressType"),
-        "endpoints": [_endpoint_view(e) for e in _list(obj.get("endpoints"))],
+        "endpoints": [_endpoint_view(e) for e in as_list(obj.get("endpoints"))],
         "ports": ports,
     }
 
@@ -349,7 +338,7 @@ def same_slice(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def _service_ip_family(service: Mapping[str, Any], pod: Mapping[str, Any]) -> str:
     """podToEndpointAddressForService's choice of family: ipFamilies[0], else the ClusterIP's, else the Pod's."""
     spec = _spec(service)
-    families = [_str(f) for f in _list(spec.get("ipFamilies"))]
+    families = [_str(f) for f in as_list(spec.get("ipFamilies"))]
     if families:
         return families[0]
     if is_service_ip_set(service):
@@ -428,8 +417,8 @@ def truncate_subsets(subsets: list[Obj], capacity: int = MAX_ENDPOINTS_CAPACITY)
     no address at all are removed (Kubernetes would write them and fail
     validation).
     """
-    total_ready = sum(len(_list(s.get("addresses"))) for s in subsets)
-    total_not_ready = sum(len(_list(s.get("notReadyAddresses"))) for s in subsets)
+    total_ready = sum(len(as_list(s.get("addresses"))) for s in subsets)
+    total_not_ready = sum(len(as_list(s.get("notReadyAddresses"))) for s in subsets)
     if total_ready + total_not_ready <= capacity:
         return False
     truncate_ready = total_ready > capacity
@@ -438,9 +427,9 @@ def truncate_subsets(subsets: list[Obj], capacity: int = MAX_ENDPOINTS_CAPACITY)
     can_be_added = limit
     for subset in subsets:
         key = "addresses" if truncate_ready else "notReadyAddresses"
-        in_subset = len(_list(subset.get(key)))
+        in_subset = len(as_list(subset.get(key)))
         to_add = min(math.ceil((float(in_subset) / float(num_total)) * float(limit)), can_be_added)
-        kept = _list(subset.get(key))[:to_add]
+        kept = as_list(subset.get(key))[:to_add]
         if kept:
             subset[key] = kept
         else:
@@ -475,7 +464,7 @@ def desired_endpoints_object(
     """
     spec = _spec(service)
     publish = bool(spec.get("publishNotReadyAddresses"))
-    service_ports = [_map(p) for p in _list(spec.get("ports"))]
+    service_ports = [as_map(p) for p in as_list(spec.get("ports"))]
     headless_no_ports = not service_ports and spec.get("clusterIP") == CLUSTER_IP_NONE
     entries: list[tuple[Obj, bool, Obj | None]] = []
     for pod in sorted(pods, key=_pod_sort_key):
@@ -507,7 +496,7 @@ def desired_endpoints_object(
             return dict(existing)
         new: Obj = copy.deepcopy(dict(existing))
     else:
-        meta = _meta(service)
+        meta = meta_of(service)
         new = {"apiVersion": "v1", "kind": "Endpoints",
                "metadata": {"name": meta.get("name", ""), "namespace": meta.get("namespace", "")}}
     new_meta = new.setdefault("metadata", {})
@@ -537,7 +526,7 @@ def desired_endpoints_object(
 def service_address_types(service: Mapping[str, Any]) -> list[str]:
     """getAddressTypesForService: from ipFamilies; else the ClusterIP's family; headless: both."""
     spec = _spec(service)
-    types = sorted({"IPv4" if f == "IPv4" else "IPv6" for f in _list(spec.get("ipFamilies"))
+    types = sorted({"IPv4" if f == "IPv4" else "IPv6" for f in as_list(spec.get("ipFamilies"))
                     if f in ("IPv4", "IPv6")})
     if types:
         return types
@@ -550,7 +539,7 @@ def slice_ports(service: Mapping[str, Any], pod: Mapping[str, Any]) -> list[Obj]
     """getEndpointPorts, sorted so that equal port sets compare equal."""
     spec = _spec(service)
     ports: list[Obj] = []
-    for sp in (_map(p) for p in _list(spec.get("ports"))):
+    for sp in (as_map(p) for p in as_list(spec.get("ports"))):
         number = find_port(pod, sp)
         if number is None:
             continue
@@ -563,7 +552,7 @@ def slice_ports(service: Mapping[str, Any], pod: Mapping[str, Any]) -> list[Obj]
 
 def port_set_key(ports: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, int, str, str], ...]:
     """PortMapKey: the port set, independent of order."""
-    return tuple(sorted(_port_tuple(_map(p)) for p in ports))
+    return tuple(sorted(_port_tuple(as_map(p)) for p in ports))
 
 
 def pod_to_endpoint(pod: Mapping[str, Any], node: Mapping[str, Any] | None, service: Mapping[str, Any],
@@ -594,29 +583,29 @@ EndpointId = tuple[tuple[str, ...], str, str, str]
 
 def endpoint_id(ep: Mapping[str, Any]) -> EndpointId:
     """hashEndpoint's identity: sorted addresses, hostname, targetRef namespace and name."""
-    ref = _map(ep.get("targetRef"))
-    return (tuple(sorted(_str(a) for a in _list(ep.get("addresses")))), _str(ep.get("hostname")),
+    ref = as_map(ep.get("targetRef"))
+    return (tuple(sorted(_str(a) for a in as_list(ep.get("addresses")))), _str(ep.get("hostname")),
             _str(ref.get("namespace")), _str(ref.get("name")))
 
 
 def _beyond_hash(ep: Mapping[str, Any]) -> tuple[Any, ...]:
     """EndpointsEqualBeyondHash's fields: nodeName, zone, the three conditions, targetRef sans resourceVersion."""
-    cond = _map(ep.get("conditions"))
+    cond = as_map(ep.get("conditions"))
     return (ep.get("nodeName"), ep.get("zone"), cond.get("ready"), cond.get("serving"), cond.get("terminating"),
             _ref_view(ep.get("targetRef")))
 
 
 def owner_reference(service: Mapping[str, Any]) -> Obj:
     """metav1.NewControllerRef(service, v1 Service)."""
-    meta = _meta(service)
+    meta = meta_of(service)
     return {"apiVersion": "v1", "kind": "Service", "name": meta.get("name", ""), "uid": meta.get("uid", ""),
             "controller": True, "blockOwnerDeletion": True}
 
 
 def owned_by(slice_: Mapping[str, Any], service: Mapping[str, Any]) -> bool:
-    uid = _meta(service).get("uid")
-    return any(_map(o).get("uid") == uid and _map(o).get("kind") == "Service" and _map(o).get("apiVersion") == "v1"
-               for o in _list(_meta(slice_).get("ownerReferences")))
+    uid = meta_of(service).get("uid")
+    return any(as_map(o).get("uid") == uid and as_map(o).get("kind") == "Service" and as_map(o).get("apiVersion") == "v1"
+               for o in as_list(meta_of(slice_).get("ownerReferences")))
 
 
 def slice_labels(service: Mapping[str, Any], controller_name: str = MANAGED_BY) -> dict[str, str]:
@@ -624,7 +613,7 @@ def slice_labels(service: Mapping[str, Any], controller_name: str = MANAGED_BY) 
     labels = {k: v for k, v in _labels(service).items() if k not in _RESERVED_SLICE_LABELS}
     if not is_service_ip_set(service):
         labels[LABEL_HEADLESS] = ""
-    labels[LABEL_SERVICE_NAME] = _str(_meta(service).get("name"))
+    labels[LABEL_SERVICE_NAME] = _str(meta_of(service).get("name"))
     labels[LABEL_MANAGED_BY] = controller_name
     return labels
 
@@ -635,7 +624,7 @@ def slice_prefix(service_name: str) -> str:
 
 
 def _new_slice(service: Mapping[str, Any], ports: list[Obj], address_type: str, controller_name: str) -> Obj:
-    meta = _meta(service)
+    meta = meta_of(service)
     return {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
@@ -652,7 +641,7 @@ def _new_slice(service: Mapping[str, Any], ports: list[Obj], address_type: str, 
 
 
 def _name(obj: Mapping[str, Any]) -> str:
-    return _str(_meta(obj).get("name"))
+    return _str(meta_of(obj).get("name"))
 
 
 def _is_placeholder_of(existing: Mapping[str, Any], placeholder: Mapping[str, Any]) -> bool:
@@ -666,7 +655,7 @@ def _slice_to_fill(candidates: list[Obj], count: int, limit: int) -> Obj | None:
     closest_diff = limit
     closest: Obj | None = None
     for candidate in candidates:
-        diff = limit - (count + len(_list(candidate.get("endpoints"))))
+        diff = limit - (count + len(as_list(candidate.get("endpoints"))))
         if 0 <= diff < closest_diff:
             closest_diff, closest = diff, candidate
             if diff == 0:
@@ -698,13 +687,13 @@ def _reconcile_port_group(
     for current in sorted(existing, key=_name):
         kept: list[Obj] = []
         updated = False
-        for ep in _list(current.get("endpoints")):
-            got = desired.pop(endpoint_id(_map(ep)), None)
+        for ep in as_list(current.get("endpoints")):
+            got = desired.pop(endpoint_id(as_map(ep)), None)
             if got is not None:
                 kept.append(got)
-                updated = updated or _beyond_hash(got) != _beyond_hash(_map(ep))
+                updated = updated or _beyond_hash(got) != _beyond_hash(as_map(ep))
         labels_changed = _labels(current) != labels
-        if updated or len(kept) != len(_list(current.get("endpoints"))):
+        if updated or len(kept) != len(as_list(current.get("endpoints"))):
             if not kept:
                 plan.delete.append(current)
             else:
@@ -722,10 +711,10 @@ def _reconcile_port_group(
     pending = list(desired.values())
     # 2. fill the slices that are written anyway, fullest first
     if pending and plan.update:
-        for written in sorted(plan.update.values(), key=lambda s: (-len(_list(s.get("endpoints"))), _name(s))):
-            room = limit - len(_list(written.get("endpoints")))
+        for written in sorted(plan.update.values(), key=lambda s: (-len(as_list(s.get("endpoints"))), _name(s))):
+            room = limit - len(as_list(written.get("endpoints")))
             if room > 0:
-                written["endpoints"] = [*_list(written.get("endpoints")), *pending[:room]]
+                written["endpoints"] = [*as_list(written.get("endpoints")), *pending[:room]]
                 pending = pending[room:]
     # 3. then the unchanged slice they fit in best, then new slices
     while pending:
@@ -737,8 +726,8 @@ def _reconcile_port_group(
                 del unchanged[_name(found)]
         if target is None:
             target = _new_slice(service, ports, address_type, controller_name)
-        room = limit - len(_list(target.get("endpoints")))
-        target["endpoints"] = [*_list(target.get("endpoints")), *pending[:room]]
+        room = limit - len(as_list(target.get("endpoints")))
+        target["endpoints"] = [*as_list(target.get("endpoints")), *pending[:room]]
         pending = pending[room:]
         if _name(target):
             plan.update[_name(target)] = target
@@ -762,8 +751,8 @@ def _set_trigger_time(slice_: Obj, trigger_time: str | None) -> None:
 
 def _ours(slice_: Mapping[str, Any], service: Mapping[str, Any], controller_name: str) -> bool:
     labels = _labels(slice_)
-    return (_meta(slice_).get("namespace") == _meta(service).get("namespace")
-            and labels.get(LABEL_SERVICE_NAME) == _meta(service).get("name")
+    return (meta_of(slice_).get("namespace") == meta_of(service).get("namespace")
+            and labels.get(LABEL_SERVICE_NAME) == meta_of(service).get("name")
             and labels.get(LABEL_MANAGED_BY) == controller_name)
 
 
@@ -808,7 +797,7 @@ def desired_slices(
         to_delete = [s for s in of_type if not owned_by(s, service)]
         existing_by_ports: dict[tuple[Any, ...], list[Obj]] = {}
         for s in owned:
-            existing_by_ports.setdefault(port_set_key(_list(s.get("ports"))), []).append(s)
+            existing_by_ports.setdefault(port_set_key(as_list(s.get("ports"))), []).append(s)
 
         desired_by_ports: dict[tuple[Any, ...], dict[EndpointId, Obj]] = {}
         ports_by_key: dict[tuple[Any, ...], list[Obj]] = {}
@@ -861,7 +850,7 @@ def desired_slices(
                 del to_delete[i]
             else:
                 i += 1
-        if _meta(service).get("deletionTimestamp") is not None:
+        if meta_of(service).get("deletionTimestamp") is not None:
             to_create = []  # no new slices for a Service on its way out
         for s in [*to_update.values(), *to_create]:
             _set_trigger_time(s, trigger_time)
@@ -875,7 +864,7 @@ def desired_slices(
 def _node_map(nodes: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
     if isinstance(nodes, Mapping):
         return nodes
-    return {_str(_meta(n).get("name")): n for n in nodes}
+    return {_str(meta_of(n).get("name")): n for n in nodes}
 
 
 def plan(

@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from apimachinery.objects import meta_of
 from apimachinery.resources import BY_KEY
 from controllers.endpoints.triggertime import parse_time
 from controllers.node import kubeletevents as kev
@@ -66,11 +67,6 @@ SERVICES = BY_KEY["services"]
 POOL_RETRY = 5.0
 SIGTERM_EXIT = 1.0
 IGNORE_SIGTERM_ANNOTATION = "kubelite.io/ignore-sigterm"
-
-
-def _meta(obj: Obj) -> dict[str, Any]:
-    m = obj.get("metadata")
-    return m if isinstance(m, dict) else {}
 
 
 class PodAgent(Controller):
@@ -121,17 +117,17 @@ class PodAgent(Controller):
     async def on_synced(self) -> None:
         """Rebuild the address book from the API before the first allocation."""
         for pod in self.pods.cache.list():
-            uid = str(_meta(pod).get("uid") or "")
+            uid = str(meta_of(pod).get("uid") or "")
             ip = str((pod.get("status") or {}).get("podIP") or "")
             if ip and not self.ipam.observe(uid, ip):
                 self.log.warning("%s: Pod %s/%s has IP %s outside %s or held twice", self.name,
-                                 _meta(pod).get("namespace"), _meta(pod).get("name"), ip, self.ipam.network)
+                                 meta_of(pod).get("namespace"), meta_of(pod).get("name"), ip, self.ipam.network)
         self.ipam.resume_after_highest()
         self.log.info("%s: %d Pods on %s hold addresses of %s", self.name, len(self.ipam), self.node_name,
                       self.ipam.network)
 
     def _deleted(self, pod: Obj) -> None:
-        uid = str(_meta(pod).get("uid") or "")
+        uid = str(meta_of(pod).get("uid") or "")
         self.ipam.release(uid)
         self._terminating_since.pop(uid, None)
         self._told_started.discard(uid)
@@ -146,11 +142,11 @@ class PodAgent(Controller):
         status = pod.get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
             return
-        uid = str(_meta(pod).get("uid") or "")
+        uid = str(meta_of(pod).get("uid") or "")
         if self.runtime is not None:
             await self._reconcile_process(pod, uid)
             return
-        if _meta(pod).get("deletionTimestamp") is not None:
+        if meta_of(pod).get("deletionTimestamp") is not None:
             await self._terminate(pod, uid)
             return
         ip = self._allocate(pod, uid)
@@ -186,7 +182,7 @@ class PodAgent(Controller):
         if ip:
             if not self.ipam.observe(uid, ip):
                 self.log.warning("%s: Pod %s keeps IP %s it was given elsewhere", self.name,
-                                 _meta(pod).get("name"), ip)
+                                 meta_of(pod).get("name"), ip)
             return ip
         try:
             return self.ipam.allocate(uid)
@@ -196,7 +192,7 @@ class PodAgent(Controller):
     async def _reconcile_process(self, pod: Obj, uid: str) -> None:
         """The process runtime's pass: run, observe, post; on deletion stop, then delete."""
         assert self.runtime is not None
-        meta = _meta(pod)
+        meta = meta_of(pod)
         if meta.get("deletionTimestamp") is not None:
             grace = max(0, int(meta.get("deletionGracePeriodSeconds") or 0))
             done = self.runtime.terminate(uid, grace)
@@ -215,14 +211,14 @@ class PodAgent(Controller):
         ip = self._allocate(pod, uid)
         namespace = str(meta.get("namespace") or "")
         services = [s for s in self.services.cache.list()
-                    if _meta(s).get("namespace") in (namespace, "default")]
+                    if meta_of(s).get("namespace") in (namespace, "default")]
         await self.runtime.sync(pod, pod_ip=ip, host_ip=self.host_ip, services=services)
         await self._post_status(pod, ip)
 
     async def _post_status(self, pod: Obj, ip: str) -> None:
         observed = None
         if self.runtime is not None:
-            observed = self.runtime.observed(str(_meta(pod).get("uid") or ""))
+            observed = self.runtime.observed(str(meta_of(pod).get("uid") or ""))
         new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=rfc3339(), observed=observed)
         if podstatus.same_status(new, pod.get("status")):
             return
@@ -236,7 +232,7 @@ class PodAgent(Controller):
 
     def _stop_after(self, pod: Obj) -> float:
         """Seconds a terminating Pod's simulated containers take to end: moments, or the grace period."""
-        meta = _meta(pod)
+        meta = meta_of(pod)
         grace = float(max(0, int(meta.get("deletionGracePeriodSeconds") or 0)))
         annotations = meta.get("annotations") or {}
         if str(annotations.get(IGNORE_SIGTERM_ANNOTATION, "")).lower() == "true":
@@ -244,7 +240,7 @@ class PodAgent(Controller):
         return min(grace, self.exit_after)
 
     async def _terminate(self, pod: Obj, uid: str) -> None:
-        meta = _meta(pod)
+        meta = meta_of(pod)
         stop = self._stop_after(pod)
         now = self.clock()
         if uid not in self._terminating_since:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apimachinery.objects import as_list, as_map
 from kubeclient.kctl import envvars
 
 Obj = dict[str, Any]
@@ -47,14 +48,6 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 class ConfigError(Exception):
     """The container cannot be configured (the kubelet's CreateContainerConfigError)."""
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 # ---------------------------------------------------------------------------
@@ -108,7 +101,7 @@ def _format_map(m: Mapping[str, Any]) -> str:
 
 def field_ref(pod: Mapping[str, Any], path: str, *, pod_ip: str, host_ip: str) -> str:
     """podFieldSelectorRuntimeValue + fieldpath.ExtractFieldPathAsString."""
-    meta, spec = _map(pod.get("metadata")), _map(pod.get("spec"))
+    meta, spec = as_map(pod.get("metadata")), as_map(pod.get("spec"))
     simple = {
         "metadata.name": meta.get("name"),
         "metadata.namespace": meta.get("namespace"),
@@ -123,10 +116,10 @@ def field_ref(pod: Mapping[str, Any], path: str, *, pod_ip: str, host_ip: str) -
     if path in simple:
         return str(simple[path] or "")
     if path in ("metadata.labels", "metadata.annotations"):
-        return _format_map(_map(meta.get(path.split(".")[1])))
+        return _format_map(as_map(meta.get(path.split(".")[1])))
     m = _SUBSCRIPT.match(path)
     if m:
-        return str(_map(meta.get(m.group(1))).get(m.group(2), ""))
+        return str(as_map(meta.get(m.group(1))).get(m.group(2), ""))
     raise ConfigError(f"unsupported fieldPath: {path}")
 
 
@@ -134,8 +127,8 @@ def _resource_ref(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str:
     """resourceFieldRef without divisor arithmetic: the container's value, else the node's allocatable."""
     resource = str(ref.get("resource") or "")
     kind, _, name = resource.partition(".")
-    resources = _map(container.get("resources"))
-    value = _map(resources.get(kind)).get(name)
+    resources = as_map(container.get("resources"))
+    value = as_map(resources.get(kind)).get(name)
     if value is not None:
         return str(value)
     return {"cpu": "8", "memory": str(16 * 1024 ** 3), "ephemeral-storage": str(100 * 1024 ** 3)}.get(name, "0")
@@ -168,17 +161,17 @@ def container_env(
             return declared[name]
         return service_env.get(name)
 
-    for src in _list(container.get("envFrom")):
-        src = _map(src)
+    for src in as_list(container.get("envFrom")):
+        src = as_map(src)
         for kind, key in (("configmap", "configMapRef"), ("secret", "secretRef")):
-            ref = _map(src.get(key))
+            ref = as_map(src.get(key))
             if ref:
                 _missing_source(kind, str(ref.get("name") or ""), bool(ref.get("optional")))
-    for var in _list(container.get("env")):
-        var = _map(var)
+    for var in as_list(container.get("env")):
+        var = as_map(var)
         name = str(var.get("name") or "")
         value = var.get("value")
-        source = _map(var.get("valueFrom"))
+        source = as_map(var.get("valueFrom"))
         if value:
             declared[name] = expand(str(value), lookup)
             continue
@@ -186,13 +179,13 @@ def container_env(
             declared[name] = ""
             continue
         if source.get("fieldRef"):
-            declared[name] = field_ref(pod, str(_map(source["fieldRef"]).get("fieldPath") or ""),
+            declared[name] = field_ref(pod, str(as_map(source["fieldRef"]).get("fieldPath") or ""),
                                        pod_ip=pod_ip, host_ip=host_ip)
         elif source.get("resourceFieldRef"):
-            declared[name] = _resource_ref(container, _map(source["resourceFieldRef"]))
+            declared[name] = _resource_ref(container, as_map(source["resourceFieldRef"]))
         else:
             for kind, key in (("configmap", "configMapKeyRef"), ("secret", "secretKeyRef")):
-                ref = _map(source.get(key))
+                ref = as_map(source.get(key))
                 if ref:
                     _missing_source(kind, str(ref.get("name") or ""), bool(ref.get("optional")))
     out = list(declared.items())
@@ -217,8 +210,8 @@ def builtin(image: str) -> str | None:
 
 
 def first_port(container: Mapping[str, Any]) -> int | None:
-    for p in _list(container.get("ports")):
-        port = _map(p).get("containerPort")
+    for p in as_list(container.get("ports")):
+        port = as_map(p).get("containerPort")
         if isinstance(port, int):
             return port
     return None
@@ -248,14 +241,14 @@ def launch(
     sandbox: str,
 ) -> Launch:
     """The process for ``container``; raises ConfigError or ImageError."""
-    meta = _map(pod.get("metadata"))
-    spec = _map(pod.get("spec"))
+    meta = as_map(pod.get("metadata"))
+    spec = as_map(pod.get("spec"))
     env_list = container_env(pod, container, services=services, pod_ip=pod_ip, host_ip=host_ip)
     env = dict(env_list)
     image = str(container.get("image") or "")
     known = builtin(image)
-    command = [str(c) for c in _list(container.get("command"))]
-    args = [str(a) for a in _list(container.get("args"))]
+    command = [str(c) for c in as_list(container.get("command"))]
+    args = [str(a) for a in as_list(container.get("args"))]
 
     def lookup(name: str) -> str | None:
         return env.get(name)

@@ -29,16 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apimachinery.objects import as_map, int_or
+
 USER_AGENT = "kube-probe/1.33"
 READINESS, LIVENESS, STARTUP = "Readiness", "Liveness", "Startup"
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 @dataclass(frozen=True)
@@ -53,11 +47,11 @@ class Timing:
     def of(cls, probe: Mapping[str, Any]) -> Timing:
         """The probe's numbers with the API defaults (0, 1, 10, 1, 3)."""
         return cls(
-            initial_delay=float(_int(probe.get("initialDelaySeconds"), 0)),
-            timeout=float(max(1, _int(probe.get("timeoutSeconds"), 1))),
-            period=float(max(1, _int(probe.get("periodSeconds"), 10))),
-            success_threshold=max(1, _int(probe.get("successThreshold"), 1)),
-            failure_threshold=max(1, _int(probe.get("failureThreshold"), 3)),
+            initial_delay=float(int_or(probe.get("initialDelaySeconds"), 0)),
+            timeout=float(max(1, int_or(probe.get("timeoutSeconds"), 1))),
+            period=float(max(1, int_or(probe.get("periodSeconds"), 10))),
+            success_threshold=max(1, int_or(probe.get("successThreshold"), 1)),
+            failure_threshold=max(1, int_or(probe.get("failureThreshold"), 3)),
         )
 
 
@@ -90,8 +84,8 @@ def port_of(container: Mapping[str, Any], port: Any) -> int | None:
         if port.isdigit():
             return int(port)
         for p in container.get("ports") or []:
-            if _map(p).get("name") == port and isinstance(_map(p).get("containerPort"), int):
-                return int(_map(p)["containerPort"])
+            if as_map(p).get("name") == port and isinstance(as_map(p).get("containerPort"), int):
+                return int(as_map(p)["containerPort"])
     return None
 
 
@@ -124,7 +118,7 @@ async def _http(action: Mapping[str, Any], container: Mapping[str, Any], pod_ip:
         return False, f'Get "{url}": kubelite probes only connect to loopback addresses'
     headers = {"host": f"{host}:{port}", "user-agent": USER_AGENT, "accept": "*/*", "connection": "close"}
     for h in action.get("httpHeaders") or []:
-        h = _map(h)
+        h = as_map(h)
         if h.get("name"):
             headers[str(h["name"]).lower()] = str(h.get("value") or "")
     ctx: ssl.SSLContext | None = None
@@ -207,11 +201,11 @@ async def attempt(probe: Mapping[str, Any], *, container: Mapping[str, Any], pod
     """One probe attempt: (passed, message)."""
     timing = Timing.of(probe)
     if probe.get("httpGet"):
-        return await _http(_map(probe["httpGet"]), container, pod_ip, timing.timeout)
+        return await _http(as_map(probe["httpGet"]), container, pod_ip, timing.timeout)
     if probe.get("tcpSocket"):
-        return await _tcp(_map(probe["tcpSocket"]), container, pod_ip, timing.timeout)
+        return await _tcp(as_map(probe["tcpSocket"]), container, pod_ip, timing.timeout)
     if probe.get("exec"):
-        return await _exec(_map(probe["exec"]), env, cwd, timing.timeout)
+        return await _exec(as_map(probe["exec"]), env, cwd, timing.timeout)
     if probe.get("grpc"):
         return False, "gRPC probes are not supported by kubelite's process runtime"
     return False, "probe has no handler"

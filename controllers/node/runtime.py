@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apimachinery.objects import as_list, as_map
 from controllers.node import kubeletevents as kev
 from controllers.node import podenv, probes
 from controllers.node.containerlogs import LogFile
@@ -69,16 +70,8 @@ STATE_FILE = "containers.json"
 PUMP_DRAIN = 2.0
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def pod_key(pod: Mapping[str, Any]) -> str:
-    meta = _map(pod.get("metadata"))
+    meta = as_map(pod.get("metadata"))
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
@@ -95,13 +88,13 @@ def pod_phase(policy: str, *, init_pending: bool, init_failed: bool, containers:
         return "Pending"
     running = waiting = stopped = succeeded = 0
     for s in containers:
-        state = _map(s.get("state"))
+        state = as_map(s.get("state"))
         if "running" in state:
             running += 1
         elif "terminated" in state:
             stopped += 1
-            succeeded += _map(state["terminated"]).get("exitCode") == 0
-        elif _map(s.get("lastState")).get("terminated") is not None:
+            succeeded += as_map(state["terminated"]).get("exitCode") == 0
+        elif as_map(s.get("lastState")).get("terminated") is not None:
             stopped += 1
         else:
             waiting += 1
@@ -227,8 +220,8 @@ class PodRun:
     """The runtime's side of one Pod UID."""
 
     def __init__(self, pod: Obj, *, root: Path, backoff: tuple[float, float]) -> None:
-        meta = _map(pod.get("metadata"))
-        spec = _map(pod.get("spec"))
+        meta = as_map(pod.get("metadata"))
+        spec = as_map(pod.get("spec"))
         self.uid = str(meta.get("uid") or "")
         self.namespace = str(meta.get("namespace") or "")
         self.name = str(meta.get("name") or "")
@@ -240,15 +233,15 @@ class PodRun:
         self.policy = str(spec.get("restartPolicy") or "Always")
         self.sandbox = root / "pods" / self.uid
         self.log_dir = root / "logs" / f"{self.namespace}_{self.name}_{self.uid}"
-        status = _map(pod.get("status"))
-        prior = {str(_map(s).get("name")): _map(s) for s in _list(status.get("containerStatuses"))}
-        prior_init = {str(_map(s).get("name")): _map(s) for s in _list(status.get("initContainerStatuses"))}
-        self.init = [ContainerRun(self, _map(c), kind="sidecar" if _map(c).get("restartPolicy") == "Always" else "init",
-                                  prior=prior_init.get(str(_map(c).get("name"))), backoff=Backoff(*backoff))
-                     for c in _list(spec.get("initContainers"))]
-        self.main = [ContainerRun(self, _map(c), kind="main", prior=prior.get(str(_map(c).get("name"))),
+        status = as_map(pod.get("status"))
+        prior = {str(as_map(s).get("name")): as_map(s) for s in as_list(status.get("containerStatuses"))}
+        prior_init = {str(as_map(s).get("name")): as_map(s) for s in as_list(status.get("initContainerStatuses"))}
+        self.init = [ContainerRun(self, as_map(c), kind="sidecar" if as_map(c).get("restartPolicy") == "Always" else "init",
+                                  prior=prior_init.get(str(as_map(c).get("name"))), backoff=Backoff(*backoff))
+                     for c in as_list(spec.get("initContainers"))]
+        self.main = [ContainerRun(self, as_map(c), kind="main", prior=prior.get(str(as_map(c).get("name"))),
                                   backoff=Backoff(*backoff))
-                     for c in _list(spec.get("containers"))]
+                     for c in as_list(spec.get("containers"))]
         self.init_failed = False
         self.terminating = False
         self.deadline = 0.0
@@ -348,7 +341,7 @@ class ProcessRuntime:
         except (OSError, ValueError):
             old = {}
         for cid, rec in (old.items() if isinstance(old, dict) else []):
-            pid, start = int(_map(rec).get("pid") or 0), str(_map(rec).get("start") or "")
+            pid, start = int(as_map(rec).get("pid") or 0), str(as_map(rec).get("start") or "")
             if pid > 1 and start and _proc_start(pid) == start:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
@@ -393,7 +386,7 @@ class ProcessRuntime:
 
     async def sync(self, pod: Obj, *, pod_ip: str, host_ip: str, services: list[Obj]) -> PodRun:
         """Make the Pod's processes what its spec and restartPolicy say."""
-        uid = str(_map(pod.get("metadata")).get("uid") or "")
+        uid = str(as_map(pod.get("metadata")).get("uid") or "")
         run = self.pods.get(uid)
         if run is None:
             run = PodRun(pod, root=self.root, backoff=(self.backoff_initial, self.backoff_max))
@@ -435,7 +428,7 @@ class ProcessRuntime:
         run = self.pods.get(uid)
         if run is None:
             return
-        grace = float(_map(run.pod.get("metadata")).get("deletionGracePeriodSeconds") or 0)
+        grace = float(as_map(run.pod.get("metadata")).get("deletionGracePeriodSeconds") or 0)
         self.terminate(uid, grace)
 
         async def drop() -> None:
@@ -579,7 +572,7 @@ class ProcessRuntime:
         if c.kind != "init":
             for kind, key in ((probes.STARTUP, "startupProbe"), (probes.READINESS, "readinessProbe"),
                               (probes.LIVENESS, "livenessProbe")):
-                probe = _map(c.spec.get(key))
+                probe = as_map(c.spec.get(key))
                 if probe:
                     self._task(c, self._probe(run, c, gen, kind, probe), kind.lower())
 
@@ -655,7 +648,7 @@ class ProcessRuntime:
                               f"Container {c.name} failed {kind.lower()} probe, will be restarted")
                     grace = probe.get("terminationGracePeriodSeconds")
                     if not isinstance(grace, int):
-                        grace = _map(run.pod.get("spec")).get("terminationGracePeriodSeconds")
+                        grace = as_map(run.pod.get("spec")).get("terminationGracePeriodSeconds")
                     deadline = time.monotonic() + max(MIN_GRACE, float(grace if isinstance(grace, int) else 30))
                     await self._kill(run, c, _constant(deadline))
                     return
@@ -664,7 +657,7 @@ class ProcessRuntime:
     # ---- stopping -----------------------------------------------------------------
 
     async def _pre_stop(self, run: PodRun, c: ContainerRun, deadline: Callable[[], float]) -> None:
-        hook = _map(_map(c.spec.get("lifecycle")).get("preStop"))
+        hook = as_map(as_map(c.spec.get("lifecycle")).get("preStop"))
         if not hook or c.launch is None:
             return
         budget = max(0.0, deadline() - time.monotonic())
@@ -672,9 +665,9 @@ class ProcessRuntime:
         try:
             async with asyncio.timeout(budget):
                 if hook.get("sleep"):
-                    await asyncio.sleep(float(_map(hook["sleep"]).get("seconds") or 0))
+                    await asyncio.sleep(float(as_map(hook["sleep"]).get("seconds") or 0))
                 elif hook.get("exec"):
-                    argv = [str(a) for a in _list(_map(hook["exec"]).get("command"))]
+                    argv = [str(a) for a in as_list(as_map(hook["exec"]).get("command"))]
                     code, out = await probes.run_command(argv, env=c.launch.env, cwd=c.launch.cwd, timeout=budget)
                     ok, message = code == 0, out or f"command {argv!r} exited with {code}"
                 elif hook.get("httpGet"):

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from apimachinery.objects import as_list, as_map
 from apimachinery.resources import BY_KEY
 from controllers.node import status as nodestatus
 from controllers.runtime.controller import Controller, RequeueAfter
@@ -36,18 +37,10 @@ UNSCHEDULED_INDEX = "unscheduled"
 RETRY = 1.0
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
     """v1.Toleration.ToleratesTaint over the Pod's tolerations (an empty key with Exists matches every taint)."""
-    for t in _list(_map(pod.get("spec")).get("tolerations")):
-        t = _map(t)
+    for t in as_list(as_map(pod.get("spec")).get("tolerations")):
+        t = as_map(t)
         if t.get("effect") and t.get("effect") != taint.get("effect"):
             continue
         key = t.get("key") or ""
@@ -60,8 +53,8 @@ def tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
 
 
 def node_capacity(node: Mapping[str, Any]) -> int:
-    status = _map(node.get("status"))
-    pods = _map(status.get("allocatable")).get("pods") or _map(status.get("capacity")).get("pods") or "110"
+    status = as_map(node.get("status"))
+    pods = as_map(status.get("allocatable")).get("pods") or as_map(status.get("capacity")).get("pods") or "110"
     try:
         return int(str(pods))
     except ValueError:
@@ -69,14 +62,14 @@ def node_capacity(node: Mapping[str, Any]) -> int:
 
 
 def feasible(pod: Mapping[str, Any], node: Mapping[str, Any], load: int) -> bool:
-    if not nodestatus.node_ready(node) or _map(node.get("spec")).get("unschedulable"):
+    if not nodestatus.node_ready(node) or as_map(node.get("spec")).get("unschedulable"):
         return False
-    labels = _map(_map(node.get("metadata")).get("labels"))
-    selector = _map(_map(pod.get("spec")).get("nodeSelector"))
+    labels = as_map(as_map(node.get("metadata")).get("labels"))
+    selector = as_map(as_map(pod.get("spec")).get("nodeSelector"))
     if any(labels.get(k) != v for k, v in selector.items()):
         return False
-    for taint in _list(_map(node.get("spec")).get("taints")):
-        taint = _map(taint)
+    for taint in as_list(as_map(node.get("spec")).get("taints")):
+        taint = as_map(taint)
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(pod, taint):
             return False
     return load < node_capacity(node)
@@ -86,7 +79,7 @@ def pick_node(pod: Mapping[str, Any], nodes: Iterable[Mapping[str, Any]], load: 
     """The least-loaded feasible node's name (ties by name), or None."""
     best: tuple[int, str] | None = None
     for node in nodes:
-        name = str(_map(node.get("metadata")).get("name") or "")
+        name = str(as_map(node.get("metadata")).get("name") or "")
         n = load.get(name, 0)
         if feasible(pod, node, n) and (best is None or (n, name) < best):
             best = (n, name)
@@ -94,12 +87,12 @@ def pick_node(pod: Mapping[str, Any], nodes: Iterable[Mapping[str, Any]], load: 
 
 
 def needs_scheduling(pod: Mapping[str, Any]) -> bool:
-    spec = _map(pod.get("spec"))
+    spec = as_map(pod.get("spec"))
     return (not spec.get("nodeName")
-            and _map(pod.get("metadata")).get("deletionTimestamp") is None
+            and as_map(pod.get("metadata")).get("deletionTimestamp") is None
             and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
-            and not _list(spec.get("schedulingGates"))
-            and _map(pod.get("status")).get("phase") not in ("Succeeded", "Failed"))
+            and not as_list(spec.get("schedulingGates"))
+            and as_map(pod.get("status")).get("phase") not in ("Succeeded", "Failed"))
 
 
 def _unscheduled_index(pod: Obj) -> list[str]:
@@ -107,7 +100,7 @@ def _unscheduled_index(pod: Obj) -> list[str]:
 
 
 def _node_of(pod: Mapping[str, Any]) -> str:
-    return str(_map(pod.get("spec")).get("nodeName") or "")
+    return str(as_map(pod.get("spec")).get("nodeName") or "")
 
 
 class Scheduler(Controller):
@@ -166,7 +159,7 @@ class Scheduler(Controller):
             await self._unschedulable(pod, len(nodes))
             raise RequeueAfter(RETRY)
         binding = {"apiVersion": "v1", "kind": "Binding",
-                   "metadata": {"name": name, "namespace": ns, "uid": _map(pod.get("metadata")).get("uid")},
+                   "metadata": {"name": name, "namespace": ns, "uid": as_map(pod.get("metadata")).get("uid")},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": target}}
         # assume first (as kube-scheduler does): concurrent workers see the node's new load at once
         self.assumed[key] = target
@@ -186,15 +179,15 @@ class Scheduler(Controller):
     async def _unschedulable(self, pod: Obj, nodes: int) -> None:
         """PodScheduled False / Unschedulable, written once (not on every retry)."""
         message = f"0/{nodes} nodes are available."
-        conds = _list(_map(pod.get("status")).get("conditions"))
+        conds = as_list(as_map(pod.get("status")).get("conditions"))
         current = nodestatus.condition(conds, "PodScheduled")
         if current is not None and current.get("reason") == "Unschedulable" and current.get("message") == message:
             return
-        new = [c for c in conds if _map(c).get("type") != "PodScheduled"]
+        new = [c for c in conds if as_map(c).get("type") != "PodScheduled"]
         new.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
                     "lastTransitionTime": rfc3339()})
         body = dict(pod)
-        body["status"] = {**_map(pod.get("status")), "conditions": new}
+        body["status"] = {**as_map(pod.get("status")), "conditions": new}
         try:
             await self.client.update_status(PODS, body)
         except (errors.Conflict, errors.NotFound):

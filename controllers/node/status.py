@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apimachinery.objects import as_list, as_map
+
 Obj = dict[str, Any]
 
 READY_ANNOTATION = "kubelite.io/ready"
@@ -39,23 +41,15 @@ NODE_STATUS_UNKNOWN = "NodeStatusUnknown"
 NODE_STATUS_UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def go_list(names: list[str]) -> str:
     """Go's %s of a []string: ``[a b]``."""
     return "[" + " ".join(names) + "]"
 
 
 def condition(conditions: Any, ctype: str) -> Obj | None:
-    for c in _list(conditions):
-        if _map(c).get("type") == ctype:
-            return _map(c)
+    for c in as_list(conditions):
+        if as_map(c).get("type") == ctype:
+            return as_map(c)
     return None
 
 
@@ -69,19 +63,19 @@ def _with_transition(new: Obj, old: Obj | None, now: str) -> Obj:
 
 
 def containers_held_unready(pod: Mapping[str, Any]) -> bool:
-    meta = _map(pod.get("metadata"))
-    annotations = _map(meta.get("annotations"))
+    meta = as_map(pod.get("metadata"))
+    annotations = as_map(meta.get("annotations"))
     return meta.get("deletionTimestamp") is not None or str(annotations.get(READY_ANNOTATION, "")).lower() == "false"
 
 
 def container_id(pod: Mapping[str, Any], name: str) -> str:
-    uid = str(_map(pod.get("metadata")).get("uid") or "")
+    uid = str(as_map(pod.get("metadata")).get("uid") or "")
     return "kubelite://" + hashlib.sha256(f"{uid}/{name}".encode()).hexdigest()[:32]
 
 
 def _container_status(pod: Mapping[str, Any], container: Mapping[str, Any], old: Obj | None, *, ready: bool,
                       started_at: str) -> Obj:
-    running = _map(_map((old or {}).get("state")).get("running"))
+    running = as_map(as_map((old or {}).get("state")).get("running"))
     name = str(container.get("name") or "")
     image = str(container.get("image") or "")
     return {
@@ -128,8 +122,8 @@ def _init_incomplete(init_statuses: list[Obj]) -> list[str]:
     """Init containers not done: a regular one that has not exited 0, a sidecar that has not started."""
     out = []
     for s in init_statuses:
-        term = _map(_map(s.get("state")).get("terminated"))
-        if "running" in _map(s.get("state")) and s.get("started"):
+        term = as_map(as_map(s.get("state")).get("terminated"))
+        if "running" in as_map(s.get("state")) and s.get("started"):
             continue
         if term and term.get("exitCode") == 0:
             continue
@@ -144,21 +138,21 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
     Without ``observed`` (the simulated runtime) every container runs; with
     it, the containers, init containers and phase are the runtime's.
     """
-    old = _map(pod.get("status"))
-    spec = _map(pod.get("spec"))
-    old_conds = _list(old.get("conditions"))
+    old = as_map(pod.get("status"))
+    spec = as_map(pod.get("spec"))
+    old_conds = as_list(old.get("conditions"))
     start = str(old.get("startTime") or now)
     unready = containers_held_unready(pod)
 
     phase = "Running"
     initialized: Obj = {"type": "Initialized", "status": "True"}
     if observed is None:
-        by_name = {str(_map(c).get("name")): _map(c) for c in _list(old.get("containerStatuses"))}
-        statuses = [_container_status(pod, _map(c), by_name.get(str(_map(c).get("name"))), ready=not unready,
-                                      started_at=start) for c in _list(spec.get("containers"))]
-        old_init = {str(_map(c).get("name")): _map(c) for c in _list(old.get("initContainerStatuses"))}
-        init_statuses = [_init_status(pod, _map(c), old_init.get(str(_map(c).get("name"))), ready=not unready,
-                                      started_at=start) for c in _list(spec.get("initContainers"))]
+        by_name = {str(as_map(c).get("name")): as_map(c) for c in as_list(old.get("containerStatuses"))}
+        statuses = [_container_status(pod, as_map(c), by_name.get(str(as_map(c).get("name"))), ready=not unready,
+                                      started_at=start) for c in as_list(spec.get("containers"))]
+        old_init = {str(as_map(c).get("name")): as_map(c) for c in as_list(old.get("initContainerStatuses"))}
+        init_statuses = [_init_status(pod, as_map(c), old_init.get(str(as_map(c).get("name"))), ready=not unready,
+                                      started_at=start) for c in as_list(spec.get("initContainers"))]
     else:
         statuses, init_statuses, phase = observed.containers, observed.init_containers, observed.phase
         incomplete = _init_incomplete(init_statuses)
@@ -181,8 +175,8 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
                  "message": containers_ready["message"]}
     else:
         gate_msgs: list[str] = []
-        for gate in _list(spec.get("readinessGates")):
-            gtype = str(_map(gate).get("conditionType") or "")
+        for gate in as_list(spec.get("readinessGates")):
+            gtype = str(as_map(gate).get("conditionType") or "")
             c = condition(old_conds, gtype)
             if c is None:
                 gate_msgs.append(f'corresponding condition of pod readiness gate "{gtype}" does not exist.')
@@ -201,7 +195,7 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
         {"type": "PodScheduled", "status": "True"},
     ]
     conditions = [_with_transition(dict(c), condition(old_conds, c["type"]), now) for c in owned]
-    conditions += [_map(c) for c in old_conds if _map(c).get("type") not in OWNED_POD_CONDITIONS]
+    conditions += [as_map(c) for c in old_conds if as_map(c).get("type") not in OWNED_POD_CONDITIONS]
 
     status: Obj = {
         "phase": phase,
@@ -235,14 +229,14 @@ def same_status(a: Any, b: Any) -> bool:
 
 
 def ready_status(pod: Mapping[str, Any]) -> str:
-    c = condition(_map(pod.get("status")).get("conditions"), "Ready")
+    c = condition(as_map(pod.get("status")).get("conditions"), "Ready")
     return str(c.get("status")) if c else ""
 
 
 def mark_pod_not_ready(pod: Mapping[str, Any], *, now: str) -> Obj | None:
     """MarkPodsNotReady: the Pod's status with Ready "False" (None when it is not "True")."""
-    status = dict(_map(pod.get("status")))
-    conds = [dict(_map(c)) for c in _list(status.get("conditions"))]
+    status = dict(as_map(pod.get("status")))
+    conds = [dict(as_map(c)) for c in as_list(status.get("conditions"))]
     changed = False
     for c in conds:
         if c.get("type") == "Ready" and c.get("status") == "True":
@@ -280,12 +274,12 @@ def unknown_node_conditions(old: Any, *, now: str) -> list[Obj]:
             c["lastHeartbeatTime"] = prev["lastHeartbeatTime"]
         out.append(_with_transition(c, prev or None, now))
     known = {t for t, *_ in NODE_CONDITIONS}
-    out += [_map(c) for c in _list(old) if _map(c).get("type") not in known]
+    out += [as_map(c) for c in as_list(old) if as_map(c).get("type") not in known]
     return out
 
 
 def node_ready(node: Mapping[str, Any]) -> bool:
-    c = condition(_map(node.get("status")).get("conditions"), "Ready")
+    c = condition(as_map(node.get("status")).get("conditions"), "Ready")
     return c is not None and c.get("status") == "True"
 
 
@@ -336,7 +330,7 @@ def node_status(old: Mapping[str, Any], *, hostname: str, address: str, now: str
     return {
         "capacity": dict(capacity),
         "allocatable": dict(capacity),
-        "conditions": node_conditions(_map(old).get("conditions"), now=now),
+        "conditions": node_conditions(as_map(old).get("conditions"), now=now),
         "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": hostname}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {

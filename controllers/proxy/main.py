@@ -37,6 +37,7 @@ from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from apimachinery.objects import as_map
 from apimachinery.resources import BY_KEY
 from controllers.endpoints.triggertime import parse_time
 from controllers.proxy.dataplane import Dataplane
@@ -61,10 +62,6 @@ TRIGGER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 SLICE_SERVICE_INDEX = "service"
 
 
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubelite proxy",
                                 description="Forward Service traffic on loopback addresses (kube-proxy's job).")
@@ -84,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _internal_ip(node: Mapping[str, Any]) -> str:
-    for a in _map(node.get("status")).get("addresses") or []:
-        if _map(a).get("type") == "InternalIP":
-            return str(_map(a).get("address") or "")
+    for a in as_map(node.get("status")).get("addresses") or []:
+        if as_map(a).get("type") == "InternalIP":
+            return str(as_map(a).get("address") or "")
     return ""
 
 
@@ -141,8 +138,8 @@ class ProxyMetrics(Collector):
 
 
 def _slice_service(slice_: Obj) -> list[str]:
-    meta = _map(slice_.get("metadata"))
-    name = _map(meta.get("labels")).get(LABEL_SERVICE_NAME)
+    meta = as_map(slice_.get("metadata"))
+    name = as_map(meta.get("labels")).get(LABEL_SERVICE_NAME)
     return [f"{meta.get('namespace', '')}/{name}"] if name else []
 
 
@@ -170,8 +167,8 @@ class ServiceProxy(Controller):
             self.queue.add(key)
 
     def _node_event(self, _node: Obj) -> None:
-        self.dp.set_nodes((str(_map(n.get("metadata")).get("name") or ""), _internal_ip(n),
-                           str(_map(n.get("spec")).get("podCIDR") or "")) for n in self.nodes.cache.list())
+        self.dp.set_nodes((str(as_map(n.get("metadata")).get("name") or ""), _internal_ip(n),
+                           str(as_map(n.get("spec")).get("podCIDR") or "")) for n in self.nodes.cache.list())
 
     def start_keys(self) -> list[str]:
         return sorted(set(self.services.cache.keys()) | set(self.slices.cache.index_values(SLICE_SERVICE_INDEX)))
@@ -197,8 +194,8 @@ class ServiceProxy(Controller):
         if self.proxy_metrics is not None:
             self.proxy_metrics.sync.observe(time.perf_counter() - started)
         for s in slices:
-            meta = _map(s.get("metadata"))
-            trigger = str(_map(meta.get("annotations")).get(TRIGGER_ANNOTATION) or "")
+            meta = as_map(s.get("metadata"))
+            trigger = str(as_map(meta.get("annotations")).get(TRIGGER_ANNOTATION) or "")
             slice_key = f"{ns}/{meta.get('name')}"
             if trigger and self._seen_triggers.get(slice_key) != trigger:
                 self._seen_triggers[slice_key] = trigger
@@ -213,7 +210,7 @@ async def _list_all(client: Client, rt: Any) -> list[Obj]:
     while True:
         page = await client.list(rt, limit=500, continue_=cont)
         items += page.get("items") or []
-        cont = _map(page.get("metadata")).get("continue") or None
+        cont = as_map(page.get("metadata")).get("continue") or None
         if not cont:
             return items
 
@@ -227,7 +224,7 @@ async def rules_text(client: Client, *, node: str | None, cluster_cidr: str | No
         node_ip = _internal_ip(await client.get(NODES, node))
     ports = []
     for svc in services:
-        meta = _map(svc.get("metadata"))
+        meta = as_map(svc.get("metadata"))
         ports += service_ports(svc, slices_of(slices, str(meta.get("namespace")), str(meta.get("name"))))
     return render(ports, Options(node_name=node or "", node_ip=node_ip, cluster_cidr=cluster_cidr))
 
@@ -293,13 +290,13 @@ async def _serve(args: argparse.Namespace, client: Client) -> int:
             return 0
         try:
             cidrs = [str(c) for sc in await _list_all(client, SERVICECIDRS)
-                     for c in _map(sc.get("spec")).get("cidrs") or []]
+                     for c in as_map(sc.get("spec")).get("cidrs") or []]
         except errors.ApiError as e:
             log.error("proxy: cannot read ServiceCIDRs: %s", e)
             return 1
         node_ip = _internal_ip(node)
         problems = loopback_problems(service_cidrs=cidrs, node_ip=node_ip,
-                                     pod_cidr=str(_map(node.get("spec")).get("podCIDR") or ""),
+                                     pod_cidr=str(as_map(node.get("spec")).get("podCIDR") or ""),
                                      cluster_cidr=args.cluster_cidr)
         if problems:
             for problem in problems:

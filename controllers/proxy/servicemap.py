@@ -32,18 +32,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apimachinery.objects import as_list, as_map
+
 Obj = dict[str, Any]
 
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 DEFAULT_AFFINITY_TIMEOUT = 10800
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def is_ipv4(text: str) -> bool:
@@ -171,19 +165,19 @@ def _slice_endpoints(slices: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str
     for s in slices:
         if s.get("addressType") not in (None, "IPv4"):
             continue
-        for port in _list(s.get("ports")):
-            port = _map(port)
+        for port in as_list(s.get("ports")):
+            port = as_map(port)
             number = port.get("port")
             if not isinstance(number, int):
                 continue
             key = (str(port.get("name") or ""), str(port.get("protocol") or "TCP"))
             bucket = by_port.setdefault(key, {})
-            for ep in _list(s.get("endpoints")):
-                ep = _map(ep)
-                addresses = _list(ep.get("addresses"))
+            for ep in as_list(s.get("endpoints")):
+                ep = as_map(ep)
+                addresses = as_list(ep.get("addresses"))
                 if not addresses or not is_ipv4(str(addresses[0])):
                     continue
-                cond = _map(ep.get("conditions"))
+                cond = as_map(ep.get("conditions"))
                 ready = cond.get("ready") is not False
                 serving = ready if cond.get("serving") is None else bool(cond.get("serving"))
                 e = Endpoint(str(addresses[0]), number, ready=ready, serving=serving,
@@ -196,21 +190,21 @@ def _slice_endpoints(slices: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str
 
 def service_ports(service: Mapping[str, Any], slices: Sequence[Mapping[str, Any]]) -> list[ServicePort]:
     """Every proxied port of ``service``, with its endpoints from ``slices``."""
-    meta, spec = _map(service.get("metadata")), _map(service.get("spec"))
+    meta, spec = as_map(service.get("metadata")), as_map(service.get("spec"))
     svc_type = str(spec.get("type") or "ClusterIP")
     cluster_ip = str(spec.get("clusterIP") or "")
     if svc_type == "ExternalName" or not is_ipv4(cluster_ip):
         return []
     ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-    external_ips = tuple(str(ip) for ip in _list(spec.get("externalIPs")) if is_ipv4(str(ip)))
+    external_ips = tuple(str(ip) for ip in as_list(spec.get("externalIPs")) if is_ipv4(str(ip)))
     lb_ips: tuple[str, ...] = ()
     if svc_type == "LoadBalancer":
-        lb_ips = tuple(str(_map(i).get("ip")) for i in _list(_map(_map(service.get("status")).get("loadBalancer"))
+        lb_ips = tuple(str(as_map(i).get("ip")) for i in as_list(as_map(as_map(service.get("status")).get("loadBalancer"))
                                                               .get("ingress"))
-                       if is_ipv4(str(_map(i).get("ip") or "")) and _map(i).get("ipMode") != "Proxy")
+                       if is_ipv4(str(as_map(i).get("ip") or "")) and as_map(i).get("ipMode") != "Proxy")
     affinity = None
     if spec.get("sessionAffinity") == "ClientIP":
-        timeout = _map(_map(spec.get("sessionAffinityConfig")).get("clientIP")).get("timeoutSeconds")
+        timeout = as_map(as_map(spec.get("sessionAffinityConfig")).get("clientIP")).get("timeoutSeconds")
         affinity = int(timeout) if isinstance(timeout, int) and timeout > 0 else DEFAULT_AFFINITY_TIMEOUT
     accessible_type = svc_type in ("NodePort", "LoadBalancer") or bool(external_ips)
     external_local = accessible_type and spec.get("externalTrafficPolicy") == "Local"
@@ -218,8 +212,8 @@ def service_ports(service: Mapping[str, Any], slices: Sequence[Mapping[str, Any]
     health = int(hc) if svc_type == "LoadBalancer" and external_local and isinstance(hc, int) else 0
     eps = _slice_endpoints(slices)
     out = []
-    for port in _list(spec.get("ports")):
-        port = _map(port)
+    for port in as_list(spec.get("ports")):
+        port = as_map(port)
         protocol = str(port.get("protocol") or "TCP")
         port_name = str(port.get("name") or "")
         node_port = port.get("nodePort")
@@ -228,7 +222,7 @@ def service_ports(service: Mapping[str, Any], slices: Sequence[Mapping[str, Any]
             port=int(port.get("port") or 0),
             node_port=int(node_port) if isinstance(node_port, int) and svc_type in ("NodePort", "LoadBalancer") else 0,
             external_ips=external_ips, lb_ips=lb_ips,
-            lb_source_ranges=_cidrs(_list(spec.get("loadBalancerSourceRanges"))) if lb_ips else (),
+            lb_source_ranges=_cidrs(as_list(spec.get("loadBalancerSourceRanges"))) if lb_ips else (),
             affinity_timeout=affinity, internal_local=spec.get("internalTrafficPolicy") == "Local",
             external_local=external_local, health_check_node_port=health,
             endpoints=tuple(eps.get((port_name, protocol), ())),
@@ -237,5 +231,5 @@ def service_ports(service: Mapping[str, Any], slices: Sequence[Mapping[str, Any]
 
 
 def slices_of(slices: Iterable[Mapping[str, Any]], namespace: str, name: str) -> list[Mapping[str, Any]]:
-    return [s for s in slices if _map(s.get("metadata")).get("namespace") == namespace
-            and _map(_map(s.get("metadata")).get("labels")).get(LABEL_SERVICE_NAME) == name]
+    return [s for s in slices if as_map(s.get("metadata")).get("namespace") == namespace
+            and as_map(as_map(s.get("metadata")).get("labels")).get(LABEL_SERVICE_NAME) == name]
