@@ -33,13 +33,15 @@ from typing import Any
 import jsonpatch
 
 from apimachinery.errors import StatusError, bad_request, generic_response, go_json, invalid, invalid_object
+from apimachinery.kinds import KINDS
+from apimachinery.kinds.base import MERGE as MERGE
+from apimachinery.kinds.base import PatchMeta as PatchMeta
 
 # --- vocabulary (strategicpatch/patch.go constants) -------------------------
 
 DIRECTIVE = "$patch"
 DELETE = "delete"
 REPLACE = "replace"
-MERGE = "merge"
 RETAIN_KEYS = "$retainKeys"
 DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList"
 SET_ELEMENT_ORDER = "$setElementOrder"
@@ -84,108 +86,16 @@ def _unprocessable() -> StatusError:
 
 
 # --- patch metadata (the patchStrategy / patchMergeKey struct tags) ----------
-
-
-@dataclass(frozen=True)
-class PatchMeta:
-    """The strategic-merge tags of one field.
-
-    ``strategy`` is ``merge`` (lists merged by ``merge_key``, or as a set for
-    primitives), ``replace`` or empty (maps merge key by key, lists are
-    replaced whole). ``retain_keys`` is the ``retainKeys`` strategy.
-    """
-
-    strategy: str = ""
-    merge_key: str = ""
-    retain_keys: bool = False
-
+# Declared per kind in apimachinery.kinds (Kind.patch); PatchMeta lives in apimachinery.kinds.base.
 
 _NO_META = PatchMeta()
 
-
-def _merge(key: str = "", *, retain_keys: bool = False) -> PatchMeta:
-    return PatchMeta(MERGE, key, retain_keys)
-
-
-_OBJECT_META = {
-    "metadata.finalizers": _merge(),
-    "metadata.ownerReferences": _merge("uid"),
-}
-# core/v1 Container and EphemeralContainerCommon
-_CONTAINER = {
-    "ports": _merge("containerPort"),
-    "env": _merge("name"),
-    "volumeMounts": _merge("mountPath"),
-    "volumeDevices": _merge("devicePath"),
-}
-# core/v1 PodSpec; tolerations, readinessGates, dnsConfig lists carry no tags (replaced).
-_POD_SPEC = {
-    "volumes": _merge("name", retain_keys=True),
-    "initContainers": _merge("name"),
-    "containers": _merge("name"),
-    "ephemeralContainers": _merge("name"),
-    "imagePullSecrets": _merge("name"),
-    "hostAliases": _merge("ip"),
-    "topologySpreadConstraints": _merge("topologyKey"),
-    "schedulingGates": _merge("name"),
-    "resourceClaims": _merge("name", retain_keys=True),
-}
-# core/v1 PodStatus; containerStatuses and friends are atomic.
-_POD_STATUS = {
-    "conditions": _merge("type"),
-    "podIPs": _merge("ip"),
-    "hostIPs": _merge("ip"),
-    "resourceClaimStatuses": _merge("name", retain_keys=True),
-}
-
-
-def _pod_fields() -> dict[str, PatchMeta]:
-    out = {f"spec.{k}": v for k, v in _POD_SPEC.items()}
-    for field in ("initContainers", "containers", "ephemeralContainers"):
-        out.update({f"spec.{field}.{k}": v for k, v in _CONTAINER.items()})
-    out.update({f"status.{k}": v for k, v in _POD_STATUS.items()})
-    return out
-
-
-def _template_fields() -> dict[str, PatchMeta]:
-    """A workload's spec.template: the Pod's ObjectMeta and PodSpec tags under ``spec.template``."""
-    out = {f"spec.template.{k}": v for k, v in _OBJECT_META.items()}
-    out.update({f"spec.template.{k}": v for k, v in _pod_fields().items() if k.startswith("spec.")})
-    return out
-
-
 #: Patch metadata per resource key (apimachinery.resources), by dotted field
 #: path; list items add no path component ("spec.containers.ports"). Paths
-#: absent here have no tags.
-PATCH_METADATA: Mapping[str, Mapping[str, PatchMeta]] = MappingProxyType({
-    "pods": MappingProxyType({**_OBJECT_META, **_pod_fields()}),
-    "services": MappingProxyType({
-        **_OBJECT_META,
-        "spec.ports": _merge("port"),
-        "status.conditions": _merge("type"),
-    }),
-    # EndpointSubset lists carry no tags: subsets are replaced whole.
-    "endpoints": MappingProxyType(dict(_OBJECT_META)),
-    "nodes": MappingProxyType({
-        **_OBJECT_META,
-        "spec.podCIDRs": _merge(),
-        "status.conditions": _merge("type"),
-        "status.addresses": _merge("type"),
-    }),
-    "namespaces": MappingProxyType({**_OBJECT_META, "status.conditions": _merge("type")}),
-    "events": MappingProxyType(dict(_OBJECT_META)),
-    "endpointslices.discovery.k8s.io": MappingProxyType(dict(_OBJECT_META)),
-    "leases.coordination.k8s.io": MappingProxyType(dict(_OBJECT_META)),
-    "ipaddresses.networking.k8s.io": MappingProxyType(dict(_OBJECT_META)),
-    "servicecidrs.networking.k8s.io": MappingProxyType({**_OBJECT_META, "status.conditions": _merge("type")}),
-    # kubelite's own type (like IPAddress, for NodePorts): no tagged lists.
-    "portallocations.kubelite.io": MappingProxyType(dict(_OBJECT_META)),
-    # apps/v1 DeploymentStatus and ReplicaSetStatus conditions merge by type.
-    # DeploymentSpec.Strategy is patchStrategy=retainKeys: switching to Recreate drops rollingUpdate.
-    "deployments.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "spec.strategy": PatchMeta(retain_keys=True),
-                                          "status.conditions": _merge("type")}),
-    "replicasets.apps": MappingProxyType({**_OBJECT_META, **_template_fields(), "status.conditions": _merge("type")}),
-})
+#: absent here have no tags. Derived from each kind's declaration.
+PATCH_METADATA: Mapping[str, Mapping[str, PatchMeta]] = MappingProxyType(
+    {k.resource.key: MappingProxyType(dict(k.patch)) for k in KINDS}
+)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import orjson
 
 from apimachinery import errors
 from apimachinery.errors import StatusError
+from apimachinery.kinds import KIND_BY_KEY
 from apimachinery.resources import ResourceType
 from apiserver.schematypes import SchemaError, Type, root
 
@@ -513,22 +514,10 @@ def zero_object(rt: ResourceType) -> dict[str, Any]:
     for name in ("spec", "status"):
         if name in props:
             obj[name] = {}
-    if rt.key == "services":
-        obj["status"] = {"loadBalancer": {}}
-    elif rt.key == "pods":
-        obj["spec"] = {"containers": None}
-    elif rt.key == "events":
-        obj.update({"involvedObject": {}, "source": {}, "firstTimestamp": None, "lastTimestamp": None,
-                    "eventTime": None, "reportingComponent": "", "reportingInstance": ""})
-    elif rt.key == "endpointslices.discovery.k8s.io":
-        obj.update({"addressType": "", "endpoints": None})
-    elif rt.key == "ipaddresses.networking.k8s.io":
-        obj["spec"] = {"parentRef": None}
-    elif rt.key in ("deployments.apps", "replicasets.apps"):
-        obj["spec"] = {"selector": None,
-                       "template": {"metadata": {"creationTimestamp": None}, "spec": {"containers": None}}}
-        if rt.key == "deployments.apps":
-            obj["spec"]["strategy"] = {}
+    # the kind's declared zero-value fields (apimachinery.kinds), fresh containers per call
+    zero = KIND_BY_KEY[rt.key].zero
+    if zero:
+        obj.update(copy.deepcopy(dict(zero)))
     return obj
 
 

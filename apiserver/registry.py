@@ -37,12 +37,8 @@ from apiserver.storage.store import Store
 from apiserver.watchcache import Entry, Filter, WatchCache
 
 NAMESPACES = BY_KEY["namespaces"]
-# Kinds whose DELETE answers the deleted object rather than a Status (as kube-apiserver).
-RETURN_DELETED = {"pods", "services", "namespaces"}
-# Kinds whose DELETE honours propagationPolicy Orphan/Foreground by adding the "orphan" /
-# "foregroundDeletion" finalizer (deletionFinalizersForGarbageCollection); the garbage-collector
-# controller (controllers/gc.py) watches exactly these and removes the finalizer when done.
-GC_FINALIZER_KINDS = {"deployments.apps", "replicasets.apps"}
+# Which kinds' DELETE answers the deleted object (ResourceType.return_deleted) or honours
+# propagationPolicy through finalizers (ResourceType.gc_finalizers) is declared in apimachinery.kinds.
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 PATCH_RETRIES = 8
@@ -556,7 +552,7 @@ class Registry:
         raise errors.conflict(rt.plural, name, rt.group)
 
     def _grace_period(self, rt: ResourceType, old: dict[str, Any], options: dict[str, Any]) -> int:
-        if rt.key != "pods":
+        if not rt.graceful_deletion:
             return 0
         spec = old.get("spec") or {}
         status = old.get("status") or {}
@@ -574,13 +570,13 @@ class Registry:
         meta = old.get("metadata") or {}
         name = meta["name"]
         grace = self._grace_period(rt, old, options)
-        graceful = grace > 0 and rt.key == "pods"
+        graceful = grace > 0 and rt.graceful_deletion
         finalizers = _gc_finalizers(rt, meta, options)
         if finalizers is not None and not meta.get("deletionTimestamp"):
             old = copy.deepcopy(old)
             old["metadata"]["finalizers"] = finalizers
             meta = old["metadata"]
-        if meta.get("finalizers") or graceful or rt.key == "namespaces":
+        if meta.get("finalizers") or graceful or rt.terminating_on_delete:
             existing = meta.get("deletionGracePeriodSeconds")
             if meta.get("deletionTimestamp") and (existing is None or grace >= int(existing)):
                 return Result(old)  # already terminating; a longer grace never extends it
@@ -590,18 +586,18 @@ class Registry:
                 # as kube-apiserver: the moment the object should be gone (now + grace)
                 nm.setdefault("deletionTimestamp", rfc3339_after(grace))
                 nm["deletionGracePeriodSeconds"] = grace
-                if rt.key == "namespaces":
+                if rt.terminating_on_delete:
                     new.setdefault("status", {})["phase"] = "Terminating"
                 if not dry_run:
                     await self._commit(rt, [Op("MODIFIED", rt.key, ns, name, new, current.revision)])
-                if rt.key == "namespaces" and not dry_run:
+                if rt.terminating_on_delete and not dry_run:
                     self.start_namespace_cleanup(name)
                 return Result(new)
         if dry_run:
-            return Result(old if rt.key in RETURN_DELETED else self._success(rt, old))
+            return Result(old if rt.return_deleted else self._success(rt, old))
         final = copy.deepcopy(old)
         await self._commit(rt, [Op("DELETED", rt.key, ns, name, final, current.revision)])
-        return Result(final if rt.key in RETURN_DELETED else self._success(rt, final))
+        return Result(final if rt.return_deleted else self._success(rt, final))
 
     def _success(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
@@ -878,7 +874,7 @@ def _gc_finalizers(rt: ResourceType, meta: dict[str, Any], options: dict[str, An
     (the apps/v1 default) removes both; an explicit orphanDependents counts
     as Orphan or Background.
     """
-    if rt.key not in GC_FINALIZER_KINDS:
+    if not rt.gc_finalizers:
         return None
     policy = options.get("propagationPolicy")
     if policy is None and isinstance(options.get("orphanDependents"), bool):

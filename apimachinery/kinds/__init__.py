@@ -1,0 +1,52 @@
+"""Every kind kubelite serves, one module each; ``KINDS`` is the list the rest derives from.
+
+Why: a kind is added in one place. Each module here declares its ``KIND``
+(apimachinery.kinds.base.Kind: ResourceType and strategy flags, strategic-
+merge tags, Go zero value, printer); apimachinery.resources indexes them
+(``RESOURCES``, ``BY_KEY``), apimachinery.patch reads their tags, and the
+server's registry, apply, tables, discovery and OpenAPI read the rest.
+The kind's pydantic schema lives in apimachinery.schemas (``MODELS``) and
+its server-side admission in apiserver.admission (``build_admission``).
+
+Order matters: discovery lists resources in this order.
+"""
+
+from __future__ import annotations
+
+from apimachinery.kinds import (
+    deployment,
+    endpoints,
+    endpointslice,
+    event,
+    ipaddress,
+    lease,
+    namespace,
+    node,
+    pod,
+    portallocation,
+    replicaset,
+    service,
+    servicecidr,
+)
+from apimachinery.kinds.base import Kind
+
+KINDS: tuple[Kind, ...] = (
+    namespace.KIND,
+    pod.KIND,
+    service.KIND,
+    endpoints.KIND,
+    node.KIND,
+    event.KIND,
+    deployment.KIND,
+    replicaset.KIND,
+    endpointslice.KIND,
+    lease.KIND,
+    ipaddress.KIND,
+    servicecidr.KIND,
+    portallocation.KIND,
+)
+
+#: By storage key (ResourceType.key): the one lookup the server makes per request.
+KIND_BY_KEY: dict[str, Kind] = {k.resource.key: k for k in KINDS}
+
+__all__ = ["KINDS", "KIND_BY_KEY", "Kind"]

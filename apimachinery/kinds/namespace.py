@@ -1,0 +1,13 @@
+"""core/v1 Namespace (pkg/registry/core/namespace)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType, merge
+
+KIND = Kind(
+    ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
+                 ("status.phase",), return_deleted=True, terminating_on_delete=True),
+    patch=MappingProxyType({**OBJECT_META, "status.conditions": merge("type")}),
+)

@@ -1,0 +1,13 @@
+"""networking.k8s.io/v1 ServiceCIDR (pkg/registry/networking/servicecidr)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType, merge
+
+KIND = Kind(
+    ResourceType("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", False, (), (),
+                 ("status",)),
+    patch=MappingProxyType({**OBJECT_META, "status.conditions": merge("type")}),
+)
