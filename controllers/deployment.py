@@ -32,11 +32,12 @@ from typing import Any
 from apimachinery.objects import as_map, int_or, meta_of
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
+from apimachinery.timestamps import format_time
 from controllers import rollout
 from controllers.ownership import RefManager, controller_ref, is_deleting, owner_reference, uid_of
 from controllers.rollout import RS, rs_view
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, WARNING, EventRecorder, rfc3339
+from controllers.runtime.events import NORMAL, WARNING, EventRecorder
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, run_controller_process
@@ -265,7 +266,7 @@ class DeploymentController(Controller):
                 status = copy.deepcopy(status)
                 rollout.set_condition(status, rollout.condition(
                     rollout.PROGRESSING, "True", rollout.FOUND_NEW_REPLICA_SET,
-                    f'Found new replica set "{meta.get("name")}"', rfc3339()))
+                    f'Found new replica set "{meta.get("name")}"', format_time()))
                 d = await self._update_status(d, status)
             return d, existing
         if not create:
@@ -304,7 +305,7 @@ class DeploymentController(Controller):
             if rollout.has_progress_deadline(d):
                 status = copy.deepcopy(status)
                 rollout.set_condition(status, rollout.condition(rollout.PROGRESSING, "False", rollout.FAILED_RS_CREATE,
-                                                                e.message, rfc3339()))
+                                                                e.message, format_time()))
                 await self._update_status(d, status)
             await self.recorder.event(d, WARNING, rollout.FAILED_RS_CREATE,
                                       f'Failed to create new replica set "{name}": {e.message}')
@@ -318,7 +319,7 @@ class DeploymentController(Controller):
             status = copy.deepcopy(as_map(d.get("status")))
             rollout.set_condition(status, rollout.condition(rollout.PROGRESSING, "True",
                                                             rollout.NEW_REPLICA_SET_CREATED,
-                                                            f'Created new replica set "{name}"', rfc3339()))
+                                                            f'Created new replica set "{name}"', format_time()))
             d = await self._update_status(d, status)
         return d, created
 
@@ -442,10 +443,10 @@ class DeploymentController(Controller):
         paused = as_map(d.get("spec")).get("paused") is True
         paused_cond = cond is not None and cond.get("reason") == rollout.PAUSED
         if paused and not paused_cond:
-            new = rollout.condition(rollout.PROGRESSING, "Unknown", rollout.PAUSED, "Deployment is paused", rfc3339())
+            new = rollout.condition(rollout.PROGRESSING, "Unknown", rollout.PAUSED, "Deployment is paused", format_time())
         elif not paused and paused_cond:
             new = rollout.condition(rollout.PROGRESSING, "Unknown", rollout.RESUMED, "Deployment is resumed",
-                                    rfc3339())
+                                    format_time())
         else:
             return d
         status = copy.deepcopy(status)
@@ -462,9 +463,9 @@ class DeploymentController(Controller):
         new_view = rs_view(new) if new is not None else None
         now_seconds = self.clock()
         if progress:
-            status = rollout.rollout_status(d, views, new_view, now=rfc3339(), now_seconds=now_seconds)
+            status = rollout.rollout_status(d, views, new_view, now=format_time(), now_seconds=now_seconds)
         else:
-            status = rollout.calculate_status(d, views, new_view, rfc3339())
+            status = rollout.calculate_status(d, views, new_view, format_time())
         if not rollout.same_status(status, as_map(d.get("status"))):
             try:
                 d = await self._update_status(d, status)

@@ -25,15 +25,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from apimachinery.objects import as_map, int_or
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
+from apimachinery.timestamps import format_time, parse_time
 from controllers.ownership import RefManager, controller_ref, is_deleting, uid_of
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, WARNING, EventRecorder, rfc3339
+from controllers.runtime.events import NORMAL, WARNING, EventRecorder
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import build_parser, duration, run_controller_process
@@ -52,12 +52,8 @@ _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
 def _time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    t = parse_time(value)
+    return t.timestamp() if t is not None else None
 
 
 # ---------------------------------------------------------------------------
@@ -169,7 +165,7 @@ def replica_set_status(rs: Mapping[str, Any], pods: Sequence[Obj], *, now: float
     conds = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
     has_failure = any(c.get("type") == REPLICA_FAILURE for c in conds)
     if failure is not None and not has_failure:
-        conds.append({"type": REPLICA_FAILURE, "status": "True", "lastTransitionTime": now_text or rfc3339(),
+        conds.append({"type": REPLICA_FAILURE, "status": "True", "lastTransitionTime": now_text or format_time(),
                       "reason": failure[0], "message": failure[1]})
     elif failure is None and has_failure:
         conds = [c for c in conds if c.get("type") != REPLICA_FAILURE]
@@ -391,7 +387,7 @@ class ReplicaSetController(Controller):
             failure, error, gone = await self._manage(key, rs, pods, candidates)
         remaining = [p for p in pods if object_key(p) not in gone]
         now = self.clock()
-        status = replica_set_status(rs, remaining, now=now, failure=failure, now_text=rfc3339())
+        status = replica_set_status(rs, remaining, now=now, failure=failure, now_text=format_time())
         await self._write_status(rs, status)
         if error is not None:
             raise error

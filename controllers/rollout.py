@@ -20,10 +20,10 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from apimachinery.objects import as_map, int_or
+from apimachinery.timestamps import parse_time
 
 Obj = dict[str, Any]
 
@@ -558,10 +558,10 @@ def seconds_until_deadline(deployment: Mapping[str, Any], status: Mapping[str, A
     cond = get_condition(status, PROGRESSING)
     if cond is None or cond.get("reason") in (NEW_RS_AVAILABLE, TIMED_OUT) or cond.get("status") != "True":
         return None
-    try:
-        t = datetime.fromisoformat(str(cond.get("lastUpdateTime")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    updated = parse_time(cond.get("lastUpdateTime"))
+    if updated is None:
         return None
+    t = updated.timestamp()
     return t + int(as_map(deployment.get("spec")).get("progressDeadlineSeconds") or 0) - now
 
 

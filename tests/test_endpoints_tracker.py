@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from apimachinery.timestamps import format_rfc3339_nano, parse_time
 from controllers.endpoints.tracker import WriteTracker
-from controllers.endpoints.triggertime import TriggerTimeTracker, format_rfc3339_nano, parse_time
+from controllers.endpoints.triggertime import TriggerTimeTracker
 
 Obj = dict[str, Any]
 

@@ -12,28 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp (metav1.Time / MicroTime), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
-def format_rfc3339_nano(t: datetime) -> str:
-    """Go's time.RFC3339Nano in UTC: fraction without trailing zeros, none when whole."""
-    t = t.astimezone(UTC)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        base += "." + f"{t.microsecond:06d}".rstrip("0")
-    return base + "Z"
+from apimachinery.timestamps import format_rfc3339_nano, parse_time
 
 
 def pod_trigger_time(pod: Mapping[str, Any]) -> datetime | None:

@@ -49,13 +49,13 @@ from typing import Any
 
 from apimachinery.objects import meta_of
 from apimachinery.resources import BY_KEY
-from controllers.endpoints.triggertime import parse_time
+from apimachinery.timestamps import format_time, parse_time
 from controllers.node import kubeletevents as kev
 from controllers.node import status as podstatus
 from controllers.node.ipam import PodIPAllocator, PoolExhausted
 from controllers.node.runtime import MIN_GRACE, ProcessRuntime
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, EventRecorder, rfc3339
+from controllers.runtime.events import NORMAL, EventRecorder
 from controllers.runtime.informer import split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
@@ -219,7 +219,7 @@ class PodAgent(Controller):
         observed = None
         if self.runtime is not None:
             observed = self.runtime.observed(str(meta_of(pod).get("uid") or ""))
-        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=rfc3339(), observed=observed)
+        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=format_time(), observed=observed)
         if podstatus.same_status(new, pod.get("status")):
             return
         body = dict(pod)

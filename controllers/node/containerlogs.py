@@ -23,18 +23,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from apimachinery.timestamps import format_nano_time, parse_time
+
 MAX_LINE = 16 * 1024
 FOLLOW_POLL = 0.05
 
 
-def now_rfc3339nano() -> str:
-    t = dt.datetime.now(dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
-
-
 def entry(stream: str, text: bytes, *, partial: bool = False, ts: str | None = None) -> bytes:
     """One CRI log line for ``text`` (which carries no newline)."""
-    return (ts or now_rfc3339nano()).encode() + b" " + stream.encode() + (b" P " if partial else b" F ") + text + b"\n"
+    return (ts or format_nano_time()).encode() + b" " + stream.encode() + (b" P " if partial else b" F ") + text + b"\n"
 
 
 @dataclass(frozen=True)
@@ -46,27 +43,6 @@ class Entry:
 
     def time(self) -> dt.datetime | None:
         return parse_time(self.ts)
-
-
-def parse_time(ts: str) -> dt.datetime | None:
-    """RFC 3339 with up to nanoseconds (Python keeps microseconds)."""
-    s = ts.strip()
-    if not s:
-        return None
-    if s.endswith("Z"):
-        s = s[:-1] + "+00:00"
-    head, dot, rest = s.partition(".")
-    if dot:
-        digits = ""
-        i = 0
-        while i < len(rest) and rest[i].isdigit():
-            digits += rest[i]
-            i += 1
-        s = head + "." + (digits + "000000")[:6] + rest[i:]
-    try:
-        return dt.datetime.fromisoformat(s)
-    except ValueError:
-        return None
 
 
 def parse(line: bytes) -> Entry | None:

@@ -23,9 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from apimachinery.resources import BY_KEY
+from apimachinery.timestamps import format_micro_time, format_time
 from controllers.node import status as nodestatus
-from controllers.runtime.events import rfc3339
-from controllers.runtime.leaderelection import micro_time
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -86,7 +85,7 @@ class NodeHeartbeat:
         """Create the Node, or adopt the existing one and post a healthy status."""
         version = await self._server_version()
         desired = nodestatus.node_object(self.node_name, pod_cidr=self.pod_cidr, address=self.address,
-                                         now=rfc3339(), zone=self.zone, max_pods=self.max_pods,
+                                         now=format_time(), zone=self.zone, max_pods=self.max_pods,
                                          kubelet_port=self.kubelet_port, version=version)
         try:
             node = await self.client.create(NODES, desired)
@@ -112,7 +111,7 @@ class NodeHeartbeat:
 
     async def post_status(self, node: Obj) -> Obj:
         status = nodestatus.node_status(node.get("status") or {}, hostname=self.node_name, address=self.address,
-                                        now=rfc3339(), capacity=self._capacity(), kubelet_port=self.kubelet_port,
+                                        now=format_time(), capacity=self._capacity(), kubelet_port=self.kubelet_port,
                                         version=await self._server_version())
         body = dict(node)
         body["status"] = status
@@ -123,7 +122,7 @@ class NodeHeartbeat:
     async def renew_lease(self) -> None:
         """Create or renew kube-node-lease/<node>; a conflict just waits for the next round."""
         spec = {"holderIdentity": self.node_name, "leaseDurationSeconds": self.lease_duration,
-                "renewTime": micro_time()}
+                "renewTime": format_micro_time()}
         try:
             lease = await self.client.get(LEASES, self.node_name, namespace=NODE_LEASE_NAMESPACE)
         except errors.NotFound:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from apimachinery.timestamps import parse_time
 from controllers.node import containerlogs
 from controllers.node.runtime import LogError, LogSource
 
@@ -53,7 +54,7 @@ def log_options(query: str, *, now: dt.datetime | None = None) -> tuple[bool, co
     if seconds is not None:
         since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=seconds)
     elif values.get("sinceTime"):
-        since = containerlogs.parse_time(values["sinceTime"][0])
+        since = parse_time(values["sinceTime"][0])
         if since is None:
             raise LogError(400, f'invalid sinceTime "{values["sinceTime"][0]}"')
     opts = containerlogs.LogOptions(

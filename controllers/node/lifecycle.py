@@ -25,10 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 from apimachinery.resources import BY_KEY
+from apimachinery.timestamps import format_time
 from controllers.node import status as nodestatus
 from controllers.node.heartbeat import NODE_LEASE_NAMESPACE
 from controllers.runtime.controller import Controller
-from controllers.runtime.events import rfc3339
 from controllers.runtime.informer import object_key
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
@@ -117,7 +117,7 @@ class NodeLifecycle(Controller):
         seen_at = self.observed.get(key, ("", self._started))[1]
         if not is_stale(seen_at, self.clock(), self.grace):
             return
-        now = rfc3339()
+        now = format_time()
         ready = nodestatus.condition((node.get("status") or {}).get("conditions"), "Ready") or {}
         if ready.get("status") != "Unknown":
             self.log.info("%s: Node %s has not renewed its lease for %.0fs: marking it NotReady", self.name, key,

@@ -54,11 +54,12 @@ from pathlib import Path
 from typing import Any
 
 from apimachinery.objects import as_list, as_map
+from apimachinery.timestamps import format_time
 from controllers.node import kubeletevents as kev
 from controllers.node import podenv, probes
 from controllers.node.containerlogs import LogFile
 from controllers.node.status import Observed
-from controllers.runtime.events import NORMAL, WARNING, rfc3339
+from controllers.runtime.events import NORMAL, WARNING
 
 log = logging.getLogger("controllers.node.runtime")
 
@@ -539,7 +540,7 @@ class ProcessRuntime:
         c.launch = launch
         c.log_path = run.log_dir / c.name / f"{c.restart_count}.log"
         logfile = LogFile(c.log_path)
-        started_at = rfc3339()
+        started_at = format_time()
         cid = _container_id(run.uid, c.name, c.restart_count)
         if podenv.builtin(str(c.spec.get("image") or "")) is not None:  # on every start, as EnsureImageExists
             self.emit(pod, NORMAL, kev.PULLED, kev.already_present(str(c.spec.get("image") or "")))
@@ -554,7 +555,7 @@ class ProcessRuntime:
                 else (e.strerror or str(e))
             message = f'failed to start container "{c.name}": exec: "{argv0}": {what}'
             self.emit(pod, WARNING, "Failed", f"Error: {message}")
-            self._exited(run, c, Terminated(128, "StartError", started_at, rfc3339(), cid, message))
+            self._exited(run, c, Terminated(128, "StartError", started_at, format_time(), cid, message))
             return
         c.proc = proc
         c.state, c.running = "running", True
@@ -596,7 +597,7 @@ class ProcessRuntime:
         exit_code, sig = (code, None) if code >= 0 else (128 - code, -code)
         reason = "Completed" if exit_code == 0 else "Error"
         if c.generation == gen:
-            self._exited(run, c, Terminated(exit_code, reason, started_at, rfc3339(), cid, signal=sig))
+            self._exited(run, c, Terminated(exit_code, reason, started_at, format_time(), cid, signal=sig))
 
     def _exited(self, run: PodRun, c: ContainerRun, term: Terminated) -> None:
         c.generation += 1  # stops this run's probes

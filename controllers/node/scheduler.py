@@ -21,9 +21,9 @@ from typing import Any
 
 from apimachinery.objects import as_list, as_map
 from apimachinery.resources import BY_KEY
+from apimachinery.timestamps import format_time
 from controllers.node import status as nodestatus
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import rfc3339
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
@@ -185,7 +185,7 @@ class Scheduler(Controller):
             return
         new = [c for c in conds if as_map(c).get("type") != "PodScheduled"]
         new.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                    "lastTransitionTime": rfc3339()})
+                    "lastTransitionTime": format_time()})
         body = dict(pod)
         body["status"] = {**as_map(pod.get("status")), "conditions": new}
         try:

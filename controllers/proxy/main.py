@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 
 from apimachinery.objects import as_map
 from apimachinery.resources import BY_KEY
-from controllers.endpoints.triggertime import parse_time
+from apimachinery.timestamps import parse_time
 from controllers.proxy.dataplane import Dataplane
 from controllers.proxy.iptables import Options, render
 from controllers.proxy.servicemap import LABEL_SERVICE_NAME, service_ports, slices_of

@@ -15,10 +15,10 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery.resources import BY_KEY
+from apimachinery.timestamps import format_time
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -28,11 +28,6 @@ EVENTS = BY_KEY["events"]
 NORMAL = "Normal"
 WARNING = "Warning"
 _CACHE_SIZE = 4096
-
-
-def rfc3339(t: datetime | None = None) -> str:
-    """metav1.Time: second precision, UTC, ``Z``."""
-    return (t or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +59,7 @@ class EventRecorder:
         # Events about cluster-scoped objects live in "default", as client-go puts them.
         ns = ref.get("namespace") or "default"
         ckey = (ref["kind"], ns, ref["name"], str(ref.get("uid", "")), type_, reason, message)
-        now = rfc3339()
+        now = format_time()
         log.info("event %s %s %s/%s: %s", type_, reason, ref["kind"], ref["name"], message)
         try:
             seen = self._seen.get(ckey)

@@ -31,10 +31,10 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery.resources import BY_KEY
+from apimachinery.timestamps import format_micro_time
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -43,11 +43,6 @@ log = logging.getLogger("controllers.leaderelection")
 LEASES = BY_KEY["leases.coordination.k8s.io"]
 NAMESPACES = BY_KEY["namespaces"]
 JITTER = 1.2
-
-
-def micro_time(t: datetime | None = None) -> str:
-    """metav1.MicroTime: ``2006-01-02T15:04:05.000000Z``."""
-    return (t or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_identity() -> str:
@@ -109,7 +104,7 @@ class LeaderElector:
             "holderIdentity": self.identity,
             "leaseDurationSeconds": round(self.config.lease_duration),
             "acquireTime": acquire_time,
-            "renewTime": micro_time(),
+            "renewTime": format_micro_time(),
             "leaseTransitions": transitions,
         }
 
@@ -123,7 +118,7 @@ class LeaderElector:
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
                 "metadata": {"name": cfg.lease_name, "namespace": cfg.namespace},
-                "spec": self._record(acquire_time=micro_time(), transitions=0),
+                "spec": self._record(acquire_time=format_micro_time(), transitions=0),
             }
             try:
                 created = await self.client.create(LEASES, body, namespace=cfg.namespace)
@@ -143,9 +138,9 @@ class LeaderElector:
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
         if holder == self.identity:
-            record = self._record(acquire_time=str(spec.get("acquireTime") or micro_time()), transitions=transitions)
+            record = self._record(acquire_time=str(spec.get("acquireTime") or format_micro_time()), transitions=transitions)
         else:
-            record = self._record(acquire_time=micro_time(), transitions=transitions + 1)
+            record = self._record(acquire_time=format_micro_time(), transitions=transitions + 1)
         new = dict(lease)
         new["spec"] = {**spec, **record}
         try:
@@ -209,7 +204,7 @@ class LeaderElector:
         if lease is None or str((lease.get("spec") or {}).get("holderIdentity") or "") != self.identity:
             return
         spec = dict(lease.get("spec") or {})
-        now = micro_time()
+        now = format_micro_time()
         spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now})
         new = dict(lease)
         new["spec"] = spec

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery.timestamps import parse_time
 from kubeclient.kctl.quantity import ZERO, Quantity, parse_quantity
 from kubeclient.kctl.tabwriter import tabbed
 
@@ -53,15 +54,6 @@ def human_duration(seconds: float) -> str:
         dy = (hours // 24) % 365
         return f"{hours // 24 // 365}y" if dy == 0 else f"{hours // 24 // 365}y{dy}d"
     return f"{hours // 24 // 365}y"
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def since(value: Any, now: datetime) -> str:
