@@ -30,7 +30,27 @@ def _setup_logging(level: str = "INFO") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+HELP_OPTIONS = ["-h", "--help"]
+
+
+class _Command(click.Command):
+    """A command that takes -h as well as --help in any context.
+
+    Why on each command, not only on the group: click builds a command's help option once and keeps it,
+    from the first context the command is made in; one made without the group (a test, or another
+    program calling ``make_context``) would otherwise leave it with --help alone for the process.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["context_settings"] = {"help_option_names": HELP_OPTIONS, **(kwargs.get("context_settings") or {})}
+        super().__init__(*args, **kwargs)
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": HELP_OPTIONS})
 @click.version_option(package_name="kubelite")
 def main() -> None:
     """kubelite: a small, real, Kubernetes-compatible control plane for Services."""

@@ -356,8 +356,9 @@ def test_dns_upstream_reaches_the_dns_process_only_when_asked(tmp_path: Path) ->
 def test_help_everywhere() -> None:
     from click.testing import CliRunner
 
-    from kubelite.cli import main
+    from kubelite.cli import apiserver, main
 
+    apiserver.make_context("apiserver", [])  # made alone first (as a test elsewhere does): -h must survive
     top = CliRunner().invoke(main, ["-h"])
     assert top.exit_code == 0 and "``" not in top.output
     for cmd in main.commands:  # type: ignore[attr-defined]
