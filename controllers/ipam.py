@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from apimachinery.labels import LABEL_IP_FAMILY, LABEL_IPADDRESS_MANAGED_BY
 from apimachinery.resources import BY_KEY
 from controllers.allocation import (
     IPRange,
@@ -51,8 +52,6 @@ from kubeclient.client import Client
 IPADDRESSES = BY_KEY["ipaddresses.networking.k8s.io"]
 
 MANAGED_BY = "ipallocator.k8s.io"
-LABEL_FAMILY = "ipaddress.kubernetes.io/ip-family"
-LABEL_MANAGED_BY = "ipaddress.kubernetes.io/managed-by"
 
 Obj = dict[str, Any]
 
@@ -66,7 +65,7 @@ def ip_address_object(ip: str, key: str) -> Obj:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "IPAddress",
-        "metadata": {"name": ip, "labels": {LABEL_FAMILY: ip_family(ip), LABEL_MANAGED_BY: MANAGED_BY}},
+        "metadata": {"name": ip, "labels": {LABEL_IP_FAMILY: ip_family(ip), LABEL_IPADDRESS_MANAGED_BY: MANAGED_BY}},
         "spec": {"parentRef": parent_ref(key)},
     }
 
@@ -104,7 +103,7 @@ class IpamController(LedgerController):
 
     def manages(self, obj: Obj) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        return labels.get(LABEL_MANAGED_BY) == MANAGED_BY and parent_key(obj) is not None
+        return labels.get(LABEL_IPADDRESS_MANAGED_BY) == MANAGED_BY and parent_key(obj) is not None
 
     def leak_event(self, obj: Obj, key: str, svc: Obj | None) -> tuple[str, str]:
         ip = obj["metadata"]["name"]

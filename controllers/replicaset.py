@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apimachinery.objects import as_map, int_or
+from apimachinery.pods import is_pod_ready, ready_condition
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from apimachinery.timestamps import format_time, parse_time
@@ -67,21 +68,9 @@ def is_pod_active(pod: Mapping[str, Any]) -> bool:
     return phase not in ("Succeeded", "Failed") and not is_deleting(pod)
 
 
-def _ready_condition(pod: Mapping[str, Any]) -> dict[str, Any] | None:
-    for c in as_map(pod.get("status")).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == "Ready":
-            return c
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    cond = _ready_condition(pod)
-    return cond is not None and cond.get("status") == "True"
-
-
 def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> float | None:
     """Seconds until a ready Pod counts as available (0 when it is); None when it is not ready."""
-    cond = _ready_condition(pod)
+    cond = ready_condition(pod)
     if cond is None or cond.get("status") != "True":
         return None
     if min_ready_seconds <= 0:
@@ -113,7 +102,7 @@ def deletion_order(pods: Sequence[Obj], related: Sequence[Obj]) -> list[Obj]:
     def key(p: Obj) -> tuple[Any, ...]:
         node = str(as_map(p.get("spec")).get("nodeName") or "")
         ready = is_pod_ready(p)
-        cond = _ready_condition(p) or {}
+        cond = ready_condition(p) or {}
         ready_at = _time(cond.get("lastTransitionTime")) if ready else None
         created = _time(as_map(p.get("metadata")).get("creationTimestamp"))
         return (

@@ -22,17 +22,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from apimachinery import labels
 from apimachinery.objects import as_map, int_or
 from apimachinery.timestamps import parse_time
 
 Obj = dict[str, Any]
 
-REVISION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
-DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
-MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+# rollout's short names for the deployment annotations (the keys live in apimachinery.labels)
+REVISION = labels.ANNOTATION_REVISION
+REVISION_HISTORY = labels.ANNOTATION_REVISION_HISTORY
+DESIRED_REPLICAS = labels.ANNOTATION_DESIRED_REPLICAS
+MAX_REPLICAS = labels.ANNOTATION_MAX_REPLICAS
 POD_TEMPLATE_HASH = "pod-template-hash"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+LAST_APPLIED = labels.ANNOTATION_LAST_APPLIED
 # Deployment annotations never copied to its ReplicaSets (annotationsToSkip).
 SKIPPED_ANNOTATIONS = frozenset({LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS,
                                  "deprecated.daemonset.template.generation"})

@@ -26,12 +26,12 @@ from typing import Any
 
 import dns.name
 
+from apimachinery.labels import ANNOTATION_TOLERATE_UNREADY, LABEL_SERVICE_NAME
+
 SCHEMA_VERSION = "1.1.0"
 PODS_MODES = ("disabled", "insecure", "verified")
 DEFAULT_ZONE = "cluster.local"
 DEFAULT_TTL = 5
-TOLERATE_UNREADY = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 Obj = Mapping[str, Any]
 Listener = Callable[[frozenset[str]], None]
@@ -113,7 +113,7 @@ def service_entry(obj: Obj) -> ServiceEntry:
     namespace, name = _meta(obj)
     spec = obj.get("spec") or {}
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    publish = bool(spec.get("publishNotReadyAddresses")) or annotations.get(TOLERATE_UNREADY) == "true"
+    publish = bool(spec.get("publishNotReadyAddresses")) or annotations.get(ANNOTATION_TOLERATE_UNREADY) == "true"
     ips: tuple[str, ...] = ()
     external = ""
     if spec.get("type") == "ExternalName":
@@ -132,7 +132,7 @@ def slice_entry(obj: Obj) -> SliceEntry:
     """Reduce an EndpointSlice to its IP endpoints; FQDN slices carry none."""
     namespace, name = _meta(obj)
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    service = str(labels.get(SERVICE_NAME_LABEL) or "").lower()
+    service = str(labels.get(LABEL_SERVICE_NAME) or "").lower()
     endpoints: list[Endpoint] = []
     if obj.get("addressType", "IPv4") in ("IPv4", "IPv6"):
         for ep in obj.get("endpoints") or []:

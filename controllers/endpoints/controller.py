@@ -37,7 +37,9 @@ from typing import Any
 import click
 from prometheus_client import Counter
 
+from apimachinery.labels import ANNOTATION_LEADER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_ZONE
 from apimachinery.objects import meta_of
+from apimachinery.pods import is_pod_ready
 from apimachinery.resources import BY_KEY
 from controllers.endpoints import desired
 from controllers.endpoints.tracker import WriteTracker
@@ -57,7 +59,6 @@ ENDPOINTS = BY_KEY["endpoints"]
 SLICES = BY_KEY["endpointslices.discovery.k8s.io"]
 NODES = BY_KEY["nodes"]
 
-LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
 SELECTOR_INDEX = "selector"
 POD_LABEL_INDEX = "ns-label"
 POD_NODE_INDEX = "node"
@@ -101,7 +102,7 @@ def pod_node_index(pod: Obj) -> list[str]:
 
 
 def slice_service_index(slice_: Obj) -> list[str]:
-    name = _labels(slice_).get(desired.LABEL_SERVICE_NAME)
+    name = _labels(slice_).get(LABEL_SERVICE_NAME)
     return [f"{meta_of(slice_).get('namespace', '')}/{name}"] if name else []
 
 
@@ -111,7 +112,7 @@ def pod_projection(pod: Mapping[str, Any]) -> tuple[Any, ...]:
     status = pod.get("status") or {}
     return (
         meta_of(pod).get("deletionTimestamp") is not None,
-        desired.is_pod_ready(pod),
+        is_pod_ready(pod),
         desired.is_pod_terminal(pod),
         tuple(desired.pod_ips(pod)),
         spec.get("nodeName"),
@@ -194,7 +195,7 @@ class EndpointsController(Controller):
         self.services = self.informer(SERVICES)
         self.pods = self.informer(PODS)
         self.endpoints = self.informer(ENDPOINTS)
-        self.slices = self.informer(SLICES, label_selector=f"{desired.LABEL_MANAGED_BY}={desired.MANAGED_BY}")
+        self.slices = self.informer(SLICES, label_selector=f"{LABEL_MANAGED_BY}={desired.MANAGED_BY}")
         self.nodes = self.informer(NODES)
         self.services.cache.add_index(SELECTOR_INDEX, selector_index)
         self.pods.cache.add_index(POD_LABEL_INDEX, pod_label_index)
@@ -269,7 +270,7 @@ class EndpointsController(Controller):
         self._enqueue_batched(self._services_on_node(str(meta_of(node).get("name") or "")))
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
-        if _labels(old).get(desired.LABEL_ZONE) != _labels(new).get(desired.LABEL_ZONE):
+        if _labels(old).get(LABEL_ZONE) != _labels(new).get(LABEL_ZONE):
             self._node_changed(new)
 
     # ---- start ---------------------------------------------------------------
@@ -278,7 +279,7 @@ class EndpointsController(Controller):
         """Every Service, plus the owners of every Endpoints and managed slice (to find leftovers)."""
         keys = set(self.services.cache.keys())
         for ep in self.endpoints.cache.list():
-            if LEADER_ANNOTATION not in (meta_of(ep).get("annotations") or {}):
+            if ANNOTATION_LEADER not in (meta_of(ep).get("annotations") or {}):
                 keys.add(object_key(ep))
         for s in self.slices.cache.list():
             keys.update(slice_service_index(s))

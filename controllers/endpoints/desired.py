@@ -46,19 +46,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apimachinery.labels import (
+    ANNOTATION_OVER_CAPACITY,
+    ANNOTATION_TRIGGER_TIME,
+    LABEL_HEADLESS,
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE_NAME,
+    LABEL_ZONE,
+)
 from apimachinery.objects import as_list, as_map, meta_of
+from apimachinery.pods import is_pod_ready
 from apimachinery.selectors import selector_from_set
 from apimachinery.validation import ip_string, parse_ip_sloppy
 
 Obj = dict[str, Any]
 
 MANAGED_BY = "endpointslice-controller.k8s.io"
-LABEL_SERVICE_NAME = "kubernetes.io/service-name"
-LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
-LABEL_HEADLESS = "service.kubernetes.io/headless"
-LABEL_ZONE = "topology.kubernetes.io/zone"
-ANNOTATION_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
-ANNOTATION_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 TRUNCATED = "truncated"
 MAX_ENDPOINTS_CAPACITY = 1000
 MAX_ENDPOINTS_PER_SLICE = 100
@@ -87,14 +90,6 @@ def _str(value: Any) -> str:
 # ---------------------------------------------------------------------------
 # Pod and Service predicates (endpointslice/util, api/v1/pod)
 # ---------------------------------------------------------------------------
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    """The Pod's Ready condition is "True"."""
-    for cond in as_list(_status(pod).get("conditions")):
-        if as_map(cond).get("type") == "Ready":
-            return as_map(cond).get("status") == "True"
-    return False
 
 
 def is_pod_terminal(pod: Mapping[str, Any]) -> bool:

@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from apimachinery.pods import ready_condition
 from apimachinery.timestamps import format_rfc3339_nano, parse_time
 
 
 def pod_trigger_time(pod: Mapping[str, Any]) -> datetime | None:
     """getPodTriggerTime: the Ready condition's lastTransitionTime."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if isinstance(cond, dict) and cond.get("type") == "Ready":
-            return parse_time(cond.get("lastTransitionTime"))
-    return None
+    cond = ready_condition(pod)
+    return parse_time(cond.get("lastTransitionTime")) if cond is not None else None
 
 
 def service_trigger_time(service: Mapping[str, Any]) -> datetime | None:

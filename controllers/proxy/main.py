@@ -37,12 +37,13 @@ from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from apimachinery.labels import ANNOTATION_TRIGGER_TIME, LABEL_SERVICE_NAME
 from apimachinery.objects import as_map
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import parse_time
 from controllers.proxy.dataplane import Dataplane
 from controllers.proxy.iptables import Options, render
-from controllers.proxy.servicemap import LABEL_SERVICE_NAME, service_ports, slices_of
+from controllers.proxy.servicemap import service_ports, slices_of
 from controllers.runtime.controller import Controller
 from controllers.runtime.informer import split_key
 from controllers.runtime.metrics import RuntimeMetrics
@@ -58,7 +59,6 @@ SERVICES = BY_KEY["services"]
 SLICES = BY_KEY["endpointslices.discovery.k8s.io"]
 NODES = BY_KEY["nodes"]
 SERVICECIDRS = BY_KEY["servicecidrs.networking.k8s.io"]
-TRIGGER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 SLICE_SERVICE_INDEX = "service"
 
 
@@ -195,7 +195,7 @@ class ServiceProxy(Controller):
             self.proxy_metrics.sync.observe(time.perf_counter() - started)
         for s in slices:
             meta = as_map(s.get("metadata"))
-            trigger = str(as_map(meta.get("annotations")).get(TRIGGER_ANNOTATION) or "")
+            trigger = str(as_map(meta.get("annotations")).get(ANNOTATION_TRIGGER_TIME) or "")
             slice_key = f"{ns}/{meta.get('name')}"
             if trigger and self._seen_triggers.get(slice_key) != trigger:
                 self._seen_triggers[slice_key] = trigger

@@ -32,11 +32,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apimachinery.labels import LABEL_SERVICE_NAME
 from apimachinery.objects import as_list, as_map
 
 Obj = dict[str, Any]
 
-LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 DEFAULT_AFFINITY_TIMEOUT = 10800
 
 

@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery.labels import ANNOTATION_LAST_APPLIED
+from apimachinery.pods import pod_qos
 from apimachinery.timestamps import parse_time
 from kubeclient.kctl.quantity import ZERO, Quantity, parse_quantity
 from kubeclient.kctl.tabwriter import tabbed
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_ANNOTATION_LEN = 140
 
 
@@ -108,7 +109,7 @@ def labels_multiline(p: Page, title: str, labels: Mapping[str, str] | None, *, i
 
 def annotations_multiline(p: Page, title: str, annotations: Mapping[str, str] | None) -> None:
     p.w(0, f"{title}:\t")
-    keys = sorted(k for k in (annotations or {}) if k != LAST_APPLIED)
+    keys = sorted(k for k in (annotations or {}) if k != ANNOTATION_LAST_APPLIED)
     if not keys:
         p.line("<none>")
         return
@@ -417,26 +418,6 @@ def describe_pod_template(template: Mapping[str, Any]) -> str:
     labels_multiline(p, "  Node-Selectors", spec.get("nodeSelector"))
     tolerations_multiline(p, "  Tolerations", spec.get("tolerations"))
     return "".join(p.parts)
-
-
-def pod_qos(pod: Mapping[str, Any]) -> str:
-    """status.qosClass, else a computation like ComputePodQOS for the cpu/memory resources."""
-    if _d(pod, "status", "qosClass"):
-        return str(pod["status"]["qosClass"])
-    containers = list(_d(pod, "spec", "containers") or []) + list(_d(pod, "spec", "initContainers") or [])
-    requests: dict[str, str] = {}
-    limits: dict[str, str] = {}
-    guaranteed = True
-    for c in containers:
-        req = {k: v for k, v in (_d(c, "resources", "requests") or {}).items() if k in ("cpu", "memory")}
-        lim = {k: v for k, v in (_d(c, "resources", "limits") or {}).items() if k in ("cpu", "memory")}
-        requests.update(req)
-        limits.update(lim)
-        if set(lim) != {"cpu", "memory"} or any(req.get(k, lim[k]) != lim[k] for k in lim):
-            guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def describe_pod(pod: dict[str, Any], events: list[dict[str, Any]] | None, now: datetime) -> str:

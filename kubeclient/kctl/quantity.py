@@ -7,14 +7,14 @@ re-canonicalizes (``1Gi + 512Mi`` is ``1536Mi``, ``0.1`` is ``100m``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
+
+from apimachinery import quantity
 
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _SUFFIX_BY_EXP = {v: k for k, v in _DECIMAL.items()}
-_RE = re.compile(r"^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,6 @@ ZERO = Quantity(Decimal(0))
 
 
 def parse_quantity(text: str | int | float) -> Quantity:
-    s = str(text).strip()
-    m = _RE.match(s)
-    if not m:
-        raise ValueError(f"quantities must match the regular expression: {s!r}")
-    number = Decimal(m.group(1))
-    suffix = m.group(2) or ""
-    if suffix in _BINARY:
-        return Quantity(number * (Decimal(1024) ** _BINARY[suffix]), "BinarySI")
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return Quantity(number * (Decimal(10) ** int(suffix[1:])), "DecimalExponent")
-    return Quantity(number * (Decimal(10) ** _DECIMAL[suffix]), "DecimalSI")
+    """ParseQuantity (apimachinery.quantity) as a Decimal, exact: the value is a whole number of nano units."""
+    value, fmt = quantity.parse(str(text))
+    return Quantity(Decimal(value.numerator * (quantity.NANO // value.denominator)).scaleb(-9), fmt)

@@ -1,0 +1,34 @@
+"""Well-known label and annotation keys (k8s.io/api's wellknown labels/annotations), one home each.
+
+Why one home: a key spelt in two places drifts (a typo there and the endpoints controller and the proxy
+stop seeing each other's slices); every controller and kctl reads the key from here. The values are
+Kubernetes' own; renaming one breaks compatibility with real clients and kubectl.
+"""
+
+from __future__ import annotations
+
+# discovery.k8s.io: EndpointSlice labels (discovery/v1 well_known_labels.go)
+LABEL_SERVICE_NAME = "kubernetes.io/service-name"
+LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
+# core/v1 well_known_labels.go
+LABEL_HEADLESS = "service.kubernetes.io/headless"
+LABEL_ZONE = "topology.kubernetes.io/zone"
+# networking/v1 IPAddress labels
+LABEL_IP_FAMILY = "ipaddress.kubernetes.io/ip-family"
+LABEL_IPADDRESS_MANAGED_BY = "ipaddress.kubernetes.io/managed-by"
+
+# core/v1 annotation_key_constants.go
+ANNOTATION_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
+ANNOTATION_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+ANNOTATION_TOLERATE_UNREADY = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
+ANNOTATION_LEADER = "control-plane.alpha.kubernetes.io/leader"
+ANNOTATION_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+ANNOTATION_CHANGE_CAUSE = "kubernetes.io/change-cause"
+ANNOTATION_RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+ANNOTATION_DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+# apps: deployment/util annotations
+ANNOTATION_REVISION = "deployment.kubernetes.io/revision"
+ANNOTATION_REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+ANNOTATION_DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+ANNOTATION_MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"

@@ -1,0 +1,65 @@
+"""Pod facts every reader needs the same answer to: is it Ready, what is its QoS class.
+
+Why one home: the ReplicaSet controller, the endpoints controller and kctl describe each decided
+"ready" and "QoS" on their own and could disagree about one Pod; these are the rules of
+k8s.io/kubernetes pkg/api/v1/pod (IsPodReady) and pkg/apis/core/helper/qos (GetPodQOS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+from apimachinery.objects import as_list, as_map
+from apimachinery.quantity import value_of
+
+QOS_RESOURCES = ("cpu", "memory")
+
+
+def ready_condition(pod: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Pod's Ready condition (the first one), or None."""
+    for c in as_list(as_map(pod.get("status")).get("conditions")):
+        if isinstance(c, dict) and c.get("type") == "Ready":
+            return c
+    return None
+
+
+def is_pod_ready(pod: Mapping[str, Any]) -> bool:
+    """IsPodReady: the Ready condition's status is "True"."""
+    cond = ready_condition(pod)
+    return cond is not None and cond.get("status") == "True"
+
+
+def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [c for key in ("containers", "initContainers") for c in as_list(spec.get(key)) if isinstance(c, dict)]
+
+
+def qos_class(spec: Mapping[str, Any]) -> str:
+    """GetPodQOS over cpu and memory of the regular and init containers of a Pod spec."""
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    for c in _containers(spec):
+        res = as_map(c.get("resources"))
+        c_limits = {k: value_of(v) for k, v in as_map(res.get("limits")).items() if k in QOS_RESOURCES}
+        c_requests = {k: value_of(v) for k, v in as_map(res.get("requests")).items() if k in QOS_RESOURCES}
+        for k, q in c_requests.items():
+            if q:
+                requests[k] = requests.get(k, Fraction(0)) + q
+        for k, q in c_limits.items():
+            if q:
+                limits[k] = limits.get(k, Fraction(0)) + q
+        if set(c_limits) != set(QOS_RESOURCES):
+            guaranteed = False
+        elif any(c_requests.get(k, c_limits[k]) != c_limits[k] for k in c_limits):
+            guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def pod_qos(pod: Mapping[str, Any]) -> str:
+    """status.qosClass when the kubelet set it, else computed from the spec."""
+    stored = as_map(pod.get("status")).get("qosClass")
+    return str(stored) if stored else qos_class(as_map(pod.get("spec")))
