@@ -26,8 +26,9 @@ import httpx
 import pytest
 import yaml
 
+from apimachinery import envvars
 from apimachinery.errors import StatusError, invalid_object, not_found, required
-from kubeclient.kctl import describers, envvars, jsonpath
+from kubeclient.kctl import describers, jsonpath
 from kubeclient.kctl.commands.apply import (
     json_merge_three_way,
     modified_configuration,

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apimachinery import envvars
 from apimachinery.objects import as_list, as_map
-from kubeclient.kctl import envvars
 
 Obj = dict[str, Any]
 
