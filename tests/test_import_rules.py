@@ -137,8 +137,6 @@ KNOWN_CIRCLES: list[str] = [
     # app imports auth, accessreview, overload and metrics; auth imports app.parse_path in a function,
     # metrics imports app.ApiServer under TYPE_CHECKING (accessreview and overload import auth)
     "apiserver: accessreview app auth metrics overload",
-    # agent.main imports node.main.run in a function ("it imports us") while main builds the PodAgent
-    "controllers.node: agent main",
 ]
 
 

@@ -266,10 +266,3 @@ class PodAgent(Controller):
             self.on_write("pod_delete")
         except (errors.NotFound, errors.Conflict):
             pass  # already gone, or a new Pod took the name
-
-
-async def main(argv: list[str]) -> int:
-    """``kubelite node``: the process lives in ``controllers.node.main`` (imported here lazily: it imports us)."""
-    from controllers.node.main import run
-
-    return await run(argv)
