@@ -1,4 +1,4 @@
-"""Decode kubectl's protobuf request bodies (Service, Namespace) into JSON dicts.
+"""Decode kubectl's protobuf request bodies (Service, Namespace, ConfigMap...) into JSON dicts.
 
 Why: ``kubectl create service ...`` and ``kubectl create namespace`` send
 ``application/vnd.kubernetes.protobuf`` with no JSON fallback. The body is
@@ -18,6 +18,7 @@ without ``omitempty`` (``ports[].port``) are always kept.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ OMIT = "omitempty"  # drop zero values / empty structs
 KEEP = "always"  # Go field without omitempty
 PTR = "pointer"  # Go pointer: present on the wire <=> present in JSON
 LIST = "repeated"
-MAP = "map"  # map<string, string>
+MAP = "map"  # map<string, T>: T is the field's type (string or bytes)
 
 _Field = tuple[str, int, str, str]  # json/proto name, number, type, rule
 _File = tuple[str, str, list[str], dict[str, list[_Field]]]  # file name, package, deps, messages
@@ -185,6 +186,12 @@ _FILES: list[_File] = [
                 ("ports", 4, f".{_CORE}.PortStatus", LIST),
             ],
             "PortStatus": [("port", 1, "int32", KEEP), ("protocol", 2, "string", KEEP), ("error", 3, "string", PTR)],
+            "ConfigMap": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("immutable", 4, "bool", PTR),
+                ("data", 2, "string", MAP),
+                ("binaryData", 3, "bytes", MAP),
+            ],
             "Namespace": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
                 ("spec", 2, f".{_CORE}.NamespaceSpec", OMIT),
@@ -322,6 +329,7 @@ _FILES: list[_File] = [
 _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Service"): f"{_CORE}.Service",
     ("v1", "Namespace"): f"{_CORE}.Namespace",
+    ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
 }
@@ -348,7 +356,7 @@ def _file_proto(name: str, package: str, *, deps: list[str], messages: dict[str,
                 entry = msg.nested_type.add(name=entry_name)
                 entry.options.map_entry = True
                 entry.field.add(name="key", number=1, type=fd.TYPE_STRING, label=fd.LABEL_OPTIONAL)
-                entry.field.add(name="value", number=2, type=fd.TYPE_STRING, label=fd.LABEL_OPTIONAL)
+                entry.field.add(name="value", number=2, type=_SCALARS[typ], label=fd.LABEL_OPTIONAL)
                 f.type = fd.TYPE_MESSAGE
                 f.type_name = f".{package}.{msg_name}.{entry_name}"
                 f.label = fd.LABEL_REPEATED
@@ -415,7 +423,9 @@ def _to_json(msg: Any) -> Any:
         value = getattr(msg, name)
         if rule == MAP:
             if len(value):
-                out[name] = {str(k): str(v) for k, v in value.items()}
+                # map<string, bytes> is Go's map[string][]byte: base64 in JSON
+                out[name] = {str(k): base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)
+                             for k, v in value.items()}
             continue
         if rule == LIST:
             if len(value):
