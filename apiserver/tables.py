@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery.errors import bad_request
+from apimachinery.kinds import KIND_BY_KEY
+from apimachinery.kinds.base import Printer
 from apimachinery.resources import ResourceType
 from apimachinery.selectors import from_label_selector_object
 
@@ -810,6 +812,17 @@ def _name_age(extra: Callable[[dict[str, Any]], list[Any]]) -> Callable[[dict[st
     return cells
 
 
+def _printer(rt: ResourceType) -> Printer | None:
+    """The kind's declared Printer; None for kube's default columns (also for a type not served)."""
+    kind = KIND_BY_KEY.get(rt.key)
+    return kind.printer if kind else None
+
+
+def _printed(printer: Printer) -> Callable[[dict[str, Any], datetime], list[Any]]:
+    """A kind's declared Printer (apimachinery.kinds) as a row: name, its cells, age."""
+    return _name_age(printer.cells)
+
+
 _CELLS: dict[tuple[str, str], Callable[[dict[str, Any], datetime], list[Any]]] = {
     ("", "Service"): _service_cells,
     ("", "Endpoints"): _name_age(lambda o: [format_endpoints(o)]),
@@ -832,7 +845,8 @@ _CELLS: dict[tuple[str, str], Callable[[dict[str, Any], datetime], list[Any]]] =
 
 def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
     """kube-apiserver's TableColumnDefinitions for a kind (all five fields, as Go emits them)."""
-    cols = _COLUMNS.get((rt.group, rt.kind), _DEFAULT_COLUMNS)
+    printer = _printer(rt)
+    cols = [_NAME, *printer.columns, _AGE] if printer else _COLUMNS.get((rt.group, rt.kind), _DEFAULT_COLUMNS)
     return [
         {"name": n, "type": t, "format": f, "description": d, "priority": p} for n, t, f, d, p in cols
     ]
@@ -879,12 +893,14 @@ def to_table(
         rv = _d(objects[0], "metadata", "resourceVersion") if len(objects) == 1 else None
         list_meta = {"resourceVersion": rv} if isinstance(rv, str) and rv else {}
     rows: list[dict[str, Any]] = []
+    printer = _printer(rt)
+    row_cells = _printed(printer) if printer else _CELLS.get(key, _default_cells)
     for obj in objects:
         conditions: list[dict[str, str]] | None = None
         if key == ("", "Pod"):
             cells, conditions = _pod_cells(obj, now)
         else:
-            cells = _CELLS.get(key, _default_cells)(obj, now)
+            cells = row_cells(obj, now)
         row: dict[str, Any] = {"cells": cells}
         if conditions:
             row["conditions"] = conditions

@@ -398,6 +398,15 @@ REPLICA_SET: dict[str, Any] = {
                         "reason": "FailedCreate", "message": "pods is forbidden"}],
     },
 }
+CONFIG_MAP = {
+    "kind": "ConfigMap",
+    "apiVersion": "v1",
+    "metadata": {"name": "app", "namespace": "default"},
+    "immutable": True,
+    "data": {"app.properties": "color=blue\n"},
+    "binaryData": {"logo.png": "iVBORw0KGgo="},
+}
+
 
 DOCUMENTS = [
     ("deployments.apps", DEPLOYMENT),
@@ -413,6 +422,7 @@ DOCUMENTS = [
     ("ipaddresses.networking.k8s.io", IP_ADDRESS),
     ("servicecidrs.networking.k8s.io", SERVICE_CIDR),
     ("portallocations.kubelite.io", PORT_ALLOCATION),
+    ("configmaps", CONFIG_MAP),
 ]
 
 
@@ -877,3 +887,15 @@ def test_components_resolve_every_ref() -> None:
     for ref in _refs(schemas):
         assert ref.startswith(prefix) and ref[len(prefix):] in schemas, ref
     assert "io.k8s.api.discovery.v1.EndpointPort" in schemas and "io.k8s.api.core.v1.EndpointPort" in schemas
+
+
+def test_binary_data_is_go_base64() -> None:
+    """[]byte decodes as standard base64 (CR/LF skipped) and comes back canonical; errors as Go words them."""
+    out, _ = decode("configmaps", {"binaryData": {"k": "aG\r\nk="}})
+    assert out == {"binaryData": {"k": "aGk="}}
+    for value, offset in [("aGk", 0), ("aGk=x", 4), ("a!Gk", 1), ("YQ=", 3), ("Y===", 1)]:
+        assert _error("configmaps", {"binaryData": {"k": value}}).message == (
+            f'ConfigMap in version "v1" cannot be handled as a ConfigMap: illegal base64 data at input byte {offset}')
+    assert _error("configmaps", {"binaryData": {"k": 1}}).message == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+        "json: cannot unmarshal number into Go struct field ConfigMap.binaryData of type []uint8")

@@ -14,6 +14,7 @@ Order matters: discovery lists resources in this order.
 from __future__ import annotations
 
 from apimachinery.kinds import (
+    configmap,
     deployment,
     endpoints,
     endpointslice,
@@ -37,6 +38,7 @@ KINDS: tuple[Kind, ...] = (
     endpoints.KIND,
     node.KIND,
     event.KIND,
+    configmap.KIND,
     deployment.KIND,
     replicaset.KIND,
     endpointslice.KIND,

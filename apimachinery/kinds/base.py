@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -109,15 +108,18 @@ OBJECT_META: Mapping[str, PatchMeta] = MappingProxyType({
 # --- printing (the kind's TableConvertor) ------------------------------------------------------------
 
 Column = tuple[str, str, str, str, int]  # name, type, format, description, priority
-Cells = Callable[[dict[str, Any], datetime], list[Any]]
 
 
 @dataclass(frozen=True)
 class Printer:
-    """kube-apiserver's printers.go entry for a kind: column definitions and the row of one object."""
+    """kube-apiserver's printers.go entry for a kind printed as NAME, <columns>, AGE (most kinds).
+
+    ``columns`` are the definitions between Name and Age; ``cells(obj)`` their
+    values for one object. The server adds the name and the age.
+    """
 
     columns: tuple[Column, ...]
-    cells: Cells
+    cells: Callable[[dict[str, Any]], list[Any]]
 
 
 _NO_ZERO: Mapping[str, Any] = MappingProxyType({})

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from apimachinery.resources import BY_KEY
 from apimachinery.schemas import codec, openapi
 from apimachinery.schemas.apps import Deployment, ReplicaSet
+from apimachinery.schemas.configmap import ConfigMap
 from apimachinery.schemas.coordination import Lease
 from apimachinery.schemas.core import Endpoints, Event, Namespace
 from apimachinery.schemas.discovery import EndpointSlice
@@ -39,6 +40,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "endpoints": Endpoints,
     "nodes": Node,
     "events": Event,
+    "configmaps": ConfigMap,
     "deployments.apps": Deployment,
     "replicasets.apps": ReplicaSet,
     "endpointslices.discovery.k8s.io": EndpointSlice,

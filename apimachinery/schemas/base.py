@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
@@ -122,6 +123,51 @@ def _int_or_string(value: Any) -> int | str:
     raise PydanticCustomError("int_or_string_type", "Input should be an int32 or a string")
 
 
+def _base64_bytes(value: str) -> str:
+    """encoding/json's []byte: standard base64 (CR/LF ignored), re-encoded canonically as Go would.
+
+    Errors are base64.CorruptInputError's text, at the offset Go's decoder reports.
+    """
+    offset = _base64_error(value)
+    if offset is not None:
+        raise _go_error(f"illegal base64 data at input byte {offset}")
+    return base64.b64encode(base64.b64decode(value.replace("\r", "").replace("\n", ""))).decode()
+
+
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _base64_error(src: str) -> int | None:
+    """Where base64.StdEncoding.Decode fails (its decodeQuantum, quantum by quantum), or None."""
+    si, n = 0, len(src)
+    while si < n:
+        j = 0
+        while j < 4:
+            if si == n:
+                return None if j == 0 else si - j
+            c = src[si]
+            si += 1
+            if c in _B64:
+                j += 1
+                continue
+            if c in "\r\n":
+                continue
+            if c != "=" or j < 2:
+                return si - 1
+            if j == 2:  # "==" expected: the first "=" is consumed
+                while si < n and src[si] in "\r\n":
+                    si += 1
+                if si == n:
+                    return n
+                if src[si] != "=":
+                    return si - 1
+                si += 1
+            while si < n and src[si] in "\r\n":
+                si += 1
+            return si if si < n else None
+    return None
+
+
 String = Annotated[str, GoType("string")]
 Bool = Annotated[bool, GoType("bool")]
 Int32 = Annotated[
@@ -153,6 +199,9 @@ Quantity = Annotated[
 ]
 StringList = list[str]
 StringMap = dict[str, str]
+Bytes = Annotated[
+    str, AfterValidator(_base64_bytes), GoType("[]uint8"), WithJsonSchema({"type": "string", "format": "byte"})
+]
 ResourceList = Annotated[dict[str, Quantity], GoType("v1.ResourceList")]
 Object = dict[str, Any]
 """A struct we do not model field by field: any JSON object passes, unchanged."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from apimachinery.resources import RESOURCES
 from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
+from apiserver.admission.configmap import ConfigMapAdmission
 from apiserver.admission.others import (
     EndpointsAdmission,
     EndpointSliceAdmission,
@@ -36,6 +37,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         EndpointsAdmission(),
         NodeAdmission(),
         EventAdmission(),
+        ConfigMapAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
         EndpointSliceAdmission(),

@@ -1,0 +1,25 @@
+"""core/v1 ConfigMap (pkg/registry/core/configmap); validation in apiserver.admission.configmap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apimachinery.kinds.base import Kind, Printer, ResourceType
+
+_D_DATA = (
+    "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. "
+    "Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not "
+    "overlap with the keys in the BinaryData field, this is enforced during validation process."
+)
+
+
+def _cells(obj: dict[str, Any]) -> list[Any]:
+    """printConfigMap: the number of keys, data and binaryData together."""
+    data, binary = obj.get("data"), obj.get("binaryData")
+    return [(len(data) if isinstance(data, dict) else 0) + (len(binary) if isinstance(binary, dict) else 0)]
+
+
+KIND = Kind(
+    ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
+    printer=Printer((("Data", "string", "", _D_DATA, 0),), _cells),
+)
