@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from apimachinery import errors
+from apimachinery import errors, ledger
 from apimachinery.errors import FieldError, go_repr
 from apimachinery.resources import BY_KEY
 from apiserver.storage.records import Op
@@ -33,33 +33,9 @@ def parse_port_range(value: str) -> tuple[int, int]:
     return a, b
 
 
-def parent_ref(svc: dict[str, Any]) -> dict[str, str]:
+def _owner(svc: dict[str, Any]) -> tuple[str, str]:
     meta = svc.get("metadata") or {}
-    return {"group": "", "resource": "services", "namespace": meta.get("namespace", ""), "name": meta.get("name", "")}
-
-
-def ip_address_object(ip: str, svc: dict[str, Any]) -> dict[str, Any]:
-    family = "IPv6" if ":" in ip else "IPv4"
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "IPAddress",
-        "metadata": {"name": ip, "labels": {"ipaddress.kubernetes.io/ip-family": family,
-                                            "ipaddress.kubernetes.io/managed-by": "ipallocator.k8s.io"}},
-        "spec": {"parentRef": parent_ref(svc)},
-    }
-
-
-def port_allocation_name(protocol: str, port: int) -> str:
-    return f"{protocol.lower()}-{port}"
-
-
-def port_allocation_object(protocol: str, port: int, svc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubelite.io/v1",
-        "kind": "PortAllocation",
-        "metadata": {"name": port_allocation_name(protocol, port)},
-        "spec": {"protocol": protocol, "port": port, "parentRef": parent_ref(svc)},
-    }
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
 
 
 class Ledger:
@@ -83,7 +59,7 @@ class Ledger:
     def _owner_ok(self, obj: dict[str, Any] | None, svc: dict[str, Any]) -> bool:
         if obj is None:
             return True
-        return bool(((obj.get("spec") or {}).get("parentRef") or {}) == parent_ref(svc))
+        return bool(((obj.get("spec") or {}).get("parentRef") or {}) == ledger.parent_ref(*_owner(svc)))
 
     def service_ops(self, svc: dict[str, Any]) -> list[Op]:
         """Ledger ops for ``svc``'s IPs and node ports; 422 (Kubernetes' messages) when taken or out of range."""
@@ -103,18 +79,17 @@ class Ledger:
                 current = self.cache.get(IPADDRESSES.key, "", str(addr))
                 if current is not None:
                     if not self._owner_ok(current.obj, svc):
-                        errs.append(errors.invalid("spec.clusterIPs", ips,
-                                                   f"failed to allocate IP {ip}: provided IP is already allocated"))
+                        errs.append(errors.invalid(ledger.CLUSTER_IPS_FIELD, ips,
+                                                   ledger.ip_refusal_detail(ip, ledger.Reason.ALLOCATED)))
                     continue
                 if cidrs and not any(addr in c for c in cidrs if c.version == addr.version):
                     rng = ",".join(str(c) for c in cidrs if c.version == addr.version) or str(cidrs[0])
                     errs.append(errors.invalid(
-                        "spec.clusterIPs", ips,
-                        f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
-                        f"The range of valid IPs is {rng}",
-                    ))
+                        ledger.CLUSTER_IPS_FIELD, ips,
+                        ledger.ip_refusal_detail(ip, ledger.Reason.OUT_OF_RANGE, valid_range=rng)))
                     continue
-                ops.append(Op("ADDED", IPADDRESSES.key, "", str(addr), ip_address_object(str(addr), svc)))
+                ops.append(Op("ADDED", IPADDRESSES.key, "", str(addr),
+                              ledger.ip_address_object(str(addr), *_owner(svc))))
         if spec.get("type") in NODE_PORT_TYPES:
             lo, hi = self.node_ports
             wanted: list[tuple[str, str, int]] = []
@@ -122,24 +97,23 @@ class Ledger:
                 if p.get("nodePort"):
                     wanted.append((f"spec.ports[{i}].nodePort", p.get("protocol") or "TCP", int(p["nodePort"])))
             if spec.get("healthCheckNodePort"):
-                wanted.append(("spec.healthCheckNodePort", "TCP", int(spec["healthCheckNodePort"])))
+                wanted.append((ledger.HEALTH_CHECK_FIELD, "TCP", int(spec["healthCheckNodePort"])))
             seen: set[str] = set()
             for field, proto, port in wanted:
-                name = port_allocation_name(proto, port)
+                name = ledger.port_allocation_name(proto, port)
                 if name in seen:
                     continue
                 seen.add(name)
                 current = self.cache.get(PORTS.key, "", name)
                 if current is not None:
                     if not self._owner_ok(current.obj, svc):
-                        errs.append(errors.invalid(field, port, "provided port is already allocated"))
+                        errs.append(errors.invalid(field, port, ledger.port_refusal_detail(ledger.Reason.ALLOCATED)))
                     continue
                 if not lo <= port <= hi:
                     errs.append(errors.invalid(
-                        field, port,
-                        f"provided port is not in the valid range. The range of valid ports is {lo}-{hi}"))
+                        field, port, ledger.port_refusal_detail(ledger.Reason.OUT_OF_RANGE, valid_range=f"{lo}-{hi}")))
                     continue
-                ops.append(Op("ADDED", PORTS.key, "", name, port_allocation_object(proto, port, svc)))
+                ops.append(Op("ADDED", PORTS.key, "", name, ledger.port_allocation_object(proto, port, *_owner(svc))))
         if errs:
             raise errors.invalid_object("Service", str(meta.get("name", "")), errs)
         return ops

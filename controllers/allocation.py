@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from apimachinery.ledger import port_allocation_name
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -240,27 +242,14 @@ def node_port_needs(spec: dict[str, Any]) -> list[PortNeed]:
     return out
 
 
-def ledger_port_name(protocol: str, port: int) -> str:
-    """Name of the PortAllocation ledger object of one node port: ``tcp-30080``."""
-    return f"{protocol.lower()}-{port}"
-
-
-def parse_ledger_port_name(name: str) -> tuple[str, int] | None:
-    """``tcp-30080`` -> ("TCP", 30080); None for names that are not ledger port names."""
-    proto, sep, port = name.rpartition("-")
-    if not sep or not proto or not port.isdigit():
-        return None
-    return proto.upper(), int(port)
-
-
 def claimed_node_ports(spec: dict[str, Any]) -> set[str]:
     """Ledger names of every node port a NodePort/LoadBalancer Service holds (ports + health check)."""
     if svc_type(spec) not in NODE_PORT_TYPES:
         return set()
-    out = {ledger_port_name(str(p.get("protocol") or "TCP"), int(p["nodePort"]))
+    out = {port_allocation_name(str(p.get("protocol") or "TCP"), int(p["nodePort"]))
            for p in spec.get("ports") or [] if p.get("nodePort")}
     if spec.get("healthCheckNodePort"):
-        out.add(ledger_port_name("TCP", int(spec["healthCheckNodePort"])))
+        out.add(port_allocation_name("TCP", int(spec["healthCheckNodePort"])))
     return out
 
 
@@ -273,11 +262,6 @@ def parent_key(ledger_obj: dict[str, Any]) -> str | None:
     if ref.get("group") or ref.get("resource") != "services" or not ref.get("name"):
         return None
     return f"{ref.get('namespace') or ''}/{ref['name']}"
-
-
-def parent_ref(key: str) -> dict[str, str]:
-    ns, _, name = key.partition("/")
-    return {"group": "", "resource": "services", "namespace": ns, "name": name}
 
 
 def rv_int(value: str | None) -> int | None:

@@ -31,7 +31,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from apimachinery.labels import LABEL_IP_FAMILY, LABEL_IPADDRESS_MANAGED_BY
+from apimachinery import ledger
+from apimachinery.labels import LABEL_IPADDRESS_MANAGED_BY
 from apimachinery.resources import BY_KEY
 from controllers.allocation import (
     IPRange,
@@ -39,7 +40,6 @@ from controllers.allocation import (
     needs_cluster_ip,
     next_free,
     parent_key,
-    parent_ref,
     wanted_families,
 )
 from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController, ledger_parser, run_allocator
@@ -51,29 +51,18 @@ from kubeclient.client import Client
 
 IPADDRESSES = BY_KEY["ipaddresses.networking.k8s.io"]
 
-MANAGED_BY = "ipallocator.k8s.io"
-
 Obj = dict[str, Any]
 
 
-def ip_family(ip: str) -> str:
-    return "IPv6" if ":" in ip else "IPv4"
-
-
 def ip_address_object(ip: str, key: str) -> Obj:
-    """The IPAddress ledger entry of ``ip`` for the Service ``key`` (as kube-apiserver's allocator writes it)."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "IPAddress",
-        "metadata": {"name": ip, "labels": {LABEL_IP_FAMILY: ip_family(ip), LABEL_IPADDRESS_MANAGED_BY: MANAGED_BY}},
-        "spec": {"parentRef": parent_ref(key)},
-    }
+    """The IPAddress ledger entry of ``ip`` for the Service ``key``."""
+    ns, _, name = key.partition("/")
+    return ledger.ip_address_object(ip, ns, name)
 
 
 def is_ledger_refusal(err: errors.Invalid) -> bool:
-    """The 422 the API server sends when a claimed IP is taken or outside every ServiceCIDR."""
-    text = err.message
-    return "provided IP is already allocated" in text or "is not in the valid range" in text
+    """The 422 is the ledger refusing a ClusterIP (taken, or outside every ServiceCIDR): choose again."""
+    return any(r.ip for r in ledger.refusals(err.causes))
 
 
 class IpamController(LedgerController):
@@ -99,11 +88,11 @@ class IpamController(LedgerController):
         return any(r.contains(name) for rs in self.ranges().values() for r in rs)
 
     def not_allocated_event(self, name: str) -> tuple[str, str]:
-        return "ClusterIPNotAllocated", f"Cluster IP [{ip_family(name)}]: {name} is not allocated; repairing"
+        return "ClusterIPNotAllocated", f"Cluster IP [{ledger.ip_family(name)}]: {name} is not allocated; repairing"
 
     def manages(self, obj: Obj) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        return labels.get(LABEL_IPADDRESS_MANAGED_BY) == MANAGED_BY and parent_key(obj) is not None
+        return labels.get(LABEL_IPADDRESS_MANAGED_BY) == ledger.IPADDRESS_MANAGED_BY and parent_key(obj) is not None
 
     def leak_event(self, obj: Obj, key: str, svc: Obj | None) -> tuple[str, str]:
         ip = obj["metadata"]["name"]
@@ -215,7 +204,7 @@ class IpamController(LedgerController):
             if ranges and not any(r.contains(ip) for r in ranges):
                 await self.recorder.event(
                     svc, WARNING, "ClusterIPOutOfRange",
-                    f"Cluster IP [{ip_family(ip)}]: {ip} is not within any configured Service CIDR; "
+                    f"Cluster IP [{ledger.ip_family(ip)}]: {ip} is not within any configured Service CIDR; "
                     "please recreate service")
                 continue
             entry = self.ledger.cache.get(None, ip)
@@ -224,7 +213,7 @@ class IpamController(LedgerController):
             elif parent_key(entry) != key:
                 await self.recorder.event(
                     svc, WARNING, "ClusterIPAlreadyAllocated",
-                    f"Cluster IP [{ip_family(ip)}]:{ip} was assigned to multiple services; please recreate service")
+                    f"Cluster IP [{ledger.ip_family(ip)}]:{ip} was assigned to multiple services; please recreate service")
 
 
 def build_ipam_parser() -> argparse.ArgumentParser:

@@ -28,18 +28,16 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
+from apimachinery import ledger
 from apimachinery.resources import BY_KEY
 from controllers.allocation import (
     NODE_PORT_TYPES,
     PortRange,
     claimed_node_ports,
-    ledger_port_name,
     needs_health_check_port,
     next_free,
     node_port_needs,
     parent_key,
-    parent_ref,
-    parse_ledger_port_name,
     svc_type,
 )
 from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController, ledger_parser, run_allocator
@@ -58,26 +56,20 @@ Obj = dict[str, Any]
 
 def port_allocation_object(name: str, key: str) -> Obj:
     """The PortAllocation ledger entry ``name`` (``tcp-30080``) for the Service ``key``."""
-    parsed = parse_ledger_port_name(name)
+    parsed = ledger.parse_port_allocation_name(name)
     if parsed is None:
         raise ValueError(f"not a port ledger name: {name!r}")
-    protocol, port = parsed
-    return {
-        "apiVersion": "kubelite.io/v1",
-        "kind": "PortAllocation",
-        "metadata": {"name": name},
-        "spec": {"protocol": protocol, "port": port, "parentRef": parent_ref(key)},
-    }
+    ns, _, svc = key.partition("/")
+    return ledger.port_allocation_object(*parsed, ns, svc)
 
 
 def is_ledger_refusal(err: errors.Invalid) -> bool:
-    """The 422 the API server sends when a claimed node port is taken or outside the range."""
-    text = err.message
-    return "provided port is already allocated" in text or "provided port is not in the valid range" in text
+    """The 422 is the ledger refusing a node port (taken, or outside the range): choose again."""
+    return any(r.port for r in ledger.refusals(err.causes))
 
 
 def _numbers(svc: Obj) -> list[str]:
-    return sorted({str(p) for _, p in filter(None, map(parse_ledger_port_name,
+    return sorted({str(p) for _, p in filter(None, map(ledger.parse_port_allocation_name,
                                                          claimed_node_ports(svc.get("spec") or {})))})
 
 
@@ -101,11 +93,11 @@ class NodePortController(LedgerController):
         return port_allocation_object(name, key)
 
     def entry_in_range(self, name: str) -> bool:
-        parsed = parse_ledger_port_name(name)
+        parsed = ledger.parse_port_allocation_name(name)
         return parsed is not None and self.port_range().contains(parsed[1])
 
     def not_allocated_event(self, name: str) -> tuple[str, str]:
-        parsed = parse_ledger_port_name(name)
+        parsed = ledger.parse_port_allocation_name(name)
         return "PortNotAllocated", f"Port {parsed[1] if parsed else name} is not allocated; repairing"
 
     # ---- range and choice ------------------------------------------------------
@@ -204,7 +196,7 @@ class NodePortController(LedgerController):
             self.queue.add(key)
         rng = self.port_range()
         for name in sorted(self.claimed(svc)):
-            parsed = parse_ledger_port_name(name)
+            parsed = ledger.parse_port_allocation_name(name)
             if parsed is None:
                 continue
             port = parsed[1]
@@ -212,7 +204,7 @@ class NodePortController(LedgerController):
                 await self.recorder.event(svc, WARNING, "PortOutOfRange",
                                           f"Port {port} is not within the port range {rng}; please recreate service")
                 continue
-            entry = self.ledger.cache.get(None, ledger_port_name(*parsed))
+            entry = self.ledger.cache.get(None, ledger.port_allocation_name(*parsed))
             if entry is None:
                 self.queue.add(key)
             elif parent_key(entry) != key:

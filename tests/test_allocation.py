@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from apimachinery.ledger import parse_port_allocation_name
 from controllers.allocation import (
     IPRange,
     PortNeed,
@@ -18,7 +19,6 @@ from controllers.allocation import (
     next_free,
     node_port_needs,
     parent_key,
-    parse_ledger_port_name,
     port_range_offset,
     seen_through,
     wanted_families,
@@ -257,7 +257,7 @@ def test_claimed_node_ports(spec: dict[str, Any], claimed: set[str]) -> None:
     [("tcp-30080", ("TCP", 30080)), ("sctp-1", ("SCTP", 1)), ("udp-", None), ("30080", None), ("tcp-x", None)],
 )
 def test_parse_ledger_port_name(name: str, parsed: tuple[str, int] | None) -> None:
-    assert parse_ledger_port_name(name) == parsed
+    assert parse_port_allocation_name(name) == parsed
 
 
 @pytest.mark.parametrize(
