@@ -884,7 +884,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=0, help="interleaved rounds per throughput figure "
                    "(median reported; default 1 with --quick, else 3)")
     p.add_argument("--retries", type=int, default=-1, help="repeat a window up to N times when other processes "
-                   f"took more than {INTERFERENCE:.0%} of the server core (default 0 with --quick, else 1)")
+                   f"took more than {INTERFERENCE:.0%}% of the server core (default 0 with --quick, else 1)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = p.parse_args(argv)
     quick = args.quick

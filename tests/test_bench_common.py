@@ -73,3 +73,14 @@ def test_figure_prints_what_it_returns(kwargs: dict[str, object], expected: dict
 def test_sampler_refuses_a_name_for_both_a_process_and_a_database(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Sampler(pids={"server": 1}, dbs={"server": tmp_path})
+
+
+@pytest.mark.parametrize("bench", ["api", "allocators", "endpoints", "dns", "proxy", "crash"])
+def test_every_bench_explains_itself_and_takes_quick(bench: str) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", f"bench.{bench}", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "--quick" in out.stdout
