@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import sys
 import tempfile
 from collections.abc import Coroutine
@@ -40,6 +39,7 @@ from controllers.node.scheduler import Scheduler
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import MetricsServer, duration, setup_logging
+from controllers.runtime.signals import run_until_stopped, stop_signals
 from kubeclient import errors
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
@@ -252,35 +252,22 @@ async def run(argv: list[str]) -> int:
         kubelet_port = await kubelet.start(args.node_ip, args.kubelet_port)
         log.info("node %s: kubelet API on %s:%d", args.name, args.node_ip, kubelet_port)
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("node %s: starting against %s (podCIDR %s)", args.name, cfg.server, args.pod_cidr)
-    main = asyncio.create_task(_serve(args, client, metrics, counters, elector, runtime, kubelet_port),
-                               name=f"node:{args.name}")
-    stopper = asyncio.create_task(stop.wait())
-    code = 0
-    try:
-        await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if main.done():
-            exc = main.exception()
-            if exc is not None:
-                log.error("node %s: stopped with error: %s", args.name,
-                          exc if isinstance(exc, RegistrationError) else repr(exc))
-                code = 1
-        else:
-            log.info("node %s: signal received, stopping", args.name)
-    finally:
+    async def stop_containers() -> None:
         if runtime is not None:
             await runtime.shutdown()  # first: releasing the Lease may wait on an API server that is gone too
-        for t in (main, stopper):
-            t.cancel()
-        for t in (main, stopper):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+
+    code = 0
+    try:
+        with stop_signals() as stop:
+            log.info("node %s: starting against %s (podCIDR %s)", args.name, cfg.server, args.pod_cidr)
+            exc = await run_until_stopped(_serve(args, client, metrics, counters, elector, runtime, kubelet_port),
+                                          stop, name=f"node:{args.name}", label=f"node {args.name}", log=log,
+                                          before_cancel=stop_containers)
+        if exc is not None:
+            log.error("node %s: stopped with error: %s", args.name,
+                      exc if isinstance(exc, RegistrationError) else repr(exc))
+            code = 1
+    finally:
         if server is not None:
             await server.stop()
         if kubelet is not None:

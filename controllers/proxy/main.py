@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -48,6 +47,7 @@ from controllers.runtime.controller import Controller
 from controllers.runtime.informer import split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import MetricsServer, duration, setup_logging
+from controllers.runtime.signals import run_until_stopped, stop_signals
 from kubeclient import errors
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
@@ -280,11 +280,7 @@ async def run(argv: list[str]) -> int:
 
 
 async def _serve(args: argparse.Namespace, client: Client) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    with stop_signals() as stop:
         node = await _own_node(client, args.node, stop)
         if node is None:
             return 0
@@ -312,27 +308,18 @@ async def _serve(args: argparse.Namespace, client: Client) -> int:
             log.info("proxy %s: serving /healthz and /metrics on 127.0.0.1:%d", args.node, port)
         proxy = ServiceProxy(client, dataplane=dp, metrics=metrics, proxy_metrics=pm, bind_retry=args.bind_retry)
         log.info("proxy %s: starting against %s (node IP %s)", args.node, client.server, node_ip)
-        main = asyncio.create_task(proxy.run(), name=f"proxy:{args.node}")
-        stopper = asyncio.create_task(stop.wait())
         code = 0
         try:
-            await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if main.done() and main.exception() is not None:
-                log.error("proxy %s: stopped with error: %r", args.node, main.exception())
+            exc = await run_until_stopped(proxy.run(), stop, name=f"proxy:{args.node}", label=f"proxy {args.node}",
+                                          log=log)
+            if exc is not None:
+                log.error("proxy %s: stopped with error: %r", args.node, exc)
                 code = 1
         finally:
-            for t in (main, stopper):
-                t.cancel()
-            for t in (main, stopper):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
             if server is not None:
                 await server.stop()
             log.info("proxy %s: stopped", args.node)
         return code
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
 
 
 async def main(argv: list[str]) -> int:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import signal
 import sys
 from collections.abc import Callable
 
@@ -28,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from controllers.runtime.controller import Controller
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
 from controllers.runtime.metrics import RuntimeMetrics
+from controllers.runtime.signals import run_until_stopped, stop_signals
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
 
@@ -186,31 +186,16 @@ async def run_controller_process(
         port = await server.start(args.metrics_port)
         log.info("%s: serving /healthz and /metrics on 127.0.0.1:%d", name, port)
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("%s: starting against %s", name, cfg.server)
-    main = asyncio.create_task(_serve(name, args, client, metrics, factory, elector), name=f"{name}:main")
-    stopper = asyncio.create_task(stop.wait())
     code = 0
     try:
-        await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if main.done():
-            exc = main.exception()
-            if exc is not None:
-                log.error("%s: stopped with error: %r", name, exc)
-                code = 1
-        else:
-            log.info("%s: signal received, stopping", name)
+        with stop_signals() as stop:
+            log.info("%s: starting against %s", name, cfg.server)
+            exc = await run_until_stopped(_serve(name, args, client, metrics, factory, elector), stop,
+                                          name=f"{name}:main", label=name, log=log)
+        if exc is not None:
+            log.error("%s: stopped with error: %r", name, exc)
+            code = 1
     finally:
-        for t in (main, stopper):
-            t.cancel()
-        for t in (main, stopper):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
         if server is not None:
             await server.stop()
         await client.close()
