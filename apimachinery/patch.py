@@ -36,6 +36,7 @@ from apimachinery.errors import StatusError, bad_request, generic_response, go_j
 from apimachinery.kinds import KINDS
 from apimachinery.kinds.base import MERGE as MERGE
 from apimachinery.kinds.base import PatchMeta as PatchMeta
+from apimachinery.kinds.tags import patch_paths
 
 # --- vocabulary (strategicpatch/patch.go constants) -------------------------
 
@@ -86,7 +87,8 @@ def _unprocessable() -> StatusError:
 
 
 # --- patch metadata (the patchStrategy / patchMergeKey struct tags) ----------
-# Declared per kind in apimachinery.kinds (Kind.patch); PatchMeta lives in apimachinery.kinds.base.
+# The tags live once, per struct field, in apimachinery.kinds.tags (shared with server-side apply);
+# each kind says where its structs sit (Kind.structs).
 
 _NO_META = PatchMeta()
 
@@ -94,7 +96,7 @@ _NO_META = PatchMeta()
 #: path; list items add no path component ("spec.containers.ports"). Paths
 #: absent here have no tags. Derived from each kind's declaration.
 PATCH_METADATA: Mapping[str, Mapping[str, PatchMeta]] = MappingProxyType(
-    {k.resource.key: MappingProxyType(dict(k.patch)) for k in KINDS}
+    {k.resource.key: MappingProxyType(patch_paths(k.structs)) for k in KINDS}
 )
 
 

@@ -7,8 +7,9 @@ Kubernetes) need to know, for each position in an object, whether a list is
 protocol), and whether a map or struct is atomic (``spec.selector``).
 Kubernetes keeps this as ``+listType``/``+listMapKey``/``+mapType`` tags on
 Go struct fields and publishes it in OpenAPI as ``x-kubernetes-list-type``
-and friends; here the tags live in one table keyed by (definition name,
-property), and the shapes come from the same pydantic schemas the server
+and friends; here the list tags live, with the strategic-merge tags of the
+same fields, in apimachinery.kinds.tags (keyed by (definition name,
+property)), the map/struct tags below, and the shapes come from the same pydantic schemas the server
 decodes with (apimachinery.schemas), so OpenAPI and apply cannot disagree.
 
 Invariant: a list without a tag is atomic, as in Kubernetes.
@@ -22,94 +23,34 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from apimachinery.kinds.tags import ATOMIC, CORE, META, ListType, list_types
 from apimachinery.schemas import MODELS, components, definition_name
 
-_CORE = "io.k8s.api.core.v1."
-_META = "io.k8s.apimachinery.pkg.apis.meta.v1."
-_DISCOVERY = "io.k8s.api.discovery.v1."
-_NETWORKING = "io.k8s.api.networking.v1."
-_APPS = "io.k8s.api.apps.v1."
-
-
-@dataclass(frozen=True)
-class ListType:
-    """``x-kubernetes-list-type`` (atomic, set, map) and ``x-kubernetes-list-map-keys``."""
-
-    kind: str = "atomic"
-    keys: tuple[str, ...] = ()
-
-
-ATOMIC = ListType()
-SET = ListType("set")
-
-
-def _map(*keys: str) -> ListType:
-    return ListType("map", keys)
-
-
-def _container(prefix: str) -> dict[tuple[str, str], ListType]:
-    return {
-        (prefix, "ports"): _map("containerPort", "protocol"),
-        (prefix, "env"): _map("name"),
-        (prefix, "volumeMounts"): _map("mountPath"),
-        (prefix, "volumeDevices"): _map("devicePath"),
-    }
-
-
-#: Non-atomic lists, by (definition name, property); every other list is atomic.
-LIST_TYPES: Mapping[tuple[str, str], ListType] = MappingProxyType({
-    (_META + "ObjectMeta", "finalizers"): SET,
-    (_META + "ObjectMeta", "ownerReferences"): _map("uid"),
-    **_container(_CORE + "Container"),
-    **_container(_CORE + "EphemeralContainer"),
-    (_CORE + "ContainerStatus", "volumeMounts"): _map("mountPath"),
-    (_CORE + "ContainerStatus", "allocatedResourcesStatus"): _map("name"),
-    (_CORE + "ResourceRequirements", "claims"): _map("name"),
-    (_CORE + "PodSpec", "volumes"): _map("name"),
-    (_CORE + "PodSpec", "initContainers"): _map("name"),
-    (_CORE + "PodSpec", "containers"): _map("name"),
-    (_CORE + "PodSpec", "ephemeralContainers"): _map("name"),
-    (_CORE + "PodSpec", "imagePullSecrets"): _map("name"),
-    (_CORE + "PodSpec", "hostAliases"): _map("ip"),
-    (_CORE + "PodSpec", "topologySpreadConstraints"): _map("topologyKey", "whenUnsatisfiable"),
-    (_CORE + "PodSpec", "schedulingGates"): _map("name"),
-    (_CORE + "PodSpec", "resourceClaims"): _map("name"),
-    (_CORE + "PodStatus", "conditions"): _map("type"),
-    (_CORE + "PodStatus", "podIPs"): _map("ip"),
-    (_CORE + "PodStatus", "resourceClaimStatuses"): _map("name"),
-    (_CORE + "ServiceSpec", "ports"): _map("port", "protocol"),
-    (_CORE + "ServiceStatus", "conditions"): _map("type"),
-    (_CORE + "NamespaceStatus", "conditions"): _map("type"),
-    (_CORE + "NodeSpec", "podCIDRs"): SET,
-    (_CORE + "NodeStatus", "conditions"): _map("type"),
-    (_CORE + "NodeStatus", "addresses"): _map("type"),
-    (_DISCOVERY + "Endpoint", "addresses"): SET,
-    (_NETWORKING + "ServiceCIDRStatus", "conditions"): _map("type"),
-    (_APPS + "DeploymentStatus", "conditions"): _map("type"),
-    (_APPS + "ReplicaSetStatus", "conditions"): _map("type"),
-})
+#: Non-atomic lists, by (definition name, property); every other list is atomic. Derived from the
+#: one table of struct tags (apimachinery.kinds.tags), which strategic merge reads too.
+LIST_TYPES: Mapping[tuple[str, str], ListType] = MappingProxyType(list_types())
 
 #: Maps whose keys are owned together (``+mapType=atomic``).
 ATOMIC_MAPS: frozenset[tuple[str, str]] = frozenset({
-    (_CORE + "ServiceSpec", "selector"),
-    (_CORE + "PodSpec", "nodeSelector"),
+    (CORE + "ServiceSpec", "selector"),
+    (CORE + "PodSpec", "nodeSelector"),
 })
 
 #: Structs owned as one field (``+structType=atomic``).
 ATOMIC_STRUCTS: frozenset[str] = frozenset({
-    _CORE + "ObjectReference",
-    _CORE + "LocalObjectReference",
-    _CORE + "ObjectFieldSelector",
-    _CORE + "ResourceFieldSelector",
-    _CORE + "ConfigMapKeySelector",
-    _CORE + "SecretKeySelector",
-    _META + "LabelSelector",
+    CORE + "ObjectReference",
+    CORE + "LocalObjectReference",
+    CORE + "ObjectFieldSelector",
+    CORE + "ResourceFieldSelector",
+    CORE + "ConfigMapKeySelector",
+    CORE + "SecretKeySelector",
+    META + "LabelSelector",
 })
 
 #: Defaults of list-map key fields: an item that omits them is keyed by the default.
 KEY_DEFAULTS: Mapping[tuple[str, str], Any] = MappingProxyType({
-    (_CORE + "ServicePort", "protocol"): "TCP",
-    (_CORE + "ContainerPort", "protocol"): "TCP",
+    (CORE + "ServicePort", "protocol"): "TCP",
+    (CORE + "ContainerPort", "protocol"): "TCP",
 })
 
 

@@ -1,7 +1,7 @@
 """The shape of a kind's declaration: what every module in apimachinery.kinds fills in.
 
 Why: everything true of one kind (its REST identity, its registry strategy
-flags, its strategic-merge tags, its Go zero value, how kubectl prints it)
+flags, where its tagged structs sit, its Go zero value, how kubectl prints it)
 is declared once, next to each other, in ``apimachinery/kinds/<kind>.py``,
 as Kubernetes keeps it in ``pkg/registry/<group>/<kind>/strategy.go``. The
 server's generic code (registry, apply, tables, discovery, OpenAPI) reads
@@ -98,11 +98,8 @@ def merge(key: str = "", *, retain_keys: bool = False) -> PatchMeta:
     return PatchMeta(MERGE, key, retain_keys)
 
 
-#: ObjectMeta's tags, which every kind has.
-OBJECT_META: Mapping[str, PatchMeta] = MappingProxyType({
-    "metadata.finalizers": merge(),
-    "metadata.ownerReferences": merge("uid"),
-})
+#: Where ObjectMeta sits: every kind has it.
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
 # --- printing (the kind's TableConvertor) ------------------------------------------------------------
@@ -123,6 +120,7 @@ class Printer:
 
 
 _NO_ZERO: Mapping[str, Any] = MappingProxyType({})
+_METADATA_ONLY: Mapping[str, str] = MappingProxyType({"metadata": OBJECT_META})
 
 
 # --- the declaration ---------------------------------------------------------------------------------
@@ -132,8 +130,10 @@ _NO_ZERO: Mapping[str, Any] = MappingProxyType({})
 class Kind:
     """Everything declared about one kind; ``apimachinery.kinds.KINDS`` lists them.
 
-    ``patch``: strategic-merge tags by dotted path (list items add no path
-    component: ``spec.containers.ports``); paths absent have no tags.
+    ``structs``: where the kind's tagged structs sit, dotted path (list items
+    add no component: ``spec.containers``) -> OpenAPI definition name; the
+    strategic-merge tags of those structs' fields (apimachinery.kinds.tags)
+    become the kind's patch metadata, ``spec.containers.ports``.
     ``zero``: top-level fields of the Go zero value beyond ``metadata`` and
     an empty ``spec``/``status`` (what a create's "old" object is for
     managedFields). ``printer``: the Table columns, or None for kube's
@@ -141,6 +141,6 @@ class Kind:
     """
 
     resource: ResourceType
-    patch: Mapping[str, PatchMeta] = field(default_factory=lambda: OBJECT_META)
+    structs: Mapping[str, str] = field(default_factory=lambda: _METADATA_ONLY)
     zero: Mapping[str, Any] = field(default_factory=lambda: _NO_ZERO)
     printer: Printer | None = None

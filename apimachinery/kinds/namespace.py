@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType, merge
+from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType
+from apimachinery.kinds.tags import CORE
 
 KIND = Kind(
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
                  ("status.phase",), return_deleted=True, terminating_on_delete=True),
-    patch=MappingProxyType({**OBJECT_META, "status.conditions": merge("type")}),
+    structs=MappingProxyType({"metadata": OBJECT_META, "status": CORE + "NamespaceStatus"}),
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType
-from apimachinery.kinds.podtemplate import pod_fields
+from apimachinery.kinds.podtemplate import pod_spec_structs
+from apimachinery.kinds.tags import CORE
 
 _FIELDS = (
     "spec.nodeName",
@@ -21,6 +22,6 @@ _FIELDS = (
 KIND = Kind(
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log"),
                  _FIELDS, return_deleted=True, graceful_deletion=True),
-    patch=MappingProxyType({**OBJECT_META, **pod_fields()}),
+    structs=MappingProxyType({"metadata": OBJECT_META, **pod_spec_structs("spec"), "status": CORE + "PodStatus"}),
     zero=MappingProxyType({"spec": {"containers": None}}),
 )

@@ -1,52 +1,25 @@
-"""Strategic-merge tags of core/v1 PodSpec and PodStatus, shared by the Pod and by workloads' templates.
+"""Where a PodSpec's tagged structs sit, shared by the Pod and by workloads' templates.
 
 Why: a Deployment's ``spec.template.spec.containers`` merges exactly as a
-Pod's ``spec.containers`` (same Go struct); the tags are written once here.
+Pod's ``spec.containers`` (same Go struct); the layout is written once here.
 """
 
 from __future__ import annotations
 
-from apimachinery.kinds.base import OBJECT_META, PatchMeta, merge
-
-# core/v1 Container and EphemeralContainerCommon
-_CONTAINER = {
-    "ports": merge("containerPort"),
-    "env": merge("name"),
-    "volumeMounts": merge("mountPath"),
-    "volumeDevices": merge("devicePath"),
-}
-# core/v1 PodSpec; tolerations, readinessGates, dnsConfig lists carry no tags (replaced).
-_POD_SPEC = {
-    "volumes": merge("name", retain_keys=True),
-    "initContainers": merge("name"),
-    "containers": merge("name"),
-    "ephemeralContainers": merge("name"),
-    "imagePullSecrets": merge("name"),
-    "hostAliases": merge("ip"),
-    "topologySpreadConstraints": merge("topologyKey"),
-    "schedulingGates": merge("name"),
-    "resourceClaims": merge("name", retain_keys=True),
-}
-# core/v1 PodStatus; containerStatuses and friends are atomic.
-_POD_STATUS = {
-    "conditions": merge("type"),
-    "podIPs": merge("ip"),
-    "hostIPs": merge("ip"),
-    "resourceClaimStatuses": merge("name", retain_keys=True),
-}
+from apimachinery.kinds.base import OBJECT_META
+from apimachinery.kinds.tags import CORE
 
 
-def pod_fields() -> dict[str, PatchMeta]:
-    """A Pod's spec and status tags, by dotted path from the Pod."""
-    out = {f"spec.{k}": v for k, v in _POD_SPEC.items()}
-    for field in ("initContainers", "containers", "ephemeralContainers"):
-        out.update({f"spec.{field}.{k}": v for k, v in _CONTAINER.items()})
-    out.update({f"status.{k}": v for k, v in _POD_STATUS.items()})
-    return out
+def pod_spec_structs(prefix: str) -> dict[str, str]:
+    """The PodSpec at ``prefix`` and its containers."""
+    return {
+        prefix: CORE + "PodSpec",
+        f"{prefix}.initContainers": CORE + "Container",
+        f"{prefix}.containers": CORE + "Container",
+        f"{prefix}.ephemeralContainers": CORE + "EphemeralContainer",
+    }
 
 
-def template_fields() -> dict[str, PatchMeta]:
-    """A workload's spec.template: the Pod's ObjectMeta and PodSpec tags under ``spec.template``."""
-    out = {f"spec.template.{k}": v for k, v in OBJECT_META.items()}
-    out.update({f"spec.template.{k}": v for k, v in pod_fields().items() if k.startswith("spec.")})
-    return out
+def template_structs() -> dict[str, str]:
+    """A workload's spec.template (PodTemplateSpec): the Pod's ObjectMeta and PodSpec."""
+    return {"spec.template.metadata": OBJECT_META, **pod_spec_structs("spec.template.spec")}

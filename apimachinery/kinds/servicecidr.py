@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType, merge
+from apimachinery.kinds.base import OBJECT_META, Kind, ResourceType
+from apimachinery.kinds.tags import NETWORKING
 
 KIND = Kind(
     ResourceType("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", False, (), (),
                  ("status",)),
-    patch=MappingProxyType({**OBJECT_META, "status.conditions": merge("type")}),
+    structs=MappingProxyType({"metadata": OBJECT_META, "status": NETWORKING + "ServiceCIDRStatus"}),
 )
