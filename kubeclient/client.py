@@ -21,7 +21,7 @@ import errno
 import random
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import httpx
 import orjson
@@ -113,8 +113,10 @@ class Client:
         )
 
     @classmethod
-    def from_config(cls, cfg: Config, **kwargs: Any) -> Client:
-        return cls(cfg.server, token=cfg.token, verify=_verify(cfg), namespace=cfg.namespace, **kwargs)
+    def from_config(cls, cfg: Config, **kwargs: Any) -> Self:
+        """A client for ``cfg``'s server, CA and namespace (``token=`` overrides the kubeconfig's)."""
+        kwargs.setdefault("token", cfg.token)
+        return cls(cfg.server, verify=_verify(cfg), namespace=cfg.namespace, **kwargs)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -376,8 +378,19 @@ class Client:
             params["allowWatchBookmarks"] = "true"
         ns = namespace if rt.namespaced else None
         read_timeout = None if timeout_seconds is None else timeout_seconds + 30.0
+        async for event in self.stream(self.path(rt, namespace=ns), params=params, read_timeout=read_timeout):
+            yield event
+
+    async def stream(
+        self, path: str, *, params: Mapping[str, str], accept: str | None = None, read_timeout: float | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        """The watch stream at ``path``, decoded: ``(type, object)`` per event; what ``watch`` reads.
+
+        ``accept`` asks for another event object (kctl sends kubectl's Table Accept). An ERROR event
+        raises its typed error; a broken connection or an undecodable line raises ``ConnectionFailed``.
+        """
         req = self._http.build_request(
-            "GET", self.path(rt, namespace=ns), params=params,
+            "GET", path, params=dict(params), headers={"Accept": accept} if accept else None,
             timeout=httpx.Timeout(self.timeout, read=read_timeout, connect=min(self.timeout, 10.0)),
         )
         try:
@@ -400,6 +413,26 @@ class Client:
                 if etype == "ERROR":
                     raise errors.from_status(obj)
                 yield etype, obj
+        except httpx.TransportError as e:
+            raise _connection_failed(self.server, e) from e
+        finally:
+            await resp.aclose()
+
+    async def stream_bytes(self, path: str, *, params: Mapping[str, str]) -> AsyncIterator[bytes]:
+        """A plain-text body (``pods/log``) chunk by chunk as it arrives; no read timeout (``logs -f``)."""
+        req = self._http.build_request(
+            "GET", path, params=dict(params), headers={"Accept": "*/*"},
+            timeout=httpx.Timeout(self.timeout, read=None, connect=min(self.timeout, 10.0)),
+        )
+        try:
+            resp = await self._http.send(req, stream=True)
+        except httpx.TransportError as e:
+            raise _connection_failed(self.server, e) from e
+        try:
+            if resp.status_code >= 400:
+                raise self._error(resp.status_code, await resp.aread())
+            async for chunk in resp.aiter_raw():
+                yield chunk
         except httpx.TransportError as e:
             raise _connection_failed(self.server, e) from e
         finally:

@@ -13,16 +13,14 @@ nothing here knows a resource by name.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 
 from apimachinery.resources import ResourceType
-from kubeclient import errors
-from kubeclient.client import Client, _connection_failed, _verify
+from kubeclient.client import Client
 from kubeclient.kctl.failures import fail
 from kubeclient.kubeconfig import ConfigError, load_config
 
@@ -35,56 +33,7 @@ LIST_CHUNK = 500
 
 
 class KctlClient(Client):
-    """The library client plus the one thing kctl needs that controllers do not: streams in Table form."""
-
-    async def stream(
-        self, path: str, *, params: Mapping[str, str], accept: str, read_timeout: float | None = None
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """A watch whose events carry what ``accept`` asks for (kubectl sends the Table Accept)."""
-        req = self._http.build_request(
-            "GET", path, params=dict(params), headers={"Accept": accept},
-            timeout=httpx.Timeout(self.timeout, read=read_timeout, connect=min(self.timeout, 10.0)),
-        )
-        try:
-            resp = await self._http.send(req, stream=True)
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
-        try:
-            if resp.status_code >= 400:
-                raise self._error(resp.status_code, await resp.aread())
-            async for line in resp.aiter_lines():
-                if not line.strip():
-                    continue
-                ev = orjson.loads(line)
-                etype = str(ev.get("type") or "")
-                obj = ev.get("object") or {}
-                if etype == "ERROR":
-                    raise errors.from_status(obj)
-                yield etype, obj
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
-        finally:
-            await resp.aclose()
-
-    async def stream_bytes(self, path: str, *, params: Mapping[str, str]) -> AsyncIterator[bytes]:
-        """A plain-text body (``pods/log``) chunk by chunk as it arrives; no read timeout (``logs -f``)."""
-        req = self._http.build_request(
-            "GET", path, params=dict(params), headers={"Accept": "*/*"},
-            timeout=httpx.Timeout(self.timeout, read=None, connect=min(self.timeout, 10.0)),
-        )
-        try:
-            resp = await self._http.send(req, stream=True)
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
-        try:
-            if resp.status_code >= 400:
-                raise self._error(resp.status_code, await resp.aread())
-            async for chunk in resp.aiter_raw():
-                yield chunk
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
-        finally:
-            await resp.aclose()
+    """The library client plus what only kctl needs: a JSON document that is not an API object."""
 
     async def get_json(self, path: str, *, params: Mapping[str, str] | None = None,
                        accept: str = "application/json") -> dict[str, Any]:
@@ -136,8 +85,7 @@ class Session:
         self.namespace = cfg.namespace
         self.explicit_namespace = bool(self.flags.namespace)
         token = self.flags.token or cfg.token
-        self.client = KctlClient(cfg.server, token=token, verify=_verify(cfg), namespace=cfg.namespace,
-                                 timeout=self.flags.request_timeout or 32.0)
+        self.client = KctlClient.from_config(cfg, token=token, timeout=self.flags.request_timeout or 32.0)
         return self.client
 
     @property
