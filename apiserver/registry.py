@@ -801,7 +801,7 @@ def _pod_grace_estimate(entries: list[Entry], rt: ResourceType, deleted_at: date
     While it runs, Pods still terminating are expected; after it, a remaining
     Pod without finalizers is reported as a content deletion failure.
     """
-    if rt.kind != "Pod" or rt.group:
+    if not rt.graceful_deletion:  # only gracefully deleted kinds (Pods) are given time to terminate
         return 0
     estimate = 0
     for e in entries:

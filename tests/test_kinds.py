@@ -66,3 +66,5 @@ def test_generic_server_code_does_not_branch_on_a_resource_name(module: str) -> 
     keys = "|".join(re.escape(k) for k in BY_KEY)
     branches = re.findall(rf'(?:rt\.key|key)\s*(?:==|!=|in|not in)\s*[\(\{{\[]?\s*"(?:{keys})"', text)
     assert branches == []
+    kinds = "|".join(re.escape(k.resource.kind) for k in KINDS)
+    assert re.findall(rf'\.kind\s*(?:==|!=)\s*"(?:{kinds})"', text) == []
