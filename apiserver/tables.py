@@ -144,14 +144,6 @@ _D_EV_FIELD_PATH = (
     'specified "spec.containers[2]" (container with index 2 in this pod). This syntax is chosen only to have '
     "some well-defined way of referencing a part of an object."
 )
-_D_LEASE_HOLDER = (
-    "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is "
-    "used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field."
-)
-_D_CIDRS = (
-    'CIDRs defines the IP blocks in CIDR notation (e.g. "192.168.0.0/24" or "2001:db8::/64") from which to '
-    "assign service cluster IPs. Max of two CIDRs is allowed, one of each IP family. This field is immutable."
-)
 _D_PARENT_REF = (
     "ParentRef references the resource that an IPAddress is attached to. An IPAddress must reference a "
     "parent object."
@@ -226,7 +218,6 @@ _COLUMNS: dict[tuple[str, str], list[Column]] = {
         ("Endpoints", "string", "", _D_EPS_ENDPOINTS, 0),
         _AGE,
     ],
-    ("", "Namespace"): [_NAME, ("Status", "string", "", "The status of the namespace", 0), _AGE],
     ("", "Node"): [
         _NAME,
         ("Status", "string", "", "The status of the node", 0),
@@ -264,9 +255,7 @@ _COLUMNS: dict[tuple[str, str], list[Column]] = {
         ("Count", "string", "", "The number of times this event has occurred.", 1),
         ("Name", "string", "name", _D_NAME, 1),
     ],
-    ("coordination.k8s.io", "Lease"): [_NAME, ("Holder", "string", "", _D_LEASE_HOLDER, 0), _AGE],
     ("networking.k8s.io", "IPAddress"): [_NAME, ("ParentRef", "string", "", _D_PARENT_REF, 0)],
-    ("networking.k8s.io", "ServiceCIDR"): [_NAME, ("CIDRs", "string", "", _D_CIDRS, 0), _AGE],
     ("apps", "Deployment"): [
         _NAME,
         ("Ready", "string", "", "Number of the pod with ready state", 0),
@@ -829,12 +818,9 @@ _CELLS: dict[tuple[str, str], Callable[[dict[str, Any], datetime], list[Any]]] =
     ("discovery.k8s.io", "EndpointSlice"): _name_age(
         lambda o: [_s(o.get("addressType")), _slice_ports(_list(o.get("ports"))), _slice_endpoints(_list(o.get("endpoints")))]
     ),
-    ("", "Namespace"): _name_age(lambda o: [_s(_d(o, "status", "phase"))]),
     ("", "Node"): _node_cells,
     ("", "Event"): _event_cells,
-    ("coordination.k8s.io", "Lease"): _name_age(lambda o: [_s(_d(o, "spec", "holderIdentity"))]),
     ("networking.k8s.io", "IPAddress"): _ip_address_cells,
-    ("networking.k8s.io", "ServiceCIDR"): _name_age(lambda o: [",".join(_s(c) for c in _list(_d(o, "spec", "cidrs")))]),
     ("apps", "Deployment"): _deployment_cells,
     ("apps", "ReplicaSet"): _replica_set_cells,
 }
