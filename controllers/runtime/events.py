@@ -13,10 +13,18 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
-from collections import OrderedDict
 from typing import Any
 
+from apimachinery.events import (
+    NORMAL,
+    WARNING,
+    Seen,
+    correlation_key,
+    event_name,
+    event_namespace,
+    event_object,
+    object_reference,
+)
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_time
 from kubeclient import errors
@@ -25,23 +33,6 @@ from kubeclient.client import Client
 log = logging.getLogger("controllers.events")
 
 EVENTS = BY_KEY["events"]
-NORMAL = "Normal"
-WARNING = "Warning"
-_CACHE_SIZE = 4096
-
-
-def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
-    """A core/v1 ObjectReference to ``obj`` (kind and apiVersion must be set on it)."""
-    meta = obj.get("metadata") or {}
-    ref: dict[str, Any] = {
-        "kind": obj.get("kind", ""),
-        "apiVersion": obj.get("apiVersion", ""),
-        "name": meta.get("name", ""),
-    }
-    for src, dst in (("namespace", "namespace"), ("uid", "uid"), ("resourceVersion", "resourceVersion")):
-        if meta.get(src):
-            ref[dst] = meta[src]
-    return ref
 
 
 class EventRecorder:
@@ -51,49 +42,32 @@ class EventRecorder:
         self.client = client
         self.component = component
         self.host = host or socket.gethostname()
-        self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
+        self._seen: Seen[tuple[str, str, int]] = Seen()
 
     async def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Record (or bump the count of) one Event about ``obj``; never raises."""
         ref = object_reference(obj)
-        # Events about cluster-scoped objects live in "default", as client-go puts them.
-        ns = ref.get("namespace") or "default"
-        ckey = (ref["kind"], ns, ref["name"], str(ref.get("uid", "")), type_, reason, message)
+        ns = event_namespace(ref)
+        ckey = correlation_key(ref, type_=type_, reason=reason, message=message, component=self.component)
         now = format_time()
-        log.info("event %s %s %s/%s: %s", type_, reason, ref["kind"], ref["name"], message)
+        log.info("event %s %s %s/%s: %s", type_, reason, ref["kind"], ref.get("name", ""), message)
         try:
             seen = self._seen.get(ckey)
             if seen is not None:
                 name, ev_ns, count = seen
                 try:
                     await self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, namespace=ev_ns)
-                    self._remember(ckey, (name, ev_ns, count + 1))
+                    self._seen.remember(ckey, (name, ev_ns, count + 1))
                     return
                 except errors.NotFound:
                     pass
-            name = f"{ref['name']}.{time.time_ns():x}"
-            body = {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"name": name, "namespace": ns},
-                "involvedObject": ref,
-                "reason": reason,
-                "message": message,
-                "type": type_,
-                "source": {"component": self.component, "host": self.host},
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-                "reportingComponent": self.component,
-                "reportingInstance": self.host,
-            }
+            name = event_name(ref)
+            body = event_object(ref, type_=type_, reason=reason, message=message, component=self.component,
+                                host=self.host, now=now, name=name, reporting_instance=self.host)
             await self.client.create(EVENTS, body, namespace=ns)
-            self._remember(ckey, (name, ns, 1))
+            self._seen.remember(ckey, (name, ns, 1))
         except (errors.ClientError, ValueError) as e:
-            log.warning("could not record event %s on %s/%s: %s", reason, ref["kind"], ref["name"], e)
+            log.warning("could not record event %s on %s/%s: %s", reason, ref["kind"], ref.get("name", ""), e)
 
-    def _remember(self, ckey: tuple[str, ...], value: tuple[str, str, int]) -> None:
-        self._seen[ckey] = value
-        self._seen.move_to_end(ckey)
-        while len(self._seen) > _CACHE_SIZE:
-            self._seen.popitem(last=False)
+
+__all__ = ["NORMAL", "WARNING", "EventRecorder", "object_reference"]
