@@ -25,6 +25,7 @@ Invariants:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -507,18 +508,30 @@ def zero_object(rt: ResourceType) -> dict[str, Any]:
 
     Fields that are non-pointer structs (``spec``, ``status``) exist in it, so
     a create does not record them as added parents (``f:spec`` has no ``.``),
-    as on kube-apiserver.
+    as on kube-apiserver. A fresh copy each call: callers change it.
     """
-    props = (root(rt.key).schema.get("properties") or {})
+    return {k: _fresh(v) for k, v in _zero_template(rt.key).items()}
+
+
+@functools.cache
+def _zero_template(key: str) -> dict[str, Any]:
+    """Built once per kind: metadata, empty spec/status when the schema has them, the kind's declared zero fields."""
+    props = (root(key).schema.get("properties") or {})
     obj: dict[str, Any] = {"metadata": {"creationTimestamp": None}}
     for name in ("spec", "status"):
         if name in props:
             obj[name] = {}
-    # the kind's declared zero-value fields (apimachinery.kinds), fresh containers per call
-    zero = KIND_BY_KEY[rt.key].zero
-    if zero:
-        obj.update(copy.deepcopy(dict(zero)))
+    obj.update(KIND_BY_KEY[key].zero)
     return obj
+
+
+def _fresh(value: Any) -> Any:
+    """A new copy of a JSON value's containers (scalars shared); cheaper than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
 
 
 def _with_zero(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

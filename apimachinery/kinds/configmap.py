@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apimachinery.kinds.base import Kind, Printer, ResourceType
+from apimachinery.objects import as_map
 
 _D_DATA = (
     "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. "
@@ -15,8 +16,7 @@ _D_DATA = (
 
 def _cells(obj: dict[str, Any]) -> list[Any]:
     """printConfigMap: the number of keys, data and binaryData together."""
-    data, binary = obj.get("data"), obj.get("binaryData")
-    return [(len(data) if isinstance(data, dict) else 0) + (len(binary) if isinstance(binary, dict) else 0)]
+    return [len(as_map(obj.get("data"))) + len(as_map(obj.get("binaryData")))]
 
 
 KIND = Kind(
