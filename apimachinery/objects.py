@@ -24,6 +24,11 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def as_str(value: Any) -> str:
+    """``value`` when it is a JSON string, else ``""``."""
+    return value if isinstance(value, str) else ""
+
+
 def int_or(value: Any, default: int = 0) -> int:
     """``value`` when Go would decode it as an int (bools are not), else ``default``."""
     return value if isinstance(value, int) and not isinstance(value, bool) else default
@@ -32,3 +37,18 @@ def int_or(value: Any, default: int = 0) -> int:
 def meta_of(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object's ``metadata`` (empty when absent or not an object)."""
     return as_map(obj.get("metadata"))
+
+
+def name_of(obj: Mapping[str, Any]) -> str:
+    """``metadata.name`` (``""`` when absent or not a string)."""
+    return as_str(meta_of(obj).get("name"))
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata.labels`` as strings (a value that is not a string reads as ``""``)."""
+    return {str(k): as_str(v) for k, v in as_map(meta_of(obj).get("labels")).items()}
+
+
+def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata.annotations`` as strings (a value that is not a string reads as ``""``)."""
+    return {str(k): as_str(v) for k, v in as_map(meta_of(obj).get("annotations")).items()}

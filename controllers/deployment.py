@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apimachinery.objects import as_map, int_or, meta_of
+from apimachinery.objects import as_map, int_or, labels_of, meta_of, name_of
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from apimachinery.timestamps import format_time
@@ -48,14 +48,6 @@ Obj = dict[str, Any]
 DEPLOYMENTS = BY_KEY["deployments.apps"]
 REPLICASETS = BY_KEY["replicasets.apps"]
 PODS = BY_KEY["pods"]
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str(meta_of(obj).get("name") or "")
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in as_map(meta_of(obj).get("labels")).items()}
 
 
 def _owner_key(obj: Mapping[str, Any]) -> str | None:
@@ -129,7 +121,7 @@ class DeploymentController(Controller):
             return None
 
     def _matching(self, rs: Mapping[str, Any]) -> list[str]:
-        labels = _labels(rs)
+        labels = labels_of(rs)
         out = []
         for d in self.deployments.cache.list(str(meta_of(rs).get("namespace") or "")):
             sel = self._selector(d)
@@ -217,7 +209,7 @@ class DeploymentController(Controller):
                 await self._update_status(d, {**status, "observedGeneration": int_or(meta_of(d).get("generation"), 1)})
             return
         manager = RefManager(self.client, owner=d, owner_rt=DEPLOYMENTS, child_rt=REPLICASETS,
-                             matches=lambda rs: selector.matches(_labels(rs)))
+                             matches=lambda rs: selector.matches(labels_of(rs)))
         sets = await manager.claim(self.sets.cache.list(ns))
         if is_deleting(d):
             await self._sync_status_only(d, sets)
@@ -377,7 +369,7 @@ class DeploymentController(Controller):
                                        old=[rs_view(s) for s in old])
         current = [*old, new]
         if changes:
-            current = [await self._scale(d, s, changes[_name(s)]) if _name(s) in changes else s for s in current]
+            current = [await self._scale(d, s, changes[name_of(s)]) if name_of(s) in changes else s for s in current]
             new = current[-1]
             await self._sync_status(d, current, new, progress=True)
             return
@@ -389,7 +381,7 @@ class DeploymentController(Controller):
         d, new, old = await self._get_all(d, sets, create=False)
         downs = rollout.recreate_scale_down([rs_view(s) for s in old])
         if downs:
-            scaled = [await self._scale(d, s, downs[_name(s)]) if _name(s) in downs else s for s in old]
+            scaled = [await self._scale(d, s, downs[name_of(s)]) if name_of(s) in downs else s for s in old]
             await self._sync_status(d, [*scaled, *([new] if new else [])], new, progress=True)
             return
         if self._old_pods_running(d, new, old):

@@ -38,7 +38,7 @@ import click
 from prometheus_client import Counter
 
 from apimachinery.labels import ANNOTATION_LEADER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_ZONE
-from apimachinery.objects import meta_of
+from apimachinery.objects import labels_of, meta_of
 from apimachinery.pods import is_pod_ready
 from apimachinery.resources import BY_KEY
 from controllers.endpoints import desired
@@ -72,11 +72,6 @@ MISSING_NODE_RETRY = 1.0
 # ---------------------------------------------------------------------------
 
 
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    labels = meta_of(obj).get("labels")
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
-
-
 def _selector(service: Mapping[str, Any]) -> dict[str, str]:
     sel = (service.get("spec") or {}).get("selector")
     return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, dict) else {}
@@ -93,7 +88,7 @@ def selector_index(service: Obj) -> list[str]:
 
 def pod_label_index(pod: Obj) -> list[str]:
     ns = meta_of(pod).get("namespace", "")
-    return [f"{ns}/{k}={v}" for k, v in _labels(pod).items()]
+    return [f"{ns}/{k}={v}" for k, v in labels_of(pod).items()]
 
 
 def pod_node_index(pod: Obj) -> list[str]:
@@ -102,7 +97,7 @@ def pod_node_index(pod: Obj) -> list[str]:
 
 
 def slice_service_index(slice_: Obj) -> list[str]:
-    name = _labels(slice_).get(LABEL_SERVICE_NAME)
+    name = labels_of(slice_).get(LABEL_SERVICE_NAME)
     return [f"{meta_of(slice_).get('namespace', '')}/{name}"] if name else []
 
 
@@ -233,7 +228,7 @@ class EndpointsController(Controller):
                 self.queue.add(key)
 
     def _pod_added(self, pod: Obj) -> None:
-        self._enqueue_batched(self.services_for(str(meta_of(pod).get("namespace") or ""), _labels(pod)))
+        self._enqueue_batched(self.services_for(str(meta_of(pod).get("namespace") or ""), labels_of(pod)))
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         """GetServicesToUpdateOnPodChange: nothing, the new labels' Services, or both sets."""
@@ -241,12 +236,12 @@ class EndpointsController(Controller):
             return
         ns = str(meta_of(new).get("namespace") or "")
         pod_changed = pod_projection(old) != pod_projection(new)
-        labels_changed = _labels(old) != _labels(new)
+        labels_changed = labels_of(old) != labels_of(new)
         if not pod_changed and not labels_changed:
             return
-        services = self.services_for(ns, _labels(new))
+        services = self.services_for(ns, labels_of(new))
         if labels_changed:
-            previous = self.services_for(ns, _labels(old))
+            previous = self.services_for(ns, labels_of(old))
             services = services | previous if pod_changed else services ^ previous
         self._enqueue_batched(services)
 
@@ -263,14 +258,14 @@ class EndpointsController(Controller):
     def _services_on_node(self, node_name: str) -> set[str]:
         keys: set[str] = set()
         for pod in self.pods.cache.by_index(POD_NODE_INDEX, node_name):
-            keys |= self.services_for(str(meta_of(pod).get("namespace") or ""), _labels(pod))
+            keys |= self.services_for(str(meta_of(pod).get("namespace") or ""), labels_of(pod))
         return keys
 
     def _node_changed(self, node: Obj) -> None:
         self._enqueue_batched(self._services_on_node(str(meta_of(node).get("name") or "")))
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
-        if _labels(old).get(LABEL_ZONE) != _labels(new).get(LABEL_ZONE):
+        if labels_of(old).get(LABEL_ZONE) != labels_of(new).get(LABEL_ZONE):
             self._node_changed(new)
 
     # ---- start ---------------------------------------------------------------

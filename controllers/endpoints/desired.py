@@ -54,7 +54,7 @@ from apimachinery.labels import (
     LABEL_SERVICE_NAME,
     LABEL_ZONE,
 )
-from apimachinery.objects import as_list, as_map, meta_of
+from apimachinery.objects import annotations_of, as_list, as_map, as_str, labels_of, meta_of, name_of
 from apimachinery.pods import is_pod_ready
 from apimachinery.selectors import selector_from_set
 from apimachinery.validation import ip_string, parse_ip_sloppy
@@ -83,10 +83,6 @@ def _status(obj: Mapping[str, Any]) -> dict[str, Any]:
     return as_map(obj.get("status"))
 
 
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 # ---------------------------------------------------------------------------
 # Pod and Service predicates (endpointslice/util, api/v1/pod)
 # ---------------------------------------------------------------------------
@@ -103,9 +99,9 @@ def is_terminating(pod: Mapping[str, Any]) -> bool:
 def pod_ips(pod: Mapping[str, Any]) -> list[str]:
     """status.podIPs (status.podIP when the list is missing), re-stringified as Go's net.IP does."""
     status = _status(pod)
-    raw = [_str(as_map(p).get("ip")) for p in as_list(status.get("podIPs"))]
+    raw = [as_str(as_map(p).get("ip")) for p in as_list(status.get("podIPs"))]
     if not raw and status.get("podIP"):
-        raw = [_str(status.get("podIP"))]
+        raw = [as_str(status.get("podIP"))]
     out: list[str] = []
     for value in raw:
         ip = parse_ip_sloppy(value)
@@ -130,13 +126,13 @@ def should_pod_be_in_endpoints(pod: Mapping[str, Any], *, include_terminating: b
 
 def should_set_hostname(pod: Mapping[str, Any], service: Mapping[str, Any]) -> bool:
     spec = _spec(pod)
-    return (bool(_str(spec.get("hostname")))
+    return (bool(as_str(spec.get("hostname")))
             and spec.get("subdomain") == meta_of(service).get("name")
             and meta_of(service).get("namespace") == meta_of(pod).get("namespace"))
 
 
 def is_service_ip_set(service: Mapping[str, Any]) -> bool:
-    cip = _str(_spec(service).get("clusterIP"))
+    cip = as_str(_spec(service).get("clusterIP"))
     return cip not in ("", CLUSTER_IP_NONE)
 
 
@@ -155,11 +151,11 @@ def selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
     selector = as_map(_spec(service).get("selector"))
     if not selector or meta_of(pod).get("namespace") != meta_of(service).get("namespace"):
         return False
-    return selector_from_set({str(k): _str(v) for k, v in selector.items()}).matches(as_map(meta_of(pod).get("labels")))
+    return selector_from_set({str(k): as_str(v) for k, v in selector.items()}).matches(as_map(meta_of(pod).get("labels")))
 
 
 def _protocol(value: Any) -> str:
-    return _str(value) or "TCP"
+    return as_str(value) or "TCP"
 
 
 def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | None:
@@ -189,8 +185,8 @@ def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | 
 def _port_tuple(port: Mapping[str, Any]) -> tuple[str, int, str, str]:
     """A hashable, sortable identity of an Endpoints/EndpointSlice port."""
     number = port.get("port")
-    return (_str(port.get("name")), number if isinstance(number, int) else 0, _protocol(port.get("protocol")),
-            _str(port.get("appProtocol")))
+    return (as_str(port.get("name")), number if isinstance(number, int) else 0, _protocol(port.get("protocol")),
+            as_str(port.get("appProtocol")))
 
 
 def _target_ref(pod: Mapping[str, Any]) -> Obj:
@@ -202,7 +198,7 @@ def _target_ref(pod: Mapping[str, Any]) -> Obj:
 
 
 def _pod_sort_key(pod: Mapping[str, Any]) -> tuple[str, str]:
-    return (_str(meta_of(pod).get("namespace")), _str(meta_of(pod).get("name")))
+    return (as_str(meta_of(pod).get("namespace")), as_str(meta_of(pod).get("name")))
 
 
 # ---------------------------------------------------------------------------
@@ -242,7 +238,7 @@ def _address_view(addr: Any) -> Obj:
 
 def _address_key(addr: Mapping[str, Any]) -> tuple[str, str]:
     """LessEndpointAddress: by IP text, then targetRef UID."""
-    return (_str(addr.get("ip")), _str(as_map(addr.get("targetRef")).get("uid")))
+    return (as_str(addr.get("ip")), as_str(as_map(addr.get("targetRef")).get("uid")))
 
 
 def canonical_subsets(subsets: Any) -> list[Obj]:
@@ -269,18 +265,10 @@ def canonical_subsets(subsets: Any) -> list[Obj]:
     return [view for _, view in out]
 
 
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): _str(v) for k, v in as_map(meta_of(obj).get("labels")).items()}
-
-
-def _annotations(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): _str(v) for k, v in as_map(meta_of(obj).get("annotations")).items()}
-
-
 def _endpoint_view(ep: Any) -> Obj:
     e = as_map(ep)
     view = dict(_prune({k: v for k, v in e.items() if k not in ("targetRef", "addresses")}))
-    view["addresses"] = sorted(_str(a) for a in as_list(e.get("addresses")))
+    view["addresses"] = sorted(as_str(a) for a in as_list(e.get("addresses")))
     if e.get("targetRef") is not None:
         view["targetRef"] = _ref_view(e.get("targetRef"))
     return view
@@ -292,8 +280,8 @@ def endpoints_view(obj: Mapping[str, Any]) -> Obj:
     return {
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
-        "labels": _labels(obj),
-        "annotations": _annotations(obj),
+        "labels": labels_of(obj),
+        "annotations": annotations_of(obj),
         "subsets": canonical_subsets(obj.get("subsets")),
     }
 
@@ -308,8 +296,8 @@ def slice_view(obj: Mapping[str, Any]) -> Obj:
     return {
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
-        "labels": _labels(obj),
-        "annotations": _annotations(obj),
+        "labels": labels_of(obj),
+        "annotations": annotations_of(obj),
         "ownerReferences": _prune(as_list(meta.get("ownerReferences"))),
         "addressType": obj.get("addressType"),
         "endpoints": [_endpoint_view(e) for e in as_list(obj.get("endpoints"))],
@@ -333,12 +321,12 @@ def same_slice(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def _service_ip_family(service: Mapping[str, Any], pod: Mapping[str, Any]) -> str:
     """podToEndpointAddressForService's choice of family: ipFamilies[0], else the ClusterIP's, else the Pod's."""
     spec = _spec(service)
-    families = [_str(f) for f in as_list(spec.get("ipFamilies"))]
+    families = [as_str(f) for f in as_list(spec.get("ipFamilies"))]
     if families:
         return families[0]
     if is_service_ip_set(service):
-        return "IPv6" if is_ipv6(_str(spec.get("clusterIP"))) else "IPv4"
-    return "IPv6" if is_ipv6(_str(_status(pod).get("podIP"))) else "IPv4"
+        return "IPv6" if is_ipv6(as_str(spec.get("clusterIP"))) else "IPv4"
+    return "IPv6" if is_ipv6(as_str(_status(pod).get("podIP"))) else "IPv4"
 
 
 def _endpoints_address(service: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj | None:
@@ -349,7 +337,7 @@ def _endpoints_address(service: Mapping[str, Any], pod: Mapping[str, Any]) -> Ob
     addr: Obj = {"ip": ip}
     if should_set_hostname(pod, service):
         addr["hostname"] = _spec(pod)["hostname"]
-    node = _str(_spec(pod).get("nodeName"))
+    node = as_str(_spec(pod).get("nodeName"))
     if node:
         addr["nodeName"] = node
     addr["targetRef"] = _target_ref(pod)
@@ -437,7 +425,7 @@ def truncate_subsets(subsets: list[Obj], capacity: int = MAX_ENDPOINTS_CAPACITY)
 
 
 def _endpoints_labels(service: Mapping[str, Any]) -> dict[str, str]:
-    labels = _labels(service)
+    labels = labels_of(service)
     if is_service_ip_set(service):
         labels.pop(LABEL_HEADLESS, None)
     else:
@@ -483,9 +471,9 @@ def desired_endpoints_object(
 
     if existing is not None:
         unchanged = (
-            _labels(existing) == labels
+            labels_of(existing) == labels
             and canonical_subsets(existing.get("subsets")) == subsets
-            and _annotations(existing).get(ANNOTATION_OVER_CAPACITY) == (TRUNCATED if truncated else None)
+            and annotations_of(existing).get(ANNOTATION_OVER_CAPACITY) == (TRUNCATED if truncated else None)
         )
         if unchanged:
             return dict(existing)
@@ -496,7 +484,7 @@ def desired_endpoints_object(
                "metadata": {"name": meta.get("name", ""), "namespace": meta.get("namespace", "")}}
     new_meta = new.setdefault("metadata", {})
     new_meta["labels"] = labels
-    annotations = _annotations(new)
+    annotations = annotations_of(new)
     if trigger_time:
         annotations[ANNOTATION_TRIGGER_TIME] = trigger_time
     else:
@@ -526,7 +514,7 @@ def service_address_types(service: Mapping[str, Any]) -> list[str]:
     if types:
         return types
     if is_service_ip_set(service):
-        return ["IPv6" if is_ipv6(_str(spec.get("clusterIP"))) else "IPv4"]
+        return ["IPv6" if is_ipv6(as_str(spec.get("clusterIP"))) else "IPv4"]
     return ["IPv4", "IPv6"]
 
 
@@ -538,7 +526,7 @@ def slice_ports(service: Mapping[str, Any], pod: Mapping[str, Any]) -> list[Obj]
         number = find_port(pod, sp)
         if number is None:
             continue
-        port: Obj = {"name": _str(sp.get("name")), "port": number, "protocol": _protocol(sp.get("protocol"))}
+        port: Obj = {"name": as_str(sp.get("name")), "port": number, "protocol": _protocol(sp.get("protocol"))}
         if sp.get("appProtocol") is not None:
             port["appProtocol"] = sp["appProtocol"]
         ports.append(port)
@@ -562,10 +550,10 @@ def pod_to_endpoint(pod: Mapping[str, Any], node: Mapping[str, Any] | None, serv
         "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
         "targetRef": _target_ref(pod),
     }
-    node_name = _str(_spec(pod).get("nodeName"))
+    node_name = as_str(_spec(pod).get("nodeName"))
     if node_name:
         ep["nodeName"] = node_name
-    zone = _labels(node).get(LABEL_ZONE, "") if node is not None else ""
+    zone = labels_of(node).get(LABEL_ZONE, "") if node is not None else ""
     if zone:
         ep["zone"] = zone
     if should_set_hostname(pod, service):
@@ -579,8 +567,8 @@ EndpointId = tuple[tuple[str, ...], str, str, str]
 def endpoint_id(ep: Mapping[str, Any]) -> EndpointId:
     """hashEndpoint's identity: sorted addresses, hostname, targetRef namespace and name."""
     ref = as_map(ep.get("targetRef"))
-    return (tuple(sorted(_str(a) for a in as_list(ep.get("addresses")))), _str(ep.get("hostname")),
-            _str(ref.get("namespace")), _str(ref.get("name")))
+    return (tuple(sorted(as_str(a) for a in as_list(ep.get("addresses")))), as_str(ep.get("hostname")),
+            as_str(ref.get("namespace")), as_str(ref.get("name")))
 
 
 def _beyond_hash(ep: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -605,10 +593,10 @@ def owned_by(slice_: Mapping[str, Any], service: Mapping[str, Any]) -> bool:
 
 def slice_labels(service: Mapping[str, Any], controller_name: str = MANAGED_BY) -> dict[str, str]:
     """setEndpointSliceLabels: the Service's labels minus the reserved ones, then the reserved ones set."""
-    labels = {k: v for k, v in _labels(service).items() if k not in _RESERVED_SLICE_LABELS}
+    labels = {k: v for k, v in labels_of(service).items() if k not in _RESERVED_SLICE_LABELS}
     if not is_service_ip_set(service):
         labels[LABEL_HEADLESS] = ""
-    labels[LABEL_SERVICE_NAME] = _str(meta_of(service).get("name"))
+    labels[LABEL_SERVICE_NAME] = as_str(meta_of(service).get("name"))
     labels[LABEL_MANAGED_BY] = controller_name
     return labels
 
@@ -624,7 +612,7 @@ def _new_slice(service: Mapping[str, Any], ports: list[Obj], address_type: str, 
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
         "metadata": {
-            "generateName": slice_prefix(_str(meta.get("name"))),
+            "generateName": slice_prefix(as_str(meta.get("name"))),
             "namespace": meta.get("namespace", ""),
             "labels": slice_labels(service, controller_name),
             "ownerReferences": [owner_reference(service)],
@@ -633,10 +621,6 @@ def _new_slice(service: Mapping[str, Any], ports: list[Obj], address_type: str, 
         "endpoints": [],
         "ports": [dict(p) for p in ports],
     }
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return _str(meta_of(obj).get("name"))
 
 
 def _is_placeholder_of(existing: Mapping[str, Any], placeholder: Mapping[str, Any]) -> bool:
@@ -679,7 +663,7 @@ def _reconcile_port_group(
     plan = _PortGroupPlan()
     labels = slice_labels(service, controller_name)
     unchanged: dict[str, Obj] = {}
-    for current in sorted(existing, key=_name):
+    for current in sorted(existing, key=name_of):
         kept: list[Obj] = []
         updated = False
         for ep in as_list(current.get("endpoints")):
@@ -687,7 +671,7 @@ def _reconcile_port_group(
             if got is not None:
                 kept.append(got)
                 updated = updated or _beyond_hash(got) != _beyond_hash(as_map(ep))
-        labels_changed = _labels(current) != labels
+        labels_changed = labels_of(current) != labels
         if updated or len(kept) != len(as_list(current.get("endpoints"))):
             if not kept:
                 plan.delete.append(current)
@@ -695,18 +679,18 @@ def _reconcile_port_group(
                 new = copy.deepcopy(current)
                 new["endpoints"] = kept
                 new.setdefault("metadata", {})["labels"] = dict(labels)
-                plan.update[_name(current)] = new
+                plan.update[name_of(current)] = new
         elif labels_changed:
             new = copy.deepcopy(current)
             new.setdefault("metadata", {})["labels"] = dict(labels)
-            plan.update[_name(current)] = new
+            plan.update[name_of(current)] = new
         else:
-            unchanged[_name(current)] = current
+            unchanged[name_of(current)] = current
 
     pending = list(desired.values())
     # 2. fill the slices that are written anyway, fullest first
     if pending and plan.update:
-        for written in sorted(plan.update.values(), key=lambda s: (-len(as_list(s.get("endpoints"))), _name(s))):
+        for written in sorted(plan.update.values(), key=lambda s: (-len(as_list(s.get("endpoints"))), name_of(s))):
             room = limit - len(as_list(written.get("endpoints")))
             if room > 0:
                 written["endpoints"] = [*as_list(written.get("endpoints")), *pending[:room]]
@@ -718,14 +702,14 @@ def _reconcile_port_group(
             found = _slice_to_fill([unchanged[n] for n in sorted(unchanged)], len(pending), limit)
             if found is not None:
                 target = copy.deepcopy(found)
-                del unchanged[_name(found)]
+                del unchanged[name_of(found)]
         if target is None:
             target = _new_slice(service, ports, address_type, controller_name)
         room = limit - len(as_list(target.get("endpoints")))
         target["endpoints"] = [*as_list(target.get("endpoints")), *pending[:room]]
         pending = pending[room:]
-        if _name(target):
-            plan.update[_name(target)] = target
+        if name_of(target):
+            plan.update[name_of(target)] = target
         else:
             plan.create.append(target)
     return plan
@@ -733,7 +717,7 @@ def _reconcile_port_group(
 
 def _set_trigger_time(slice_: Obj, trigger_time: str | None) -> None:
     meta = slice_.setdefault("metadata", {})
-    annotations = _annotations(slice_)
+    annotations = annotations_of(slice_)
     if trigger_time:
         annotations[ANNOTATION_TRIGGER_TIME] = trigger_time
     else:
@@ -745,7 +729,7 @@ def _set_trigger_time(slice_: Obj, trigger_time: str | None) -> None:
 
 
 def _ours(slice_: Mapping[str, Any], service: Mapping[str, Any], controller_name: str) -> bool:
-    labels = _labels(slice_)
+    labels = labels_of(slice_)
     return (meta_of(slice_).get("namespace") == meta_of(service).get("namespace")
             and labels.get(LABEL_SERVICE_NAME) == meta_of(service).get("name")
             and labels.get(LABEL_MANAGED_BY) == controller_name)
@@ -803,7 +787,7 @@ def desired_slices(
             key = port_set_key(ports)
             group = desired_by_ports.setdefault(key, {})
             ports_by_key.setdefault(key, ports)
-            node_name = _str(_spec(pod).get("nodeName"))
+            node_name = as_str(_spec(pod).get("nodeName"))
             node = nodes.get(node_name)
             if node is None and not publish:
                 if node_name:
@@ -834,14 +818,14 @@ def desired_slices(
                 to_create.append(placeholder)
 
         # finalize: a slice that would be deleted is reused for one that would be created
-        to_delete.sort(key=_name)
+        to_delete.sort(key=name_of)
         i = 0
         while i < len(to_delete) and to_create:
             old = to_delete[i]
             if old.get("addressType") == address_type and owned_by(old, service):
                 reused = to_create.pop()
-                reused["metadata"]["name"] = _name(old)
-                to_update[_name(old)] = reused
+                reused["metadata"]["name"] = name_of(old)
+                to_update[name_of(old)] = reused
                 del to_delete[i]
             else:
                 i += 1
@@ -850,16 +834,16 @@ def desired_slices(
         for s in [*to_update.values(), *to_create]:
             _set_trigger_time(s, trigger_time)
 
-        written = {*to_update, *(_name(s) for s in to_delete)}
-        kept = [s for s in of_type if _name(s) not in written]
-        result += sorted([*kept, *to_update.values()], key=_name) + to_create
+        written = {*to_update, *(name_of(s) for s in to_delete)}
+        kept = [s for s in of_type if name_of(s) not in written]
+        result += sorted([*kept, *to_update.values()], key=name_of) + to_create
     return result, sorted(missing)
 
 
 def _node_map(nodes: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
     if isinstance(nodes, Mapping):
         return nodes
-    return {_str(meta_of(n).get("name")): n for n in nodes}
+    return {as_str(meta_of(n).get("name")): n for n in nodes}
 
 
 def plan(
