@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -105,18 +106,19 @@ OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 # --- printing (the kind's TableConvertor) ------------------------------------------------------------
 
 Column = tuple[str, str, str, str, int]  # name, type, format, description, priority
+Cells = Callable[[dict[str, Any], datetime], list[Any]]  # one object's row, given the time ages count to
 
 
 @dataclass(frozen=True)
 class Printer:
-    """kube-apiserver's printers.go entry for a kind printed as NAME, <columns>, AGE (most kinds).
+    """kube-apiserver's printers.go entry for a kind: TableColumnDefinitions and the row of one object.
 
-    ``columns`` are the definitions between Name and Age; ``cells(obj)`` their
-    values for one object. The server adds the name and the age.
+    ``conditions``, when set, gives a row's conditions (a finished Pod's ``Completed``), or None.
     """
 
     columns: tuple[Column, ...]
-    cells: Callable[[dict[str, Any]], list[Any]]
+    cells: Cells
+    conditions: Callable[[dict[str, Any]], list[dict[str, str]] | None] | None = None
 
 
 _NO_ZERO: Mapping[str, Any] = MappingProxyType({})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apimachinery.kinds.base import Kind, Printer, ResourceType
+from apimachinery.kinds.printing import AGE, NAME, name_age
 from apimachinery.objects import as_map
 
 _D_DATA = (
@@ -21,5 +22,5 @@ def _cells(obj: dict[str, Any]) -> list[Any]:
 
 KIND = Kind(
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
-    printer=Printer((("Data", "string", "", _D_DATA, 0),), _cells),
+    printer=Printer((NAME, ("Data", "string", "", _D_DATA, 0), AGE), name_age(_cells)),
 )
