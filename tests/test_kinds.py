@@ -68,3 +68,4 @@ def test_generic_server_code_does_not_branch_on_a_resource_name(module: str) -> 
     assert branches == []
     kinds = "|".join(re.escape(k.resource.kind) for k in KINDS)
     assert re.findall(rf'\.kind\s*(?:==|!=)\s*"(?:{kinds})"', text) == []
+    assert re.findall(rf'\("[a-z0-9.]*",\s*"(?:{kinds})"\)', text) == [], "a (group, kind) table entry"
