@@ -1,7 +1,11 @@
 """Admission: defaulting and validation per resource type, with kube-apiserver's messages.
 
 ``ADMISSION`` maps every ResourceType.key in apimachinery.resources to its
-Admission (types without special rules get the generic one). The REST layer either calls ``admit_create`` / ``admit_update`` /
+Admission (types without special rules get the generic one). One module per
+kind (``apiserver/admission/<kind>.py``, naming its Go source; apps.py holds
+Deployment and ReplicaSet, which share template rules); the kind itself is
+declared in ``apimachinery/kinds/<kind>.py``. The REST layer either calls
+``admit_create`` / ``admit_update`` /
 ``admit_status_update`` (the whole kube-apiserver sequence, returning the
 field errors to wrap with errors.invalid_object), or the steps one by one:
 default -> generate name -> prepare_create/prepare_update -> validate_object_meta
@@ -14,18 +18,16 @@ from apimachinery.resources import RESOURCES
 from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.configmap import ConfigMapAdmission
-from apiserver.admission.others import (
-    EndpointsAdmission,
-    EndpointSliceAdmission,
-    EventAdmission,
-    IPAddressAdmission,
-    LeaseAdmission,
-    NamespaceAdmission,
-    NodeAdmission,
-    ServiceCIDRAdmission,
-)
+from apiserver.admission.endpoints import EndpointsAdmission
+from apiserver.admission.endpointslice import EndpointSliceAdmission
+from apiserver.admission.event import EventAdmission
+from apiserver.admission.ipaddress import IPAddressAdmission
+from apiserver.admission.lease import LeaseAdmission
+from apiserver.admission.namespace import NamespaceAdmission
+from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.service import ServiceAdmission
+from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
 
 def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[str, Admission]:
