@@ -4,7 +4,7 @@ Why a controller: ``kubectl delete deployment`` deletes only the
 Deployment (propagationPolicy Background); its ReplicaSets, and their Pods,
 name it in ownerReferences and are deleted here once it is gone. The API
 server adds the ``orphan`` / ``foregroundDeletion`` finalizer for the
-Orphan / Foreground policies (apiserver.registry GC_FINALIZER_KINDS), and
+Orphan / Foreground policies (kinds declaring ResourceType.gc_finalizers), and
 this controller carries them out:
 - Orphan: every dependent loses its reference to the owner, then the
   finalizer is removed (the owner disappears, the dependents stay).
