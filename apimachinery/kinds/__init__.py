@@ -1,12 +1,13 @@
 """Every kind kubelite serves, one module each; ``KINDS`` is the list the rest derives from.
 
 Why: a kind is added in one place. Each module here declares its ``KIND``
-(apimachinery.kinds.base.Kind: ResourceType and strategy flags, strategic-
-merge tags, Go zero value, printer); apimachinery.resources indexes them
-(``RESOURCES``, ``BY_KEY``), apimachinery.patch reads their tags, and the
+(apimachinery.kinds.base.Kind: ResourceType and strategy flags, where its
+tagged structs sit, Go zero value, Table printer); apimachinery.resources
+indexes them (``RESOURCES``, ``BY_KEY``), apimachinery.patch derives their
+strategic-merge tags from the one table of struct tags (kinds.tags), and the
 server's registry, apply, tables, discovery and OpenAPI read the rest.
 The kind's pydantic schema lives in apimachinery.schemas (``MODELS``) and
-its server-side admission in apiserver.admission (``build_admission``).
+its server-side admission in apiserver/admission/<kind>.py (``build_admission``).
 
 Order matters: discovery lists resources in this order.
 """
