@@ -11,6 +11,7 @@ import base64
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,17 @@ def test_kubectl_create_configmap_and_get_cm(kubectl_env: dict[str, str], tmp_pa
     r = _kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "cm", "x", "-p", '{"data":{"c":"e"}}')
     assert r.returncode == 1
     assert r.stderr == f'The ConfigMap "x" is invalid: data: Forbidden: {IMMUTABLE}\n'
+
+
+def test_namespace_deletion_removes_its_configmaps(api: httpx.Client) -> None:
+    """The namespace cleanup walks every declared namespaced kind, the new one included."""
+    name = f"cm-ns-{os.getpid()}"
+    assert api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": name}}).status_code == 201
+    assert api.post(CM.format(ns=name), json=_cm("doomed", data={"a": "1"})).status_code == 201
+    assert api.delete(f"/api/v1/namespaces/{name}").status_code == 200
+    deadline = time.monotonic() + 20
+    while api.get(f"/api/v1/namespaces/{name}").status_code != 404:
+        assert time.monotonic() < deadline, "namespace not removed"
+        time.sleep(0.1)
+    assert api.get(CM.format(ns=name) + "/doomed").status_code == 404
