@@ -26,7 +26,8 @@ from fastapi.responses import Response
 
 from apimachinery import errors
 from apimachinery.errors import StatusError
-from apiserver.auth import AUTHENTICATED_GROUP, PRIVILEGED_GROUP, Authorizer, RequestInfo, UserInfo, user_of
+from apiserver.auth import AUTHENTICATED_GROUP, PRIVILEGED_GROUP, Authorizer, UserInfo, user_of
+from apiserver.requestinfo import RequestInfo
 
 GROUP = "authorization.k8s.io"
 VERSION = "v1"

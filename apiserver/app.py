@@ -14,7 +14,6 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,7 +24,7 @@ from starlette.routing import Route
 
 from apimachinery import errors
 from apimachinery.errors import StatusError
-from apimachinery.resources import BY_KEY, ResourceType, group_versions, lookup
+from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.selectors import parse_field_selector, parse_label_selector
 from apiserver import (
     accessreview,
@@ -47,6 +46,7 @@ from apiserver.events import Recorder
 from apiserver.ledger import Ledger
 from apiserver.metrics import Metrics
 from apiserver.registry import Registry
+from apiserver.requestinfo import Target, parse_path
 from apiserver.selfendpoints import SelfEndpoints
 from apiserver.settings import Settings
 from apiserver.storage.database import Database, make_engine
@@ -114,14 +114,6 @@ def wants_pretty(request: Request) -> bool:
     return "pretty=1" in request.headers.get("accept", "").replace(" ", "")
 
 
-def _unrouted(group: str, version: str) -> StatusError:
-    """404 for a path no resource route matches: kube-apiserver's go-restful container answers under a served
-    group-version (empty details), its last handler anywhere else (no details)."""
-    if (group, version) in group_versions():
-        return errors.generic_response(404)
-    return errors.path_not_found()
-
-
 def _discovery_response(request: Request, aggregated: dict[str, Any], legacy: dict[str, Any]) -> Response:
     if discovery.wants_aggregated(request.headers.get("accept", "")):
         return Response(orjson.dumps(aggregated), media_type=discovery.AGGREGATED_CONTENT_TYPE)
@@ -137,44 +129,6 @@ def apis_root(request: Request) -> Response:
     """GET /apis (and /apis/): APIGroupList, or the aggregated discovery document when asked for."""
     return _discovery_response(request, accessreview.add_to_aggregated(discovery.aggregated_apis()),
                                accessreview.add_to_group_list(discovery.api_group_list()))
-
-
-@dataclass
-class Target:
-    """A parsed Kubernetes resource URL."""
-
-    rt: ResourceType
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-
-
-def parse_path(prefix: str, path: str) -> Target:
-    """Map ``/api/v1/...`` or ``/apis/g/v/...`` to a resource, namespace, name and subresource."""
-    parts = [p for p in path.split("/") if p]
-    if prefix == "api":
-        if not parts:
-            raise errors.path_not_found()
-        group, version, rest = "", parts[0], parts[1:]
-    else:
-        if len(parts) < 2:
-            raise errors.path_not_found()
-        group, version, rest = parts[0], parts[1], parts[2:]
-    if not rest:
-        raise _unrouted(group, version)
-    namespace: str | None = None
-    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
-        namespace, rest = rest[1], rest[2:]
-    rt = lookup(group, version, rest[0])
-    if rt is None or len(rest) > 3:
-        raise _unrouted(group, version)
-    if namespace is not None and not rt.namespaced:
-        raise _unrouted(group, version)
-    name = rest[1] if len(rest) > 1 else None
-    sub = rest[2] if len(rest) > 2 else None
-    if sub is not None and sub not in rt.subresources:
-        raise _unrouted(group, version)
-    return Target(rt, namespace, name, sub)
 
 
 def _list_kind(rt: ResourceType) -> str:
@@ -210,7 +164,7 @@ class ApiServer:
         self.ledger = Ledger(self.cache, node_port_range=settings.service_node_port_range)
         self.registry.write_hooks["services"] = self.ledger.service_ops
         self.registry.create_settlers["services"] = AllocationWait(self.cache, bound=settings.allocation_wait).settle
-        self.metrics = Metrics(self)
+        self.metrics = Metrics(revision=lambda: self.cache.revision, transactions=lambda: self.store.transactions)
         self.self_endpoints = SelfEndpoints(self.registry, settings)
         self.ready = False
 
@@ -655,4 +609,4 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-__all__ = ["BY_KEY", "ApiServer", "create_app", "parse_bool", "parse_path"]
+__all__ = ["BY_KEY", "ApiServer", "create_app", "parse_bool"]

@@ -13,7 +13,7 @@ Invariants:
   identity of a request without credentials, and only with ``--anonymous-auth``.
 - Authorization sees the same request attributes kube's RequestInfo would
   derive from the URL (verb, API group, namespace, resource, subresource,
-  name); resource URLs go through ``apiserver.app.parse_path``.
+  name); apiserver.requestinfo derives them, with the parser the handler uses.
 - Members of ``system:masters`` are always allowed (kube's privileged-group
   authorizer runs before any other).
 - Health probes (/healthz, /livez, /readyz) need no credentials.
@@ -30,11 +30,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 
 from apimachinery.errors import StatusError
+from apiserver.requestinfo import RequestInfo, request_info
 from apiserver.settings import Settings
 
 log = logging.getLogger("kubelite.auth")
@@ -48,11 +48,6 @@ UNSECURED_USER = "system:unsecured"
 ABAC_API_VERSION = "abac.authorization.kubernetes.io/v1beta1"
 ABAC_V0_API_VERSION = "abac.authorization.kubernetes.io/v0"
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
-READONLY_VERBS = frozenset({"get", "list", "watch"})
-_METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH": "patch",
-                 "DELETE": "delete"}
-_NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
-_SPECIAL_VERBS = frozenset({"proxy", "watch"})
 USER_KEY = "kubelite.user"
 
 
@@ -71,25 +66,6 @@ class UserInfo:
 
 ANONYMOUS = UserInfo(ANONYMOUS_USER, "", (UNAUTHENTICATED_GROUP,))
 UNSECURED = UserInfo(UNSECURED_USER, "", (AUTHENTICATED_GROUP,))
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    """authorizer.Attributes minus the user: what the request does to what."""
-
-    verb: str
-    path: str = ""
-    resource_request: bool = False
-    api_group: str = ""
-    api_version: str = ""
-    namespace: str = ""
-    resource: str = ""
-    subresource: str = ""
-    name: str = ""
-
-    @property
-    def readonly(self) -> bool:
-        return self.verb in READONLY_VERBS
 
 
 # -- authentication ----------------------------------------------------------------------------
@@ -187,72 +163,6 @@ class Authenticator:
                     return user
                 return UserInfo(user.name, user.uid, (*user.groups, AUTHENTICATED_GROUP))
         return ANONYMOUS if self.anonymous else None
-
-
-# -- request attributes -------------------------------------------------------------------------
-
-
-def _watch_param(value: str) -> bool:
-    """Convert_Slice_string_To_bool: anything but "", "false" and "0" is true."""
-    return value.lower() not in ("", "false", "0")
-
-
-def _name_from_field_selector(selector: str) -> str:
-    """fieldSelector.RequiresExactMatch("metadata.name"), for list/watch of one object."""
-    for term in selector.split(","):
-        for op in ("==", "="):
-            key, sep, value = term.partition(op)
-            if sep and key.strip() == "metadata.name" and not value.startswith("="):
-                value = value.strip()
-                if value and value not in (".", "..") and "/" not in value and "%" not in value:
-                    return value
-                return ""
-    return ""
-
-
-def request_info(method: str, path: str, *, query: str | bytes = "") -> RequestInfo:
-    """kube's RequestInfoFactory.NewRequestInfo for our URL scheme."""
-    from apiserver.app import parse_path  # app imports this module; parse_path is the one URL parser
-
-    verb = method.lower()
-    parts = [p for p in path.split("/") if p]
-    if len(parts) < 3 or parts[0] not in ("api", "apis") or (parts[0] == "apis" and len(parts) < 4):
-        return RequestInfo(verb=verb, path=path)
-    prefix = parts[0]
-    group, version, rest = ("", parts[1], parts[2:]) if prefix == "api" else (parts[1], parts[2], parts[3:])
-    verb = _METHOD_VERBS.get(method.upper(), "")
-    if rest[0] in _SPECIAL_VERBS and len(rest) >= 2:
-        verb, rest = rest[0], rest[1:]
-    namespace = resource = name = sub = ""
-    try:
-        if verb in _SPECIAL_VERBS:
-            raise StatusError(404, "NotFound", "special verb")
-        t = parse_path(prefix, "/".join(parts[1:]))
-        resource, name, sub = t.rt.plural, t.name or "", t.subresource or ""
-        namespace = t.namespace or (name if t.rt.plural == "namespaces" and not t.rt.group else "")
-    except StatusError:
-        # Not a resource we serve: derive the attributes from the URL alone (kube authorizes
-        # before routing, so an unknown resource is still a resource request).
-        if rest[0] == "namespaces" and len(rest) > 1:
-            namespace = rest[1]
-            if len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
-                rest = rest[2:]
-        if len(rest) >= 3 and verb != "proxy":
-            sub = rest[2]
-        if len(rest) >= 2:
-            name = rest[1]
-        resource = rest[0]
-    if not name and verb in ("get", "delete"):
-        q = query.decode("latin-1") if isinstance(query, bytes) else query
-        params = dict(parse_qsl(q, keep_blank_values=True)) if q else {}
-        if verb == "get":
-            verb = "watch" if "watch" in params and _watch_param(params["watch"]) else "list"
-        else:
-            verb = "deletecollection"
-        if params.get("fieldSelector"):
-            name = _name_from_field_selector(params["fieldSelector"])
-    return RequestInfo(verb=verb, path=path, resource_request=True, api_group=group, api_version=version,
-                       namespace=namespace, resource=resource, subresource=sub, name=name)
 
 
 # -- authorization (ABAC) -----------------------------------------------------------------------

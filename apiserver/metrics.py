@@ -1,7 +1,12 @@
-"""Prometheus metrics of the API server (its own registry: no global state)."""
+"""Prometheus metrics of the API server (its own registry: no global state).
+
+The storage gauges read their values through callables handed in by the app, so this module needs
+nothing from the app (the app imports it; it imports no part of the request path back).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -12,11 +17,9 @@ from apimachinery.resources import ResourceType
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from apiserver.app import ApiServer
-
 
 class Metrics:
-    def __init__(self, server: ApiServer) -> None:
+    def __init__(self, *, revision: Callable[[], int], transactions: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
@@ -38,10 +41,10 @@ class Metrics:
             ["verb", "resource"], registry=self.registry,
         )
         rev = Gauge("kubelite_storage_revision", "The watch cache's revision.", registry=self.registry)
-        rev.set_function(lambda: float(server.cache.revision))
+        rev.set_function(lambda: float(revision()))
         tx = Gauge("kubelite_storage_transactions", "Write transactions committed (group commit).",
                    registry=self.registry)
-        tx.set_function(lambda: float(server.store.transactions))
+        tx.set_function(lambda: float(transactions()))
 
     def observe(self, request: Request, code: int, seconds: float) -> None:
         verb = getattr(request.state, "verb", request.method.lower()).upper()
