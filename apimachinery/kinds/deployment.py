@@ -63,9 +63,6 @@ def _deployment_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-_CELLS = _deployment_cells
-
-
 KIND = Kind(
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
                  ("status", "scale"), gc_finalizers=True),
@@ -75,5 +72,5 @@ KIND = Kind(
                                     "template": {"metadata": {"creationTimestamp": None},
                                                  "spec": {"containers": None}},
                                     "strategy": {}}}),
-    printer=Printer(_COLUMNS, _CELLS),
+    printer=Printer(_COLUMNS, _deployment_cells),
 )

@@ -88,12 +88,9 @@ def _event_cells(ev: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-_CELLS = _event_cells
-
-
 KIND = Kind(
     ResourceType("", "v1", "Event", "events", "event", True, ("ev",), (), (), _FIELDS, allow_create_on_update=True),
     zero=MappingProxyType({"involvedObject": {}, "source": {}, "firstTimestamp": None, "lastTimestamp": None,
                            "eventTime": None, "reportingComponent": "", "reportingInstance": ""}),
-    printer=Printer(_COLUMNS, _CELLS),
+    printer=Printer(_COLUMNS, _event_cells),
 )

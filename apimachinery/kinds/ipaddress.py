@@ -31,11 +31,8 @@ def _ip_address_cells(ip: dict[str, Any], now: datetime) -> list[Any]:
     return [as_text(dig(ip, "metadata", "name")), parent]
 
 
-_CELLS = _ip_address_cells
-
-
 KIND = Kind(
     ResourceType("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", False, ("ip",)),
     zero=MappingProxyType({"spec": {"parentRef": None}}),
-    printer=Printer(_COLUMNS, _CELLS),
+    printer=Printer(_COLUMNS, _ip_address_cells),
 )

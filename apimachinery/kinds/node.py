@@ -84,12 +84,9 @@ def _node_cells(node: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-_CELLS = _node_cells
-
-
 KIND = Kind(
     ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), ("spec.unschedulable",),
                  allow_create_on_update=True),
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": CORE + "NodeSpec", "status": CORE + "NodeStatus"}),
-    printer=Printer(_COLUMNS, _CELLS),
+    printer=Printer(_COLUMNS, _node_cells),
 )

@@ -232,13 +232,10 @@ def _pod_conditions(pod: dict[str, Any]) -> list[dict[str, str]] | None:
     return None
 
 
-_CELLS = _pod_cells
-
-
 KIND = Kind(
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log"),
                  _FIELDS, return_deleted=True, graceful_deletion=True),
     structs=MappingProxyType({"metadata": OBJECT_META, **pod_spec_structs("spec"), "status": CORE + "PodStatus"}),
     zero=MappingProxyType({"spec": {"containers": None}}),
-    printer=Printer(_COLUMNS, _CELLS, _pod_conditions),
+    printer=Printer(_COLUMNS, _pod_cells, _pod_conditions),
 )

@@ -68,9 +68,6 @@ def _replica_set_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-_CELLS = _replica_set_cells
-
-
 KIND = Kind(
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ("status", "scale"), gc_finalizers=True),
@@ -79,5 +76,5 @@ KIND = Kind(
     zero=MappingProxyType({"spec": {"selector": None,
                                     "template": {"metadata": {"creationTimestamp": None},
                                                  "spec": {"containers": None}}}}),
-    printer=Printer(_COLUMNS, _CELLS),
+    printer=Printer(_COLUMNS, _replica_set_cells),
 )

@@ -127,9 +127,6 @@ def _service_cells(svc: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-_CELLS = _service_cells
-
-
 KIND = Kind(
     ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",),
                  filled_after_create=("spec.clusterIP", "spec.clusterIPs", "spec.ports[].nodePort",
@@ -137,5 +134,5 @@ KIND = Kind(
                  return_deleted=True),
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": CORE + "ServiceSpec", "status": CORE + "ServiceStatus"}),
     zero=MappingProxyType({"status": {"loadBalancer": {}}}),
-    printer=Printer(_COLUMNS, _CELLS),
+    printer=Printer(_COLUMNS, _service_cells),
 )
