@@ -13,8 +13,8 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Protocol
 
 import orjson
 from fastapi import FastAPI, Request
@@ -131,6 +131,21 @@ def apis_root(request: Request) -> Response:
                                accessreview.add_to_group_list(discovery.api_group_list()))
 
 
+class Handler(Protocol):
+    """One entry of ApiServer's handler tables: answers a parsed request (see ApiServer.handle)."""
+
+    def __call__(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Awaitable[Response]: ...
+
+
+def _patch_type(request: Request) -> str:
+    """The patch strategy the Content-Type names; go-restful answers 415 for a type no patch route consumes."""
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    ptype = PATCH_TYPES.get(ctype)
+    if ptype is None:
+        raise errors.generic_response(415)
+    return ptype
+
+
 def _list_kind(rt: ResourceType) -> str:
     return rt.kind + "List"
 
@@ -166,6 +181,7 @@ class ApiServer:
         self.registry.create_settlers["services"] = AllocationWait(self.cache, bound=settings.allocation_wait).settle
         self.metrics = Metrics(revision=lambda: self.cache.revision, transactions=lambda: self.store.transactions)
         self.self_endpoints = SelfEndpoints(self.registry, settings)
+        self.collection_handlers, self.named_handlers = self._handlers()
         self.ready = False
 
     async def start(self) -> None:
@@ -239,12 +255,33 @@ class ApiServer:
         return Response(orjson.dumps(obj), status_code=code, media_type=JSON, headers=headers)
 
     # -- dispatch --------------------------------------------------------------
+    # One handler per (method, subresource) of a named object, one per method of a collection: the table
+    # is the whole routing (kube-apiserver registers a handler per verb and subresource the same way); a
+    # pair not in it is 405. Every handler takes (request, target) and the request's dry-run and field
+    # manager, validated once in handle() before any handler runs.
+    def _handlers(self) -> tuple[dict[str, Handler], dict[tuple[str, str | None], Handler]]:
+        collection: dict[str, Handler] = {
+            "GET": self._list_or_watch,
+            "POST": self._create,
+            "DELETE": self._delete_collection,
+        }
+        named: dict[tuple[str, str | None], Handler] = {
+            ("GET", None): self._get, ("GET", "status"): self._get,
+            ("PUT", None): self._update, ("PUT", "status"): self._update,
+            ("PATCH", None): self._patch, ("PATCH", "status"): self._patch,
+            ("DELETE", None): self._delete,
+            ("GET", "scale"): self._get_scale, ("PUT", "scale"): self._update_scale,
+            ("PATCH", "scale"): self._patch_scale,
+            ("GET", "log"): self._log,
+            ("POST", "binding"): self._binding,
+        }
+        return collection, named
+
     async def handle(self, request: Request, prefix: str, path: str) -> Response:
         t = parse_path(prefix, path)
         request.state.resource = t.rt.plural
         q = request.query_params
         method = request.method
-        rt = t.rt
         dry_run = q.get("dryRun") == "All"
         if q.get("dryRun") not in (None, "", "All"):
             raise errors.bad_request(f'unsupported dry run directive "{q.get("dryRun")}"')
@@ -252,107 +289,124 @@ class ApiServer:
         if method != "GET":
             apply.check_manager(q.get("fieldManager"))
             manager = apply.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
-        verb = method.lower()
         if t.name is None:
-            if method == "GET":
-                if parse_bool(q.get("watch"), "watch"):
-                    request.state.verb = "watch"
-                    return await self.watch(request, t)
-                request.state.verb = "list"
-                return self.list_objects(request, t)
-            if method == "POST":
-                request.state.verb = "create"
-                if rt.namespaced and t.namespace is None:
-                    raise errors.method_not_allowed()
-                body = await self.decode_body(request, kind=rt.kind)
-                res = await self.registry.create(rt, t.namespace, body, dry_run=dry_run,
-                                                 field_validation=q.get("fieldValidation"), manager=manager)
-                return self.respond(request, rt, res.obj, res.code, res.warnings)
-            if method == "DELETE":
-                request.state.verb = "deletecollection"
-                opts = await self._delete_options(request)
-                items = await self.registry.delete_collection(
-                    rt, t.namespace, label_selector=parse_label_selector(q.get("labelSelector") or ""),
-                    field_selector=parse_field_selector(q.get("fieldSelector") or ""), options=opts,
-                    dry_run=dry_run,
-                )
-                body = {"kind": _list_kind(rt), "apiVersion": rt.api_version,
-                        "metadata": {"resourceVersion": str(self.cache.revision)}, "items": items}
-                return Response(orjson.dumps(body), media_type=JSON)
-            raise errors.method_not_allowed()
-        request.state.verb = verb
-        if t.subresource == "scale":
-            return await self._scale(request, t, dry_run=dry_run)
-        if t.subresource == "log":
-            if method != "GET":
-                raise errors.method_not_allowed()
-            pod = self.registry.get_entry(rt, t.namespace, t.name).obj
-            node_name = str((pod.get("spec") or {}).get("nodeName") or "")
-            node = self.cache.get(BY_KEY["nodes"].key, "", node_name) if node_name else None
-            return await podlogs.stream_log(pod, node.obj if node else None, podlogs.log_options(q, t.name))
-        if t.subresource == "binding":
-            if method != "POST":
-                raise errors.method_not_allowed()
-            body = await self.decode_body(request)
-            res = await self.registry.bind(t.namespace or "", t.name, body, dry_run=dry_run)
-            if res.code == 201 and not dry_run:
-                pod = self.registry.get_entry(rt, t.namespace, t.name).obj
-                await self.events.scheduled(pod, str((pod.get("spec") or {}).get("nodeName") or ""))
-            return self.respond(request, rt, res.obj, res.code)
-        if method == "GET":
-            if self.store.shared:
-                await self.store.fresh_revision()
-            e = self.registry.get_entry(rt, t.namespace, t.name)
-            if t.subresource is None and not tables.wants_table(request.headers.get("accept", ""))[0]:
-                return Response(e.body, media_type=JSON)
-            return self.respond(request, rt, e.obj)
-        if method == "PUT":
-            body = await self.decode_body(request, kind=rt.kind)
-            res = await self.registry.update(rt, t.namespace, t.name, body, subresource=t.subresource,
-                                             dry_run=dry_run, field_validation=q.get("fieldValidation"),
-                                             manager=manager)
-            return self.respond(request, rt, res.obj, res.code, res.warnings)
-        if method == "PATCH":
-            ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-            ptype = PATCH_TYPES.get(ctype)
-            if ptype is None:
-                raise errors.generic_response(415)
-            if ptype == "apply" and not q.get("fieldManager"):  # ValidatePatchOptions
-                raise errors.invalid_object("PatchOptions", "", [errors.required(
-                    "fieldManager", "is required for apply patch")], group="meta.k8s.io")
-            raw = await self.read_body(request)
-            bodies.check_patch(raw, ptype, field_validation=q.get("fieldValidation"))
-            res = await self.registry.patch(rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
-                                            dry_run=dry_run, field_validation=q.get("fieldValidation"),
-                                            force=parse_bool(q.get("force"), "force"), manager=manager)
-            return self.respond(request, rt, res.obj, res.code, res.warnings)
-        if method == "DELETE":
-            if t.subresource is not None:
-                raise errors.method_not_allowed()
-            opts = await self._delete_options(request)
-            res = await self.registry.delete(rt, t.namespace, t.name, opts, dry_run=dry_run)
-            return self.respond(request, rt, res.obj, res.code)
-        raise errors.method_not_allowed()
-
-    async def _scale(self, request: Request, t: Target, *, dry_run: bool) -> Response:
-        """GET/PUT/PATCH .../scale: an autoscaling/v1 Scale of the parent (apiserver.scale)."""
-        assert t.name is not None
-        if request.method == "GET":
-            obj = scale.get_scale(self.registry, t.rt, t.namespace, t.name)
-        elif request.method == "PUT":
-            body = await self.decode_body(request)
-            obj = await scale.update_scale(self.registry, t.rt, t.namespace, t.name, body, dry_run=dry_run)
-        elif request.method == "PATCH":
-            ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-            ptype = PATCH_TYPES.get(ctype)
-            if ptype is None:
-                raise errors.generic_response(415)
-            raw = await self.read_body(request)
-            bodies.check_patch(raw, ptype, field_validation=request.query_params.get("fieldValidation"))
-            obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype, raw, dry_run=dry_run)
+            handler = self.collection_handlers.get(method)
         else:
+            request.state.verb = method.lower()
+            handler = self.named_handlers.get((method, t.subresource))
+        if handler is None:
             raise errors.method_not_allowed()
+        return await handler(request, t, dry_run=dry_run, manager=manager)
+
+    # -- collection handlers ----------------------------------------------------
+    async def _list_or_watch(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        if parse_bool(request.query_params.get("watch"), "watch"):
+            request.state.verb = "watch"
+            return await self.watch(request, t)
+        request.state.verb = "list"
+        return self.list_objects(request, t)
+
+    async def _create(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        request.state.verb = "create"
+        rt = t.rt
+        if rt.namespaced and t.namespace is None:
+            raise errors.method_not_allowed()
+        body = await self.decode_body(request, kind=rt.kind)
+        res = await self.registry.create(rt, t.namespace, body, dry_run=dry_run,
+                                         field_validation=request.query_params.get("fieldValidation"),
+                                         manager=manager)
+        return self.respond(request, rt, res.obj, res.code, res.warnings)
+
+    async def _delete_collection(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        request.state.verb = "deletecollection"
+        rt = t.rt
+        q = request.query_params
+        opts = await self._delete_options(request)
+        items = await self.registry.delete_collection(
+            rt, t.namespace, label_selector=parse_label_selector(q.get("labelSelector") or ""),
+            field_selector=parse_field_selector(q.get("fieldSelector") or ""), options=opts,
+            dry_run=dry_run,
+        )
+        body = {"kind": _list_kind(rt), "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.cache.revision)}, "items": items}
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    # -- named-object handlers (no subresource, or status) ---------------------------
+    async def _get(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        assert t.name is not None
+        if self.store.shared:
+            await self.store.fresh_revision()
+        e = self.registry.get_entry(t.rt, t.namespace, t.name)
+        if t.subresource is None and not tables.wants_table(request.headers.get("accept", ""))[0]:
+            return Response(e.body, media_type=JSON)
+        return self.respond(request, t.rt, e.obj)
+
+    async def _update(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        rt = t.rt
+        assert t.name is not None
+        body = await self.decode_body(request, kind=rt.kind)
+        res = await self.registry.update(rt, t.namespace, t.name, body, subresource=t.subresource,
+                                         dry_run=dry_run, field_validation=request.query_params.get("fieldValidation"),
+                                         manager=manager)
+        return self.respond(request, rt, res.obj, res.code, res.warnings)
+
+    async def _patch(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        q = request.query_params
+        assert t.name is not None
+        ptype = _patch_type(request)
+        if ptype == "apply" and not q.get("fieldManager"):  # ValidatePatchOptions
+            raise errors.invalid_object("PatchOptions", "", [errors.required(
+                "fieldManager", "is required for apply patch")], group="meta.k8s.io")
+        raw = await self.read_body(request)
+        bodies.check_patch(raw, ptype, field_validation=q.get("fieldValidation"))
+        res = await self.registry.patch(t.rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
+                                        dry_run=dry_run, field_validation=q.get("fieldValidation"),
+                                        force=parse_bool(q.get("force"), "force"), manager=manager)
+        return self.respond(request, t.rt, res.obj, res.code, res.warnings)
+
+    async def _delete(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        assert t.name is not None
+        opts = await self._delete_options(request)
+        res = await self.registry.delete(t.rt, t.namespace, t.name, opts, dry_run=dry_run)
+        return self.respond(request, t.rt, res.obj, res.code)
+
+    # -- subresources with their own handlers: scale, log, binding ---------------------
+    async def _get_scale(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        """GET .../scale: an autoscaling/v1 Scale of the parent (apiserver.scale)."""
+        assert t.name is not None
+        obj = scale.get_scale(self.registry, t.rt, t.namespace, t.name)
         return Response(orjson.dumps(obj), media_type=JSON)
+
+    async def _update_scale(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        assert t.name is not None
+        body = await self.decode_body(request)
+        obj = await scale.update_scale(self.registry, t.rt, t.namespace, t.name, body, dry_run=dry_run)
+        return Response(orjson.dumps(obj), media_type=JSON)
+
+    async def _patch_scale(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        assert t.name is not None
+        ptype = _patch_type(request)
+        raw = await self.read_body(request)
+        bodies.check_patch(raw, ptype, field_validation=request.query_params.get("fieldValidation"))
+        obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype, raw, dry_run=dry_run)
+        return Response(orjson.dumps(obj), media_type=JSON)
+
+    async def _log(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        assert t.name is not None
+        pod = self.registry.get_entry(t.rt, t.namespace, t.name).obj
+        node_name = str((pod.get("spec") or {}).get("nodeName") or "")
+        node = self.cache.get(BY_KEY["nodes"].key, "", node_name) if node_name else None
+        return await podlogs.stream_log(pod, node.obj if node else None,
+                                        podlogs.log_options(request.query_params, t.name))
+
+    async def _binding(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        assert t.name is not None
+        body = await self.decode_body(request)
+        res = await self.registry.bind(t.namespace or "", t.name, body, dry_run=dry_run)
+        if res.code == 201 and not dry_run:
+            pod = self.registry.get_entry(t.rt, t.namespace, t.name).obj
+            await self.events.scheduled(pod, str((pod.get("spec") or {}).get("nodeName") or ""))
+        return self.respond(request, t.rt, res.obj, res.code)
 
     async def _delete_options(self, request: Request) -> dict[str, Any]:
         raw = await self.read_body(request)
