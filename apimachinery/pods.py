@@ -1,4 +1,4 @@
-"""Pod facts every reader needs the same answer to: is it Ready, what is its QoS class.
+"""Pod facts every reader needs the same answer to: is it Ready, its IPs, its QoS class.
 
 Why one home: the ReplicaSet controller, the endpoints controller and kctl describe each decided
 "ready" and "QoS" on their own and could disagree about one Pod; these are the rules of
@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from apimachinery.objects import as_list, as_map
+from apimachinery.objects import as_list, as_map, as_str
 from apimachinery.quantity import value_of
+from apimachinery.validation import ip_string, parse_ip_sloppy
 
 QOS_RESOURCES = ("cpu", "memory")
 
@@ -29,6 +30,20 @@ def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     """IsPodReady: the Ready condition's status is "True"."""
     cond = ready_condition(pod)
     return cond is not None and cond.get("status") == "True"
+
+
+def pod_ips(pod: Mapping[str, Any]) -> list[str]:
+    """status.podIPs (status.podIP when the list is missing), re-stringified as Go's net.IP does."""
+    status = as_map(pod.get("status"))
+    raw = [as_str(as_map(p).get("ip")) for p in as_list(status.get("podIPs"))]
+    if not raw and status.get("podIP"):
+        raw = [as_str(status.get("podIP"))]
+    out: list[str] = []
+    for value in raw:
+        ip = parse_ip_sloppy(value)
+        if ip is not None:
+            out.append(ip_string(ip))
+    return out
 
 
 def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ from prometheus_client import Counter
 
 from apimachinery.labels import ANNOTATION_LEADER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_ZONE
 from apimachinery.objects import labels_of, meta_of
-from apimachinery.pods import is_pod_ready
+from apimachinery.pods import is_pod_ready, pod_ips
 from apimachinery.resources import BY_KEY
 from controllers.endpoints import desired
 from controllers.endpoints.tracker import WriteTracker
@@ -109,7 +109,7 @@ def pod_projection(pod: Mapping[str, Any]) -> tuple[Any, ...]:
         meta_of(pod).get("deletionTimestamp") is not None,
         is_pod_ready(pod),
         desired.is_pod_terminal(pod),
-        tuple(desired.pod_ips(pod)),
+        tuple(pod_ips(pod)),
         spec.get("nodeName"),
         spec.get("hostname"),
         spec.get("subdomain"),

@@ -55,9 +55,8 @@ from apimachinery.labels import (
     LABEL_ZONE,
 )
 from apimachinery.objects import annotations_of, as_list, as_map, as_str, labels_of, meta_of, name_of
-from apimachinery.pods import is_pod_ready
+from apimachinery.pods import is_pod_ready, pod_ips
 from apimachinery.selectors import selector_from_set
-from apimachinery.validation import ip_string, parse_ip_sloppy
 
 Obj = dict[str, Any]
 
@@ -94,20 +93,6 @@ def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
 
 def is_terminating(pod: Mapping[str, Any]) -> bool:
     return meta_of(pod).get("deletionTimestamp") is not None
-
-
-def pod_ips(pod: Mapping[str, Any]) -> list[str]:
-    """status.podIPs (status.podIP when the list is missing), re-stringified as Go's net.IP does."""
-    status = _status(pod)
-    raw = [as_str(as_map(p).get("ip")) for p in as_list(status.get("podIPs"))]
-    if not raw and status.get("podIP"):
-        raw = [as_str(status.get("podIP"))]
-    out: list[str] = []
-    for value in raw:
-        ip = parse_ip_sloppy(value)
-        if ip is not None:
-            out.append(ip_string(ip))
-    return out
 
 
 def is_ipv6(ip: str) -> bool:
