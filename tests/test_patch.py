@@ -15,6 +15,7 @@ import pytest
 
 from apimachinery import patch as P
 from apimachinery.errors import StatusError
+from apimachinery.patch.common import _go_float
 from apimachinery.resources import BY_KEY
 
 REJECTED = "the server rejected our request due to an error in our request"
@@ -864,4 +865,4 @@ def test_apply_round_trip(schema: str, seed: int) -> None:
      (0.0001, "0.0001"), (0.00001, "1e-05"), (-2.5, "-2.5")],
 )
 def test_go_float_format(value: float, text: str) -> None:
-    assert P._go_float(value) == text
+    assert _go_float(value) == text
