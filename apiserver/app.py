@@ -46,7 +46,7 @@ from apiserver.events import Recorder
 from apiserver.ledger import Ledger
 from apiserver.metrics import Metrics
 from apiserver.registry import Registry
-from apiserver.requestinfo import Target, parse_path
+from apiserver.requestinfo import Target, target_of
 from apiserver.selfendpoints import SelfEndpoints
 from apiserver.settings import Settings
 from apiserver.storage.database import Database, make_engine
@@ -278,7 +278,7 @@ class ApiServer:
         return collection, named
 
     async def handle(self, request: Request, prefix: str, path: str) -> Response:
-        t = parse_path(prefix, path)
+        t = target_of(request.scope, prefix, path)
         request.state.resource = t.rt.plural
         q = request.query_params
         method = request.method

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from apimachinery.errors import StatusError
-from apiserver.requestinfo import RequestInfo, request_info
+from apiserver.requestinfo import INFO_KEY, RequestInfo, request_info
 from apiserver.settings import Settings
 
 log = logging.getLogger("kubelite.auth")
@@ -416,7 +416,8 @@ class AuthMiddleware:
             return
         scope[USER_KEY] = user
         if self.security.authorizer.policies is not None and PRIVILEGED_GROUP not in user.groups:
-            info = request_info(scope["method"], scope["path"], query=scope.get("query_string", b""))
+            info = scope[INFO_KEY] = request_info(scope["method"], scope["path"],
+                                                  query=scope.get("query_string", b""))
             allowed, reason = self.security.authorizer.authorize(user, info)
             if not allowed:
                 await send_status(send, forbidden(user, info, reason=reason))

@@ -9,11 +9,16 @@ touches. This module sits below every filter and the app, so none of them import
   router answers for it);
 - :func:`request_info` is RequestInfoFactory.NewRequestInfo: the authorizer's attributes for any URL,
   served or not (kube authorizes before routing).
+
+Parsed once: the authorization filter leaves its RequestInfo in the ASGI scope (:data:`INFO_KEY`), and
+:func:`target_of` hands the handler the Target already parsed there instead of parsing the URL again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 from apimachinery import errors
@@ -25,6 +30,8 @@ _METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update",
                  "DELETE": "delete"}
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 _SPECIAL_VERBS = frozenset({"proxy", "watch"})
+# Where a filter that derived the request's RequestInfo leaves it for the handler (an ASGI scope key).
+INFO_KEY = "kubelite.requestinfo"
 
 
 @dataclass
@@ -86,6 +93,8 @@ class RequestInfo:
     resource: str = ""
     subresource: str = ""
     name: str = ""
+    # The served resource the URL names (None when it names none): the handler's parse, done once.
+    target: Target | None = field(default=None, compare=False, repr=False)
 
     @property
     def readonly(self) -> bool:
@@ -122,6 +131,7 @@ def request_info(method: str, path: str, *, query: str | bytes = "") -> RequestI
     if rest[0] in _SPECIAL_VERBS and len(rest) >= 2:
         verb, rest = rest[0], rest[1:]
     namespace = resource = name = sub = ""
+    t: Target | None = None
     try:
         if verb in _SPECIAL_VERBS:
             raise StatusError(404, "NotFound", "special verb")
@@ -150,7 +160,16 @@ def request_info(method: str, path: str, *, query: str | bytes = "") -> RequestI
         if params.get("fieldSelector"):
             name = _name_from_field_selector(params["fieldSelector"])
     return RequestInfo(verb=verb, path=path, resource_request=True, api_group=group, api_version=version,
-                       namespace=namespace, resource=resource, subresource=sub, name=name)
+                       namespace=namespace, resource=resource, subresource=sub, name=name, target=t)
 
 
-__all__ = ["READONLY_VERBS", "RequestInfo", "Target", "parse_path", "request_info"]
+def target_of(scope: Mapping[str, Any], prefix: str, path: str) -> Target:
+    """The served resource ``/{prefix}/{path}`` names: the one a filter parsed already (``scope[INFO_KEY]``),
+    else parsed now; raises the router's 404 for a URL that names none."""
+    info: RequestInfo | None = scope.get(INFO_KEY)
+    if info is not None and info.target is not None:
+        return info.target
+    return parse_path(prefix, path)
+
+
+__all__ = ["INFO_KEY", "READONLY_VERBS", "RequestInfo", "Target", "parse_path", "request_info", "target_of"]
