@@ -45,7 +45,7 @@ from controllers.allocation import (
 from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController, ledger_parser, run_allocator
 from controllers.runtime.controller import RequeueAfter
 from controllers.runtime.events import WARNING
-from controllers.runtime.informer import object_key, resource_version
+from controllers.runtime.informer import object_key
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -60,11 +60,6 @@ def ip_address_object(ip: str, key: str) -> Obj:
     return ledger.ip_address_object(ip, ns, name)
 
 
-def is_ledger_refusal(err: errors.Invalid) -> bool:
-    """The 422 is the ledger refusing a ClusterIP (taken, or outside every ServiceCIDR): choose again."""
-    return any(r.ip for r in ledger.refusals(err.causes))
-
-
 class IpamController(LedgerController):
     """Reconciles ``ns/name`` Service keys against the IPAddress ledger."""
 
@@ -76,6 +71,10 @@ class IpamController(LedgerController):
         self.services.cache.add_index("clusterIP", lambda o: sorted(self.claimed(o)))
 
     # ---- ledger contract -----------------------------------------------------
+
+    def refused_here(self, refusal: ledger.Refusal) -> bool:
+        """The ledger refused a ClusterIP (taken, or outside every ServiceCIDR)."""
+        return refusal.ip
 
     def claimed(self, svc: Obj) -> set[str]:
         spec = svc.get("spec") or {}
@@ -165,27 +164,17 @@ class IpamController(LedgerController):
                                               "failed to allocate a serviceIP: range is full")
                     raise RequeueAfter(FULL_RETRY, "ClusterIP range is full")
                 chosen.append(ip)
-            self.inflight.update(chosen)
             try:
-                written = await self.write_service(
-                    key, svc,
+                written = await self.claim(
+                    key, svc, chosen,
                     expect={"/spec/type": spec.get("type"), "/spec/clusterIP": spec.get("clusterIP"),
                             "/spec/clusterIPs": spec.get("clusterIPs")},
                     set_={"/spec/clusterIP": chosen[0], "/spec/clusterIPs": chosen})
-            except errors.Invalid as e:
-                if not is_ledger_refusal(e):
-                    raise
-                self.refuse(list(chosen))
-                self.log.info("ClusterIP %s for Service %s was taken meanwhile; choosing again", ",".join(chosen), key)
-                continue
             except errors.NotFound:
                 return
-            finally:
-                self.inflight.difference_update(chosen)
-            self.waiting.discard(key)
-            self.written[key] = resource_version(written)
+            if written is None:
+                continue
             self.log.info("allocated ClusterIP %s to Service %s", ",".join(chosen), key)
-            self.count("allocate")
             return
         raise RequeueAfter(1.0, "every chosen ClusterIP was taken meanwhile")
 

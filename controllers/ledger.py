@@ -33,7 +33,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery import ledger
 from apimachinery.resources import BY_KEY, ResourceType
+from apimachinery.timestamps import parse_time
 from controllers.allocation import parent_key, rv_int, seen_through
 from controllers.runtime.controller import Controller
 from controllers.runtime.events import WARNING
@@ -54,10 +56,8 @@ FULL_RETRY = 30.0
 
 def created_age(obj: Obj) -> float:
     """Seconds since metadata.creationTimestamp (infinite when absent or unparsable)."""
-    ts = (obj.get("metadata") or {}).get("creationTimestamp")
-    try:
-        t = datetime.strptime(str(ts), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
+    t = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
+    if t is None:
         return float("inf")
     return (datetime.now(UTC) - t).total_seconds()
 
@@ -121,6 +121,10 @@ class LedgerController(Controller, abc.ABC):
     @abc.abstractmethod
     async def repair_service(self, key: str, svc: Obj) -> None:
         """Report one Service's out-of-range and duplicate values as Events."""
+
+    @abc.abstractmethod
+    def refused_here(self, refusal: ledger.Refusal) -> bool:
+        """Whether a ledger refusal names a field this allocator writes (then it chooses again)."""
 
     def leak_event(self, obj: Obj, key: str, svc: Obj | None) -> tuple[str, str]:
         kind, name = obj.get("kind", self.ledger_rt.kind), obj["metadata"]["name"]
@@ -189,6 +193,30 @@ class LedgerController(Controller, abc.ABC):
                 raise
             raise errors.Conflict(409, "Conflict",
                                   f"Service {key} changed since it was read; looking again") from e
+
+    async def claim(self, key: str, svc: Obj, chosen: list[Any], *, expect: dict[str, Any],
+                    set_: dict[str, Any]) -> Obj | None:
+        """Write the Service holding the ``chosen`` values; None when the ledger refused them.
+
+        Why here: both allocators claim the same way. While the write is in flight the values count
+        as taken; a refused value is remembered (``refuse``) so the next choice skips it; any other
+        422, and NotFound, propagate.
+        """
+        self.inflight.update(chosen)
+        try:
+            written = await self.write_service(key, svc, expect=expect, set_=set_)
+        except errors.Invalid as e:
+            if not any(self.refused_here(r) for r in ledger.refusals(e.causes)):
+                raise
+            self.refuse(list(chosen))
+            self.log.info("%s for Service %s taken meanwhile; choosing again", ",".join(map(str, chosen)), key)
+            return None
+        finally:
+            self.inflight.difference_update(chosen)
+        self.waiting.discard(key)
+        self.written[key] = resource_version(written)
+        self.count("allocate")
+        return written
 
     # ---- reconcile -------------------------------------------------------------
 

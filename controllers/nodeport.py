@@ -43,7 +43,7 @@ from controllers.allocation import (
 from controllers.ledger import FULL_RETRY, MAX_ATTEMPTS, LedgerController, ledger_parser, run_allocator
 from controllers.runtime.controller import RequeueAfter
 from controllers.runtime.events import WARNING
-from controllers.runtime.informer import object_key, resource_version
+from controllers.runtime.informer import object_key
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -63,11 +63,6 @@ def port_allocation_object(name: str, key: str) -> Obj:
     return ledger.port_allocation_object(*parsed, ns, svc)
 
 
-def is_ledger_refusal(err: errors.Invalid) -> bool:
-    """The 422 is the ledger refusing a node port (taken, or outside the range): choose again."""
-    return any(r.port for r in ledger.refusals(err.causes))
-
-
 def _numbers(svc: Obj) -> list[str]:
     return sorted({str(p) for _, p in filter(None, map(ledger.parse_port_allocation_name,
                                                          claimed_node_ports(svc.get("spec") or {})))})
@@ -85,6 +80,10 @@ class NodePortController(LedgerController):
         self.ledger.cache.add_index("number", lambda o: [str((o.get("spec") or {}).get("port") or "")])
 
     # ---- ledger contract -----------------------------------------------------
+
+    def refused_here(self, refusal: ledger.Refusal) -> bool:
+        """The ledger refused a node port (taken, or outside the range)."""
+        return refusal.port
 
     def claimed(self, svc: Obj) -> set[str]:
         return claimed_node_ports(svc.get("spec") or {})
@@ -159,24 +158,14 @@ class NodePortController(LedgerController):
                     await self._full(key, svc)
                 chosen.append(hc)
                 changes["/spec/healthCheckNodePort"] = hc
-            self.inflight.update(chosen)
             try:
-                written = await self.write_service(key, svc, expect=expect, set_=changes)
-            except errors.Invalid as e:
-                if not is_ledger_refusal(e):
-                    raise
-                self.refuse(list(chosen))
-                self.log.info("node ports %s for Service %s were taken meanwhile; choosing again", chosen, key)
-                continue
+                written = await self.claim(key, svc, chosen, expect=expect, set_=changes)
             except errors.NotFound:
                 return
-            finally:
-                self.inflight.difference_update(chosen)
-            self.waiting.discard(key)
-            self.written[key] = resource_version(written)
+            if written is None:
+                continue
             what = "health check node port" if "/spec/healthCheckNodePort" in changes else "node ports"
             self.log.info("allocated %s %s to Service %s", what, ",".join(map(str, chosen)), key)
-            self.count("allocate")
             return
         raise RequeueAfter(1.0, "every chosen node port was taken meanwhile")
 

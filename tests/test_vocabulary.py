@@ -16,8 +16,11 @@ import pytest
 
 from apimachinery import events, ledger, pods, quantity, timestamps
 from apimachinery.objects import as_list, as_map, int_or, meta_of
+from controllers.ipam import IpamController
 from controllers.runtime.signals import run_until_stopped, stop_signals
+from kubeclient.client import Client
 from kubeclient.kctl.quantity import parse_quantity
+from tests.conftest import ApiServerProcess
 
 
 def test_accessors_read_an_ill_typed_field_as_absent() -> None:
@@ -150,3 +153,25 @@ async def test_a_failing_main_task_reports_its_error() -> None:
     with stop_signals() as stop:
         exc = await run_until_stopped(broken(), stop, name="t:main", label="t", log=logging.getLogger("t"))
     assert isinstance(exc, RuntimeError) and str(exc) == "no API server"
+
+
+async def test_an_allocator_claim_the_ledger_refuses_is_remembered_and_the_next_one_holds(
+        apiserver: ApiServerProcess, api: httpx.Client, ns: str) -> None:
+    assert api.post(f"/api/v1/namespaces/{ns}/services",
+                    json=_service("holder", clusterIP="10.96.9.9")).status_code == 201
+    r = api.post(f"/api/v1/namespaces/{ns}/services", json=_service("waiter"))
+    assert r.status_code == 201, r.text
+    svc = r.json()
+    async with Client(apiserver.url) as client:
+        ctl = IpamController(client)
+        key = f"{ns}/waiter"
+        expect = {"/spec/clusterIP": svc["spec"].get("clusterIP"), "/spec/clusterIPs": svc["spec"].get("clusterIPs")}
+        taken = await ctl.claim(key, svc, ["10.96.9.9"], expect=expect,
+                                set_={"/spec/clusterIP": "10.96.9.9", "/spec/clusterIPs": ["10.96.9.9"]})
+        assert taken is None and ctl.refused("10.96.9.9") and not ctl.inflight
+        held = await ctl.claim(key, svc, ["10.96.9.10"], expect=expect,
+                               set_={"/spec/clusterIP": "10.96.9.10", "/spec/clusterIPs": ["10.96.9.10"]})
+        assert held is not None and held["spec"]["clusterIPs"] == ["10.96.9.10"]
+        assert ctl.written[key] == held["metadata"]["resourceVersion"]
+    ipaddress = api.get("/apis/networking.k8s.io/v1/ipaddresses/10.96.9.10").json()
+    assert ipaddress["spec"]["parentRef"] == ledger.parent_ref(ns, "waiter")
