@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import errno
 import random
 import ssl
@@ -389,18 +390,7 @@ class Client:
         ``accept`` asks for another event object (kctl sends kubectl's Table Accept). An ERROR event
         raises its typed error; a broken connection or an undecodable line raises ``ConnectionFailed``.
         """
-        req = self._http.build_request(
-            "GET", path, params=dict(params), headers={"Accept": accept} if accept else None,
-            timeout=httpx.Timeout(self.timeout, read=read_timeout, connect=min(self.timeout, 10.0)),
-        )
-        try:
-            resp = await self._http.send(req, stream=True)
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
-        try:
-            if resp.status_code >= 400:
-                raw = await resp.aread()
-                raise self._error(resp.status_code, raw)
+        async with self._streaming(path, params=params, accept=accept, read_timeout=read_timeout) as resp:
             async for line in resp.aiter_lines():
                 if not line.strip():
                     continue
@@ -413,16 +403,21 @@ class Client:
                 if etype == "ERROR":
                     raise errors.from_status(obj)
                 yield etype, obj
-        except httpx.TransportError as e:
-            raise _connection_failed(self.server, e) from e
-        finally:
-            await resp.aclose()
 
     async def stream_bytes(self, path: str, *, params: Mapping[str, str]) -> AsyncIterator[bytes]:
         """A plain-text body (``pods/log``) chunk by chunk as it arrives; no read timeout (``logs -f``)."""
+        async with self._streaming(path, params=params, accept="*/*", read_timeout=None) as resp:
+            async for chunk in resp.aiter_raw():
+                yield chunk
+
+    @contextlib.asynccontextmanager
+    async def _streaming(self, path: str, *, params: Mapping[str, str], accept: str | None,
+                         read_timeout: float | None) -> AsyncIterator[httpx.Response]:
+        """A GET whose body is read as it arrives: an error status raises its typed error, a broken
+        connection (at the start or mid-stream) ``ConnectionFailed``; the response is closed on leaving."""
         req = self._http.build_request(
-            "GET", path, params=dict(params), headers={"Accept": "*/*"},
-            timeout=httpx.Timeout(self.timeout, read=None, connect=min(self.timeout, 10.0)),
+            "GET", path, params=dict(params), headers={"Accept": accept} if accept else None,
+            timeout=httpx.Timeout(self.timeout, read=read_timeout, connect=min(self.timeout, 10.0)),
         )
         try:
             resp = await self._http.send(req, stream=True)
@@ -431,8 +426,7 @@ class Client:
         try:
             if resp.status_code >= 400:
                 raise self._error(resp.status_code, await resp.aread())
-            async for chunk in resp.aiter_raw():
-                yield chunk
+            yield resp
         except httpx.TransportError as e:
             raise _connection_failed(self.server, e) from e
         finally:
