@@ -44,7 +44,7 @@ def ip_family(ip: str) -> str:
     return "IPv6" if ":" in ip else "IPv4"
 
 
-def ip_address_object(ip: str, namespace: str, name: str) -> dict[str, Any]:
+def ip_address_object(ip: str, *, namespace: str, name: str) -> dict[str, Any]:
     """The IPAddress ledger entry of ``ip`` (as kube-apiserver's allocator writes it)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -68,7 +68,7 @@ def parse_port_allocation_name(name: str) -> tuple[str, int] | None:
     return proto.upper(), int(port)
 
 
-def port_allocation_object(protocol: str, port: int, namespace: str, name: str) -> dict[str, Any]:
+def port_allocation_object(protocol: str, port: int, *, namespace: str, name: str) -> dict[str, Any]:
     """The PortAllocation ledger entry of ``protocol``/``port``."""
     return {
         "apiVersion": "kubelite.io/v1",

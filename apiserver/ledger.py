@@ -66,6 +66,7 @@ class Ledger:
         spec = svc.get("spec") or {}
         meta = svc.get("metadata") or {}
         ops: list[Op] = []
+        owner_ns, owner_name = _owner(svc)
         errs: list[FieldError] = []
         ips = [ip for ip in (spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []))
                if ip and ip != "None"]
@@ -89,7 +90,7 @@ class Ledger:
                         ledger.ip_refusal_detail(ip, ledger.Reason.OUT_OF_RANGE, valid_range=rng)))
                     continue
                 ops.append(Op("ADDED", IPADDRESSES.key, "", str(addr),
-                              ledger.ip_address_object(str(addr), *_owner(svc))))
+                              ledger.ip_address_object(str(addr), namespace=owner_ns, name=owner_name)))
         if spec.get("type") in NODE_PORT_TYPES:
             lo, hi = self.node_ports
             wanted: list[tuple[str, str, int]] = []
@@ -113,7 +114,8 @@ class Ledger:
                     errs.append(errors.invalid(
                         field, port, ledger.port_refusal_detail(ledger.Reason.OUT_OF_RANGE, valid_range=f"{lo}-{hi}")))
                     continue
-                ops.append(Op("ADDED", PORTS.key, "", name, ledger.port_allocation_object(proto, port, *_owner(svc))))
+                entry = ledger.port_allocation_object(proto, port, namespace=owner_ns, name=owner_name)
+                ops.append(Op("ADDED", PORTS.key, "", name, entry))
         if errs:
             raise errors.invalid_object("Service", str(meta.get("name", "")), errs)
         return ops

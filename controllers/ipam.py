@@ -57,7 +57,7 @@ Obj = dict[str, Any]
 def ip_address_object(ip: str, key: str) -> Obj:
     """The IPAddress ledger entry of ``ip`` for the Service ``key``."""
     ns, _, name = key.partition("/")
-    return ledger.ip_address_object(ip, ns, name)
+    return ledger.ip_address_object(ip, namespace=ns, name=name)
 
 
 class IpamController(LedgerController):
@@ -166,7 +166,7 @@ class IpamController(LedgerController):
                 chosen.append(ip)
             try:
                 written = await self.claim(
-                    key, svc, chosen,
+                    key, svc, chosen=chosen,
                     expect={"/spec/type": spec.get("type"), "/spec/clusterIP": spec.get("clusterIP"),
                             "/spec/clusterIPs": spec.get("clusterIPs")},
                     set_={"/spec/clusterIP": chosen[0], "/spec/clusterIPs": chosen})

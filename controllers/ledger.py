@@ -194,7 +194,7 @@ class LedgerController(Controller, abc.ABC):
             raise errors.Conflict(409, "Conflict",
                                   f"Service {key} changed since it was read; looking again") from e
 
-    async def claim(self, key: str, svc: Obj, chosen: list[Any], *, expect: dict[str, Any],
+    async def claim(self, key: str, svc: Obj, *, chosen: list[Any], expect: dict[str, Any],
                     set_: dict[str, Any]) -> Obj | None:
         """Write the Service holding the ``chosen`` values; None when the ledger refused them.
 

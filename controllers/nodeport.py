@@ -60,7 +60,7 @@ def port_allocation_object(name: str, key: str) -> Obj:
     if parsed is None:
         raise ValueError(f"not a port ledger name: {name!r}")
     ns, _, svc = key.partition("/")
-    return ledger.port_allocation_object(*parsed, ns, svc)
+    return ledger.port_allocation_object(*parsed, namespace=ns, name=svc)
 
 
 def _numbers(svc: Obj) -> list[str]:
@@ -159,7 +159,7 @@ class NodePortController(LedgerController):
                 chosen.append(hc)
                 changes["/spec/healthCheckNodePort"] = hc
             try:
-                written = await self.claim(key, svc, chosen, expect=expect, set_=changes)
+                written = await self.claim(key, svc, chosen=chosen, expect=expect, set_=changes)
             except errors.NotFound:
                 return
             if written is None:

@@ -166,10 +166,10 @@ async def test_an_allocator_claim_the_ledger_refuses_is_remembered_and_the_next_
         ctl = IpamController(client)
         key = f"{ns}/waiter"
         expect = {"/spec/clusterIP": svc["spec"].get("clusterIP"), "/spec/clusterIPs": svc["spec"].get("clusterIPs")}
-        taken = await ctl.claim(key, svc, ["10.96.9.9"], expect=expect,
+        taken = await ctl.claim(key, svc, chosen=["10.96.9.9"], expect=expect,
                                 set_={"/spec/clusterIP": "10.96.9.9", "/spec/clusterIPs": ["10.96.9.9"]})
         assert taken is None and ctl.refused("10.96.9.9") and not ctl.inflight
-        held = await ctl.claim(key, svc, ["10.96.9.10"], expect=expect,
+        held = await ctl.claim(key, svc, chosen=["10.96.9.10"], expect=expect,
                                set_={"/spec/clusterIP": "10.96.9.10", "/spec/clusterIPs": ["10.96.9.10"]})
         assert held is not None and held["spec"]["clusterIPs"] == ["10.96.9.10"]
         assert ctl.written[key] == held["metadata"]["resourceVersion"]
