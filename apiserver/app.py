@@ -277,7 +277,9 @@ class ApiServer:
         }
         return collection, named
 
-    async def handle(self, request: Request, prefix: str, path: str) -> Response:
+    def handle(self, request: Request, prefix: str, path: str) -> Awaitable[Response]:
+        """The handler's answer to a resource request, to await (not a coroutine itself: the handler's
+        coroutine is the only one, as before the table). Parse and option errors raise here."""
         t = target_of(request.scope, prefix, path)
         request.state.resource = t.rt.plural
         q = request.query_params
@@ -296,7 +298,7 @@ class ApiServer:
             handler = self.named_handlers.get((method, t.subresource))
         if handler is None:
             raise errors.method_not_allowed()
-        return await handler(request, t, dry_run=dry_run, manager=manager)
+        return handler(request, t, dry_run=dry_run, manager=manager)
 
     # -- collection handlers ----------------------------------------------------
     async def _list_or_watch(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
