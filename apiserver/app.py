@@ -2,8 +2,10 @@
 
 ``create_app(settings)`` builds everything (database, store, watch cache,
 registry) with no state at import time. Requests under /api and /apis are
-dispatched by one parser of the Kubernetes URL scheme to the generic
-registry; this module only translates HTTP <-> registry calls.
+parsed once (apiserver.requestinfo) and dispatched through a table of handlers
+per method and subresource (ApiServer._handlers) to the generic registry; this
+module only translates HTTP <-> registry calls. docs/architecture.md, "A
+request's path", follows one request through the filters and here.
 """
 
 from __future__ import annotations
