@@ -7,9 +7,10 @@ from typing import Any, cast
 
 import pytest
 
+from apimachinery.labels import LABEL_MANAGED_BY, LABEL_SERVICE_NAME
 from apimachinery.resources import ResourceType
-from controllers.endpoints import desired
 from controllers.endpoints.controller import EndpointsController
+from controllers.endpoints.pods import MANAGED_BY
 from controllers.runtime.controller import RequeueAfter
 from kubeclient import errors
 from kubeclient.client import Client
@@ -203,8 +204,8 @@ def test_start_keys_find_leftovers(ctl: EndpointsController) -> None:
     ctl.endpoints.cache.put({"metadata": {"name": "lock", "namespace": "kube-system",
                                           "annotations": {"control-plane.alpha.kubernetes.io/leader": "{}"}}})
     ctl.slices.cache.put({"metadata": {"name": "gone2-abc", "namespace": "ns",
-                                       "labels": {desired.LABEL_SERVICE_NAME: "gone2",
-                                                  desired.LABEL_MANAGED_BY: desired.MANAGED_BY}}})
+                                       "labels": {LABEL_SERVICE_NAME: "gone2",
+                                                  LABEL_MANAGED_BY: MANAGED_BY}}})
     assert ctl.start_keys() == ["default/gone", "default/web", "ns/gone2"]
 
 

@@ -7,23 +7,18 @@ from typing import Any
 
 import pytest
 
-from controllers.endpoints.desired import (
+from apimachinery.labels import (
     ANNOTATION_OVER_CAPACITY,
     ANNOTATION_TRIGGER_TIME,
     LABEL_HEADLESS,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
-    MANAGED_BY,
-    canonical_subsets,
-    desired_endpoints,
-    endpoint_id,
-    find_port,
-    plan,
-    repack_subsets,
-    same_endpoints,
-    same_slice,
-    service_address_types,
 )
+from controllers.endpoints.compare import canonical_subsets, same_endpoints, same_slice
+from controllers.endpoints.desired import desired_endpoints, plan
+from controllers.endpoints.endpoints import repack_subsets
+from controllers.endpoints.pods import MANAGED_BY, find_port
+from controllers.endpoints.slices import endpoint_id, service_address_types
 
 Obj = dict[str, Any]
 HTTP = {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}

@@ -28,7 +28,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from apimachinery.labels import LABEL_MANAGED_BY, LABEL_SERVICE_NAME
 from controllers.endpoints import desired
+from controllers.endpoints.compare import same_endpoints, same_slice
+from controllers.endpoints.pods import MANAGED_BY
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 
 Obj = dict[str, Any]
@@ -223,8 +226,8 @@ def divergence(api: httpx.Client, ns: str) -> list[str]:
     endpoints = {e["metadata"]["name"]: e for e in items(api, f"/api/v1/namespaces/{ns}/endpoints")}
     slices: dict[str, list[Obj]] = {}
     for s in items(api, f"{SLICES_PATH}/namespaces/{ns}/endpointslices"):
-        if (s["metadata"].get("labels") or {}).get(desired.LABEL_MANAGED_BY) == desired.MANAGED_BY:
-            slices.setdefault(s["metadata"]["labels"].get(desired.LABEL_SERVICE_NAME, ""), []).append(s)
+        if (s["metadata"].get("labels") or {}).get(LABEL_MANAGED_BY) == MANAGED_BY:
+            slices.setdefault(s["metadata"]["labels"].get(LABEL_SERVICE_NAME, ""), []).append(s)
     problems: list[str] = []
     for name in sorted(set(endpoints) - set(services)):
         problems.append(f"Endpoints {name} of a missing Service")
@@ -236,7 +239,7 @@ def divergence(api: httpx.Client, ns: str) -> list[str]:
             problems.append(f"{name}: Pods on missing nodes {d.missing_nodes}")
         if d.endpoints is not None:
             have = endpoints.get(name)
-            if have is None or not desired.same_endpoints(d.endpoints, have):
+            if have is None or not same_endpoints(d.endpoints, have):
                 problems.append(f"{name}: Endpoints differ")
         have_slices = {s["metadata"]["name"]: s for s in slices.get(name, [])}
         want_names = {str(s["metadata"].get("name") or "") for s in d.slices}
@@ -244,7 +247,7 @@ def divergence(api: httpx.Client, ns: str) -> list[str]:
             problems.append(f"{name}: slices {sorted(have_slices)} should be {sorted(want_names)}")
         for s in d.slices:
             current = have_slices.get(str(s["metadata"].get("name") or ""))
-            if current is not None and not desired.same_slice(s, current):
+            if current is not None and not same_slice(s, current):
                 problems.append(f"{name}: slice {s['metadata']['name']} differs")
     return problems
 
@@ -349,7 +352,7 @@ def test_controller_restart_converges(cluster: Cluster) -> None:
         wait_for(lambda: running(api, ns, 40), 30, "40 Pods to run")
         wait_for(lambda: not divergence(api, ns), 20, "convergence")
         gone_slices = [s["metadata"]["name"] for s in items(api, f"{SLICES_PATH}/namespaces/{ns}/endpointslices")
-                       if s["metadata"]["labels"].get(desired.LABEL_SERVICE_NAME) == "svc-3"]
+                       if s["metadata"]["labels"].get(LABEL_SERVICE_NAME) == "svc-3"]
         assert gone_slices
 
         ctl.kill9()
@@ -392,7 +395,7 @@ def test_label_removal_leaves_service_within_a_second(cluster: Cluster) -> None:
         patch(api, "/api/v1/namespaces/shield/pods/triskelion", {"metadata": {"labels": {"app": None}}})
         wait_for(lambda: len(ready_ips(api, "shield", "the-bus")) == 1, 5, "the Pod to leave", interval=0.02)
         assert time.monotonic() - t0 < 1.0
-        slices_path = f"{SLICES_PATH}/namespaces/shield/endpointslices?labelSelector={desired.LABEL_SERVICE_NAME}%3Dthe-bus"
+        slices_path = f"{SLICES_PATH}/namespaces/shield/endpointslices?labelSelector={LABEL_SERVICE_NAME}%3Dthe-bus"
         wait_for(lambda: [[e["addresses"] for e in s["endpoints"]] for s in items(api, slices_path)] == [[["10.85.1.3"]]],
                  1, "the slice to follow", interval=0.02)
         assert time.monotonic() - t0 < 1.0

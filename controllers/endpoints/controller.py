@@ -42,6 +42,14 @@ from apimachinery.objects import labels_of, meta_of
 from apimachinery.pods import is_pod_ready, pod_ips
 from apimachinery.resources import BY_KEY
 from controllers.endpoints import desired
+from controllers.endpoints.compare import same_endpoints, same_slice
+from controllers.endpoints.pods import (
+    MANAGED_BY,
+    MAX_ENDPOINTS_PER_SLICE,
+    is_managed,
+    is_pod_terminal,
+    selects,
+)
 from controllers.endpoints.tracker import WriteTracker
 from controllers.endpoints.triggertime import TriggerTimeTracker
 from controllers.runtime.controller import Controller, RequeueAfter
@@ -79,7 +87,7 @@ def _selector(service: Mapping[str, Any]) -> dict[str, str]:
 
 def selector_index(service: Obj) -> list[str]:
     """One ``ns/key=value`` pair of a managed Service's selector: every Pod it selects carries that pair."""
-    if not desired.is_managed(service):
+    if not is_managed(service):
         return []
     sel = _selector(service)
     key = min(sel)
@@ -108,7 +116,7 @@ def pod_projection(pod: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         meta_of(pod).get("deletionTimestamp") is not None,
         is_pod_ready(pod),
-        desired.is_pod_terminal(pod),
+        is_pod_terminal(pod),
         tuple(pod_ips(pod)),
         spec.get("nodeName"),
         spec.get("hostname"),
@@ -178,7 +186,7 @@ class EndpointsController(Controller):
         writes: WriteMetrics | None = None,
         workers: int = 5,
         batch_period: float = 0.02,
-        max_endpoints_per_slice: int = desired.MAX_ENDPOINTS_PER_SLICE,
+        max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
         self.writes = writes
@@ -190,7 +198,7 @@ class EndpointsController(Controller):
         self.services = self.informer(SERVICES)
         self.pods = self.informer(PODS)
         self.endpoints = self.informer(ENDPOINTS)
-        self.slices = self.informer(SLICES, label_selector=f"{LABEL_MANAGED_BY}={desired.MANAGED_BY}")
+        self.slices = self.informer(SLICES, label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY}")
         self.nodes = self.informer(NODES)
         self.services.cache.add_index(SELECTOR_INDEX, selector_index)
         self.pods.cache.add_index(POD_LABEL_INDEX, pod_label_index)
@@ -216,7 +224,7 @@ class EndpointsController(Controller):
         probe = {"metadata": {"namespace": namespace, "labels": dict(labels)}}
         for k, v in labels.items():
             for svc in self.services.cache.by_index(SELECTOR_INDEX, f"{namespace}/{k}={v}"):
-                if desired.selects(svc, probe):
+                if selects(svc, probe):
                     keys.add(object_key(svc))
         return keys
 
@@ -314,12 +322,12 @@ class EndpointsController(Controller):
             await self._cleanup(key, ns, name)
             return
         existing_slices = self.slices.cache.by_index(SLICE_SERVICE_INDEX, key)
-        if not desired.is_managed(service):
+        if not is_managed(service):
             self.trigger_times.delete(key)
             for s in existing_slices:
                 await self._delete_slice(key, s)
             return
-        pods = [p for p in self.candidate_pods(service) if desired.selects(service, p)]
+        pods = [p for p in self.candidate_pods(service) if selects(service, p)]
         existing_endpoints = self.endpoints.cache.get(ns, name)
         outcome = desired.plan(
             service, pods, self.node_view,
@@ -340,7 +348,7 @@ class EndpointsController(Controller):
             raise RequeueAfter(MISSING_NODE_RETRY, f"Pods on unknown Nodes left out: {', '.join(outcome.missing_nodes)}")
 
     async def _write_endpoints(self, key: str, want: Obj, have: Obj | None) -> None:
-        if have is not None and desired.same_endpoints(want, have):
+        if have is not None and same_endpoints(want, have):
             return
         try:
             if have is None:
@@ -374,7 +382,7 @@ class EndpointsController(Controller):
             current = by_name.get(name)
             if current is None:
                 raise RequeueAfter(0.1, f"EndpointSlice {name} vanished from the cache")
-            if desired.same_slice(s, current):
+            if same_slice(s, current):
                 continue
             body = dict(s)
             body["metadata"] = {**s["metadata"], "resourceVersion": meta_of(current).get("resourceVersion")}
@@ -428,7 +436,7 @@ def build_endpoints_parser() -> argparse.ArgumentParser:
     p.set_defaults(workers=5)
     p.add_argument("--endpoint-updates-batch-period", type=duration, default=0.02, metavar="DURATION",
                    help="delay Pod-driven syncs by this much so bursts of Pod changes are batched (default 20ms; 0 disables)")
-    p.add_argument("--max-endpoints-per-slice", type=int, default=desired.MAX_ENDPOINTS_PER_SLICE)
+    p.add_argument("--max-endpoints-per-slice", type=int, default=MAX_ENDPOINTS_PER_SLICE)
     return p
 
 
