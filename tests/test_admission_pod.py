@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from apimachinery.pods import qos_class
 from apiserver.admission import ADMISSION
-from apiserver.admission.pod import qos_class, validate_binding
+from apiserver.admission.pod import validate_binding
 
 POD = ADMISSION["pods"]
 LABEL_MSG = (

@@ -7,17 +7,11 @@ from typing import Any
 
 import pytest
 
-from apimachinery.errors import invalid_object
+from apimachinery import ledger
+from apimachinery.errors import invalid, invalid_object
+from apimachinery.ledger import Reason, ip_refusal_detail, port_refusal_detail
 from apiserver.admission import ADMISSION
-from apiserver.admission.service import (
-    IP_ALREADY_ALLOCATED,
-    NODE_PORT_ALREADY_ALLOCATED,
-    ServiceAdmission,
-    cluster_ip_allocation_error,
-    ip_not_in_range,
-    node_port_allocation_error,
-    node_port_not_in_range,
-)
+from apiserver.admission.service import ServiceAdmission
 
 SVC = ADMISSION["services"]
 SUBDOMAIN_MSG = (
@@ -276,18 +270,21 @@ def test_dual_stack_cluster_accepts_require_dual_stack() -> None:
 
 
 def test_allocation_messages() -> None:
-    assert str(cluster_ip_allocation_error(["1.1.1.1"], "1.1.1.1", ip_not_in_range("1.1.1.1", "10.43.0.0/16"))) == (
+    """The ledger's refusals read as kube-apiserver's ipallocator/portallocator field errors."""
+    out_of_range = ip_refusal_detail("1.1.1.1", Reason.OUT_OF_RANGE, valid_range="10.43.0.0/16")
+    assert str(invalid(ledger.CLUSTER_IPS_FIELD, ["1.1.1.1"], out_of_range)) == (
         'spec.clusterIPs: Invalid value: []string{"1.1.1.1"}: failed to allocate IP 1.1.1.1: the provided IP '
         "(1.1.1.1) is not in the valid range. The range of valid IPs is 10.43.0.0/16"
     )
-    assert str(cluster_ip_allocation_error(["10.96.0.1"], "10.96.0.1", IP_ALREADY_ALLOCATED)) == (
+    assert str(invalid(ledger.CLUSTER_IPS_FIELD, ["10.96.0.1"], ip_refusal_detail("10.96.0.1", Reason.ALLOCATED))) == (
         'spec.clusterIPs: Invalid value: []string{"10.96.0.1"}: failed to allocate IP 10.96.0.1: '
         "provided IP is already allocated"
     )
-    assert str(node_port_allocation_error(0, 80, node_port_not_in_range("30000-32767"))) == (
+    port_out = port_refusal_detail(Reason.OUT_OF_RANGE, valid_range="30000-32767")
+    assert str(invalid("spec.ports[0].nodePort", 80, port_out)) == (
         "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. "
         "The range of valid ports is 30000-32767"
     )
-    assert str(node_port_allocation_error(1, 30080, NODE_PORT_ALREADY_ALLOCATED)) == (
+    assert str(invalid("spec.ports[1].nodePort", 30080, port_refusal_detail(Reason.ALLOCATED))) == (
         "spec.ports[1].nodePort: Invalid value: 30080: provided port is already allocated"
     )

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from apimachinery.errors import FieldError
+from apimachinery.objects import as_list as as_list  # re-exported: admission modules share one reader
+from apimachinery.objects import as_map as as_map
+from apimachinery.objects import as_str as as_str
 from apimachinery.resources import ResourceType
 from apimachinery.validation import (
     NOT_FOUND,
@@ -42,21 +45,9 @@ def carry_meta(obj: Obj, old: Obj) -> None:
                 meta[key] = old_meta[key]
 
 
-def as_map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def as_int(value: Any) -> int | None:
     """An int the way Go would decode one; bools and strings are not ints."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def as_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def spec_of(obj: Obj) -> dict[str, Any]:

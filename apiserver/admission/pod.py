@@ -13,8 +13,6 @@ are checked only shallowly: kubelite never acts on them.
 from __future__ import annotations
 
 import json
-import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from apimachinery.errors import (
@@ -25,6 +23,8 @@ from apimachinery.errors import (
     not_supported,
     required,
 )
+from apimachinery.objects import as_list, as_map, as_str
+from apimachinery.pods import qos_class
 from apimachinery.resources import BY_KEY
 from apimachinery.validation import (
     GoValue,
@@ -46,9 +46,6 @@ from apiserver.admission.base import (
     Admission,
     Obj,
     as_int,
-    as_list,
-    as_map,
-    as_str,
     not_found,
     semantic_equal,
     spec_of,
@@ -147,58 +144,6 @@ def default_container(c: dict[str, Any]) -> None:
 
 def _containers(spec: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [c for c in as_list(spec.get(key)) if isinstance(c, dict)]
-
-
-# ---------------------------------------------------------------------------
-# Quantities and QoS (for status.qosClass)
-# ---------------------------------------------------------------------------
-
-_SUFFIX: dict[str, int | Decimal] = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}
-_QUANTITY_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?")
-
-
-def parse_quantity(value: Any) -> Decimal | None:
-    """resource.Quantity as a number; None when it does not parse."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return Decimal(str(value))
-    m = _QUANTITY_RE.fullmatch(as_str(value))
-    if m is None:
-        return None
-    try:
-        number, suffix = Decimal(m.group(1)), m.group(2) or ""
-        if suffix[:1] in ("e", "E"):
-            return number * Decimal(10) ** int(suffix[1:])
-        return number * Decimal(_SUFFIX[suffix])
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def qos_class(spec: dict[str, Any]) -> str:
-    """qos.GetPodQOS over cpu and memory of regular and init containers."""
-    requests: dict[str, Decimal] = {}
-    limits: dict[str, Decimal] = {}
-    guaranteed = True
-    for c in _containers(spec, "containers") + _containers(spec, "initContainers"):
-        res = as_map(c.get("resources"))
-        c_limits = {k: parse_quantity(v) for k, v in as_map(res.get("limits")).items() if k in ("cpu", "memory")}
-        c_requests = {k: parse_quantity(v) for k, v in as_map(res.get("requests")).items() if k in ("cpu", "memory")}
-        for k, q in c_requests.items():
-            if q:
-                requests[k] = requests.get(k, Decimal(0)) + q
-        for k, q in c_limits.items():
-            if q:
-                limits[k] = limits.get(k, Decimal(0)) + q
-        if set(c_limits) != {"cpu", "memory"}:
-            guaranteed = False
-        elif any(c_requests.get(k, c_limits[k]) != c_limits[k] for k in c_limits):
-            guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 # ---------------------------------------------------------------------------

@@ -61,9 +61,6 @@ LB_SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-r
 TOPOLOGY_MODE_ANNOTATION = "service.kubernetes.io/topology-mode"
 TOPOLOGY_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints"
 
-IP_ALREADY_ALLOCATED = "provided IP is already allocated"
-NODE_PORT_ALREADY_ALLOCATED = "provided port is already allocated"
-
 
 # ---------------------------------------------------------------------------
 # Predicates (pkg/api/service and the registry helpers)
@@ -705,27 +702,3 @@ def upgrade_downgrade_ip_family_errors(old: dict[str, Any], spec: dict[str, Any]
     elif old_f and fams and fams[0] != old_f[0]:
         errs.append(invalid("spec.ipFamilies[0]", shown_ips, "may not change once set"))
     return errs
-
-
-# ---------------------------------------------------------------------------
-# Allocation messages (ipallocator / portallocator), for the code that checks
-# a user-requested clusterIP or nodePort against the allocation ledger.
-# ---------------------------------------------------------------------------
-
-
-def ip_not_in_range(ip: str, valid_range: str) -> str:
-    return f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {valid_range}"
-
-
-def cluster_ip_allocation_error(ips: list[str], ip: str, reason: str) -> FieldError:
-    """``spec.clusterIPs: Invalid value: []string{"10.0.0.1"}: failed to allocate IP 10.0.0.1: <reason>``."""
-    return invalid("spec.clusterIPs", go_string_list(ips), f"failed to allocate IP {ip}: {reason}")
-
-
-def node_port_not_in_range(valid_ports: str) -> str:
-    return f"provided port is not in the valid range. The range of valid ports is {valid_ports}"
-
-
-def node_port_allocation_error(index: int, node_port: int, reason: str) -> FieldError:
-    """``spec.ports[0].nodePort: Invalid value: 80: <reason>``."""
-    return invalid(f"spec.ports[{index}].nodePort", node_port, reason)
