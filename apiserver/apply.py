@@ -29,7 +29,6 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -38,6 +37,7 @@ from apimachinery import errors
 from apimachinery.errors import StatusError
 from apimachinery.kinds import KIND_BY_KEY
 from apimachinery.resources import ResourceType
+from apimachinery.timestamps import format_time
 from apiserver.schematypes import SchemaError, Type, root
 
 PE = tuple[str, Any]
@@ -72,10 +72,6 @@ _STRIP: frozenset[Path] = frozenset({
         "managedFields", "resourceVersion",
     )),
 })
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- values and path elements -------------------------------------------------
@@ -611,7 +607,7 @@ def record_update(rt: ResourceType, old: dict[str, Any] | None, new: dict[str, A
     field as it is": the object does not fit its structural schema, as
     kube-apiserver then logs and skips tracking.
     """
-    now = now or now_rfc3339()
+    now = now or format_time()
     typ = root(rt.key)
     new_meta = new.get("metadata") or {}
     old_meta = (old or {}).get("metadata") or {}
@@ -743,7 +739,7 @@ def apply(rt: ResourceType, live: dict[str, Any] | None, config: dict[str, Any],
     sent (for the last-applied annotation). Raises a 409 StatusError on
     conflicts unless ``force``.
     """
-    now = now or now_rfc3339()
+    now = now or format_time()
     typ = root(rt.key)
     base = _with_zero(rt, _strip_managed(live)) if live is not None else zero_object(rt)
     ignored = _ignored(rt, subresource)

@@ -27,9 +27,11 @@ from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
 from apimachinery.resources import BY_KEY, RESOURCES, ResourceType
 from apimachinery.schemas import decode
 from apimachinery.selectors import FieldSelector, LabelSelector, check_fields
+from apimachinery.timestamps import format_time
 from apimachinery.validation import GoValue
 from apiserver import apply as apply_mod
 from apiserver.admission import ADMISSION
+from apiserver.admission.pod import validate_binding
 from apiserver.apply import record_update
 from apiserver.storage.errors import KeyExists, KeyNotFound, StorageError, VersionConflict
 from apiserver.storage.records import Change, Op
@@ -51,12 +53,8 @@ NAMESPACE_FINALIZER = "kubernetes"
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def rfc3339_after(seconds: int) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 def storage_to_status(e: StorageError, rt: ResourceType) -> StatusError:
@@ -193,7 +191,7 @@ class Registry:
         if manager:
             _set_managed_fields(obj, record_update(rt, None, obj, manager=manager))
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = now_rfc3339()
+        meta["creationTimestamp"] = format_time()
         meta["generation"] = 1
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
             meta.pop(k, None)
@@ -214,7 +212,7 @@ class Registry:
         for op in ops:
             m = op.obj.setdefault("metadata", {})
             m.setdefault("uid", str(uuid.uuid4()))
-            m.setdefault("creationTimestamp", now_rfc3339())
+            m.setdefault("creationTimestamp", format_time())
             m.setdefault("generation", 1)
         return ops
 
@@ -491,9 +489,9 @@ class Registry:
         pods = BY_KEY["pods"]
         if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
             raise errors.invalid_object("Binding", name, [errors.required("target")])
-        node = str(body["target"].get("name") or "")
-        if not node:
-            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+        if errs := validate_binding(body):
+            raise errors.invalid_object("Binding", name, errs)
+        node = str(body["target"]["name"])
         for _ in range(PATCH_RETRIES):
             current = self.get_entry(pods, namespace, name)
             old = current.obj
@@ -506,7 +504,7 @@ class Registry:
             new.setdefault("spec", {})["nodeName"] = node
             conds = [c for c in (new.setdefault("status", {}).get("conditions") or []) if c.get("type") != "PodScheduled"]
             conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                          "lastTransitionTime": now_rfc3339()})
+                          "lastTransitionTime": format_time()})
             new["status"]["conditions"] = conds
             if dry_run:
                 break
@@ -767,7 +765,7 @@ _NAMESPACE_CONDITIONS_OK: tuple[tuple[str, str, str], ...] = (
 def _namespace_conditions(remaining: dict[ResourceType, int], finalizers: dict[str, int],
                           failures: list[str]) -> list[dict[str, Any]]:
     """The namespace controller's five conditions after one pass (True when something is wrong or left)."""
-    now = now_rfc3339()
+    now = format_time()
     bad: dict[str, tuple[str, str]] = {}
     if failures:
         bad["NamespaceDeletionContentFailure"] = (
