@@ -24,6 +24,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from apimachinery import errors
 from apimachinery.errors import StatusError
+from apimachinery.objects import as_list, as_map
 from apimachinery.resources import BY_KEY
 
 PODS = BY_KEY["pods"]
@@ -33,14 +34,6 @@ _INT_PARAMS = ("tailLines", "limitBytes", "sinceSeconds")
 _BOOL_PARAMS = ("follow", "previous", "timestamps", "insecureSkipTLSVerifyBackend")
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def log_options(query: Mapping[str, str], name: str) -> dict[str, Any]:
@@ -81,21 +74,21 @@ def log_options(query: Mapping[str, str], name: str) -> dict[str, Any]:
 
 def container_names(pod: Mapping[str, Any]) -> list[str]:
     """podutil.VisitContainers order: init containers, containers, ephemeral containers."""
-    spec = _map(pod.get("spec"))
-    return [str(_map(c).get("name")) for key in ("initContainers", "containers", "ephemeralContainers")
-            for c in _list(spec.get(key))]
+    spec = as_map(pod.get("spec"))
+    return [str(as_map(c).get("name")) for key in ("initContainers", "containers", "ephemeralContainers")
+            for c in as_list(spec.get(key))]
 
 
 def pick_container(pod: Mapping[str, Any], wanted: str) -> str:
     """validateContainer: the named one, else the only one; the kubelet's messages otherwise."""
-    name = str(_map(pod.get("metadata")).get("name") or "")
+    name = str(as_map(pod.get("metadata")).get("name") or "")
     if wanted:
         if wanted not in container_names(pod):
             raise errors.bad_request(f"container {wanted} is not valid for pod {name}")
         return wanted
-    containers = _list(_map(pod.get("spec")).get("containers"))
+    containers = as_list(as_map(pod.get("spec")).get("containers"))
     if len(containers) == 1:
-        return str(_map(containers[0]).get("name"))
+        return str(as_map(containers[0]).get("name"))
     if not containers:
         raise errors.bad_request(f"a container name must be specified for pod {name}")
     listed = " ".join(container_names(pod))
@@ -104,11 +97,11 @@ def pick_container(pod: Mapping[str, Any], wanted: str) -> str:
 
 def kubelet_address(node: Mapping[str, Any]) -> tuple[str, int]:
     """The node's InternalIP and kubelet port; only loopback addresses are ever used."""
-    status = _map(node.get("status"))
-    name = str(_map(node.get("metadata")).get("name") or "")
-    addresses = {str(_map(a).get("type")): str(_map(a).get("address")) for a in _list(status.get("addresses"))}
+    status = as_map(node.get("status"))
+    name = str(as_map(node.get("metadata")).get("name") or "")
+    addresses = {str(as_map(a).get("type")): str(as_map(a).get("address")) for a in as_list(status.get("addresses"))}
     host = addresses.get("InternalIP") or addresses.get("Hostname") or ""
-    port = _map(_map(status.get("daemonEndpoints")).get("kubeletEndpoint")).get("Port") or 10250
+    port = as_map(as_map(status.get("daemonEndpoints")).get("kubeletEndpoint")).get("Port") or 10250
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -130,10 +123,10 @@ def _status_from_kubelet(code: int, body: str) -> StatusError:
 
 async def stream_log(pod: Mapping[str, Any], node: Mapping[str, Any] | None, opts: Mapping[str, Any]) -> Response:
     """Forward the request to the kubelet; a 200 streams through, anything else is a Status."""
-    meta = _map(pod.get("metadata"))
+    meta = as_map(pod.get("metadata"))
     name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
     container = pick_container(pod, str(opts.get("container") or ""))
-    node_name = str(_map(pod.get("spec")).get("nodeName") or "")
+    node_name = str(as_map(pod.get("spec")).get("nodeName") or "")
     if not node_name:
         return Response(b"", media_type=TEXT)  # not scheduled yet: an empty log, as kube-apiserver answers
     if node is None:

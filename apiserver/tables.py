@@ -26,9 +26,10 @@ from typing import Any
 from apimachinery.errors import bad_request
 from apimachinery.kinds import KIND_BY_KEY
 from apimachinery.kinds.base import Column, Printer
-from apimachinery.kinds.printing import D_AGE, NAME, as_text, dig, parse_time
+from apimachinery.kinds.printing import D_AGE, NAME, as_text, dig
 from apimachinery.kinds.printing import human_duration as human_duration
 from apimachinery.resources import ResourceType
+from apimachinery.timestamps import parse_time
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 

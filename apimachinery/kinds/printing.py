@@ -8,12 +8,13 @@ here. Pure functions of decoded JSON objects: a field of the wrong type reads as
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from apimachinery.kinds.base import Column
 from apimachinery.selectors import from_label_selector_object
+from apimachinery.timestamps import parse_time as parse_time  # re-exported for the kinds' printers
 
 D_NAME = (
     "Name must be unique within a namespace. Is required when creating resources, although some resources "
@@ -69,17 +70,6 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp (metav1.Time or MicroTime); None for the zero time."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 def since(value: Any, now: datetime) -> str:
     """translateTimestampSince: ``<unknown>`` for a missing time."""
     t = parse_time(value)
@@ -89,9 +79,9 @@ def since(value: Any, now: datetime) -> str:
 
 
 def dig(obj: Any, *path: str) -> Any:
-    """obj[path0][path1]...; None when any step is missing or not a dict."""
+    """obj[path0][path1]...; None when any step is missing or not a mapping (kctl's describers read with it too)."""
     for key in path:
-        if not isinstance(obj, dict):
+        if not isinstance(obj, Mapping):
             return None
         obj = obj.get(key)
     return obj

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery.kinds.printing import dig
 from apimachinery.labels import ANNOTATION_LAST_APPLIED
 from apimachinery.pods import pod_qos
 from apimachinery.timestamps import parse_time
@@ -86,14 +87,6 @@ class Page:
 
     def text(self) -> str:
         return tabbed("".join(self.parts))
-
-
-def _d(obj: Any, *path: str) -> Any:
-    for p in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(p)
-    return obj
 
 
 def labels_multiline(p: Page, title: str, labels: Mapping[str, str] | None, *, indent: str = "") -> None:
@@ -170,9 +163,9 @@ def describe_events(p: Page, events: list[dict[str, Any]] | None, now: datetime)
             interval = f"{since(e.get('lastTimestamp'), now)} (x{e['count']} over {first})"
         else:
             interval = first
-        source = _d(e, "source", "component") or e.get("reportingComponent") or ""
+        source = dig(e, "source", "component") or e.get("reportingComponent") or ""
         message = str(e.get("message") or "").strip()
-        if _d(e, "involvedObject", "fieldPath"):
+        if dig(e, "involvedObject", "fieldPath"):
             message = f"{e['involvedObject']['fieldPath']}: {message}"
         p.w(1, f"{e.get('type', '')}\t{e.get('reason', '')}\t{interval}\t{source}\t{message}\n")
 
@@ -200,7 +193,7 @@ def format_endpoint_slices(slices: list[dict[str, Any]], port_name: str | None) 
             for ep in endpoints:
                 if len(out) == limit:
                     more = True
-                if _d(ep, "conditions", "ready") is False:
+                if dig(ep, "conditions", "ready") is False:
                     continue
                 if not more:
                     out.append(str((ep.get("addresses") or [""])[0]))
@@ -212,7 +205,7 @@ def format_endpoint_slices(slices: list[dict[str, Any]], port_name: str | None) 
             for ep in endpoints:
                 if len(out) == limit:
                     more = True
-                if _d(ep, "conditions", "ready") is False:
+                if dig(ep, "conditions", "ready") is False:
                     continue
                 if not more:
                     out.append(_join_host_port(str((ep.get("addresses") or [""])[0]), port.get("port")))
@@ -246,7 +239,7 @@ def describe_service(svc: dict[str, Any], slices: list[dict[str, Any]], events: 
         p.w(0, f"Desired LoadBalancer IP:\t{spec['loadBalancerIP']}\n")
     if spec.get("externalName"):
         p.w(0, f"External Name:\t{spec['externalName']}\n")
-    ingress = _d(svc, "status", "loadBalancer", "ingress") or []
+    ingress = dig(svc, "status", "loadBalancer", "ingress") or []
     if ingress:
         parts = []
         for ing in ingress:
@@ -341,12 +334,12 @@ def _describe_containers(p: Page, label: str, containers: list[dict[str, Any]],
                         p.w(3, f"{s}\n")
         if st is not None:
             _container_state(p, "State", st.get("state") or {})
-            if _d(st, "lastState", "terminated") is not None:
+            if dig(st, "lastState", "terminated") is not None:
                 _container_state(p, "Last State", st["lastState"])
             p.w(2, f"Ready:\t{'True' if st.get('ready') else 'False'}\n")
             p.w(2, f"Restart Count:\t{st.get('restartCount', 0)}\n")
         for kind, title in (("limits", "Limits"), ("requests", "Requests")):
-            res = _d(c, "resources", kind) or {}
+            res = dig(c, "resources", kind) or {}
             if res:
                 p.w(2, f"{title}:\n")
                 for name in sorted(res):
@@ -400,8 +393,8 @@ def describe_pod_template(template: Mapping[str, Any]) -> str:
     Why untabbed: kubectl writes this page through a bare PrefixWriter (no tabwriter), so its tabs reach
     the terminal as they are.
     """
-    meta = _d(template, "metadata") or {}
-    spec = _d(template, "spec") or {}
+    meta = dig(template, "metadata") or {}
+    spec = dig(template, "spec") or {}
     p = Page()
     p.w(0, "Pod Template:\n")
     labels_multiline(p, "  Labels", meta.get("labels"))
@@ -514,7 +507,7 @@ def describe_endpoint_slice(eps: dict[str, Any], events: list[dict[str, Any]] | 
         for ep in endpoints:
             p.w(1, f"- Addresses:\t{', '.join(ep.get('addresses') or []) or '<none>'}\n")
             p.w(2, "Conditions:\n")
-            ready = _d(ep, "conditions", "ready")
+            ready = dig(ep, "conditions", "ready")
             p.w(3, f"Ready:\t{'<unset>' if ready is None else str(bool(ready)).lower()}\n")
             p.w(2, f"Hostname:\t{ep.get('hostname', '<unset>')}\n")
             if ep.get("targetRef"):
@@ -556,7 +549,7 @@ def describe_namespace(ns: dict[str, Any], events: list[dict[str, Any]] | None, 
     p.w(0, f"Name:\t{meta.get('name', '')}\n")
     labels_multiline(p, "Labels", meta.get("labels"))
     annotations_multiline(p, "Annotations", meta.get("annotations"))
-    p.w(0, f"Status:\t{_d(ns, 'status', 'phase') or ''}\n")
+    p.w(0, f"Status:\t{dig(ns, 'status', 'phase') or ''}\n")
     return p.text()
 
 
@@ -627,11 +620,11 @@ def describe_generic(obj: dict[str, Any], events: list[dict[str, Any]] | None, n
 def _pod_totals(pod: Mapping[str, Any], field: str) -> dict[str, Quantity]:
     """PodRequests/PodLimits: the containers' sum, raised to any larger init container's value."""
     total: dict[str, Quantity] = {}
-    for c in _d(pod, "spec", "containers") or []:
-        for name, value in (_d(c, "resources", field) or {}).items():
+    for c in dig(pod, "spec", "containers") or []:
+        for name, value in (dig(c, "resources", field) or {}).items():
             total[name] = total.get(name, ZERO) + parse_quantity(value)
-    for c in _d(pod, "spec", "initContainers") or []:
-        for name, value in (_d(c, "resources", field) or {}).items():
+    for c in dig(pod, "spec", "initContainers") or []:
+        for name, value in (dig(c, "resources", field) or {}).items():
             q = parse_quantity(value)
             if q.value > total.get(name, ZERO).value:
                 total[name] = q
