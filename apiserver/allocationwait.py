@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery.resources import BY_KEY
-from apimachinery.selectors import parse_field_selector
+from apimachinery.selectors import OBJECT_META_FIELDS, field_matcher, parse_field_selector
 from apiserver.admission.service import (
     cluster_ips,
     is_headless,
@@ -104,7 +104,7 @@ class AllocationWait:
         meta = created.get("metadata") or {}
         ns, name, uid = str(meta.get("namespace") or ""), str(meta["name"]), meta.get("uid")
         since = int(meta.get("resourceVersion") or 0)
-        filt = Filter(ns, None, parse_field_selector(f"metadata.name={name}"), ("metadata.name", "metadata.namespace"))
+        filt = Filter(ns, None, field_matcher(parse_field_selector(f"metadata.name={name}"), OBJECT_META_FIELDS))
         registered = self.cache.watch(SERVICES.key, filt, since=since)
         if registered is None:  # history already compacted past the create: nothing to wait for
             return self._current(ns, name, uid) or created

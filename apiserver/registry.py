@@ -26,7 +26,7 @@ from apimachinery.errors import FieldError, StatusError
 from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
 from apimachinery.resources import BY_KEY, RESOURCES, ResourceType
 from apimachinery.schemas import decode
-from apimachinery.selectors import FieldSelector, LabelSelector, check_fields
+from apimachinery.selectors import FieldSelector, LabelSelector, field_matcher
 from apimachinery.timestamps import format_time
 from apimachinery.validation import GoValue
 from apiserver import apply as apply_mod
@@ -256,15 +256,11 @@ class Registry:
     def filter(
         self, rt: ResourceType, namespace: str | None, labels: LabelSelector | None, fields: FieldSelector | None
     ) -> Filter:
-        paths = ("metadata.name", "metadata.namespace", *rt.selectable_fields)
-        if fields is not None:
-            check_fields(fields, paths)
-            if fields.empty:
-                fields = None
+        matcher = field_matcher(fields, rt.field_readers)
         if labels is not None and labels.empty:
             labels = None
         ns = namespace if (rt.namespaced and namespace) else None
-        return Filter(ns, labels, fields, paths)
+        return Filter(ns, labels, matcher)
 
     # -- update ----------------------------------------------------------------
     async def update(

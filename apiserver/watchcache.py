@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from apimachinery.selectors import FieldSelector, LabelSelector, object_fields
+from apimachinery.selectors import FieldMatcher, LabelSelector
 from apiserver.storage.records import Change, ChangeRow
 
 Key = tuple[str, str]
@@ -79,8 +79,8 @@ class Event:
 class Filter:
     namespace: str | None
     labels: LabelSelector | None
-    fields: FieldSelector | None
-    field_paths: tuple[str, ...] = ()
+    # the field selector bound to the kind's readers (apimachinery.selectors.field_matcher)
+    fields: FieldMatcher | None
 
     def matches(self, obj: dict[str, Any] | None) -> bool:
         if obj is None:
@@ -90,7 +90,7 @@ class Filter:
             return False
         if self.labels is not None and not self.labels.matches(meta.get("labels") or {}):
             return False
-        return self.fields is None or self.fields.matches(object_fields(obj, self.field_paths))
+        return self.fields is None or self.fields.matches(obj)
 
 
 # What a watcher's queue carries: (type, event) or ("BOOKMARK", revision) or ("CLOSE", reason)

@@ -9,6 +9,7 @@ import pytest
 
 from apimachinery import selectors as sel
 from apimachinery.errors import StatusError
+from apimachinery.resources import BY_KEY
 
 QNAME_DETAIL = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
@@ -457,34 +458,76 @@ EVENT = {
 
 
 @pytest.mark.parametrize(
-    ("obj", "paths", "want"),
+    ("key", "obj", "want"),
     [
-        (POD, ["spec.nodeName", "status.phase", "status.podIP", "spec.hostNetwork", "spec.schedulerName"],
+        ("pods", POD,
          {"metadata.name": "p1", "metadata.namespace": "default", "spec.nodeName": "n1", "status.phase": "Running",
-          "status.podIP": "10.0.0.5", "spec.hostNetwork": "false", "spec.schedulerName": ""}),
-        ({"metadata": {"name": "p"}, "spec": {"hostNetwork": True}, "status": {"podIPs": [{"ip": "10.1.1.1"}]}},
-         ["spec.hostNetwork", "status.podIP"],
-         {"metadata.name": "p", "metadata.namespace": "", "spec.hostNetwork": "true", "status.podIP": "10.1.1.1"}),
-        ({"metadata": {"name": "n1"}}, ["spec.unschedulable"],
+          "status.podIP": "10.0.0.5", "spec.hostNetwork": "false", "spec.schedulerName": "",
+          "spec.restartPolicy": "Always", "spec.serviceAccountName": "", "status.nominatedNodeName": ""}),
+        ("pods", {"metadata": {"name": "p"}, "spec": {"hostNetwork": True}, "status": {"podIPs": [{"ip": "10.1.1.1"}]}},
+         {"metadata.name": "p", "metadata.namespace": "", "spec.hostNetwork": "true", "status.podIP": "10.1.1.1",
+          "spec.nodeName": "", "status.phase": "", "spec.schedulerName": "", "spec.restartPolicy": "",
+          "spec.serviceAccountName": "", "status.nominatedNodeName": ""}),
+        ("nodes", {"metadata": {"name": "n1"}},
          {"metadata.name": "n1", "metadata.namespace": "", "spec.unschedulable": "false"}),
-        ({"metadata": {"name": "n1"}, "spec": {"unschedulable": True}}, ["spec.unschedulable"],
+        ("nodes", {"metadata": {"name": "n1"}, "spec": {"unschedulable": True}},
          {"metadata.name": "n1", "metadata.namespace": "", "spec.unschedulable": "true"}),
-        (EVENT, ["source", "involvedObject.uid", "involvedObject.fieldPath", "reportingComponent", "count"],
+        ("events", EVENT,
          {"metadata.name": "e1", "metadata.namespace": "ns", "source": "kubelet", "involvedObject.uid": "u-1",
-          "involvedObject.fieldPath": "", "reportingComponent": "kubelet-rc", "count": "3"}),
-        ({"metadata": {"name": "e2"}, "source": {}, "reportingComponent": "ctrl"}, ["source"],
-         {"metadata.name": "e2", "metadata.namespace": "", "source": "ctrl"}),
-        ({"metadata": {"name": "e3"}}, ["source"], {"metadata.name": "e3", "metadata.namespace": "", "source": ""}),
-        ({}, ["spec", "a.b.c"], {"metadata.name": "", "metadata.namespace": "", "spec": "", "a.b.c": ""}),
-        ({"metadata": {"name": "x"}, "spec": {"ports": [1]}, "a": {"b": "str"}}, ["spec.ports", "a.b.c"],
-         {"metadata.name": "x", "metadata.namespace": "", "spec.ports": "", "a.b.c": ""}),
+          "involvedObject.kind": "Pod", "involvedObject.name": "p1", "involvedObject.namespace": "",
+          "involvedObject.apiVersion": "", "involvedObject.resourceVersion": "", "involvedObject.fieldPath": "",
+          "reportingComponent": "kubelet-rc", "reason": "", "type": ""}),
+        ("namespaces", {"metadata": {"name": "a"}, "status": {"phase": "Active"}},
+         {"metadata.name": "a", "metadata.namespace": "", "status.phase": "Active"}),
+        ("configmaps", {}, {"metadata.name": "", "metadata.namespace": ""}),
     ],
 )
-def test_object_fields(obj: dict[str, Any], paths: list[str], want: dict[str, str]) -> None:
-    assert sel.object_fields(obj, paths) == want
+def test_object_fields_read_through_the_kind(key: str, obj: dict[str, Any], want: dict[str, str]) -> None:
+    """Each kind's declared readers give the fields.Set kube-apiserver's ToSelectableFields would."""
+    assert sel.object_fields(obj, BY_KEY[key].field_readers) == want
 
 
-def test_object_fields_feed_field_selector() -> None:
-    fields = sel.object_fields(POD, ["spec.nodeName", "status.phase"])
-    assert sel.parse_field_selector("spec.nodeName=n1,status.phase!=Failed").matches(fields)
-    assert not sel.parse_field_selector("metadata.namespace=kube-system").matches(fields)
+@pytest.mark.parametrize(
+    ("obj", "want"),
+    [
+        ({"metadata": {"name": "e2"}, "source": {}, "reportingComponent": "ctrl"}, "ctrl"),
+        ({"metadata": {"name": "e3"}}, ""),
+        ({"source": {"component": "kubelet"}, "reportingComponent": "ctrl"}, "kubelet"),
+    ],
+)
+def test_event_source_falls_back_to_the_reporting_controller(obj: dict[str, Any], want: str) -> None:
+    assert BY_KEY["events"].field_readers["source"](obj) == want
+
+
+@pytest.mark.parametrize(
+    ("obj", "path", "want"),
+    [
+        ({}, "a.b.c", ""),
+        ({"metadata": {"name": "x"}, "spec": {"ports": [1]}, "a": {"b": "str"}}, "spec.ports", ""),
+        ({"a": {"b": "str"}}, "a.b.c", ""),
+        ({"count": 3}, "count", "3"),
+        ({"a": {"b": False}}, "a.b", "false"),
+    ],
+)
+def test_field_at_reads_scalars_only(obj: dict[str, Any], path: str, want: str) -> None:
+    assert sel.field_at(path)(obj) == want
+
+
+def test_field_matcher_uses_the_kinds_readers() -> None:
+    readers = BY_KEY["pods"].field_readers
+    m = sel.field_matcher(sel.parse_field_selector("spec.nodeName=n1,status.phase!=Failed"), readers)
+    assert m is not None and m.matches(POD)
+    m = sel.field_matcher(sel.parse_field_selector("status.podIP=fd00::5"), readers)
+    assert m is not None and not m.matches(POD)
+    m = sel.field_matcher(sel.parse_field_selector("metadata.namespace=kube-system"), readers)
+    assert m is not None and not m.matches(POD)
+    assert sel.field_matcher(sel.parse_field_selector(""), readers) is None
+    assert sel.field_matcher(None, readers) is None
+
+
+def test_field_matcher_rejects_a_field_the_kind_does_not_declare() -> None:
+    s = sel.parse_field_selector("spec.unschedulable=true")
+    assert bad_request(sel.field_matcher, s, BY_KEY["pods"].field_readers) == (
+        "field label not supported: spec.unschedulable"
+    )
+    assert sel.field_matcher(s, BY_KEY["nodes"].field_readers) is not None

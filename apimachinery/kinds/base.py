@@ -15,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
+
+from apimachinery.selectors import FieldReader, selectable_fields
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,9 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
-    # fields a fieldSelector may name, besides metadata.name/metadata.namespace
-    selectable_fields: tuple[str, ...] = ()
+    # The kind's GetAttrs/ToSelectableFields: each field a fieldSelector may name, besides
+    # metadata.name/metadata.namespace, with how its value reads (apimachinery.selectors.field_at...).
+    selectable_fields: tuple[tuple[str, FieldReader], ...] = ()
     verbs: tuple[str, ...] = field(
         default=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
     )
@@ -57,6 +61,11 @@ class ResourceType:
     # The namespace lifecycle: DELETE marks the object Terminating (status.phase) and the server's
     # namespace cleanup empties it, then removes it.
     terminating_on_delete: bool = False
+
+    @cached_property
+    def field_readers(self) -> Mapping[str, FieldReader]:
+        """Every field a fieldSelector on this resource may name -> its reader (ObjectMeta's first)."""
+        return MappingProxyType(selectable_fields(self.selectable_fields))
 
     @property
     def api_version(self) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from apimachinery.kinds.base import Column, Kind, Printer, ResourceType
 from apimachinery.kinds.printing import AGE, NAME, as_items, as_text, dig, list_with_more, name_age
+from apimachinery.selectors import field_at
 
 _D_EPS_ADDRESS_TYPE = (
     "addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice "
@@ -72,7 +73,7 @@ _CELLS = name_age(
 
 KIND = Kind(
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True,
-                 (), (), (), ("addressType",)),
+                 (), (), (), (("addressType", field_at("addressType")),)),
     zero=MappingProxyType({"addressType": "", "endpoints": None}),
     printer=Printer(_COLUMNS, _CELLS),
 )

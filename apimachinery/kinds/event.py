@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from apimachinery.kinds.base import Column, Kind, Printer, ResourceType
 from apimachinery.kinds.printing import D_NAME, as_int, as_text, dig, parse_time, since
+from apimachinery.selectors import FieldReader, field_at
 
-_FIELDS = (
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
+_component = field_at("source.component")
+_reporting = field_at("reportingComponent")  # ReportingController's core/v1 JSON name
+
+
+def _source(ev: Mapping[str, Any]) -> str:
+    """Event ToSelectableFields' ``source``: source.component, else the reporting controller."""
+    return _component(ev) or _reporting(ev)
+
+
+# ToSelectableFields (pkg/registry/core/event/strategy.go)
+_FIELDS: tuple[tuple[str, FieldReader], ...] = (
+    *((f"involvedObject.{f}", field_at(f"involvedObject.{f}"))
+      for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")),
+    ("reason", field_at("reason")),
+    ("reportingComponent", _reporting),
+    ("source", _source),
+    ("type", field_at("type")),
 )
 
 _D_EV_FIELD_PATH = (

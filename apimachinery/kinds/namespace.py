@@ -7,10 +7,11 @@ from types import MappingProxyType
 from apimachinery.kinds.base import OBJECT_META, Kind, Printer, ResourceType
 from apimachinery.kinds.printing import AGE, NAME, as_text, dig, name_age
 from apimachinery.kinds.tags import CORE
+from apimachinery.selectors import field_at
 
 KIND = Kind(
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
-                 ("status.phase",), return_deleted=True, terminating_on_delete=True),
+                 (("status.phase", field_at("status.phase")),), return_deleted=True, terminating_on_delete=True),
     structs=MappingProxyType({"metadata": OBJECT_META, "status": CORE + "NamespaceStatus"}),
     printer=Printer((NAME, ("Status", "string", "", "The status of the namespace", 0), AGE),
                     name_age(lambda o: [as_text(dig(o, "status", "phase"))])),

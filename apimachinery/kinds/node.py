@@ -9,6 +9,7 @@ from typing import Any
 from apimachinery.kinds.base import OBJECT_META, Column, Kind, Printer, ResourceType
 from apimachinery.kinds.printing import AGE, NAME, as_items, as_text, dig, since
 from apimachinery.kinds.tags import CORE
+from apimachinery.selectors import bool_field_at
 
 _D_NODE_ADDRESSES = (
     "List of addresses reachable to the node. Queried from cloud provider, if available. More info: "
@@ -85,7 +86,7 @@ def _node_cells(node: dict[str, Any], now: datetime) -> list[Any]:
 
 
 KIND = Kind(
-    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), ("spec.unschedulable",),
+    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), (("spec.unschedulable", bool_field_at("spec.unschedulable")),),
                  allow_create_on_update=True),
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": CORE + "NodeSpec", "status": CORE + "NodeStatus"}),
     printer=Printer(_COLUMNS, _node_cells),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -21,16 +22,30 @@ from apimachinery.kinds.printing import (
     since,
 )
 from apimachinery.kinds.tags import CORE
+from apimachinery.selectors import FieldReader, bool_field_at, field_at, field_string
 
-_FIELDS = (
-    "spec.nodeName",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "spec.serviceAccountName",
-    "spec.hostNetwork",
-    "status.phase",
-    "status.podIP",
-    "status.nominatedNodeName",
+
+def _pod_ip(pod: Mapping[str, Any]) -> str:
+    """status.podIP as PodToSelectableFields reads it: status.podIPs[0].ip when set."""
+    status = pod.get("status")
+    if not isinstance(status, Mapping):
+        return ""
+    ips = status.get("podIPs")
+    if isinstance(ips, list) and ips and isinstance(ips[0], Mapping):
+        return field_string(ips[0].get("ip"))
+    return field_string(status.get("podIP"))
+
+
+# PodToSelectableFields (pkg/registry/core/pod/strategy.go)
+_FIELDS: tuple[tuple[str, FieldReader], ...] = (
+    ("spec.nodeName", field_at("spec.nodeName")),
+    ("spec.restartPolicy", field_at("spec.restartPolicy")),
+    ("spec.schedulerName", field_at("spec.schedulerName")),
+    ("spec.serviceAccountName", field_at("spec.serviceAccountName")),
+    ("spec.hostNetwork", bool_field_at("spec.hostNetwork")),
+    ("status.phase", field_at("status.phase")),
+    ("status.podIP", _pod_ip),
+    ("status.nominatedNodeName", field_at("status.nominatedNodeName")),
 )
 
 _D_POD_IP = "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."
