@@ -28,6 +28,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from apimachinery.errors import bad_request
+from apimachinery.timestamps import format_time
 
 PROTOBUF_CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -394,7 +395,7 @@ def _time_json(msg: Any) -> str | None:
     """metav1.Time: whole seconds in RFC 3339 UTC; an empty message is the zero time (null)."""
     if not msg.seconds and not msg.nanos:
         return None
-    return datetime.fromtimestamp(msg.seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(datetime.fromtimestamp(msg.seconds, UTC))
 
 
 def _int_or_string_json(msg: Any) -> int | str | None:

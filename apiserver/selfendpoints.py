@@ -53,12 +53,13 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery import selectorless
 from apimachinery.errors import StatusError
+from apimachinery.labels import LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR
 from apimachinery.resources import BY_KEY
+from apimachinery.timestamps import format_micro_time
 from apiserver.registry import Registry
 from apiserver.settings import Settings
 
@@ -73,8 +74,6 @@ IDENTITY_VALUE = "kube-apiserver"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 ADDRESS_ANNOTATION = "kubelite.io/apiserver-address"
 PORT_ANNOTATION = "kubelite.io/apiserver-port"
-SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 # kube-apiserver's DefaultEndpointReconcilerTTL and DefaultEndpointReconcilerInterval.
 DEFAULT_TTL = 15.0
 DEFAULT_INTERVAL = 10.0
@@ -120,10 +119,6 @@ def lease_name(hostname: str, address: str, port: int) -> str:
     return "apiserver-" + base64.b32encode(digest[:16]).decode().rstrip("=").lower()
 
 
-def _micro_time() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def lease_server(lease: dict[str, Any]) -> Server | None:
     """(address, port) an API server's Lease announces; None for any other Lease."""
     meta = lease.get("metadata") or {}
@@ -153,7 +148,7 @@ def desired_endpoints(servers: list[Server]) -> dict[str, Any]:
     """The Endpoints ``default/kubernetes``: one subset per distinct port (see the module doc)."""
     return selectorless.endpoints(SERVICE_NAMESPACE, SERVICE_NAME,
                                   [(_https(port), addresses) for port, addresses in _by_port(servers)],
-                                  labels={SKIP_MIRROR_LABEL: "true"})
+                                  labels={LABEL_SKIP_MIRROR: "true"})
 
 
 def desired_slices(servers: list[Server]) -> list[dict[str, Any]]:
@@ -163,7 +158,7 @@ def desired_slices(servers: list[Server]) -> list[dict[str, Any]]:
     """
     groups: list[tuple[int | None, list[str]]] = [*_by_port(servers)] or [(None, [])]
     return [selectorless.endpoint_slice(SERVICE_NAMESPACE, SERVICE_NAME if i == 0 else f"{SERVICE_NAME}-{port}",
-                                        (_https(port), addresses), labels={SERVICE_NAME_LABEL: SERVICE_NAME})
+                                        (_https(port), addresses), labels={LABEL_SERVICE_NAME: SERVICE_NAME})
             for i, (port, addresses) in enumerate(groups)]
 
 
@@ -227,7 +222,7 @@ class SelfEndpoints:
 
     def _lease(self) -> dict[str, Any]:
         address, port = self.server
-        now = _micro_time()
+        now = format_micro_time()
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": LEASE_NAMESPACE,
                              "labels": {IDENTITY_LABEL: IDENTITY_VALUE, HOSTNAME_LABEL: self.hostname},
@@ -362,7 +357,7 @@ class SelfEndpoints:
                                                                               None))[0]
         for entry in entries:
             meta = entry.obj.get("metadata") or {}
-            if (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) == SERVICE_NAME and meta.get("name") not in names:
+            if (meta.get("labels") or {}).get(LABEL_SERVICE_NAME) == SERVICE_NAME and meta.get("name") not in names:
                 with contextlib.suppress(StatusError):
                     await self.registry.delete(SLICES, SERVICE_NAMESPACE, str(meta["name"]),
                                                {"preconditions": {"resourceVersion": str(entry.revision)}})

@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from apimachinery import selectorless
+from apimachinery.labels import LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR
 from apimachinery.resources import BY_KEY, ResourceType
 from kubeclient import errors
 from kubeclient.client import Client
@@ -31,9 +32,6 @@ log = logging.getLogger("kubelite.dns.publish")
 
 NAMESPACE = "kube-system"
 SERVICE = "kube-dns"
-SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "dns.kubelite.io"
 SERVICES, ENDPOINTS, SLICES = BY_KEY["services"], BY_KEY["endpoints"], BY_KEY["endpointslices.discovery.k8s.io"]
 
@@ -51,9 +49,9 @@ def desired(address: str | None, port: int) -> tuple[dict[str, Any], dict[str, A
     """kube-dns's Endpoints and EndpointSlice with ``address`` serving DNS on ``port`` (None: withdrawn)."""
     ports = [{"name": "dns", "port": port, "protocol": "UDP"}, {"name": "dns-tcp", "port": port, "protocol": "TCP"}]
     group = (ports, [address] if address else [])
-    return (selectorless.endpoints(NAMESPACE, SERVICE, [group], labels={SKIP_MIRROR_LABEL: "true"}),
+    return (selectorless.endpoints(NAMESPACE, SERVICE, [group], labels={LABEL_SKIP_MIRROR: "true"}),
             selectorless.endpoint_slice(NAMESPACE, SERVICE, group,
-                                        labels={SERVICE_NAME_LABEL: SERVICE, MANAGED_BY_LABEL: MANAGED_BY}))
+                                        labels={LABEL_SERVICE_NAME: SERVICE, LABEL_MANAGED_BY: MANAGED_BY}))
 
 
 def differs(stored: dict[str, Any], want: dict[str, Any], fields: tuple[str, ...]) -> bool:
