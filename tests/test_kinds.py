@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from apimachinery.errors import StatusError
 from apimachinery.kinds import KIND_BY_KEY, KINDS
 from apimachinery.kinds.tags import FIELD_TAGS
 from apimachinery.resources import BY_KEY, RESOURCES
+from apimachinery.selectors import OBJECT_META_FIELDS, field_matcher, parse_field_selector
 from apiserver.schematypes import Type, _defs, root
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +72,63 @@ def test_generic_server_code_does_not_branch_on_a_resource_name(module: str) -> 
     kinds = "|".join(re.escape(k.resource.kind) for k in KINDS)
     assert re.findall(rf'\.kind\s*(?:==|!=)\s*"(?:{kinds})"', text) == []
     assert re.findall(rf'\("[a-z0-9.]*",\s*"(?:{kinds})"\)', text) == [], "a (group, kind) table entry"
+
+
+def _set(obj: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    cur = obj
+    *parents, last = path.split(".")
+    for p in parents:
+        cur = cur.setdefault(p, {})
+    cur[last] = value
+    return obj
+
+
+@pytest.mark.parametrize("key", [k.resource.key for k in KINDS])
+def test_every_selectable_field_is_declared_with_its_reader(key: str) -> None:
+    """A field a kind lists for fieldSelector comes with how to read it, and reads what it names.
+
+    A bare name, a non-callable, a reader of the wrong path or a path the
+    schema lacks fails here; the watch cache would otherwise compare against
+    the wrong value (or crash) for every event.
+    """
+    rt = KIND_BY_KEY[key].resource
+    names = [entry[0] for entry in rt.selectable_fields]
+    assert all(isinstance(e, tuple) and len(e) == 2 and isinstance(e[0], str) and callable(e[1])
+               for e in rt.selectable_fields), rt.selectable_fields
+    assert len(names) == len(set(names)), "a field declared twice"
+    assert not set(names) & set(OBJECT_META_FIELDS), "ObjectMeta's fields are every kind's already"
+    assert list(rt.field_readers) == [*OBJECT_META_FIELDS, *names]
+    for name, read in rt.field_readers.items():
+        assert read({}) in ("", "false"), name
+        t = root(key)
+        for part in name.split("."):
+            assert t.declares(part), f"{rt.kind} has no field {name}"
+            t = t.field(part)
+        scalar = t.schema.get("type")
+        if scalar == "string":
+            assert read(_set({}, name, "marker-value")) == "marker-value", name
+        elif scalar == "boolean":
+            assert (read(_set({}, name, True)), read(_set({}, name, False)), read({})) == ("true", "false", "false")
+        else:
+            assert t.kind == "struct", f"{name}: a field selector compares scalars"
+
+
+@pytest.mark.parametrize("key", [k.resource.key for k in KINDS])
+def test_field_label_support_is_the_kinds_declaration(key: str) -> None:
+    """The 400 ``field label not supported`` list is exactly what the kind declares, plus ObjectMeta's."""
+    rt = KIND_BY_KEY[key].resource
+    for name in rt.field_readers:
+        assert field_matcher(parse_field_selector(f"{name}=x"), rt.field_readers) is not None
+    undeclared = {n for k in KINDS for n, _ in k.resource.selectable_fields} - set(rt.field_readers)
+    for name in sorted(undeclared | {"spec.nothing"}):
+        with pytest.raises(StatusError) as err:
+            field_matcher(parse_field_selector(f"{name}=x"), rt.field_readers)
+        assert err.value.status["message"] == f"field label not supported: {name}"
+
+
+@pytest.mark.parametrize("module", ["apimachinery/selectors.py", "apiserver/watchcache.py", "apiserver/registry.py"])
+def test_generic_selector_code_names_no_kind_field(module: str) -> None:
+    """How a kind's field reads lives in the kind; generic code names only ObjectMeta's fields."""
+    text = (ROOT / module).read_text()
+    fields = {n for k in KINDS for n, _ in k.resource.selectable_fields if "." in n}  # "type" is any word
+    assert sorted(f for f in fields if f'"{f}"' in text) == []
