@@ -99,7 +99,7 @@ class PodAgent(Controller):
         self.on_write = on_write or (lambda _what: None)
         self.clock = clock
         self.pods = self.informer(PODS, enqueue=True, field_selector=f"spec.nodeName={node_name}")
-        self.pods.add_handler(on_delete=self._deleted)
+        self.handle(self.pods, on_delete=self._deleted)
         self._terminating_since: dict[str, float] = {}
         self.runtime = runtime
         self._events: set[asyncio.Task[None]] = set()

@@ -30,6 +30,7 @@ from controllers.node import status as nodestatus
 from controllers.node.heartbeat import NODE_LEASE_NAMESPACE
 from controllers.runtime.controller import Controller
 from controllers.runtime.informer import object_key
+from controllers.runtime.informers import InformerFactory
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
 from kubeclient.client import Client
@@ -67,8 +68,9 @@ class NodeLifecycle(Controller):
         metrics: RuntimeMetrics | None = None,
         on_write: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        informers: InformerFactory | None = None,
     ) -> None:
-        super().__init__(client, workers=1, metrics=metrics)
+        super().__init__(client, workers=1, metrics=metrics, informers=informers)
         self.grace = grace
         self.period = period
         self.clock = clock
@@ -79,7 +81,7 @@ class NodeLifecycle(Controller):
         self.pods.cache.add_index(POD_NODE_INDEX, _pod_node_index)
         self.observed: dict[str, tuple[str, float]] = {}
         self._started = self.clock()
-        self.leases.add_handler(on_add=self._lease_seen, on_update=lambda _o, n: self._lease_seen(n))
+        self.handle(self.leases, on_add=self._lease_seen, on_update=lambda _o, n: self._lease_seen(n))
 
     def _lease_seen(self, lease: Obj) -> None:
         name = str((lease.get("metadata") or {}).get("name") or "")

@@ -36,6 +36,7 @@ from controllers.node.kubeletserver import KubeletServer
 from controllers.node.lifecycle import NodeLifecycle
 from controllers.node.runtime import ProcessRuntime
 from controllers.node.scheduler import Scheduler
+from controllers.runtime.informers import InformerFactory
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.process import MetricsServer, duration, setup_logging
@@ -167,10 +168,16 @@ async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetri
                      exit_after=args.simulated_exit_delay)
 
     async def lead() -> None:
-        scheduler = Scheduler(client, metrics=metrics)
+        # One factory per leadership term: the scheduler and the lifecycle pass share one LIST+WATCH of
+        # Pods and of Nodes, and a node that loses the lease stops watching every Pod of the cluster.
+        informers = InformerFactory(client)
+        scheduler = Scheduler(client, metrics=metrics, informers=informers)
         lifecycle = NodeLifecycle(client, grace=args.node_monitor_grace_period, period=args.node_monitor_period,
-                                  metrics=metrics, on_write=counters.count)
-        await run_all(scheduler.run(), lifecycle.run())
+                                  metrics=metrics, on_write=counters.count, informers=informers)
+        try:
+            await run_all(scheduler.run(), lifecycle.run())
+        finally:
+            await informers.shutdown()
 
     async def elected() -> None:
         if elector is None:

@@ -25,6 +25,7 @@ from apimachinery.timestamps import format_time
 from controllers.node import status as nodestatus
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.informer import object_key, split_key
+from controllers.runtime.informers import InformerFactory
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
 from kubeclient.client import Client
@@ -106,16 +107,17 @@ def _node_of(pod: Mapping[str, Any]) -> str:
 class Scheduler(Controller):
     name = "scheduler"
 
-    def __init__(self, client: Client, *, metrics: RuntimeMetrics | None = None, workers: int = 4) -> None:
-        super().__init__(client, workers=workers, metrics=metrics)
+    def __init__(self, client: Client, *, metrics: RuntimeMetrics | None = None, workers: int = 4,
+                 informers: InformerFactory | None = None) -> None:
+        super().__init__(client, workers=workers, metrics=metrics, informers=informers)
         self.pods = self.informer(PODS)
         self.nodes = self.informer(NODES)
         self.pods.cache.add_index(UNSCHEDULED_INDEX, _unscheduled_index)
         self.load: Counter[str] = Counter()
         self.assumed: dict[str, str] = {}
         self.bindings = 0
-        self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
-        self.nodes.add_handler(on_add=self._node_event, on_update=lambda _o, n: self._node_event(n))
+        self.handle(self.pods, on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+        self.handle(self.nodes, on_add=self._node_event, on_update=lambda _o, n: self._node_event(n))
 
     def _pod_added(self, pod: Obj) -> None:
         node = _node_of(pod)

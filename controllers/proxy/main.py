@@ -155,10 +155,10 @@ class ServiceProxy(Controller):
         self.services = self.informer(SERVICES, enqueue=True)
         self.slices = self.informer(SLICES)
         self.slices.cache.add_index(SLICE_SERVICE_INDEX, _slice_service)
-        self.slices.add_handler(on_add=self._slice_event, on_update=lambda _o, n: self._slice_event(n),
+        self.handle(self.slices, on_add=self._slice_event, on_update=lambda _o, n: self._slice_event(n),
                                 on_delete=self._slice_event)
         self.nodes = self.informer(NODES)
-        self.nodes.add_handler(on_add=self._node_event, on_update=lambda _o, n: self._node_event(n),
+        self.handle(self.nodes, on_add=self._node_event, on_update=lambda _o, n: self._node_event(n),
                                on_delete=self._node_event)
         self._seen_triggers: dict[str, str] = {}
 

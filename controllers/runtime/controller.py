@@ -11,6 +11,11 @@ per-key exponential backoff; after ``max_retries`` the key is dropped with a
 ``FailedSync`` Warning Event on the object. Any other exception is a
 non-retryable failure: logged, evented, dropped (it will be seen again on
 the object's next change or the next resync).
+
+Informers come from an ``InformerFactory``: pass the process's shared one
+so that controllers in one process LIST and WATCH each resource once;
+without one the controller gets a private factory, runs it, and stops it
+when its run ends.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 
 from apimachinery.resources import ResourceType
 from controllers.runtime.events import WARNING, EventRecorder
-from controllers.runtime.informer import Informer, object_key, split_key
+from controllers.runtime.informer import Informer, Registration, object_key, split_key
+from controllers.runtime.informers import InformerFactory
 from controllers.runtime.metrics import RuntimeMetrics
 from controllers.runtime.workqueue import WorkQueue
 from kubeclient import errors
@@ -54,8 +60,12 @@ class Controller(abc.ABC):
         workers: int = 1,
         max_retries: int = 15,
         metrics: RuntimeMetrics | None = None,
+        informers: InformerFactory | None = None,
     ) -> None:
         self.client = client
+        self.factory = informers if informers is not None else InformerFactory(client)
+        self._owns_factory = informers is None
+        self._registrations: list[tuple[Informer, Registration]] = []
         self.workers = workers
         self.max_retries = max_retries
         self.metrics = metrics
@@ -69,17 +79,38 @@ class Controller(abc.ABC):
 
     # ---- wiring -----------------------------------------------------------
 
-    def informer(self, rt: ResourceType, *, enqueue: bool = False, **kwargs: Any) -> Informer:
-        """Create and own an informer; ``enqueue=True`` maps its events to their own keys."""
-        inf = Informer(self.client, rt, **kwargs)
-        self.informers.append(inf)
+    def informer(
+        self,
+        rt: ResourceType,
+        *,
+        enqueue: bool = False,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Informer:
+        """The factory's informer for ``rt`` (shared with the process's other controllers).
+
+        ``enqueue=True`` maps its events to their own keys. The first informer
+        asked for is the primary (``start_keys``, ``involved_object``).
+        """
+        inf = self.factory.get(rt, namespace=namespace, label_selector=label_selector,
+                               field_selector=field_selector)
+        if inf not in self.informers:
+            self.informers.append(inf)
         if enqueue:
-            inf.add_handler(
-                on_add=self.enqueue,
-                on_update=lambda _old, new: self.enqueue(new),
-                on_delete=self.enqueue,
-            )
+            self.handle(inf, on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new),
+                        on_delete=self.enqueue)
         return inf
+
+    def handle(self, inf: Informer, **callbacks: Any) -> Registration:
+        """``inf.add_handler(**callbacks)``, removed again when this controller's run ends.
+
+        Use it rather than ``add_handler`` on a shared informer: the informer
+        outlives the controller (a leadership term), its handlers must not.
+        """
+        reg = inf.add_handler(**callbacks)
+        self._registrations.append((inf, reg))
+        return reg
 
     @property
     def primary(self) -> Informer:
@@ -114,10 +145,12 @@ class Controller(abc.ABC):
     # ---- running ------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run informers and workers until cancelled."""
-        tasks = [asyncio.create_task(inf.run(), name=f"{self.name}:{inf!r}") for inf in self.informers]
+        """Run informers (their factory's, once) and workers until cancelled."""
+        tasks: list[asyncio.Task[None]] = []
         try:
-            await asyncio.gather(*(inf.wait_synced() for inf in self.informers))
+            self.factory.start()
+            await self.factory.wait_synced()
+            await asyncio.gather(*(inf.wait_handler_synced(reg) for inf, reg in self._registrations))
             self.log.info("%s: caches synced", self.name)
             await self.on_synced()
             for key in self.start_keys():
@@ -126,11 +159,15 @@ class Controller(abc.ABC):
             await asyncio.gather(*tasks)
         finally:
             self.queue.shutdown()
+            for inf, reg in self._registrations:
+                inf.remove_handler(reg)
             for t in tasks:
                 t.cancel()
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+            if self._owns_factory:
+                await self.factory.shutdown()
 
     async def _worker(self) -> None:
         while True:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import inspect
 import logging
 import random
@@ -148,11 +149,23 @@ class Cache:
         return old
 
 
-@dataclass
-class _Handlers:
+@dataclass(eq=False)
+class Registration:
+    """One ``add_handler`` call: its callbacks, and the objects it has still to be shown as adds.
+
+    Why a lock: a handler added to a running informer first gets the cache as
+    it was at that moment, replayed as adds (client-go's AddEventHandler),
+    and only then later events; the replay and the informer's own dispatch
+    both deliver under this lock, so the handler never sees an update or a
+    delete for an object before its add.
+    """
+
     on_add: Handler | None
     on_update: Handler | None
     on_delete: Handler | None
+    pending: list[Obj]
+    lock: asyncio.Lock
+    replayed: asyncio.Event
 
 
 class Informer:
@@ -181,7 +194,8 @@ class Informer:
         self.cache = Cache()
         self.last_resource_version = ""
         self.relists = 0
-        self._handlers: list[_Handlers] = []
+        self._handlers: list[Registration] = []
+        self._replays: set[asyncio.Task[None]] = set()
         self._synced = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -192,18 +206,48 @@ class Informer:
         on_add: Handler | None = None,
         on_update: Handler | None = None,
         on_delete: Handler | None = None,
-    ) -> None:
+    ) -> Registration:
         """``on_add(obj)``, ``on_update(old, new)``, ``on_delete(obj)``; plain or async callables.
 
-        Add handlers before ``run()``: the initial list is delivered as adds.
+        Several handlers may be added, at any time (informers are shared by
+        the controllers of a process, ``informers.InformerFactory``). A handler
+        added before ``run()`` sees the initial list as adds; one added later
+        first gets every object already cached replayed as adds, then the
+        events that follow. ``remove_handler`` undoes it.
         """
-        self._handlers.append(_Handlers(on_add, on_update, on_delete))
+        reg = Registration(on_add, on_update, on_delete, pending=self.cache.list(), lock=asyncio.Lock(),
+                           replayed=asyncio.Event())
+        self._handlers.append(reg)
+        if not reg.pending:
+            reg.replayed.set()
+            return reg
+        try:
+            task = asyncio.get_running_loop().create_task(self._flush(reg), name=f"{self!r}:replay")
+        except RuntimeError:
+            return reg  # no loop yet: the first dispatch (or wait_handler_synced) replays
+        self._replays.add(task)
+        task.add_done_callback(self._replays.discard)
+        return reg
+
+    def remove_handler(self, reg: Registration) -> None:
+        """Stop calling ``reg``'s callbacks (a controller whose run ended); unknown registrations are ignored."""
+        with contextlib.suppress(ValueError):
+            self._handlers.remove(reg)
+        reg.pending = []
+        reg.replayed.set()
 
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
     async def wait_synced(self) -> None:
         await self._synced.wait()
+
+    async def wait_handler_synced(self, reg: Registration) -> None:
+        """The informer synced and ``reg`` was shown every object cached when it was added (client-go's
+        ``ResourceEventHandlerRegistration.HasSynced``)."""
+        await self._synced.wait()
+        await self._flush(reg)
+        await reg.replayed.wait()
 
     # ---- dispatch -------------------------------------------------------
 
@@ -217,21 +261,43 @@ class Informer:
         except Exception:
             log.exception("%s: event handler failed", self)
 
+    async def _flush(self, reg: Registration) -> None:
+        """Deliver ``reg``'s pending replay (if any) under its lock; the caller must not hold the lock."""
+        if not reg.pending:
+            return
+        async with reg.lock:
+            await self._replay(reg)
+
+    async def _replay(self, reg: Registration) -> None:
+        pending, reg.pending = reg.pending, []
+        for obj in pending:
+            await self._call(reg.on_add, obj)
+        reg.replayed.set()
+
+    async def _dispatch(self, fn: Callable[[Registration], Handler | None], *args: Obj) -> None:
+        """Call ``fn(reg)(*args)`` for every handler registered now; a late handler's replay goes first."""
+        for reg in list(self._handlers):
+            cb = fn(reg)
+            if cb is None and not reg.pending:
+                continue
+            async with reg.lock:
+                if reg.pending:
+                    await self._replay(reg)
+                await self._call(cb, *args)
+
     async def _added(self, obj: Obj) -> None:
         old = self.cache.put(obj)
-        for h in self._handlers:
-            if old is None:
-                await self._call(h.on_add, obj)
-            else:
-                await self._call(h.on_update, old, obj)
+        if old is None:
+            await self._dispatch(lambda r: r.on_add, obj)
+        else:
+            await self._dispatch(lambda r: r.on_update, old, obj)
 
     async def _modified(self, obj: Obj) -> None:
         await self._added(obj)
 
     async def _deleted(self, obj: Obj) -> None:
         old = self.cache.remove(object_key(obj))
-        for h in self._handlers:
-            await self._call(h.on_delete, obj if obj.get("metadata") else (old or obj))
+        await self._dispatch(lambda r: r.on_delete, obj if obj.get("metadata") else (old or obj))
 
     # ---- list / watch ---------------------------------------------------
 
