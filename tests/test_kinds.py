@@ -18,6 +18,7 @@ from apimachinery.errors import StatusError
 from apimachinery.kinds import KIND_BY_KEY, KINDS
 from apimachinery.kinds.tags import FIELD_TAGS
 from apimachinery.resources import BY_KEY, RESOURCES
+from apimachinery.schemas import MODELS, definition_name, model_named
 from apimachinery.selectors import OBJECT_META_FIELDS, field_matcher, parse_field_selector
 from apiserver.schematypes import Type, _defs, root
 
@@ -132,3 +133,17 @@ def test_generic_selector_code_names_no_kind_field(module: str) -> None:
     text = (ROOT / module).read_text()
     fields = {n for k in KINDS for n, _ in k.resource.selectable_fields if "." in n}  # "type" is any word
     assert sorted(f for f in fields if f'"{f}"' in text) == []
+
+
+@pytest.mark.parametrize("key", [k.resource.key for k in KINDS])
+def test_each_kind_names_its_own_schema_model(key: str) -> None:
+    """apimachinery.schemas.MODELS is derived from the names the kinds declare; each names its own kind."""
+    kind = KIND_BY_KEY[key]
+    model = MODELS[key]
+    assert f"{model.__module__}.{model.__qualname__}" == kind.schema
+    assert definition_name(model).rpartition(".")[2] == kind.resource.kind
+
+
+def test_a_schema_name_that_is_no_model_is_refused() -> None:
+    with pytest.raises(TypeError, match=re.escape("apimachinery.schemas.pod.nothing is not a pydantic model")):
+        model_named("apimachinery.schemas.pod.nothing")

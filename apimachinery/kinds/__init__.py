@@ -1,13 +1,14 @@
 """Every kind kubelite serves, one module each; ``KINDS`` is the list the rest derives from.
 
 Why: a kind is added in one place. Each module here declares its ``KIND``
-(apimachinery.kinds.base.Kind: ResourceType and strategy flags, where its
-tagged structs sit, Go zero value, Table printer); apimachinery.resources
+(apimachinery.kinds.base.Kind: ResourceType and strategy flags with the
+fields a fieldSelector reads, the name of its pydantic schema model, where
+its tagged structs sit, Go zero value, Table printer); apimachinery.resources
 indexes them (``RESOURCES``, ``BY_KEY``), apimachinery.patch derives their
 strategic-merge tags from the one table of struct tags (kinds.tags), and the
-server's registry, apply, tables, discovery and OpenAPI read the rest.
-The kind's pydantic schema lives in apimachinery.schemas (``MODELS``) and
-its server-side admission in apiserver/admission/<kind>.py (``build_admission``).
+server's registry, apply, tables, discovery and OpenAPI read the rest
+(apimachinery.schemas derives ``MODELS`` from the named models). The kind's
+server-side admission in apiserver/admission/<kind>.py (``build_admission``).
 
 Order matters: discovery lists resources in this order.
 """

@@ -145,6 +145,12 @@ class Kind:
     add no component: ``spec.containers``) -> OpenAPI definition name; the
     strategic-merge tags of those structs' fields (apimachinery.kinds.tags)
     become the kind's patch metadata, ``spec.containers.ports``.
+    ``schema``: the dotted name of the kind's pydantic model (module path,
+    then class); apimachinery.schemas derives ``MODELS`` from it. A name,
+    not the class: importing the kinds must not import pydantic and every
+    schema module (clients and controllers read the kinds, only the server
+    decodes), and apimachinery.schemas reads the kinds, so a class reference
+    here would be an import circle.
     ``zero``: top-level fields of the Go zero value beyond ``metadata`` and
     an empty ``spec``/``status`` (what a create's "old" object is for
     managedFields). ``printer``: the Table columns, or None for kube's
@@ -152,6 +158,7 @@ class Kind:
     """
 
     resource: ResourceType
+    schema: str
     structs: Mapping[str, str] = field(default_factory=lambda: _METADATA_ONLY)
     zero: Mapping[str, Any] = field(default_factory=lambda: _NO_ZERO)
     printer: Printer | None = None

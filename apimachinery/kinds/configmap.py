@@ -22,5 +22,6 @@ def _cells(obj: dict[str, Any]) -> list[Any]:
 
 KIND = Kind(
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
+    schema="apimachinery.schemas.configmap.ConfigMap",
     printer=Printer((NAME, ("Data", "string", "", _D_DATA, 0), AGE), name_age(_cells)),
 )

@@ -66,6 +66,7 @@ def _deployment_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
 KIND = Kind(
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
                  ("status", "scale"), gc_finalizers=True),
+    schema="apimachinery.schemas.apps.Deployment",
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": APPS + "DeploymentSpec", **template_structs(),
                               "status": APPS + "DeploymentStatus"}),
     zero=MappingProxyType({"spec": {"selector": None,

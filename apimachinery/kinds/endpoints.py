@@ -56,5 +56,6 @@ _CELLS = name_age(lambda o: [format_endpoints(o)])
 
 KIND = Kind(
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",), allow_create_on_update=True),
+    schema="apimachinery.schemas.core.Endpoints",
     printer=Printer(_COLUMNS, _CELLS),
 )

@@ -74,6 +74,7 @@ _CELLS = name_age(
 KIND = Kind(
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True,
                  (), (), (), (("addressType", field_at("addressType")),)),
+    schema="apimachinery.schemas.discovery.EndpointSlice",
     zero=MappingProxyType({"addressType": "", "endpoints": None}),
     printer=Printer(_COLUMNS, _CELLS),
 )

@@ -97,6 +97,7 @@ def _event_cells(ev: dict[str, Any], now: datetime) -> list[Any]:
 
 KIND = Kind(
     ResourceType("", "v1", "Event", "events", "event", True, ("ev",), (), (), _FIELDS, allow_create_on_update=True),
+    schema="apimachinery.schemas.core.Event",
     zero=MappingProxyType({"involvedObject": {}, "source": {}, "firstTimestamp": None, "lastTimestamp": None,
                            "eventTime": None, "reportingComponent": "", "reportingInstance": ""}),
     printer=Printer(_COLUMNS, _event_cells),

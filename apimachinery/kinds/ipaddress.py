@@ -33,6 +33,7 @@ def _ip_address_cells(ip: dict[str, Any], now: datetime) -> list[Any]:
 
 KIND = Kind(
     ResourceType("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", False, ("ip",)),
+    schema="apimachinery.schemas.networking.IPAddress",
     zero=MappingProxyType({"spec": {"parentRef": None}}),
     printer=Printer(_COLUMNS, _ip_address_cells),
 )

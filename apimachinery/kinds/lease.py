@@ -15,6 +15,7 @@ _D_HOLDER = (
 KIND = Kind(
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, allow_create_on_update=True,
                  allow_unconditional_update=False),
+    schema="apimachinery.schemas.coordination.Lease",
     printer=Printer((NAME, ("Holder", "string", "", _D_HOLDER, 0), AGE),
                     name_age(lambda o: [as_text(dig(o, "spec", "holderIdentity"))])),
 )

@@ -12,6 +12,7 @@ from apimachinery.selectors import field_at
 KIND = Kind(
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
                  (("status.phase", field_at("status.phase")),), return_deleted=True, terminating_on_delete=True),
+    schema="apimachinery.schemas.core.Namespace",
     structs=MappingProxyType({"metadata": OBJECT_META, "status": CORE + "NamespaceStatus"}),
     printer=Printer((NAME, ("Status", "string", "", "The status of the namespace", 0), AGE),
                     name_age(lambda o: [as_text(dig(o, "status", "phase"))])),

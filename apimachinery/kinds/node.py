@@ -86,8 +86,10 @@ def _node_cells(node: dict[str, Any], now: datetime) -> list[Any]:
 
 
 KIND = Kind(
-    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",), (("spec.unschedulable", bool_field_at("spec.unschedulable")),),
+    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",),
+                 (("spec.unschedulable", bool_field_at("spec.unschedulable")),),
                  allow_create_on_update=True),
+    schema="apimachinery.schemas.node.Node",
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": CORE + "NodeSpec", "status": CORE + "NodeStatus"}),
     printer=Printer(_COLUMNS, _node_cells),
 )

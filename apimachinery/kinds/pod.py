@@ -250,6 +250,7 @@ def _pod_conditions(pod: dict[str, Any]) -> list[dict[str, str]] | None:
 KIND = Kind(
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log"),
                  _FIELDS, return_deleted=True, graceful_deletion=True),
+    schema="apimachinery.schemas.pod.Pod",
     structs=MappingProxyType({"metadata": OBJECT_META, **pod_spec_structs("spec"), "status": CORE + "PodStatus"}),
     zero=MappingProxyType({"spec": {"containers": None}}),
     printer=Printer(_COLUMNS, _pod_cells, _pod_conditions),

@@ -9,4 +9,7 @@ from __future__ import annotations
 
 from apimachinery.kinds.base import Kind, ResourceType
 
-KIND = Kind(ResourceType("kubelite.io", "v1", "PortAllocation", "portallocations", "portallocation", False))
+KIND = Kind(
+    ResourceType("kubelite.io", "v1", "PortAllocation", "portallocations", "portallocation", False),
+    schema="apimachinery.schemas.ledger.PortAllocation",
+)

@@ -71,6 +71,7 @@ def _replica_set_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
 KIND = Kind(
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ("status", "scale"), gc_finalizers=True),
+    schema="apimachinery.schemas.apps.ReplicaSet",
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": APPS + "ReplicaSetSpec", **template_structs(),
                               "status": APPS + "ReplicaSetStatus"}),
     zero=MappingProxyType({"spec": {"selector": None,

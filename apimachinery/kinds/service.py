@@ -132,6 +132,7 @@ KIND = Kind(
                  filled_after_create=("spec.clusterIP", "spec.clusterIPs", "spec.ports[].nodePort",
                                       "spec.healthCheckNodePort"),
                  return_deleted=True),
+    schema="apimachinery.schemas.service.Service",
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": CORE + "ServiceSpec", "status": CORE + "ServiceStatus"}),
     zero=MappingProxyType({"status": {"loadBalancer": {}}}),
     printer=Printer(_COLUMNS, _service_cells),

@@ -17,6 +17,7 @@ _D_CIDRS = (
 KIND = Kind(
     ResourceType("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", False, (), (),
                  ("status",)),
+    schema="apimachinery.schemas.networking.ServiceCIDR",
     structs=MappingProxyType({"metadata": OBJECT_META, "status": NETWORKING + "ServiceCIDRStatus"}),
     printer=Printer((NAME, ("CIDRs", "string", "", _D_CIDRS, 0), AGE),
                     name_age(lambda o: [",".join(as_text(c) for c in as_items(dig(o, "spec", "cidrs")))])),

@@ -1,4 +1,4 @@
-"""Resource schemas: one pydantic model per kind in apimachinery.resources.
+"""Resource schemas: one pydantic model per kind, named by the kind (apimachinery.kinds).
 
 Public API:
 - ``MODELS``: storage key (``pods``, ``leases.coordination.k8s.io``) -> model.
@@ -15,40 +15,27 @@ Objects stay plain dicts everywhere else; the models are only the shape.
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
 
-from apimachinery.resources import BY_KEY
+from apimachinery.kinds import KIND_BY_KEY, KINDS
 from apimachinery.schemas import codec, openapi
-from apimachinery.schemas.apps import Deployment, ReplicaSet
-from apimachinery.schemas.configmap import ConfigMap
-from apimachinery.schemas.coordination import Lease
-from apimachinery.schemas.core import Endpoints, Event, Namespace
-from apimachinery.schemas.discovery import EndpointSlice
-from apimachinery.schemas.ledger import PortAllocation
-from apimachinery.schemas.networking import IPAddress, ServiceCIDR
-from apimachinery.schemas.node import Node
-from apimachinery.schemas.pod import Pod
-from apimachinery.schemas.service import Service
 
-MODELS: dict[str, type[BaseModel]] = {
-    "namespaces": Namespace,
-    "pods": Pod,
-    "services": Service,
-    "endpoints": Endpoints,
-    "nodes": Node,
-    "events": Event,
-    "configmaps": ConfigMap,
-    "deployments.apps": Deployment,
-    "replicasets.apps": ReplicaSet,
-    "endpointslices.discovery.k8s.io": EndpointSlice,
-    "leases.coordination.k8s.io": Lease,
-    "ipaddresses.networking.k8s.io": IPAddress,
-    "servicecidrs.networking.k8s.io": ServiceCIDR,
-    "portallocations.kubelite.io": PortAllocation,
-}
+
+def model_named(dotted: str) -> type[BaseModel]:
+    """The pydantic model a kind names (``Kind.schema``: module path, then class)."""
+    module, _, name = dotted.rpartition(".")
+    model = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{dotted} is not a pydantic model")
+    return model
+
+
+#: By storage key, in the kinds' order; each kind names its model (apimachinery.kinds.base.Kind.schema).
+MODELS: dict[str, type[BaseModel]] = {k.resource.key: model_named(k.schema) for k in KINDS}
 
 __all__ = ["MODELS", "components", "decode", "definition_name", "json_schema"]
 
@@ -64,13 +51,13 @@ def decode(key: str, body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     Raises ``StatusError`` 400 BadRequest on a type error. KeyError for a
     key that is not in MODELS.
     """
-    rt = BY_KEY[key]
+    rt = KIND_BY_KEY[key].resource
     return codec.decode(MODELS[key], body, kind=rt.kind, version=rt.version)
 
 
 @functools.cache
 def _schema(key: str) -> dict[str, Any]:
-    rt = BY_KEY[key]
+    rt = KIND_BY_KEY[key].resource
     return openapi.model_schema(MODELS[key], group=rt.group, version=rt.version, kind=rt.kind)
 
 
