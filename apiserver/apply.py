@@ -36,6 +36,7 @@ import orjson
 from apimachinery import errors
 from apimachinery.errors import StatusError
 from apimachinery.kinds import KIND_BY_KEY
+from apimachinery.labels import ANNOTATION_LAST_APPLIED
 from apimachinery.resources import ResourceType
 from apimachinery.timestamps import format_time
 from apiserver.schematypes import SchemaError, Type, root
@@ -46,7 +47,6 @@ Path = tuple[PE, ...]
 APPLY = "Apply"
 UPDATE = "Update"
 FIELDS_V1 = "FieldsV1"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 BEFORE_FIRST_APPLY = "before-first-apply"
 ANCIENT_CHANGES = "ancient-changes"
 MAX_UPDATE_MANAGERS = 10
@@ -703,7 +703,7 @@ def check_config(rt: ResourceType, config: Any, *, unknown: list[str]) -> None:
 
 def _allowed_by_last_applied(live: dict[str, Any], typ: Type) -> set[Path]:
     """lastAppliedManager: fields the client-side apply annotation set and nobody changed since."""
-    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_LAST_APPLIED)
     if not text:
         return set()
     try:
@@ -720,7 +720,7 @@ def last_applied_annotation(config: dict[str, Any]) -> str:
     obj = copy.deepcopy(config)
     meta = obj.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
-        meta["annotations"].pop(LAST_APPLIED, None)
+        meta["annotations"].pop(ANNOTATION_LAST_APPLIED, None)
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode() + "\n"
 
 
@@ -786,9 +786,10 @@ def apply(rt: ResourceType, live: dict[str, Any] | None, config: dict[str, Any],
     out = new if changed else copy.deepcopy(base)
     meta = out.setdefault("metadata", {})
     annotations = meta.get("annotations")
-    if manager == "kubectl" and raw_config is not None and isinstance(annotations, dict) and LAST_APPLIED in annotations:
+    if (manager == "kubectl" and raw_config is not None and isinstance(annotations, dict)
+            and ANNOTATION_LAST_APPLIED in annotations):
         # lastAppliedUpdater: keep client-side apply's annotation in step with what kubectl applied.
-        annotations[LAST_APPLIED] = last_applied_annotation(raw_config)
+        annotations[ANNOTATION_LAST_APPLIED] = last_applied_annotation(raw_config)
     meta["managedFields"] = encode_managed(_cap(managers))
     return Applied(_drop_nulls(out), changed)
 

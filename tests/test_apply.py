@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from apimachinery.errors import StatusError
+from apimachinery.labels import ANNOTATION_LAST_APPLIED
 from apimachinery.resources import BY_KEY
 from apiserver import apply as A
 from apiserver.schematypes import SchemaError, root
@@ -59,14 +60,14 @@ def test_create_records_update_like_kube_apiserver() -> None:
     """A Service created by kubectl: no "." under f:spec (the zero object has spec), "." for new maps/lists."""
     obj = service(ports=[{"port": 8080, "protocol": "TCP", "targetPort": 8080}], selector={"env": "m"},
                   type="ClusterIP", sessionAffinity="None")
-    obj["metadata"]["annotations"] = {A.LAST_APPLIED: "{}"}
+    obj["metadata"]["annotations"] = {ANNOTATION_LAST_APPLIED: "{}"}
     obj["status"] = {"loadBalancer": {}}
     mf = A.record_update(SVC, None, obj, manager="kubectl-client-side-apply", now=NOW)
     assert mf == [{
         "manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1", "time": NOW,
         "fieldsType": "FieldsV1",
         "fieldsV1": {
-            "f:metadata": {"f:annotations": {".": {}, f"f:{A.LAST_APPLIED}": {}}},
+            "f:metadata": {"f:annotations": {".": {}, f"f:{ANNOTATION_LAST_APPLIED}": {}}},
             "f:spec": {"f:ports": {".": {}, PORT_KEY: {".": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}}},
                        "f:selector": {}, "f:sessionAffinity": {}, "f:type": {}},
         },
@@ -207,13 +208,13 @@ def test_apply_before_first_apply_owns_existing_fields() -> None:
 def test_kubectl_upgrade_from_client_side_apply_allows_last_applied_conflicts() -> None:
     last = service(type="ClusterIP")
     live = service(type="ClusterIP")
-    live["metadata"]["annotations"] = {A.LAST_APPLIED: json.dumps(last)}
+    live["metadata"]["annotations"] = {ANNOTATION_LAST_APPLIED: json.dumps(last)}
     live["metadata"]["managedFields"] = A.record_update(SVC, None, live, manager="kubectl-client-side-apply",
                                                         now=NOW)
     res = A.apply(SVC, live, service(type="NodePort"), manager="kubectl", force=False, raw_config=service(
         type="NodePort"), now=LATER)
     assert res.obj["spec"]["type"] == "NodePort"
-    assert json.loads(res.obj["metadata"]["annotations"][A.LAST_APPLIED])["spec"] == {"type": "NodePort"}
+    assert json.loads(res.obj["metadata"]["annotations"][ANNOTATION_LAST_APPLIED])["spec"] == {"type": "NodePort"}
     with pytest.raises(StatusError):
         A.apply(SVC, live, service(type="NodePort"), manager="not-kubectl", force=False, now=LATER)
 

@@ -28,6 +28,7 @@ from typing import Any
 import click
 
 from apimachinery.errors import StatusError
+from apimachinery.labels import ANNOTATION_LAST_APPLIED
 from apimachinery.patch import PatchError, three_way_merge_patch
 from apimachinery.resources import ResourceType
 from kubeclient import errors
@@ -37,8 +38,6 @@ from kubeclient.kctl.manifests import Manifest, read_manifests
 from kubeclient.kctl.options import STR, connection_options, echo, echo_err, run
 from kubeclient.kctl.printing import Output
 from kubeclient.kctl.session import Session, kind_string
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 class SourcedError(Exception):
@@ -67,9 +66,9 @@ def modified_configuration(obj: dict[str, Any]) -> str:
     o = copy.deepcopy(obj)
     meta = o.setdefault("metadata", {})
     annotations = dict(meta.get("annotations") or {})
-    annotations.pop(LAST_APPLIED, None)
+    annotations.pop(ANNOTATION_LAST_APPLIED, None)
     meta["annotations"] = annotations
-    annotations[LAST_APPLIED] = go_json(o, indent=None) + "\n"
+    annotations[ANNOTATION_LAST_APPLIED] = go_json(o, indent=None) + "\n"
     meta["annotations"] = annotations
     return go_json(o, indent=None) + "\n"
 
@@ -172,7 +171,7 @@ async def apply_one(s: Session, m: Manifest, *, dry_run: str, out: Output,
     if dry_run == "client":
         return _line(rt, current, "configured" + suffix, out)  # kubectl computes no patch in client dry-run
     annotations = (current.get("metadata") or {}).get("annotations") or {}
-    original = json.loads(annotations[LAST_APPLIED]) if annotations.get(LAST_APPLIED) else None
+    original = json.loads(annotations[ANNOTATION_LAST_APPLIED]) if annotations.get(ANNOTATION_LAST_APPLIED) else None
     content_type = "application/strategic-merge-patch+json"
     try:
         patch = three_way_merge_patch(original, modified, current, schema=rt.key)
@@ -207,7 +206,7 @@ See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts"
 
 
 LAST_APPLIED_MANAGER = "kubectl-last-applied"
-LAST_APPLIED_PATH = ("f:metadata", "f:annotations", f"f:{LAST_APPLIED}")
+LAST_APPLIED_PATH = ("f:metadata", "f:annotations", f"f:{ANNOTATION_LAST_APPLIED}")
 MIGRATION_RETRIES = 5
 WARN_LAST_APPLIED = ("Warning: failed to migrate kubectl.kubernetes.io/last-applied-configuration for Server-Side "
                      "Apply. This is non-fatal and will be retried next time you apply. Error: {}\n")
@@ -290,10 +289,10 @@ async def _after_server_side_apply(s: Session, path: str, applied: dict[str, Any
     still works). Failures are warnings: the apply itself succeeded.
     """
     meta = applied.get("metadata") or {}
-    annotation = (meta.get("annotations") or {}).get(LAST_APPLIED)
+    annotation = (meta.get("annotations") or {}).get(ANNOTATION_LAST_APPLIED)
     if field_manager == "kubectl" and annotation is not None and not fields_owners(
             list(meta.get("managedFields") or []), "Apply", LAST_APPLIED_PATH):
-        just_meta: dict[str, Any] = {"name": meta.get("name"), "annotations": {LAST_APPLIED: annotation}}
+        just_meta: dict[str, Any] = {"name": meta.get("name"), "annotations": {ANNOTATION_LAST_APPLIED: annotation}}
         if rt.namespaced:
             just_meta["namespace"] = meta.get("namespace")
         just_annotation = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": just_meta}

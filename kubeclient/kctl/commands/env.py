@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
+from apimachinery.envvars import pod_service_env
 from kubeclient import errors
-from kubeclient.kctl.envvars import pod_service_env
 from kubeclient.kctl.failures import fail
 from kubeclient.kctl.options import connection_options, echo, run
 from kubeclient.kctl.session import Session

@@ -24,13 +24,13 @@ from typing import Any
 import click
 
 from apimachinery.errors import StatusError
+from apimachinery.labels import ANNOTATION_DEFAULT_CONTAINER
 from apimachinery.selectors import from_label_selector_object, selector_from_set
 from kubeclient import errors
 from kubeclient.kctl.failures import fail
 from kubeclient.kctl.options import STR, connection_options, echo_err, parse_duration, run
 from kubeclient.kctl.session import Session
 
-DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 USAGE = ("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is a required argument for "
          "the logs command\nSee 'kctl logs -h' for help and examples")  # kubectl's text, our name
 PHASE_ORDER = {"Running": 0, "Unknown": 1, "Pending": 2}
@@ -54,7 +54,7 @@ def choose_container(pod: dict[str, Any], wanted: str) -> tuple[str, str]:
             raise fail(f"container {wanted} is not valid for pod {meta.get('name')}")
         return wanted, ""
     note = ""
-    default = str((meta.get("annotations") or {}).get(DEFAULT_CONTAINER) or "")
+    default = str((meta.get("annotations") or {}).get(ANNOTATION_DEFAULT_CONTAINER) or "")
     if default:
         if default in names:
             return default, ""

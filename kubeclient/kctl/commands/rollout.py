@@ -23,6 +23,15 @@ from typing import Any
 import click
 
 from apimachinery.errors import StatusError
+from apimachinery.labels import (
+    ANNOTATION_CHANGE_CAUSE,
+    ANNOTATION_DESIRED_REPLICAS,
+    ANNOTATION_LAST_APPLIED,
+    ANNOTATION_MAX_REPLICAS,
+    ANNOTATION_RESTARTED_AT,
+    ANNOTATION_REVISION,
+    ANNOTATION_REVISION_HISTORY,
+)
 from apimachinery.patch import two_way_merge_patch
 from apimachinery.resources import ResourceType
 from kubeclient.kctl.describers import describe_pod_template
@@ -32,14 +41,11 @@ from kubeclient.kctl.session import Session, kind_string, plural_string
 from kubeclient.kctl.tabwriter import TabWriter
 from kubeclient.kctl.targets import parse_targets
 
-REVISION = "deployment.kubernetes.io/revision"
-CHANGE_CAUSE = "kubernetes.io/change-cause"
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH = "pod-template-hash"
 # Deployment annotations that undo keeps from the Deployment, never takes from the ReplicaSet (annotationsToSkip)
 SKIPPED_ANNOTATIONS = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration", REVISION, "deployment.kubernetes.io/revision-history",
-    "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas",
+    ANNOTATION_LAST_APPLIED, ANNOTATION_REVISION, ANNOTATION_REVISION_HISTORY,
+    ANNOTATION_DESIRED_REPLICAS, ANNOTATION_MAX_REPLICAS,
     "deprecated.daemonset.template.generation",
 })
 
@@ -53,7 +59,7 @@ def _int(value: Any) -> int:
 
 def revision_of(obj: dict[str, Any]) -> int | None:
     """deploymentutil.Revision: the annotation as an integer (None when absent or not a number)."""
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION)
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_REVISION)
     try:
         return int(raw) if raw is not None else None
     except ValueError:
@@ -106,7 +112,7 @@ def history_table(sets: list[dict[str, Any]]) -> str:
     for rs in sets:
         rev = revision_of(rs)
         if rev is not None:
-            causes[rev] = ((rs.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE) or ""
+            causes[rev] = ((rs.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_CHANGE_CAUSE) or ""
     if not causes:
         return "No rollout history found."
     w = TabWriter(minwidth=0, padding=2)
@@ -121,9 +127,9 @@ def revision_template(sets: list[dict[str, Any]], revision: int) -> str:
     for rs in sets:
         if revision_of(rs) == revision:
             template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
-            cause = ((rs.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE)
+            cause = ((rs.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_CHANGE_CAUSE)
             if cause:
-                template.setdefault("metadata", {}).setdefault("annotations", {})[CHANGE_CAUSE] = cause
+                template.setdefault("metadata", {}).setdefault("annotations", {})[ANNOTATION_CHANGE_CAUSE] = cause
             return describe_pod_template(template)
     raise fail("unable to find the specified revision")
 
@@ -346,7 +352,7 @@ def restart_cmd(args: tuple[str, ...]) -> None:
                            "resume first)")
             modified = copy.deepcopy(d)
             tmeta = modified.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
-            tmeta.setdefault("annotations", {})[RESTARTED_AT] = rfc3339_now()
+            tmeta.setdefault("annotations", {})[ANNOTATION_RESTARTED_AT] = rfc3339_now()
             patch = two_way_merge_patch(d, modified, schema=rt.key)
             await s.api.patch(rt, str(meta.get("name")), patch, namespace=meta.get("namespace"),
                               patch_type="strategic", field_manager="kubectl-rollout")
