@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from apimachinery.errors import StatusError
+from apimachinery.quantity import FORMAT_WRONG, SUFFIX_WRONG, QuantityError, canonical
 from apimachinery.resources import BY_KEY
 from apimachinery.schemas import MODELS, components, decode, definition_name, json_schema
 from apimachinery.schemas.pod import Container, ContainerPort
-from apimachinery.schemas.quantity import FORMAT_WRONG, SUFFIX_WRONG, QuantityError, canonical
-from apimachinery.schemas.timestamps import TimeError, normalize_micro_time, normalize_time
+from apimachinery.timestamps import TimeError, normalize_micro_time, normalize_time
 
 # --- realistic documents, already in canonical form and Go field order -------------
 

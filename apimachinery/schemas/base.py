@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidato
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from apimachinery.schemas import quantity, timestamps
+from apimachinery import quantity, timestamps
 
 GO_ERROR = "go_error"  # pydantic error type whose message is Go's error text, verbatim
 
