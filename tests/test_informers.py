@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ApiServerProcess, start_apiserver
+from conftest import ApiServerProcess, free_port, start_apiserver
 
 from apimachinery.resources import BY_KEY
 from controllers.runtime.controller import Controller
@@ -188,3 +191,31 @@ async def test_a_handler_added_after_sync_gets_the_cache_as_adds_then_events(cli
         assert factory.get(CONFIGMAPS, namespace="default", label_selector="a=b") is not inf
     finally:
         await factory.shutdown()
+
+
+def test_the_node_process_watches_pods_twice_and_nodes_once(server: ApiServerProcess, tmp_path: Path) -> None:
+    """Scheduler and lifecycle pass share the all-Pods and all-Nodes informers; the agent keeps its own
+    ``spec.nodeName=`` Pod watch (a node that does not lead must not cache every Pod of the cluster)."""
+    api = httpx.Client(base_url=server.url, timeout=10)
+    log = (tmp_path / "node.log").open("wb")
+    node = subprocess.Popen(
+        [sys.executable, "-m", "kubelite.cli", "node", "--server", server.url, "--name", "shared-1",
+         "--pod-cidr", "10.87.1.0/24", "--kubelet-port", str(free_port()), "--log-level", "WARNING"],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        r = api.post("/api/v1/namespaces/default/pods", json={
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 30
+        while api.get("/api/v1/namespaces/default/pods/p").json().get("status", {}).get("phase") != "Running":
+            assert time.monotonic() < deadline, "the Pod was not scheduled and started"
+            assert node.poll() is None, (tmp_path / "node.log").read_text()
+            time.sleep(0.1)
+        assert requests(server.url, "pods") == (2, 2)
+        assert requests(server.url, "nodes")[1] == 1
+    finally:
+        node.terminate()
+        node.wait(20)
+        api.close()
+        log.close()
