@@ -8,9 +8,9 @@ failure becomes a Status with the kubelet's message (kubectl prints
 ``Error from server (BadRequest): container "x" in pod "y" is waiting to
 start: ...``).
 
-Safety (DESIGN.md): the kubelet address must be a loopback address;
-kubelite never connects anywhere else, so a Node whose address is data
-(10.x) answers a clear error instead.
+Safety (docs/architecture.md, "Networking safety"): the kubelet address must
+be a loopback address; kubelite never connects anywhere else, so a Node whose
+address is data (10.x) answers a clear error instead.
 """
 
 from __future__ import annotations

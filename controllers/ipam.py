@@ -1,6 +1,6 @@
 """The ipam controller: gives every Service that needs one a ClusterIP, and takes it back.
 
-Why a controller (DESIGN.md): kubelite allocates outside the API server, so a
+Why a controller (docs/architecture.md, "Controllers"): kubelite allocates outside the API server, so a
 new Service's clusterIP is empty (kubectl shows it pending) until this
 process writes one. Uniqueness never rests on this process's memory: every
 address a Service holds is a networking.k8s.io/v1 IPAddress object named

@@ -1,4 +1,5 @@
-"""DESIGN.md's import rules: who may import whom among our packages, and no import circles at any depth."""
+"""The import rules (docs/architecture.md, "Packages and who may import whom"): who may import whom among
+our packages, and no import circles at any depth."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def _service_cells(svc: dict[str, Any], now: datetime) -> list[Any]:
     elif as_text(spec.get("clusterIP")):
         internal_ip = as_text(spec.get("clusterIP"))
     elif as_text(spec.get("type")) != "ExternalName":
-        # kubelite allocates ClusterIPs asynchronously (DESIGN.md); until then the
+        # kubelite's ipam controller allocates ClusterIPs after the create; until then the
         # address is pending. kube-apiserver never shows this state.
         internal_ip = "<pending>"
     else:

@@ -1,4 +1,4 @@
-"""SQL tables of the store (DESIGN.md "Storage").
+"""SQL tables of the store (docs/architecture.md, "Storage").
 
 Invariant: ``revision`` has exactly one row (id=1); every write transaction
 locks it first, so commit order equals revision order and a watcher that

@@ -1,6 +1,6 @@
 """The Endpoints/EndpointSlice controller: informers, indexes, and the write of the difference.
 
-Why this shape (DESIGN.md, "Controllers"): event handlers only map events to
+Why this shape (docs/architecture.md, "Controllers"): event handlers only map events to
 Service keys; ``reconcile(namespace/name)`` reads the caches, asks
 ``desired.plan`` what should exist, and writes only what differs.
 

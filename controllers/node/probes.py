@@ -13,7 +13,8 @@ result flips only after ``successThreshold`` consecutive successes or
 200..399 passes; the kubelet's ``kube-probe`` User-Agent), tcpSocket (a
 connect), exec (exit code 0, run in the container's environment and
 directory). Every address is checked: a probe may only connect to a
-loopback address (DESIGN.md, networking safety); anything else fails with
+loopback address (docs/architecture.md, "Networking safety": 10.x Pod IPs
+are data, never dialled); anything else fails with
 a message saying so. gRPC probes are not supported and fail.
 """
 

@@ -1,6 +1,6 @@
 """The controller base: informers feed a workqueue, workers run ``reconcile(key)``.
 
-Why (DESIGN.md, "Controllers"): event handlers only map events to keys; the
+Why (docs/architecture.md, "Controllers"): event handlers only map events to keys; the
 worker reads the current state from the informer caches and converges it, so
 the result depends on the state, never on which events were seen
 (level-triggered). On start every key of the primary informer is enqueued,
