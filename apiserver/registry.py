@@ -27,7 +27,7 @@ from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
 from apimachinery.resources import BY_KEY, RESOURCES, ResourceType
 from apimachinery.schemas import decode
 from apimachinery.selectors import FieldSelector, LabelSelector, field_matcher
-from apimachinery.timestamps import format_time
+from apimachinery.timestamps import format_time, parse_time
 from apimachinery.validation import GoValue
 from apiserver import apply as apply_mod
 from apiserver.admission import ADMISSION
@@ -666,7 +666,7 @@ class Registry:
 
     async def _namespace_cleanup_pass(self, name: str, current: Entry) -> bool:
         """One deleteAllContent pass; True when the namespace was finalized (nothing left)."""
-        deleted_at = _parse_time((current.obj.get("metadata") or {}).get("deletionTimestamp"))
+        deleted_at = parse_time((current.obj.get("metadata") or {}).get("deletionTimestamp"))
         remaining: dict[ResourceType, int] = {}
         finalizers: dict[str, int] = {}
         failures: list[str] = []
@@ -780,13 +780,6 @@ def _namespace_conditions(remaining: dict[ResourceType, int], finalizers: dict[s
         out.append({"type": ctype, "status": status, "lastTransitionTime": now, "reason": reason,
                     "message": message})
     return out
-
-
-def _parse_time(value: Any) -> datetime | None:
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def _pod_grace_estimate(entries: list[Entry], rt: ResourceType, deleted_at: datetime | None) -> int:

@@ -29,7 +29,7 @@ from apimachinery.kinds.base import Column, Printer
 from apimachinery.kinds.printing import D_AGE, NAME, as_text, dig
 from apimachinery.kinds.printing import human_duration as human_duration
 from apimachinery.resources import ResourceType
-from apimachinery.timestamps import parse_time
+from apimachinery.timestamps import format_time, parse_time
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
@@ -39,7 +39,7 @@ _DEFAULT_COLUMNS: tuple[Column, ...] = (NAME, ("Created At", "date", "", D_AGE, 
 
 def _default_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     t = parse_time(dig(obj, "metadata", "creationTimestamp"))
-    created = t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else "0001-01-01T00:00:00Z"
+    created = format_time(t) if t else "0001-01-01T00:00:00Z"
     return [as_text(dig(obj, "metadata", "name")), created]
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from apimachinery.kinds.base import Column
+from apimachinery.objects import as_list, as_str, int_or
 from apimachinery.selectors import from_label_selector_object
 from apimachinery.timestamps import parse_time as parse_time  # re-exported for the kinds' printers
 
@@ -87,16 +88,10 @@ def dig(obj: Any, *path: str) -> Any:
     return obj
 
 
-def as_text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def as_items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+# the printers' names for apimachinery.objects' readers (a field of the wrong type reads as absent)
+as_text = as_str
+as_items = as_list
+as_int = int_or
 
 
 def format_labels(labels: Any) -> str:

@@ -7,8 +7,8 @@ pkg/registry/core/service (strategy + storage) closely.
 kubelite difference: ClusterIPs and NodePorts are allocated later by
 controllers, so admission never allocates. A clusterIP the user leaves empty
 stays empty (kubectl shows it pending); one the user gives is validated here,
-and the allocation helpers at the bottom build kube-apiserver's messages for
-"out of range" / "already allocated" once the caller knows the facts.
+and apiserver.ledger refuses it with kube-apiserver's "out of range" /
+"already allocated" messages (their texts live in apimachinery.ledger).
 IP families are still defaulted here, as kube-apiserver does before allocating.
 """
 
