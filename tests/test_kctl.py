@@ -28,6 +28,7 @@ import yaml
 
 from apimachinery import envvars
 from apimachinery.errors import StatusError, invalid_object, not_found, required
+from apimachinery.kinds.printing import human_duration
 from kubeclient.kctl import describers, jsonpath
 from kubeclient.kctl.commands.apply import (
     json_merge_three_way,
@@ -100,7 +101,7 @@ def test_tabwriter_remembers_widths_across_flushes() -> None:
      (50 * 3600, "2d2h"), (9 * 86400, "9d"), (800 * 86400, "2y70d"), (3000 * 86400, "8y")],
 )
 def test_human_duration(seconds: int, text: str) -> None:
-    assert describers.human_duration(seconds) == text
+    assert human_duration(seconds) == text
 
 
 DOC: dict[str, Any] = {

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from apimachinery.kinds.printing import dig
+from apimachinery.kinds.printing import dig, since
 from apimachinery.labels import ANNOTATION_LAST_APPLIED
 from apimachinery.pods import pod_qos
 from apimachinery.timestamps import parse_time
@@ -27,42 +27,6 @@ from kubeclient.kctl.quantity import ZERO, Quantity, parse_quantity
 from kubeclient.kctl.tabwriter import tabbed
 
 MAX_ANNOTATION_LEN = 140
-
-
-def human_duration(seconds: float) -> str:
-    """k8s.io/apimachinery/pkg/util/duration.HumanDuration (``5m3s``, ``3h``, ``2d4h``)."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        dy = (hours // 24) % 365
-        return f"{hours // 24 // 365}y" if dy == 0 else f"{hours // 24 // 365}y{dy}d"
-    return f"{hours // 24 // 365}y"
-
-
-def since(value: Any, now: datetime) -> str:
-    t = parse_time(value)
-    if t is None:
-        return "<unknown>"
-    return human_duration((now - t).total_seconds())
 
 
 def rfc1123z(value: Any) -> str:
