@@ -25,6 +25,7 @@ import click
 
 from apimachinery.errors import StatusError
 from apimachinery.labels import ANNOTATION_DEFAULT_CONTAINER
+from apimachinery.pods import is_pod_ready, ready_condition
 from apimachinery.selectors import from_label_selector_object, selector_from_set
 from kubeclient import errors
 from kubeclient.kctl.failures import fail
@@ -69,10 +70,9 @@ def choose_container(pod: dict[str, Any], wanted: str) -> tuple[str, str]:
 
 
 def _ready_since(pod: dict[str, Any]) -> str | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready" and c.get("status") == "True":
-            return str(c.get("lastTransitionTime") or "")
-    return None
+    """The Ready condition's lastTransitionTime while the pod is ready (podutil.IsPodReady), else None."""
+    cond = ready_condition(pod)
+    return str(cond.get("lastTransitionTime") or "") if is_pod_ready(pod) and cond else None
 
 
 def _restarts(pod: dict[str, Any]) -> int:
