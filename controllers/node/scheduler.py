@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from apimachinery import quantity
 from apimachinery.objects import as_list, as_map
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_time
@@ -54,12 +55,11 @@ def tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
 
 
 def node_capacity(node: Mapping[str, Any]) -> int:
+    """``allocatable.pods`` (else ``capacity.pods``, else 110), read as a Quantity: 5000 is stored as "5k"."""
     status = as_map(node.get("status"))
     pods = as_map(status.get("allocatable")).get("pods") or as_map(status.get("capacity")).get("pods") or "110"
-    try:
-        return int(str(pods))
-    except ValueError:
-        return 110
+    value = quantity.value_of(pods)
+    return 110 if value is None else int(value)
 
 
 def feasible(pod: Mapping[str, Any], node: Mapping[str, Any], load: int) -> bool:
