@@ -28,6 +28,7 @@ from controllers.endpoints.pods import (
     pod_sort_key,
     port_tuple,
     protocol_of,
+    set_annotation,
     should_pod_be_in_endpoints,
     should_set_hostname,
     spec_of,
@@ -204,20 +205,8 @@ def desired_endpoints_object(
         meta = meta_of(service)
         new = {"apiVersion": "v1", "kind": "Endpoints",
                "metadata": {"name": meta.get("name", ""), "namespace": meta.get("namespace", "")}}
-    new_meta = new.setdefault("metadata", {})
-    new_meta["labels"] = labels
-    annotations = annotations_of(new)
-    if trigger_time:
-        annotations[ANNOTATION_TRIGGER_TIME] = trigger_time
-    else:
-        annotations.pop(ANNOTATION_TRIGGER_TIME, None)
-    if truncated:
-        annotations[ANNOTATION_OVER_CAPACITY] = TRUNCATED
-    else:
-        annotations.pop(ANNOTATION_OVER_CAPACITY, None)
-    if annotations:
-        new_meta["annotations"] = annotations
-    else:
-        new_meta.pop("annotations", None)
+    new.setdefault("metadata", {})["labels"] = labels
+    set_annotation(new, ANNOTATION_TRIGGER_TIME, trigger_time)
+    set_annotation(new, ANNOTATION_OVER_CAPACITY, TRUNCATED if truncated else None)
     new["subsets"] = subsets
     return new

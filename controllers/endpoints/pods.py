@@ -11,7 +11,7 @@ from apimachinery.labels import (
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
 )
-from apimachinery.objects import as_list, as_map, as_str, meta_of
+from apimachinery.objects import annotations_of, as_list, as_map, as_str, meta_of
 from apimachinery.selectors import selector_from_set
 
 Obj = dict[str, Any]
@@ -28,6 +28,21 @@ NO_PORT = ("", -1, "", "")  # RepackSubsets' sentinel for addresses of a headles
 # ---------------------------------------------------------------------------
 # small accessors (objects are plain JSON dicts; any field may be missing)
 # ---------------------------------------------------------------------------
+
+
+def set_annotation(obj: dict[str, Any], key: str, value: str | None) -> None:
+    """Set ``key`` to ``value`` in ``obj``'s annotations, or remove it for a falsy value; an
+    object left with no annotations carries no ``metadata.annotations`` at all (as the API stores it)."""
+    meta = obj.setdefault("metadata", {})
+    annotations = annotations_of(obj)
+    if value:
+        annotations[key] = value
+    else:
+        annotations.pop(key, None)
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
 
 
 def spec_of(obj: Mapping[str, Any]) -> dict[str, Any]:

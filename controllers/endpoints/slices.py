@@ -16,7 +16,7 @@ from apimachinery.labels import (
     LABEL_SERVICE_NAME,
     LABEL_ZONE,
 )
-from apimachinery.objects import annotations_of, as_list, as_map, as_str, labels_of, meta_of, name_of
+from apimachinery.objects import as_list, as_map, as_str, labels_of, meta_of, name_of
 from apimachinery.pods import is_pod_ready, pod_ips
 from controllers.endpoints.compare import ref_view, slice_view
 from controllers.endpoints.pods import (
@@ -31,6 +31,7 @@ from controllers.endpoints.pods import (
     pod_sort_key,
     port_tuple,
     protocol_of,
+    set_annotation,
     should_pod_be_in_endpoints,
     should_set_hostname,
     spec_of,
@@ -251,19 +252,6 @@ def _reconcile_port_group(
     return plan
 
 
-def _set_trigger_time(slice_: Obj, trigger_time: str | None) -> None:
-    meta = slice_.setdefault("metadata", {})
-    annotations = annotations_of(slice_)
-    if trigger_time:
-        annotations[ANNOTATION_TRIGGER_TIME] = trigger_time
-    else:
-        annotations.pop(ANNOTATION_TRIGGER_TIME, None)
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
-
-
 def _ours(slice_: Mapping[str, Any], service: Mapping[str, Any], controller_name: str) -> bool:
     labels = labels_of(slice_)
     return (meta_of(slice_).get("namespace") == meta_of(service).get("namespace")
@@ -351,7 +339,7 @@ def desired_slices(
         if meta_of(service).get("deletionTimestamp") is not None:
             to_create = []  # no new slices for a Service on its way out
         for s in [*to_update.values(), *to_create]:
-            _set_trigger_time(s, trigger_time)
+            set_annotation(s, ANNOTATION_TRIGGER_TIME, trigger_time)
 
         written = {*to_update, *(name_of(s) for s in to_delete)}
         kept = [s for s in of_type if name_of(s) not in written]
