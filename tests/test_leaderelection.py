@@ -187,3 +187,23 @@ async def test_racing_updates_lose_on_conflict(client: Client, fake: FakeApiServ
     assert sorted(results) == [False, True]
     winner = "one" if results[0] else "two"
     assert lease(fake)["spec"]["holderIdentity"] == winner
+
+
+async def test_release_after_an_unobserved_renewal_still_hands_over(client: Client, fake: FakeApiServer) -> None:
+    """A cancel can land after a renewal reached the server but before its answer was seen."""
+    e = LeaderElector(client, fast("me"))
+    assert await e.try_acquire_or_renew() is True
+    behind = dict(lease(fake))
+    fake.put_object(LEASES, {**behind, "spec": {**behind["spec"], "renewTime": "2030-01-01T00:00:00.000000Z"}})
+    await e.release()
+    spec = lease(fake)["spec"]
+    assert spec["holderIdentity"] == "" and spec["leaseDurationSeconds"] == 1
+
+
+async def test_release_never_clears_a_lease_someone_else_took(client: Client, fake: FakeApiServer) -> None:
+    e = LeaderElector(client, fast("me"))
+    assert await e.try_acquire_or_renew() is True
+    taken = dict(lease(fake))
+    fake.put_object(LEASES, {**taken, "spec": {**taken["spec"], "holderIdentity": "other"}})
+    await e.release()
+    assert lease(fake)["spec"]["holderIdentity"] == "other"

@@ -199,19 +199,31 @@ class LeaderElector:
             await asyncio.sleep(min(cfg.retry_period, remaining))
 
     async def release(self) -> None:
-        """Give the lease up if we hold it, so a standby need not wait out the duration."""
+        """Give the lease up if we hold it, so a standby need not wait out the duration.
+
+        Race: a cancellation can land after a renewal's PUT reached the server but
+        before its answer was observed, so the cached lease may be one version
+        behind our own write. On Conflict, read the lease again and retry while it
+        still names us; never clear a lease that someone else now holds.
+        """
         lease = self._lease
-        if lease is None or str((lease.get("spec") or {}).get("holderIdentity") or "") != self.identity:
-            return
-        spec = dict(lease.get("spec") or {})
-        now = format_micro_time()
-        spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now})
-        new = dict(lease)
-        new["spec"] = spec
         try:
-            async with asyncio.timeout(self.config.retry_period):
-                await self.client.update(LEASES, new)
-            log.info("released lease %s/%s", self.config.namespace, self.config.lease_name)
+            async with asyncio.timeout(self.config.retry_period * 2):
+                for _ in range(3):
+                    if lease is None or str((lease.get("spec") or {}).get("holderIdentity") or "") != self.identity:
+                        return
+                    spec = dict(lease.get("spec") or {})
+                    now = format_micro_time()
+                    spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now,
+                                 "renewTime": now})
+                    try:
+                        await self.client.update(LEASES, {**lease, "spec": spec})
+                    except errors.Conflict:
+                        lease = await self.client.get(LEASES, self.config.lease_name,
+                                                      namespace=self.config.namespace)
+                        continue
+                    log.info("released lease %s/%s", self.config.namespace, self.config.lease_name)
+                    return
         except (TimeoutError, errors.ClientError) as e:
             log.warning("failed to release lease %s/%s: %s", self.config.namespace, self.config.lease_name, e)
 
