@@ -406,6 +406,47 @@ CONFIG_MAP = {
     "data": {"app.properties": "color=blue\n"},
     "binaryData": {"logo.png": "iVBORw0KGgo="},
 }
+STATEFUL_SET = {
+    "kind": "StatefulSet",
+    "apiVersion": "apps/v1",
+    "metadata": {"name": "web", "namespace": "default", "generation": 2},
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "nginx"}},
+        "template": {"metadata": {"labels": {"app": "nginx"}},
+                     "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "www"},
+                                  "spec": {"accessModes": ["ReadWriteOnce"],
+                                           "resources": {"requests": {"storage": "1Gi"}}}}],
+        "serviceName": "nginx",
+        "podManagementPolicy": "OrderedReady",
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1, "maxUnavailable": 1}},
+        "revisionHistoryLimit": 10,
+        "minReadySeconds": 5,
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Delete"},
+        "ordinals": {"start": 0},
+    },
+    "status": {
+        "observedGeneration": 2,
+        "replicas": 3,
+        "readyReplicas": 2,
+        "currentReplicas": 1,
+        "updatedReplicas": 2,
+        "currentRevision": "web-6d4cf56db6",
+        "updateRevision": "web-7c5ddbdf54",
+        "collisionCount": 0,
+        "conditions": [{"type": "Progressing", "status": "True", "lastTransitionTime": "2024-05-01T10:00:00Z",
+                        "reason": "Rolling", "message": "rolling"}],
+        "availableReplicas": 2,
+    },
+}
+CONTROLLER_REVISION = {
+    "kind": "ControllerRevision",
+    "apiVersion": "apps/v1",
+    "metadata": {"name": "web-6d4cf56db6", "namespace": "default"},
+    "data": {"spec": {"template": {"$patch": "replace", "metadata": {"labels": {"app": "nginx"}}}}},
+    "revision": 1,
+}
 
 
 DOCUMENTS = [
@@ -423,6 +464,8 @@ DOCUMENTS = [
     ("servicecidrs.networking.k8s.io", SERVICE_CIDR),
     ("portallocations.kubelite.io", PORT_ALLOCATION),
     ("configmaps", CONFIG_MAP),
+    ("statefulsets.apps", STATEFUL_SET),
+    ("controllerrevisions.apps", CONTROLLER_REVISION),
 ]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from apimachinery.kinds import (
     configmap,
+    controllerrevision,
     deployment,
     endpoints,
     endpointslice,
@@ -30,6 +31,7 @@ from apimachinery.kinds import (
     replicaset,
     service,
     servicecidr,
+    statefulset,
 )
 from apimachinery.kinds.base import Kind
 
@@ -43,6 +45,8 @@ KINDS: tuple[Kind, ...] = (
     configmap.KIND,
     deployment.KIND,
     replicaset.KIND,
+    statefulset.KIND,
+    controllerrevision.KIND,
     endpointslice.KIND,
     lease.KIND,
     ipaddress.KIND,

@@ -18,6 +18,7 @@ from apimachinery.resources import RESOURCES
 from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.configmap import ConfigMapAdmission
+from apiserver.admission.controllerrevision import ControllerRevisionAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
@@ -28,6 +29,7 @@ from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.service import ServiceAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
+from apiserver.admission.statefulset import StatefulSetAdmission
 
 
 def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[str, Admission]:
@@ -46,6 +48,8 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        StatefulSetAdmission(),
+        ControllerRevisionAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
     # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:

@@ -152,6 +152,10 @@ def _go_string_map(value: Any) -> str:
                                             for k in sorted(value)) + "}"
 
 
+#: The same rendering for the other apps kinds' template-labels messages.
+go_string_map = _go_string_map
+
+
 def go_label_selector(selector: Any) -> GoValue:
     """%#v of a metav1.LabelSelector (what ``field is immutable`` prints for spec.selector)."""
     sel = as_map(selector)
@@ -433,6 +437,7 @@ __all__ = [
     "ReplicaSetAdmission",
     "default_pod_spec",
     "go_label_selector",
+    "go_string_map",
     "int_or_percent",
     "validate_deployment_spec",
     "validate_label_selector",
