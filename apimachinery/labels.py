@@ -18,6 +18,12 @@ LABEL_ZONE = "topology.kubernetes.io/zone"
 LABEL_IP_FAMILY = "ipaddress.kubernetes.io/ip-family"
 LABEL_IPADDRESS_MANAGED_BY = "ipaddress.kubernetes.io/managed-by"
 
+# apps/v1 types.go: StatefulSet Pods' identity and every workload Pod's revision; ControllerRevision's hash
+LABEL_CONTROLLER_REVISION_HASH = "controller-revision-hash"
+LABEL_STATEFULSET_POD_NAME = "statefulset.kubernetes.io/pod-name"
+LABEL_POD_INDEX = "apps.kubernetes.io/pod-index"
+LABEL_REVISION_HASH = "controller.kubernetes.io/hash"
+
 # core/v1 annotation_key_constants.go
 ANNOTATION_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 ANNOTATION_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
