@@ -6,10 +6,20 @@ restores is what was recorded); the kind is in apimachinery.kinds.controllerrevi
 
 from __future__ import annotations
 
-from apimachinery.errors import FieldError, required
+import json
+from typing import Any
+
+from apimachinery.errors import FieldError, invalid, required
 from apimachinery.resources import BY_KEY
-from apimachinery.validation import validate_immutable, validate_nonnegative
-from apiserver.admission.base import Admission, Obj
+from apimachinery.validation import FIELD_IMMUTABLE, GoValue, validate_nonnegative
+from apiserver.admission.base import Admission, Obj, semantic_equal
+
+
+def go_raw_extension(data: Any) -> GoValue:
+    """%#v of a runtime.RawExtension holding ``data`` (its bytes: the compact JSON)."""
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return GoValue("runtime.RawExtension{Raw:[]byte{" + ", ".join(f"0x{b:x}" for b in raw)
+                   + "}, Object:runtime.Object(nil)}")
 
 
 class ControllerRevisionAdmission(Admission):
@@ -23,4 +33,7 @@ class ControllerRevisionAdmission(Admission):
         return errs + validate_nonnegative(obj.get("revision"), "revision")
 
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
-        return self.validate_create(obj) + validate_immutable(obj.get("data"), old.get("data"), "data")
+        errs = self.validate_create(obj)
+        if not semantic_equal(obj.get("data"), old.get("data")):
+            errs.append(invalid("data", go_raw_extension(obj.get("data")), FIELD_IMMUTABLE))
+        return errs
