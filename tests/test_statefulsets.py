@@ -442,3 +442,35 @@ def test_history_names_numbers_and_truncation() -> None:
     assert history.next_revision(revs) == 5 and history.next_revision([]) == 1
     gone = history.history_to_delete(revs, live={"r4", "r1"}, limit=1)
     assert [r["metadata"]["name"] for r in gone] == ["r2"]
+
+
+# --- the official Python client ----------------------------------------------------------------------
+
+
+def test_python_client_creates_lists_watches_and_deletes(apiserver: ApiServerProcess, ns: str) -> None:
+    kubernetes = pytest.importorskip("kubernetes")
+    k8s, k8s_watch = kubernetes.client, kubernetes.watch
+    cfg = k8s.Configuration()
+    cfg.host = apiserver.url
+    with k8s.ApiClient(cfg) as api_client:
+        apps = k8s.AppsV1Api(api_client)
+        start_rv = apps.list_namespaced_stateful_set(ns).metadata.resource_version
+        body = k8s.V1StatefulSet(
+            metadata=k8s.V1ObjectMeta(name="web"),
+            spec=k8s.V1StatefulSetSpec(
+                service_name="nginx", replicas=2, selector=k8s.V1LabelSelector(match_labels={"app": "web"}),
+                template=k8s.V1PodTemplateSpec(
+                    metadata=k8s.V1ObjectMeta(labels={"app": "web"}),
+                    spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="c", image="nginx")]))))
+        created = apps.create_namespaced_stateful_set(ns, body)
+        assert created.spec.pod_management_policy == "OrderedReady"
+        assert created.spec.update_strategy.rolling_update.partition == 0
+        assert [s.metadata.name for s in apps.list_namespaced_stateful_set(ns).items] == ["web"]
+        scaled = apps.patch_namespaced_stateful_set_scale("web", ns, {"spec": {"replicas": 4}})
+        assert scaled.spec.replicas == 4
+        apps.delete_namespaced_stateful_set("web", ns)
+        seen = [(ev["type"], ev["object"].metadata.name) for ev in k8s_watch.Watch().stream(
+            apps.list_namespaced_stateful_set, ns, resource_version=start_rv, timeout_seconds=1)]
+        assert seen[0] == ("ADDED", "web") and seen[-1] == ("DELETED", "web"), seen
+        revisions = apps.list_namespaced_controller_revision(ns)
+        assert revisions.items == []

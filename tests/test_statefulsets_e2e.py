@@ -328,3 +328,13 @@ async def test_on_delete_replaces_only_deleted_pods(cluster: tuple[Cluster, int]
     new = await eventually(replaced, 60, "cache-1 recreated", c)
     assert new["spec"]["containers"][0]["image"] == "kubelite/echo:v2"
     assert (await client.get(PODS, "cache-0", namespace=ns))["spec"]["containers"][0]["image"] == "kubelite/echo:v1"
+
+    # deleting the set: the garbage collector removes its Pods and revisions
+    await client.delete(STS, "cache", namespace=ns)
+
+    async def all_gone() -> bool:
+        pods = (await client.list(PODS, namespace=ns))["items"]
+        revs = (await client.list(REVISIONS, namespace=ns))["items"]
+        return not pods and not revs
+
+    await eventually(all_gone, 60, "Pods and ControllerRevisions collected", c)
