@@ -1,10 +1,11 @@
-"""ControllerRevisions as a workload's history (pkg/controller/history), as pure functions.
+"""ControllerRevisions as a workload's history (pkg/controller/history).
 
 Why: StatefulSets (and DaemonSets) record each template they have run as an
 immutable apps/v1 ControllerRevision named ``<owner>-<hash>``, numbered by
 ``revision``; the controller rolls Pods from one to the next, and ``kubectl
-rollout history|undo`` read them. Keeping naming, equality and numbering
-pure lets table tests pin them; the controllers do the writes.
+rollout history|undo`` read them. Naming, equality and numbering are pure
+(table tests pin them); ``sync_revisions`` is the one write path both
+controllers share.
 
 Invariants: a revision's name is a function of its data and the owner's
 collisionCount (a name taken by different data bumps collisionCount, never
@@ -19,10 +20,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from apimachinery import labels
-from apimachinery.objects import as_map, int_or, meta_of
+from apimachinery.objects import as_map, as_str, int_or, meta_of
+from apimachinery.resources import BY_KEY, ResourceType
+from controllers.ownership import controller_ref
 from controllers.rollout import fnv32a, safe_encode
+from kubeclient import errors
+from kubeclient.client import Client
 
 Obj = dict[str, Any]
+REVISIONS = BY_KEY["controllerrevisions.apps"]
+MAX_COLLISIONS = 10
+
+
+class TooManyCollisions(Exception):
+    """Every name tried for a new revision was taken by different data."""
 
 
 def hash_revision(data: Any, collision_count: int | None = None) -> str:
@@ -84,5 +95,67 @@ def history_to_delete(revisions: Sequence[Obj], *, live: set[str], limit: int) -
     return dead[:excess] if excess > 0 else []
 
 
-__all__ = ["find_equal", "hash_revision", "history_to_delete", "new_revision", "next_revision", "revision_number",
-           "sort_revisions"]
+def revision_data(owner: Mapping[str, Any]) -> Obj:
+    """getPatch: the patch that restores the owner's template (what a revision records, and what undo applies)."""
+    template = dict(as_map(as_map(owner.get("spec")).get("template")))
+    template["$patch"] = "replace"
+    return {"spec": {"template": dict(sorted(template.items()))}}
+
+
+def template_of(rev: Mapping[str, Any]) -> Obj:
+    """ApplyRevision's result for the template: the recorded template without the patch directive."""
+    template = as_map(as_map(as_map(rev.get("data")).get("spec")).get("template"))
+    return {k: v for k, v in template.items() if k != "$patch"}
+
+
+def _owned_by(rev: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    ref = controller_ref(rev)
+    return ref is not None and ref.get("uid") == meta_of(owner).get("uid")
+
+
+async def sync_revisions(client: Client, owner: Obj, owner_rt: ResourceType,
+                         revisions: list[Obj]) -> tuple[Obj, Obj, int]:
+    """The owner's (current, update, collisionCount) revisions, writing the update revision when needed.
+
+    ``revisions`` are the owner's, sorted (sort_revisions). The update revision
+    is the one recording the owner's template: reused if it is the newest,
+    renumbered to the next number if older (a rollback), else created; a name
+    taken by other data bumps collisionCount. The current revision is the one
+    status.currentRevision names, else the update revision.
+    """
+    status = as_map(owner.get("status"))
+    collisions = int_or(status.get("collisionCount"))
+    data = revision_data(owner)
+    equal = find_equal(revisions, data)
+    if equal and equal[-1] is revisions[-1]:
+        update = equal[-1]
+    elif equal:
+        update = await client.update(REVISIONS, {**equal[-1], "revision": next_revision(revisions)})
+    else:
+        update, collisions = await _create(client, owner, owner_rt, data, next_revision(revisions), collisions)
+    current_name = as_str(status.get("currentRevision"))
+    current = next((r for r in revisions if meta_of(r).get("name") == current_name), update)
+    return current, update, collisions
+
+
+async def _create(client: Client, owner: Obj, owner_rt: ResourceType, data: Obj, number: int,
+                  collisions: int) -> tuple[Obj, int]:
+    """CreateControllerRevision: on a name taken by different data, bump collisionCount and try again."""
+    template_labels = {str(k): str(v) for k, v in as_map(as_map(as_map(
+        as_map(owner.get("spec")).get("template")).get("metadata")).get("labels")).items()}
+    ns = str(meta_of(owner).get("namespace"))
+    for _ in range(MAX_COLLISIONS):
+        rev = new_revision(owner, api_version=owner_rt.api_version, kind=owner_rt.kind,
+                           template_labels=template_labels, data=data, revision=number, collision_count=collisions)
+        try:
+            return await client.create(REVISIONS, rev, namespace=ns), collisions
+        except errors.AlreadyExists:
+            existing = await client.get(REVISIONS, str(rev["metadata"]["name"]), namespace=ns)
+            if existing.get("data") == data and _owned_by(existing, owner):
+                return existing, collisions
+            collisions += 1
+    raise TooManyCollisions(f"no free ControllerRevision name for {meta_of(owner).get('name')}")
+
+
+__all__ = ["find_equal", "hash_revision", "history_to_delete", "new_revision", "next_revision", "revision_data",
+           "revision_number", "sort_revisions", "sync_revisions", "template_of"]

@@ -64,7 +64,6 @@ PARALLEL = "Parallel"
 ROLLING_UPDATE = "RollingUpdate"
 ON_DELETE = "OnDelete"
 CLAIMS_NOT_PROVISIONED = "ClaimsNotProvisioned"
-MAX_COLLISIONS = 10
 _ORDINAL_RE = re.compile(r"^(.*)-([0-9]+)$")
 
 
@@ -107,19 +106,6 @@ def is_member(sts: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
 def claim_name(template: Mapping[str, Any], sts: Mapping[str, Any], ordinal: int) -> str:
     """getPersistentVolumeClaimName: ``<template>-<set>-<ordinal>``."""
     return f"{meta_of(template).get('name')}-{meta_of(sts).get('name')}-{ordinal}"
-
-
-def revision_data(sts: Mapping[str, Any]) -> Obj:
-    """getPatch: the patch that restores this set's template (what a revision records, and what undo applies)."""
-    template = copy.deepcopy(as_map(as_map(sts.get("spec")).get("template")))
-    template["$patch"] = "replace"
-    return {"spec": {"template": dict(sorted(template.items()))}}
-
-
-def template_of_revision(rev: Mapping[str, Any]) -> Obj:
-    """ApplyRevision's result for the template: the recorded template without the patch directive."""
-    template = as_map(as_map(as_map(rev.get("data")).get("spec")).get("template"))
-    return {k: copy.deepcopy(v) for k, v in template.items() if k != "$patch"}
 
 
 def revision_of_pod(pod: Mapping[str, Any]) -> str:
@@ -257,8 +243,8 @@ def plan(sts: Mapping[str, Any], pods: Sequence[Obj], *, current: Mapping[str, A
     def versioned(ordinal: int) -> Obj:
         """newVersionedStatefulSetPod: below the partition a Pod keeps the current revision."""
         if rolling and ordinal < start + partition:
-            return new_pod(sts, template_of_revision(current), current_name, ordinal)
-        return new_pod(sts, template_of_revision(update), update_name, ordinal)
+            return new_pod(sts, history.template_of(current), current_name, ordinal)
+        return new_pod(sts, history.template_of(update), update_name, ordinal)
 
     for ordinal in range(start, start + count):
         pod = by_ordinal.get(ordinal)
@@ -440,7 +426,10 @@ class StatefulSetController(Controller):
         pods = await pod_manager.claim(self.pods.cache.list(ns))
         rev_manager = RefManager(self.client, owner=sts, owner_rt=STATEFULSETS, child_rt=REVISIONS, matches=selected)
         revisions = history.sort_revisions(await rev_manager.claim(self.revisions.cache.list(ns)))
-        current, update, collisions = await self._revisions(sts, revisions)
+        try:
+            current, update, collisions = await history.sync_revisions(self.client, sts, STATEFULSETS, revisions)
+        except history.TooManyCollisions as e:
+            raise RequeueAfter(1.0, str(e)) from e
         now = self.clock()
         error: Exception | None = None
         if not is_deleting(sts):
@@ -458,42 +447,6 @@ class StatefulSetController(Controller):
         wait = next_availability_check(sts, pods, now)
         if wait is not None:
             raise RequeueAfter(wait + 0.05)
-
-    async def _revisions(self, sts: Obj, revisions: list[Obj]) -> tuple[Obj, Obj, int]:
-        """getStatefulSetRevisions: (current, update, collisionCount), creating or renumbering the update revision."""
-        status = as_map(sts.get("status"))
-        collisions = int_or(status.get("collisionCount"))
-        data = revision_data(sts)
-        equal = history.find_equal(revisions, data)
-        if equal and revisions and equal[-1] is revisions[-1]:
-            update = equal[-1]
-        elif equal:
-            renumbered = {**equal[-1], "revision": history.next_revision(revisions)}
-            update = await self.client.update(REVISIONS, renumbered)
-        else:
-            update, collisions = await self._create_revision(sts, revisions, data, collisions)
-        current_name = as_str(status.get("currentRevision"))
-        current = next((r for r in revisions if meta_of(r).get("name") == current_name), update)
-        return current, update, collisions
-
-    async def _create_revision(self, sts: Obj, revisions: list[Obj], data: Obj, collisions: int) -> tuple[Obj, int]:
-        """CreateControllerRevision: on a name taken by different data, bump collisionCount and retry."""
-        template_labels = {str(k): str(v) for k, v in as_map(as_map(as_map(
-            as_map(sts.get("spec")).get("template")).get("metadata")).get("labels")).items()}
-        number = history.next_revision(revisions)
-        ns = str(meta_of(sts).get("namespace"))
-        for _ in range(MAX_COLLISIONS):
-            rev = history.new_revision(sts, api_version=STATEFULSETS.api_version, kind=STATEFULSETS.kind,
-                                       template_labels=template_labels, data=data, revision=number,
-                                       collision_count=collisions)
-            try:
-                return await self.client.create(REVISIONS, rev, namespace=ns), collisions
-            except errors.AlreadyExists:
-                existing = await self.client.get(REVISIONS, str(rev["metadata"]["name"]), namespace=ns)
-                if existing.get("data") == data and uid_of(existing) and _owner_key(existing) == object_key(sts):
-                    return existing, collisions
-                collisions += 1
-        raise RequeueAfter(1.0, "too many ControllerRevision name collisions")
 
     async def _execute(self, sts: Obj, step: Step) -> None:
         meta = meta_of(sts)
@@ -587,6 +540,5 @@ __all__ = [
     "new_pod",
     "parent_and_ordinal",
     "plan",
-    "revision_data",
     "stateful_set_status",
 ]

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from controllers import history
-from controllers.statefulset import Step, new_pod, plan, revision_data, stateful_set_status
+from controllers.history import revision_data
+from controllers.statefulset import Step, new_pod, plan, stateful_set_status
 from tests import needs
 from tests.conftest import ApiServerProcess
 
