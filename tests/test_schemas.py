@@ -447,6 +447,33 @@ CONTROLLER_REVISION = {
     "data": {"spec": {"template": {"$patch": "replace", "metadata": {"labels": {"app": "nginx"}}}}},
     "revision": 1,
 }
+DAEMON_SET = {
+    "kind": "DaemonSet",
+    "apiVersion": "apps/v1",
+    "metadata": {"name": "agent", "namespace": "kube-system",
+                 "annotations": {"deprecated.daemonset.template.generation": "2"}},
+    "spec": {
+        "selector": {"matchLabels": {"app": "agent"}},
+        "template": {"metadata": {"labels": {"app": "agent"}},
+                     "spec": {"containers": [{"name": "a", "image": "agent:1"}], "nodeSelector": {"disk": "ssd"}}},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+        "minReadySeconds": 5,
+        "revisionHistoryLimit": 10,
+    },
+    "status": {
+        "currentNumberScheduled": 3,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 3,
+        "numberReady": 2,
+        "observedGeneration": 2,
+        "updatedNumberScheduled": 1,
+        "numberAvailable": 2,
+        "numberUnavailable": 1,
+        "collisionCount": 0,
+        "conditions": [{"type": "Rolling", "status": "True", "lastTransitionTime": "2024-05-01T10:00:00Z",
+                        "reason": "R", "message": "m"}],
+    },
+}
 
 
 DOCUMENTS = [
@@ -466,6 +493,7 @@ DOCUMENTS = [
     ("configmaps", CONFIG_MAP),
     ("statefulsets.apps", STATEFUL_SET),
     ("controllerrevisions.apps", CONTROLLER_REVISION),
+    ("daemonsets.apps", DAEMON_SET),
 ]
 
 

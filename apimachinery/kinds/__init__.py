@@ -18,6 +18,7 @@ from __future__ import annotations
 from apimachinery.kinds import (
     configmap,
     controllerrevision,
+    daemonset,
     deployment,
     endpoints,
     endpointslice,
@@ -47,6 +48,7 @@ KINDS: tuple[Kind, ...] = (
     replicaset.KIND,
     statefulset.KIND,
     controllerrevision.KIND,
+    daemonset.KIND,
     endpointslice.KIND,
     lease.KIND,
     ipaddress.KIND,

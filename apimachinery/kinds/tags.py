@@ -105,6 +105,7 @@ FIELD_TAGS: Mapping[tuple[str, str], Tags] = MappingProxyType({
     (APPS + "DeploymentStatus", "conditions"): _both("type"),
     (APPS + "ReplicaSetStatus", "conditions"): _both("type"),
     (APPS + "StatefulSetStatus", "conditions"): _both("type"),
+    (APPS + "DaemonSetStatus", "conditions"): _both("type"),
 })
 
 

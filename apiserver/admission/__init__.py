@@ -19,6 +19,7 @@ from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.configmap import ConfigMapAdmission
 from apiserver.admission.controllerrevision import ControllerRevisionAdmission
+from apiserver.admission.daemonset import DaemonSetAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
@@ -50,6 +51,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         ServiceCIDRAdmission(),
         StatefulSetAdmission(),
         ControllerRevisionAdmission(),
+        DaemonSetAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
     # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:
