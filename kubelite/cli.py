@@ -214,6 +214,7 @@ CONTROLLERS = {
     "gc": "controllers.gc:main",
     "loadbalancer": "controllers.loadbalancer:main",
     "statefulset": "controllers.statefulset:main",
+    "daemonset": "controllers.daemonset:main",
 }
 PROCESSES = {
     "dns": "controllers.dns.main:main",
@@ -242,7 +243,7 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, loadbalancer or statefulset.
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, loadbalancer, statefulset or daemonset.
 
     Its flags: kubelite controller NAME --help.
     """
