@@ -161,6 +161,10 @@ async def test_node_selector_and_rolling_update(cluster: Cluster, client: Client
     history = await asyncio.to_thread(kubectl, cluster, "-n", ns, "rollout", "history", "ds/roll")
     assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"], history
 
+    out = await asyncio.to_thread(kubectl, cluster, "-n", ns, "rollout", "undo", "ds/roll")
+    assert out == "daemonset.apps/roll rolled back\n"
+    await eventually(lambda: settled(client, ns, "roll", three, "kubelite/echo:v1"), 90, "roll back at v1", cluster)
+
     await client.delete(DS, "roll", namespace=ns)
 
     async def only_ssd_left() -> bool:
