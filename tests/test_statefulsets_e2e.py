@@ -338,3 +338,24 @@ async def test_on_delete_replaces_only_deleted_pods(cluster: tuple[Cluster, int]
         return not pods and not revs
 
     await eventually(all_gone, 60, "Pods and ControllerRevisions collected", c)
+
+
+async def test_claim_templates_are_mounted_and_reported_not_provisioned(cluster: tuple[Cluster, int], client: Client,
+                                                                       ns: str) -> None:
+    c, _ = cluster
+    body = stateful_set("vol", 1, volumeClaimTemplates=[{"metadata": {"name": "www"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}])
+    body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "www", "mountPath": "/data"}]
+    await client.create(STS, body, namespace=ns)
+    await eventually(lambda: rolled_out(client, ns, "vol"), 90, "vol rolled out", c)
+    pod = await client.get(PODS, "vol-0", namespace=ns)
+    assert pod["spec"]["volumes"] == [{"name": "www", "persistentVolumeClaim": {"claimName": "www-vol-0"}}]
+
+    async def warned() -> list[Obj]:
+        events = (await client.list(BY_KEY["events"], namespace=ns))["items"]
+        return [e for e in events if e.get("reason") == "ClaimsNotProvisioned"]
+
+    [event] = await eventually(warned, 30, "the ClaimsNotProvisioned event", c)
+    assert event["type"] == "Warning" and event["involvedObject"]["name"] == "vol"
+    assert event["message"] == ("Pod vol-0 runs without its PersistentVolumeClaims (www-vol-0): kubelite does not "
+                                "serve PersistentVolumeClaims")
