@@ -154,19 +154,13 @@ def identity_matches(sts: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
             and labels_of(pod).get(wellknown.LABEL_STATEFULSET_POD_NAME) == pod_meta.get("name"))
 
 
-def with_identity(sts: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj:
-    """updateIdentity on a copy: hostname, subdomain and the identity labels."""
+def with_identity(pod: Mapping[str, Any]) -> Obj:
+    """updateIdentity on a copy, for an adopted Pod: the identity labels (a Pod's hostname cannot change)."""
     out = copy.deepcopy(dict(pod))
     meta = out.setdefault("metadata", {})
-    name = str(meta.get("name"))
     _, ordinal = parent_and_ordinal(pod)
-    meta["labels"] = {**as_map(meta.get("labels")), wellknown.LABEL_STATEFULSET_POD_NAME: name,
+    meta["labels"] = {**as_map(meta.get("labels")), wellknown.LABEL_STATEFULSET_POD_NAME: str(meta.get("name")),
                       wellknown.LABEL_POD_INDEX: str(ordinal)}
-    spec = out.setdefault("spec", {})
-    spec["hostname"] = name
-    service = as_str(as_map(sts.get("spec")).get("serviceName"))
-    if service:
-        spec["subdomain"] = service
     return out
 
 
@@ -265,7 +259,7 @@ def plan(sts: Mapping[str, Any], pods: Sequence[Obj], *, current: Mapping[str, A
         if not healthy(pod, min_ready, now) and monotonic:
             return steps
         if not identity_matches(sts, pod):
-            steps.append(Step("update", with_identity(sts, pod)))
+            steps.append(Step("update", with_identity(pod)))
             if monotonic:
                 return steps
     for _, pod in condemned:
@@ -491,8 +485,8 @@ class StatefulSetController(Controller):
         else:
             try:
                 await self.client.update(PODS, step.pod)
-            except (errors.NotFound, errors.Conflict):
-                return
+            except (errors.NotFound, errors.Conflict, errors.Invalid):
+                return  # gone, changed meanwhile (the next sync sees it), or not ours to fix
             self.count("update_pod")
 
     async def _write_status(self, sts: Obj, status: dict[str, Any]) -> None:

@@ -475,3 +475,12 @@ def test_python_client_creates_lists_watches_and_deletes(apiserver: ApiServerPro
         assert seen[0] == ("ADDED", "web") and seen[-1] == ("DELETED", "web"), seen
         revisions = apps.list_namespaced_controller_revision(ns)
         assert revisions.items == []
+
+
+def test_an_adopted_pod_gets_its_identity_labels() -> None:
+    orphan = _pod(0)
+    del orphan["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"]
+    [step] = plan(_set(1), [orphan], current=V1, update=V1, now=0.0)
+    assert step.action == "update"
+    assert step.pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] == "web-0"
+    assert step.pod["spec"] == orphan["spec"]
