@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from controllers.daemonset import daemon_set_status, new_pod, node_should_run, plan
+from kubeclient.kctl.commands.rollout import daemonset_status
 from tests import needs
 from tests.conftest import ApiServerProcess
 
@@ -247,3 +248,17 @@ def test_status_counts() -> None:
     assert status == {"currentNumberScheduled": 2, "numberMisscheduled": 1, "desiredNumberScheduled": 3,
                       "numberReady": 1, "observedGeneration": 2, "updatedNumberScheduled": 1,
                       "numberAvailable": 1, "numberUnavailable": 2, "collisionCount": 0}
+
+
+@pytest.mark.parametrize(("status", "want"), [
+    ({"observedGeneration": 1}, ("Waiting for daemon set spec update to be observed...\n", False)),
+    ({"observedGeneration": 2, "desiredNumberScheduled": 3, "updatedNumberScheduled": 1},
+     ('Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have been updated...\n', False)),
+    ({"observedGeneration": 2, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 2},
+     ('Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...\n', False)),
+    ({"observedGeneration": 2, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 3},
+     ('daemon set "agent" successfully rolled out\n', True)),
+])
+def test_kctl_rollout_status_lines(status: Obj, want: tuple[str, bool]) -> None:
+    """kubectl's DaemonSetStatusViewer lines, as kctl rollout status prints them."""
+    assert daemonset_status({**_ds(), "status": status}) == want

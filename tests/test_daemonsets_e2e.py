@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -154,6 +156,10 @@ async def test_node_selector_and_rolling_update(cluster: Cluster, client: Client
     await asyncio.to_thread(kubectl, cluster, "-n", ns, "set", "image", "ds/roll", "agent=kubelite/echo:v2")
     out = await asyncio.to_thread(kubectl, cluster, "-n", ns, "rollout", "status", "ds/roll", "--timeout=90s")
     assert out.splitlines()[-1] == 'daemon set "roll" successfully rolled out', out
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kubeclient.kctl.cli", "--server",
+                                                    cluster.url, "-n", ns, "rollout", "status", "ds/roll"],
+                                   capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (0, 'daemon set "roll" successfully rolled out\n'), done.stderr
     after = await eventually(lambda: settled(client, ns, "roll", three, "kubelite/echo:v2"), 60, "roll at v2",
                              cluster)
     assert all(after[n]["metadata"]["uid"] != before[n]["metadata"]["uid"] for n in three)

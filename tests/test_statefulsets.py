@@ -24,6 +24,7 @@ import pytest
 from controllers import history
 from controllers.history import revision_data
 from controllers.statefulset import Step, new_pod, plan, stateful_set_status
+from kubeclient.kctl.commands.rollout import statefulset_status
 from tests import needs
 from tests.conftest import ApiServerProcess
 
@@ -484,3 +485,20 @@ def test_an_adopted_pod_gets_its_identity_labels() -> None:
     assert step.action == "update"
     assert step.pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] == "web-0"
     assert step.pod["spec"] == orphan["spec"]
+
+
+@pytest.mark.parametrize(("status", "replicas", "partition", "want"), [
+    ({}, 3, 0, ("Waiting for statefulset spec update to be observed...\n", False)),
+    ({"observedGeneration": 4, "readyReplicas": 1}, 3, 0, ("Waiting for 2 pods to be ready...\n", False)),
+    ({"observedGeneration": 4, "readyReplicas": 3, "updatedReplicas": 1}, 3, 1,
+     ("Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated...\n", False)),
+    ({"observedGeneration": 4, "readyReplicas": 3, "updatedReplicas": 2}, 3, 1,
+     ("partitioned roll out complete: 2 new pods have been updated...\n", True)),
+    ({"observedGeneration": 4, "readyReplicas": 3, "currentReplicas": 3, "currentRevision": "a",
+      "updateRevision": "a"}, 3, None, ("statefulset rolling update complete 3 pods at revision a...\n", True)),
+])
+def test_kctl_rollout_status_lines(status: Obj, replicas: int, partition: int | None,
+                                   want: tuple[str, bool]) -> None:
+    """kubectl's StatefulSetStatusViewer lines, as kctl rollout status prints them."""
+    s = _set(replicas, partition=partition, status=status)
+    assert statefulset_status(s) == want

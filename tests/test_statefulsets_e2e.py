@@ -223,6 +223,10 @@ async def test_ordered_pods_with_their_dns_records_and_reverse_scale_down(
 
         out = await asyncio.to_thread(kubectl, c, "-n", ns, "rollout", "status", "sts/web", "--timeout=60s")
         assert "partitioned roll out complete: 3 new pods have been updated..." in out
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kubeclient.kctl.cli", "--server", c.url,
+                                                        "-n", ns, "rollout", "status", "sts/web"],
+                                       capture_output=True, text=True, timeout=60, check=False)
+        assert (done.returncode, done.stdout) == (0, "partitioned roll out complete: 3 new pods have been updated...\n")
         out = await asyncio.to_thread(kubectl, c, "-n", ns, "get", "sts")
         assert out.split("\n")[0].split() == ["NAME", "READY", "AGE"] and out.split("\n")[1].split()[:2] == [
             "web", "3/3"]

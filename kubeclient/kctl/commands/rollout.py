@@ -1,4 +1,4 @@
-"""``kctl rollout status|history|undo|restart`` for Deployments.
+"""``kctl rollout status|history|undo|restart`` for Deployments (``status`` also for StatefulSets and DaemonSets).
 
 Why client-side: kubectl computes all four from the Deployment and the
 ReplicaSets it controls (k8s.io/kubectl/pkg/polymorphichelpers: the
@@ -9,8 +9,9 @@ annotation of a ReplicaSet whose controller is the Deployment; ``undo``
 copies that ReplicaSet's template (without its pod-template-hash label)
 back into the Deployment with kubectl's JSON patch.
 
-Invariant: only Deployments are handled; any other kind answers kubectl's
-"not implemented" error for that verb, never a fake success.
+Invariant: only Deployments are handled (and StatefulSets and DaemonSets by
+``status``, from their status as kubectl's viewers read it); any other kind
+answers kubectl's "not implemented" error for that verb, never a fake success.
 """
 
 from __future__ import annotations
@@ -93,6 +94,61 @@ def deployment_status(d: dict[str, Any], revision: int = 0) -> tuple[str, bool]:
         return (f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas are '
                 "available...\n"), False
     return f'deployment "{name}" successfully rolled out\n', True
+
+
+def statefulset_status(sts: dict[str, Any], revision: int = 0) -> tuple[str, bool]:
+    """StatefulSetStatusViewer.Status: ready Pods, then the partition's or the revisions' progress."""
+    spec, status = sts.get("spec") or {}, sts.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") != "RollingUpdate":
+        raise fail("rollout status is only available for RollingUpdate strategy type")
+    observed = _int(status.get("observedGeneration"))
+    if observed == 0 or _int((sts.get("metadata") or {}).get("generation")) > observed:
+        return "Waiting for statefulset spec update to be observed...\n", False
+    replicas, ready = spec.get("replicas"), _int(status.get("readyReplicas"))
+    if replicas is not None and ready < _int(replicas):
+        return f"Waiting for {_int(replicas) - ready} pods to be ready...\n", False
+    rolling = strategy.get("rollingUpdate")
+    updated = _int(status.get("updatedReplicas"))
+    if isinstance(rolling, dict):
+        if replicas is not None and rolling.get("partition") is not None:
+            want = _int(replicas) - _int(rolling.get("partition"))
+            if updated < want:
+                return (f"Waiting for partitioned roll out to finish: {updated} out of {want} new pods have been "
+                        "updated...\n"), False
+        return f"partitioned roll out complete: {updated} new pods have been updated...\n", True
+    if status.get("updateRevision") != status.get("currentRevision"):
+        return (f"waiting for statefulset rolling update to complete {updated} pods at revision "
+                f"{status.get('updateRevision')}...\n"), False
+    return (f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at revision "
+            f"{status.get('currentRevision')}...\n"), True
+
+
+def daemonset_status(ds: dict[str, Any], revision: int = 0) -> tuple[str, bool]:
+    """DaemonSetStatusViewer.Status: updated, then available, daemon Pods out of the desired number."""
+    name = (ds.get("metadata") or {}).get("name")
+    status = ds.get("status") or {}
+    if ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") != "RollingUpdate":
+        raise fail("rollout status is only available for RollingUpdate strategy type")
+    if _int((ds.get("metadata") or {}).get("generation")) > _int(status.get("observedGeneration")):
+        return "Waiting for daemon set spec update to be observed...\n", False
+    desired = _int(status.get("desiredNumberScheduled"))
+    updated, available = _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable"))
+    if updated < desired:
+        return (f'Waiting for daemon set "{name}" rollout to finish: {updated} out of {desired} new pods have been '
+                "updated...\n"), False
+    if available < desired:
+        return (f'Waiting for daemon set "{name}" rollout to finish: {available} of {desired} updated pods are '
+                "available...\n"), False
+    return f'daemon set "{name}" successfully rolled out\n', True
+
+
+#: kubectl's StatusViewerFor: the kinds ``rollout status`` knows.
+STATUS_VIEWERS = {
+    ("apps", "Deployment"): deployment_status,
+    ("apps", "StatefulSet"): statefulset_status,
+    ("apps", "DaemonSet"): daemonset_status,
+}
 
 
 def owned_replica_sets(d: dict[str, Any], sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -203,8 +259,10 @@ def rollout_cmd(ctx: click.Context) -> None:
 
 
 async def _deployments(s: Session, args: tuple[str, ...], *, verb: str, unsupported: str,
-                       problems: Problems | None = None) -> list[tuple[ResourceType, dict[str, Any]]]:
-    """The objects named; a kind other than Deployment fails with ``unsupported`` (``{kind}``, ``{ref}``).
+                       problems: Problems | None = None,
+                       kinds: frozenset[tuple[str, str]] = frozenset({("apps", "Deployment")}),
+                       ) -> list[tuple[ResourceType, dict[str, Any]]]:
+    """The objects named; a kind not in ``kinds`` (Deployment) fails with ``unsupported`` (``{kind}``, ``{ref}``).
 
     With ``problems``, an object that cannot be read is recorded there and the others are still returned
     (kubectl's ContinueOnError builder); otherwise the first such error is raised.
@@ -222,7 +280,7 @@ async def _deployments(s: Session, args: tuple[str, ...], *, verb: str, unsuppor
                     raise
                 problems.add(e)
                 continue
-            if (tgt.rt.group, tgt.rt.kind) != ("apps", "Deployment"):
+            if (tgt.rt.group, tgt.rt.kind) not in kinds:
                 raise fail(unsupported.format(kind=tgt.rt.kind, ref=f'{plural_string(tgt.rt)} "{name}"'))
             out.append((tgt.rt, obj))
     return out
@@ -248,10 +306,11 @@ def status_cmd(args: tuple[str, ...], watch: bool, revision: int, timeout: str) 
 
     async def body(s: Session) -> None:
         found = await _deployments(s, args, verb="status", unsupported="no status viewer has been implemented for "
-                                                                       "{kind}")
+                                                                       "{kind}", kinds=frozenset(STATUS_VIEWERS))
         rt, d = found[0]
         meta = d.get("metadata") or {}
-        line, done = deployment_status(d, revision)
+        viewer = STATUS_VIEWERS[(rt.group, rt.kind)]
+        line, done = viewer(d, revision)
         echo(line)
         if done or not watch:
             return
@@ -268,7 +327,7 @@ def status_cmd(args: tuple[str, ...], watch: bool, revision: int, timeout: str) 
                     if etype == "DELETED":
                         raise fail("object has been deleted")
                     rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
-                    text, finished = deployment_status(obj, revision)
+                    text, finished = viewer(obj, revision)
                     echo(text)
                     if finished:
                         return
