@@ -170,6 +170,12 @@ async def test_node_selector_and_rolling_update(cluster: Cluster, client: Client
     out = await asyncio.to_thread(kubectl, cluster, "-n", ns, "rollout", "undo", "ds/roll")
     assert out == "daemonset.apps/roll rolled back\n"
     await eventually(lambda: settled(client, ns, "roll", three, "kubelite/echo:v1"), 90, "roll back at v1", cluster)
+    # kctl's undo does what kubectl's does: the revision before the latest comes back (v2 now)
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kubeclient.kctl.cli", "--server",
+                                                    cluster.url, "-n", ns, "rollout", "undo", "ds/roll"],
+                                   capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (0, "daemonset.apps/roll rolled back\n"), done.stderr
+    await eventually(lambda: settled(client, ns, "roll", three, "kubelite/echo:v2"), 90, "roll again at v2", cluster)
 
     await client.delete(DS, "roll", namespace=ns)
 

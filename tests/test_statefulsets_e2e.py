@@ -161,6 +161,13 @@ async def rolled_out(client: Client, ns: str, name: str) -> Obj | None:
     return None
 
 
+def kctl(c: Cluster, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "kubeclient.kctl.cli", "--server", c.url, *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def dig(port: int, name: str) -> list[str]:
     path = needs.dig()
     out = subprocess.run([path, f"@{HOST}", "-p", str(port), "+short", "+tries=1", "+time=2", name, "A"],
@@ -223,10 +230,8 @@ async def test_ordered_pods_with_their_dns_records_and_reverse_scale_down(
 
         out = await asyncio.to_thread(kubectl, c, "-n", ns, "rollout", "status", "sts/web", "--timeout=60s")
         assert "partitioned roll out complete: 3 new pods have been updated..." in out
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kubeclient.kctl.cli", "--server", c.url,
-                                                        "-n", ns, "rollout", "status", "sts/web"],
-                                       capture_output=True, text=True, timeout=60, check=False)
-        assert (done.returncode, done.stdout) == (0, "partitioned roll out complete: 3 new pods have been updated...\n")
+        assert await asyncio.to_thread(kctl, c, "-n", ns, "rollout", "status", "sts/web") == (
+            "partitioned roll out complete: 3 new pods have been updated...\n")
         out = await asyncio.to_thread(kubectl, c, "-n", ns, "get", "sts")
         assert out.split("\n")[0].split() == ["NAME", "READY", "AGE"] and out.split("\n")[1].split()[:2] == [
             "web", "3/3"]
@@ -272,6 +277,7 @@ async def test_rolling_update_history_undo_and_partition(cluster: tuple[Cluster,
         line.split()[:3] == [rev1, "statefulset.apps/db", "1"] for line in out.splitlines())
     history = await asyncio.to_thread(kubectl, c, "-n", ns, "rollout", "history", "sts/db")
     assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"], history
+    assert await asyncio.to_thread(kctl, c, "-n", ns, "rollout", "history", "sts/db") == history
 
     out = await asyncio.to_thread(kubectl, c, "-n", ns, "rollout", "undo", "sts/db")
     assert "rolled back" in out

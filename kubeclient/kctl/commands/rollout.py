@@ -1,4 +1,4 @@
-"""``kctl rollout status|history|undo|restart`` for Deployments (``status`` also for StatefulSets and DaemonSets).
+"""``kctl rollout status|history|undo|restart`` for Deployments; status, history and undo for StatefulSets and DaemonSets.
 
 Why client-side: kubectl computes all four from the Deployment and the
 ReplicaSets it controls (k8s.io/kubectl/pkg/polymorphichelpers: the
@@ -9,9 +9,13 @@ annotation of a ReplicaSet whose controller is the Deployment; ``undo``
 copies that ReplicaSet's template (without its pod-template-hash label)
 back into the Deployment with kubectl's JSON patch.
 
-Invariant: only Deployments are handled (and StatefulSets and DaemonSets by
-``status``, from their status as kubectl's viewers read it); any other kind
-answers kubectl's "not implemented" error for that verb, never a fake success.
+StatefulSets and DaemonSets: ``status`` reads their status as kubectl's
+viewers do; their history is their ControllerRevisions, and ``undo``
+applies the chosen revision's data (a strategic merge patch replacing the
+template) as kubectl's rollbackers do.
+
+Invariant: any other kind (or verb) answers kubectl's "not implemented"
+error for that verb, never a fake success.
 """
 
 from __future__ import annotations
@@ -212,6 +216,42 @@ def rollback_source(d: dict[str, Any], sets: list[dict[str, Any]], to_revision: 
     return previous[1]
 
 
+#: Kinds whose history is their ControllerRevisions (kubectl's StatefulSet and DaemonSet history viewers
+#: and rollbackers); a Deployment's is its ReplicaSets.
+REVISION_KINDS = frozenset({("apps", "StatefulSet"), ("apps", "DaemonSet")})
+HISTORY_KINDS = REVISION_KINDS | {("apps", "Deployment")}
+
+
+def controlled_revisions(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """controlledHistories: the ControllerRevisions whose controller is ``obj``, by revision number."""
+    owned = owned_replica_sets(obj, revisions)  # the same controller-uid filter
+    return sorted(owned, key=lambda r: _int(r.get("revision")))
+
+
+def revisions_table(revisions: list[dict[str, Any]]) -> str:
+    """printHistory without --revision: REVISION and CHANGE-CAUSE per ControllerRevision."""
+    if not revisions:
+        return "No rollout history found."
+    w = TabWriter(minwidth=0, padding=2)
+    w.write("REVISION\tCHANGE-CAUSE\n")
+    for rev in revisions:
+        cause = ((rev.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_CHANGE_CAUSE)
+        w.write(f"{_int(rev.get('revision'))}\t{cause or '<none>'}\n")
+    return w.flush()
+
+
+def revision_to_restore(revisions: list[dict[str, Any]], to_revision: int) -> dict[str, Any]:
+    """findHistory: ``to_revision``'s ControllerRevision, or the one before the latest (0)."""
+    if to_revision == 0:
+        if len(revisions) > 1:
+            return revisions[-2]
+    else:
+        for rev in revisions:
+            if _int(rev.get("revision")) == to_revision:
+                return rev
+    raise fail(f"unable to find specified revision {to_revision} in history")
+
+
 def _semantic(value: Any) -> Any:
     """Templates compared as apiequality.Semantic does for our JSON: empty maps/lists equal absent ones."""
     if isinstance(value, dict):
@@ -286,6 +326,12 @@ async def _deployments(s: Session, args: tuple[str, ...], *, verb: str, unsuppor
     return out
 
 
+async def _revisions(s: Session, obj: dict[str, Any]) -> list[dict[str, Any]]:
+    rev_type = s.resolve("controllerrevisions.apps")
+    lst = await s.list_all(rev_type, namespace=(obj.get("metadata") or {}).get("namespace"))
+    return controlled_revisions(obj, list(lst.get("items") or []))
+
+
 async def _replica_sets(s: Session, d: dict[str, Any]) -> list[dict[str, Any]]:
     rs_type = s.resolve("replicasets.apps")
     lst = await s.list_all(rs_type, namespace=(d.get("metadata") or {}).get("namespace"))
@@ -352,8 +398,15 @@ def history_cmd(args: tuple[str, ...], revision: int) -> None:
     """View previous rollout revisions and configurations."""
     async def body(s: Session) -> None:
         found = await _deployments(s, args, verb="history", unsupported='error retrieving history for "{kind}", '
-                                                                        "no visitor method exists for {{ {kind}}}")
+                                                                        "no visitor method exists for {{ {kind}}}",
+                                   kinds=HISTORY_KINDS)
         for rt, d in found:
+            if (rt.group, rt.kind) in REVISION_KINDS:
+                if revision > 0:
+                    raise fail("kctl shows the Pod template of a revision for deployments only")
+                echo(f"{kind_string(rt)}/{(d.get('metadata') or {}).get('name')} \n"
+                     f"{revisions_table(await _revisions(s, d))}\n")
+                continue
             sets = await _replica_sets(s, d)
             text = revision_template(sets, revision) if revision > 0 else history_table(sets)
             suffix = f"with revision #{revision}" if revision > 0 else ""
@@ -370,13 +423,30 @@ def undo_cmd(args: tuple[str, ...], to_revision: int) -> None:
     """Roll back to a previous rollout."""
     async def body(s: Session) -> None:
         found = await _deployments(s, args, verb="undo", unsupported='error retrieving rollbacker for "{kind}", '
-                                                                     "no visitor method exists for {{ {kind}}}")
+                                                                     "no visitor method exists for {{ {kind}}}",
+                                   kinds=HISTORY_KINDS)
         problems = Problems()
         for rt, d in found:
             meta = d.get("metadata") or {}
             ref = f"{kind_string(rt)}/{meta.get('name')}"
             if to_revision < 0:
                 raise fail(f"unable to find specified revision {to_revision} in history")
+            if (rt.group, rt.kind) in REVISION_KINDS:
+                rev = revision_to_restore(await _revisions(s, d), to_revision)
+                data = rev.get("data") or {}
+                template = {k: v for k, v in ((data.get("spec") or {}).get("template") or {}).items()
+                            if k != "$patch"}
+                if _semantic(template) == _semantic((d.get("spec") or {}).get("template") or {}):
+                    echo(f"{ref} skipped rollback (current template already matches revision {to_revision})\n")
+                    continue
+                try:
+                    await s.api.patch(rt, str(meta.get("name")), data, namespace=meta.get("namespace"),
+                                      patch_type="strategic")
+                except Exception as e:  # kubectl wraps whatever the PATCH answered
+                    problems.add(fail(f"failed restoring revision {to_revision}: {getattr(e, 'message', e)}"))
+                    continue
+                echo(f"{ref} rolled back\n")
+                continue
             if (d.get("spec") or {}).get("paused"):
                 raise fail("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
                            "resume' and try again")
