@@ -48,6 +48,7 @@ _INTSTR = "k8s.io.apimachinery.pkg.util.intstr"
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 _CORE = "k8s.io.api.core.v1"
 _APPS = "k8s.io.api.apps.v1"
+_BATCH = "k8s.io.api.batch.v1"
 
 _FILES: list[_File] = [
     (
@@ -260,6 +261,15 @@ _FILES: list[_File] = [
             ],
             "EnvVar": [("name", 1, "string", KEEP), ("value", 2, "string", OMIT)],
             "ResourceRequirements": [],
+            "ObjectReference": [
+                ("kind", 1, "string", OMIT),
+                ("namespace", 2, "string", OMIT),
+                ("name", 3, "string", OMIT),
+                ("uid", 4, "string", OMIT),
+                ("apiVersion", 5, "string", OMIT),
+                ("resourceVersion", 6, "string", OMIT),
+                ("fieldPath", 7, "string", OMIT),
+            ],
         },
     ),
     # apps/v1 Deployment and ReplicaSet (kubectl create deployment sends a Deployment as protobuf).
@@ -324,7 +334,73 @@ _FILES: list[_File] = [
             ],
         },
     ),
+    # batch/v1 Job and CronJob (kubectl create job|cronjob, and create job --from=cronjob/x, send protobuf).
+    (
+        "k8s.io/api/batch/v1/generated.proto",
+        _BATCH,
+        [
+            "k8s.io/api/core/v1/generated.proto",
+            "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
+        ],
+        {
+            "Job": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_BATCH}.JobSpec", KEEP),
+                ("status", 3, f".{_BATCH}.JobStatus", KEEP),
+            ],
+            "JobSpec": [
+                ("parallelism", 1, "int32", PTR),
+                ("completions", 2, "int32", PTR),
+                ("activeDeadlineSeconds", 3, "int64", PTR),
+                ("backoffLimit", 7, "int32", PTR),
+                ("backoffLimitPerIndex", 12, "int32", PTR),
+                ("maxFailedIndexes", 13, "int32", PTR),
+                ("selector", 4, f".{_META}.LabelSelector", PTR),
+                ("manualSelector", 5, "bool", PTR),
+                ("template", 6, f".{_CORE}.PodTemplateSpec", KEEP),
+                ("ttlSecondsAfterFinished", 8, "int32", PTR),
+                ("completionMode", 9, "string", PTR),
+                ("suspend", 10, "bool", PTR),
+                ("podReplacementPolicy", 14, "string", PTR),
+                ("managedBy", 15, "string", PTR),
+            ],
+            "JobStatus": [
+                ("startTime", 2, f".{_META}.Time", PTR),
+                ("completionTime", 3, f".{_META}.Time", PTR),
+                ("active", 4, "int32", OMIT),
+                ("succeeded", 5, "int32", OMIT),
+                ("failed", 6, "int32", OMIT),
+                ("completedIndexes", 7, "string", OMIT),
+                ("ready", 9, "int32", PTR),
+            ],
+            "JobTemplateSpec": [
+                ("metadata", 1, f".{_META}.ObjectMeta", KEEP),
+                ("spec", 2, f".{_BATCH}.JobSpec", KEEP),
+            ],
+            "CronJob": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_BATCH}.CronJobSpec", KEEP),
+                ("status", 3, f".{_BATCH}.CronJobStatus", KEEP),
+            ],
+            "CronJobSpec": [
+                ("schedule", 1, "string", KEEP),
+                ("timeZone", 8, "string", PTR),
+                ("startingDeadlineSeconds", 2, "int64", PTR),
+                ("concurrencyPolicy", 3, "string", OMIT),
+                ("suspend", 4, "bool", PTR),
+                ("jobTemplate", 5, f".{_BATCH}.JobTemplateSpec", KEEP),
+                ("successfulJobsHistoryLimit", 6, "int32", PTR),
+                ("failedJobsHistoryLimit", 7, "int32", PTR),
+            ],
+            "CronJobStatus": [
+                ("active", 1, f".{_CORE}.ObjectReference", LIST),
+                ("lastScheduleTime", 4, f".{_META}.Time", PTR),
+                ("lastSuccessfulTime", 5, f".{_META}.Time", PTR),
+            ],
+        },
+    ),
 ]
+
 
 # (apiVersion, kind) of the objects we accept as protobuf -> message full name
 _DECODABLE: dict[tuple[str, str], str] = {
@@ -333,6 +409,8 @@ _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
+    ("batch/v1", "Job"): f"{_BATCH}.Job",
+    ("batch/v1", "CronJob"): f"{_BATCH}.CronJob",
 }
 
 _SCALARS = {

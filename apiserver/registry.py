@@ -186,11 +186,12 @@ class Registry:
         else:
             meta.pop("namespace", None)
         self._require_namespace(rt, ns, creating=True)
+        # the uid first (FillObjectMetaSystemFields): PrepareForCreate may use it (a Job's generated selector)
+        meta["uid"] = str(uuid.uuid4())
         # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
         self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
         if manager:
             _set_managed_fields(obj, record_update(rt, None, obj, manager=manager))
-        meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = format_time()
         meta["generation"] = 1
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from apimachinery.kinds import (
     configmap,
+    cronjob,
     deployment,
     endpoints,
     endpointslice,
     event,
     ipaddress,
+    job,
     lease,
     namespace,
     node,
@@ -43,6 +45,8 @@ KINDS: tuple[Kind, ...] = (
     configmap.KIND,
     deployment.KIND,
     replicaset.KIND,
+    job.KIND,
+    cronjob.KIND,
     endpointslice.KIND,
     lease.KIND,
     ipaddress.KIND,

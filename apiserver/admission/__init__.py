@@ -18,10 +18,12 @@ from apimachinery.resources import RESOURCES
 from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.configmap import ConfigMapAdmission
+from apiserver.admission.cronjob import CronJobAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
 from apiserver.admission.ipaddress import IPAddressAdmission
+from apiserver.admission.job import JobAdmission
 from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
@@ -42,6 +44,8 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         ConfigMapAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
+        JobAdmission(),
+        CronJobAdmission(),
         EndpointSliceAdmission(),
         LeaseAdmission(),
         IPAddressAdmission(),
