@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apimachinery.timestamps import parse_go_duration
+
 _MONTHS = {n: i + 1 for i, n in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                             "nov", "dec"))}
 _DAYS = {n: i for i, n in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
@@ -107,35 +109,6 @@ def _field(text: str, index: int) -> tuple[frozenset[int], bool]:
         values |= got
         star = star or is_star
     return frozenset(values), star
-
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([a-zµμ]*)")
-
-
-def go_duration(text: str) -> float:
-    """time.ParseDuration in seconds (``1h30m``, ``90s``, ``500ms``); ValueError with Go's message."""
-    orig, s, sign = text, text, 1.0
-    if s[:1] in "+-" and s:
-        sign, s = (-1.0 if s[0] == "-" else 1.0), s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f'time: invalid duration "{orig}"')
-    total = 0.0
-    while s:
-        m = _DURATION_PART.match(s)
-        assert m is not None
-        num, unit = m.group(1), m.group(2)
-        if num in ("", "."):
-            raise ValueError(f'time: invalid duration "{orig}"')
-        if not unit:
-            raise ValueError(f'time: missing unit in duration "{orig}"')
-        if unit not in _DURATION_UNITS:
-            raise ValueError(f'time: unknown unit "{unit}" in duration "{orig}"')
-        total += float(num) * _DURATION_UNITS[unit]
-        s = s[m.end():]
-    return sign * total
 
 
 @dataclass(frozen=True)
@@ -233,7 +206,7 @@ def _descriptor(spec: str, zone: str) -> Schedule:
     every = "@every "
     if spec.startswith(every):
         try:
-            delay = go_duration(spec[len(every):])
+            delay = parse_go_duration(spec[len(every):])
         except ValueError as e:
             raise CronError(f"failed to parse duration {spec}: {e}") from None
         return Schedule(every=delay if delay > 0 else 1.0, zone=zone)
@@ -272,4 +245,4 @@ def load_zone(name: str) -> tzinfo | None:
         return None
 
 
-__all__ = ["CronError", "Schedule", "go_duration", "load_zone", "parse"]
+__all__ = ["CronError", "Schedule", "load_zone", "parse"]

@@ -12,6 +12,12 @@ taken in memory before the status write that publishes it (so two
 concurrent reconciles cannot pick the same one), and it is released only
 when the informer reports the Pod deleted.
 
+Simulated containers of a Pod whose restartPolicy is Never or OnFailure run for a while and exit
+(``simulated``: the ``kubelite.io/simulated-run`` and ``kubelite.io/simulated-exit-code``
+annotations, 1 s and 0 by default), so the Pod reaches Succeeded or Failed as a Job's Pods must;
+OnFailure restarts after the CrashLoopBackOff delay (``restart_backoff``). restartPolicy Always
+containers run until the Pod is deleted.
+
 Simulated containers exit on SIGTERM after ``exit_after`` seconds (1 s by
 default, never past the grace period), as a real server does within
 moments, so ``kubectl delete pod`` returns quickly. A Pod annotated
@@ -54,6 +60,7 @@ from controllers.node import kubeletevents as kev
 from controllers.node import status as podstatus
 from controllers.node.ipam import PodIPAllocator, PoolExhausted
 from controllers.node.runtime import MIN_GRACE, ProcessRuntime
+from controllers.node.simulated import simulate, simulated_run
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import NORMAL, EventRecorder
 from controllers.runtime.informer import split_key
@@ -87,11 +94,14 @@ class PodAgent(Controller):
         clock: Callable[[], float] = time.time,
         runtime: ProcessRuntime | None = None,
         exit_after: float = SIGTERM_EXIT,
+        restart_backoff: tuple[float, float] = (10.0, 300.0),
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
         self.recorder = EventRecorder(client, kev.COMPONENT, host=node_name)
         self.node_name = node_name
         self.exit_after = exit_after
+        self.restart_backoff = restart_backoff
+        self._sim_started: dict[str, float] = {}  # Pod UID -> when its simulated containers started
         self._images: set[str] = set()  # what the simulated node has "pulled"
         self._told_started: set[str] = set()  # Pod UIDs whose start Events are recorded
         self.host_ip = host_ip
@@ -131,6 +141,7 @@ class PodAgent(Controller):
         self.ipam.release(uid)
         self._terminating_since.pop(uid, None)
         self._told_started.discard(uid)
+        self._sim_started.pop(uid, None)
         if self.runtime is not None:
             self.runtime.forget(uid)
 
@@ -151,7 +162,20 @@ class PodAgent(Controller):
             return
         ip = self._allocate(pod, uid)
         self._tell_started(pod, uid)
-        await self._post_status(pod, ip)
+        run = simulated_run(pod)
+        if run is None:
+            await self._post_status(pod, ip)
+            return
+        # restartPolicy Never/OnFailure: the containers run for a while and exit (controllers/node/simulated.py)
+        started = self._sim_started.get(uid)
+        if started is None:
+            begun = parse_time(status.get("startTime"))
+            started = begun.timestamp() if begun is not None else self.clock()
+            self._sim_started[uid] = started
+        observed, wait = simulate(pod, run, started=started, now=self.clock(), backoff=self.restart_backoff)
+        await self._post_status(pod, ip, observed=observed)
+        if wait is not None:
+            raise RequeueAfter(wait + 0.01)
 
     def _tell_started(self, pod: Obj, uid: str) -> None:
         """The start Events of a Pod the simulated runtime has not shown running yet (once per UID)."""
@@ -215,8 +239,7 @@ class PodAgent(Controller):
         await self.runtime.sync(pod, pod_ip=ip, host_ip=self.host_ip, services=services)
         await self._post_status(pod, ip)
 
-    async def _post_status(self, pod: Obj, ip: str) -> None:
-        observed = None
+    async def _post_status(self, pod: Obj, ip: str, *, observed: podstatus.Observed | None = None) -> None:
         if self.runtime is not None:
             observed = self.runtime.observed(str(meta_of(pod).get("uid") or ""))
         new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=format_time(), observed=observed)
