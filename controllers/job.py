@@ -210,8 +210,7 @@ class Plan:
     delete: list[Obj] = field(default_factory=list)
     requeue: float | None = None
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
-    new_failures: int = 0
-    new_successes: int = 0
+    backoff: Backoff = field(default_factory=Backoff)  # the failure back-off record after this sync
 
 
 def _condition(ctype: str, status: str, reason: str, message: str, now_text: str) -> Obj:
@@ -293,17 +292,18 @@ def sync_job(job: Mapping[str, Any], pods: Sequence[Obj], *, now: float, backoff
     job_ending = interim is not None or finished_before or is_deleting(job)
     for p in pods:
         uid = uid_of(p)
+        if indexed and _phase(p) == "Succeeded":
+            # calculateSucceededIndexes: every Succeeded Pod's index counts, finalizer or not
+            ix = completion_index(p)
+            if ix is not None and completions is not None and ix < completions and ix not in done_indexes:
+                new_indexes.add(ix)
         if not has_tracking_finalizer(p) or uid in expected_removed:
             continue
         phase = _phase(p)
         if phase in ("Succeeded", "Failed") or is_deleting(p) or job_ending:
             unfinalize.append(p)
         if phase == "Succeeded" and uid not in unc_failed:
-            if indexed:
-                ix = completion_index(p)
-                if ix is not None and completions is not None and ix < completions and ix not in done_indexes:
-                    new_indexes.add(ix)
-            elif uid not in unc_succeeded:
+            if not indexed and uid not in unc_succeeded:
                 unc_succeeded.append(uid)
         elif phase == "Failed" or (is_deleting(p) and phase != "Succeeded"
                                    and spec.get("podReplacementPolicy") != "Failed") or job_ending:
@@ -328,6 +328,11 @@ def sync_job(job: Mapping[str, Any], pods: Sequence[Obj], *, now: float, backoff
                                                            ("failed", [u for u in unc_failed if u not in moved_f]))
                                          if v}
     status["succeeded"], status["failed"] = succeeded, failed
+    # the failure back-off counts the failures seen now (a success starts it over)
+    if moved_s or new_indexes:
+        backoff = Backoff()
+    if moved_f:
+        backoff = Backoff(backoff.failures + len(moved_f), now)
 
     active = [p for p in pods if is_active(p)]
     terminating = [p for p in pods if is_terminating(p)]
@@ -413,8 +418,7 @@ def sync_job(job: Mapping[str, Any], pods: Sequence[Obj], *, now: float, backoff
     if conditions:
         status["conditions"] = conditions
     return Plan(status=_clean(status), uncounted=_clean_uncounted(recorded), unfinalize=unfinalize, create=create,
-                delete=delete, requeue=requeue, events=events, new_failures=len(moved_f),
-                new_successes=len(moved_s) + len(new_indexes))
+                delete=delete, requeue=requeue, events=events, backoff=backoff)
 
 
 def _resumed(old_status: Mapping[str, Any], conditions: list[Obj]) -> bool:
@@ -475,6 +479,7 @@ class JobController(Controller):
         self.expectations = Expectations()
         self._removed: dict[str, set[str]] = {}  # job key -> Pod UIDs whose finalizer we removed
         self._backoff: dict[str, Backoff] = {}
+        self._written: dict[str, str] = {}  # job key -> resourceVersion of our last status write
         self._warned: set[str] = set()
 
     # ---- events -------------------------------------------------------------
@@ -521,6 +526,7 @@ class JobController(Controller):
             self.expectations.forget(key)
             self._removed.pop(key, None)
             self._backoff.pop(key, None)
+            self._written.pop(key, None)
             return
         managed_by = as_map(job.get("spec")).get("managedBy")
         if managed_by not in (None, CONTROLLER_NAME):
@@ -529,6 +535,8 @@ class JobController(Controller):
             return
         if not self.expectations.satisfied(key):
             return  # the informer has not seen our last creates yet: the Pod events queue us again
+        if _older(job, self._written.get(key)):
+            return  # the informer has not seen our last status write yet: its update event queues us again
         selector = _selector(job)
         if selector is None:
             self.log.error("%s: Job %s has an invalid selector; skipping", self.name, key)
@@ -569,7 +577,7 @@ class JobController(Controller):
         # 4. the status
         for type_, reason, message in plan.events:
             await self.recorder.event(job, type_, reason, message)
-        self._track_backoff(key, plan)
+        self._backoff[key] = plan.backoff
         if status != as_map(job.get("status")):
             if await self._write_status(job, status) is None:
                 return
@@ -581,14 +589,6 @@ class JobController(Controller):
             requeue = wait if requeue is None else min(requeue, wait)
         if requeue is not None:
             raise RequeueAfter(requeue + 0.05)
-
-    def _track_backoff(self, key: str, plan: Plan) -> None:
-        record = self._backoff.get(key, Backoff())
-        if plan.new_successes:
-            record = Backoff()
-        if plan.new_failures:
-            record = Backoff(record.failures + plan.new_failures, self.clock())
-        self._backoff[key] = record
 
     async def _warn_unsupported(self, key: str, job: Obj) -> None:
         spec = as_map(job.get("spec"))
@@ -602,11 +602,13 @@ class JobController(Controller):
 
     async def _write_status(self, job: Obj, status: Obj) -> Obj | None:
         try:
-            return await self.client.update_status(JOBS, {**job, "status": status})
+            written = await self.client.update_status(JOBS, {**job, "status": status})
         except errors.NotFound:
             return None
         except errors.Conflict as e:
             raise RequeueAfter(0.0, "status conflict") from e
+        self._written[object_key(written)] = str(meta_of(written).get("resourceVersion") or "")
+        return written
 
     async def _unfinalize(self, key: str, pod: Obj) -> None:
         meta = meta_of(pod)
@@ -704,6 +706,17 @@ class JobController(Controller):
             return True
         self.log.info("%s: deleted finished Job %s (ttlSecondsAfterFinished)", self.name, key)
         return True
+
+
+def _older(job: Mapping[str, Any], written: str | None) -> bool:
+    """The cached Job predates our last status write (kubelite's resourceVersions are one global revision
+    counter, so they compare as numbers): acting on it would count its Pods against a stale status."""
+    if not written:
+        return False
+    try:
+        return int(str(meta_of(job).get("resourceVersion") or "0")) < int(written)
+    except ValueError:
+        return False
 
 
 def _same_uncounted(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
