@@ -104,14 +104,9 @@ def _job_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-def _successful(job: Mapping[str, Any]) -> str:
-    """JobToSelectableFields: ``status.successful`` is status.succeeded as a decimal."""
-    return str(as_int(dig(job, "status", "succeeded")))
-
-
 KIND = Kind(
-    ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",),
-                 selectable_fields=(("status.successful", _successful),), gc_finalizers=True),
+    # kube's JobToSelectableFields also offers status.successful (a count, read as text); not offered here
+    ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",), gc_finalizers=True),
     schema="apimachinery.schemas.batch.Job",
     structs=MappingProxyType({"metadata": OBJECT_META, "spec": BATCH + "JobSpec", **template_structs(),
                               "status": BATCH + "JobStatus",
