@@ -352,6 +352,35 @@ def test_table_columns(api: httpx.Client, ns: str) -> None:
     assert cells[5:7] == ["c", "busybox"] and cells[7].startswith("batch.kubernetes.io/controller-uid=")
 
 
+def test_official_python_client(apiserver: Any, ns: str) -> None:
+    """kubernetes.client's BatchV1Api creates, lists, watches and deletes Jobs and CronJobs."""
+    k8s = pytest.importorskip("kubernetes.client")
+    k8s_watch = pytest.importorskip("kubernetes.watch")
+    cfg = k8s.Configuration()
+    cfg.host = apiserver.url
+    with k8s.ApiClient(cfg) as api_client:
+        batch = k8s.BatchV1Api(api_client)
+        template = k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(
+            restart_policy="Never", containers=[k8s.V1Container(name="c", image="busybox")]))
+        rv = batch.list_namespaced_job(ns).metadata.resource_version
+        created = batch.create_namespaced_job(ns, k8s.V1Job(metadata=k8s.V1ObjectMeta(name="py"),
+                                                            spec=k8s.V1JobSpec(template=template, completions=2)))
+        assert created.spec.backoff_limit == 6 and created.spec.selector.match_labels == {
+            "batch.kubernetes.io/controller-uid": created.metadata.uid}
+        assert [j.metadata.name for j in batch.list_namespaced_job(ns).items] == ["py"]
+        batch.create_namespaced_cron_job(ns, k8s.V1CronJob(
+            metadata=k8s.V1ObjectMeta(name="pycron"),
+            spec=k8s.V1CronJobSpec(schedule="@hourly", job_template=k8s.V1JobTemplateSpec(
+                spec=k8s.V1JobSpec(template=template)))))
+        assert batch.read_namespaced_cron_job("pycron", ns).spec.concurrency_policy == "Allow"
+        batch.delete_namespaced_job("py", ns, propagation_policy="Background")
+        batch.delete_namespaced_cron_job("pycron", ns)
+        seen = [(ev["type"], ev["object"].metadata.name) for ev in k8s_watch.Watch().stream(
+            batch.list_namespaced_job, ns, resource_version=rv, timeout_seconds=2)]
+        assert seen == [("ADDED", "py"), ("DELETED", "py")]
+        assert batch.list_namespaced_cron_job(ns).items == []
+
+
 # ---------------------------------------------------------------------------
 # end to end
 # ---------------------------------------------------------------------------
