@@ -190,7 +190,6 @@ class ApiServer:
         await self.store.start()
         await bootstrap(self.registry, self.settings)
         await self.self_endpoints.start()
-        self.registry.resume_namespace_cleanups()
         if self.settings.tune_gc:
             gc.collect()
             gc.freeze()  # objects loaded at start are never collected: keep them out of every pass
@@ -269,7 +268,7 @@ class ApiServer:
         }
         named: dict[tuple[str, str | None], Handler] = {
             ("GET", None): self._get, ("GET", "status"): self._get,
-            ("PUT", None): self._update, ("PUT", "status"): self._update,
+            ("PUT", None): self._update, ("PUT", "status"): self._update, ("PUT", "finalize"): self._update,
             ("PATCH", None): self._patch, ("PATCH", "status"): self._patch,
             ("DELETE", None): self._delete,
             ("GET", "scale"): self._get_scale, ("PUT", "scale"): self._update_scale,

@@ -46,6 +46,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "binding": ("create",),
     "eviction": ("create",),
     "log": ("get",),
+    "finalize": ("update",),
 }
 _DEFAULT_SUBRESOURCE_VERBS = ("get", "patch", "update")
 _SCALE_KIND = {"group": "autoscaling", "version": "v1", "kind": "Scale"}

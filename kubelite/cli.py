@@ -212,6 +212,7 @@ CONTROLLERS = {
     "replicaset": "controllers.replicaset:main",
     "deployment": "controllers.deployment:main",
     "gc": "controllers.gc:main",
+    "namespace": "controllers.namespace:main",
     "loadbalancer": "controllers.loadbalancer:main",
 }
 PROCESSES = {
@@ -241,7 +242,8 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc or loadbalancer.
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, namespace or
+    loadbalancer.
 
     Its flags: kubelite controller NAME --help.
     """
