@@ -146,6 +146,40 @@ def _containers(spec: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [c for c in as_list(spec.get(key)) if isinstance(c, dict)]
 
 
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """SetDefaults_PodSpec and the nested container/volume defaults: a Pod's and every template's.
+
+    A template gets no more than this: enableServiceLinks, priority,
+    tolerations and requests-from-limits come from SetDefaults_Pod and the
+    admission plugins that run only when the Pod itself is created.
+    """
+    if not spec.get("dnsPolicy"):
+        spec["dnsPolicy"] = "ClusterFirst"
+    if not spec.get("restartPolicy"):
+        spec["restartPolicy"] = "Always"
+    if not isinstance(spec.get("securityContext"), dict):
+        spec["securityContext"] = {}
+    if spec.get("terminationGracePeriodSeconds") is None:
+        spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
+    if not spec.get("schedulerName"):
+        spec["schedulerName"] = "default-scheduler"
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in _containers(spec, key):
+            default_container(c)
+    for vol in as_list(spec.get("volumes")):
+        if not isinstance(vol, dict):
+            continue
+        if not any(k in vol for k in VOLUME_SOURCES):
+            vol["emptyDir"] = {}
+        for key in _MODE_SOURCES:
+            source = vol.get(key)
+            if isinstance(source, dict) and source.get("defaultMode") is None:
+                source["defaultMode"] = 420
+        host_path = vol.get("hostPath")
+        if isinstance(host_path, dict) and host_path.get("type") is None:
+            host_path["type"] = ""
+
+
 # ---------------------------------------------------------------------------
 # Admission
 # ---------------------------------------------------------------------------
@@ -173,31 +207,7 @@ class PodAdmission(Admission):
                 for port in as_list(c.get("ports")):
                     if isinstance(port, dict) and not port.get("hostPort"):
                         port["hostPort"] = port.get("containerPort")
-        if not spec.get("dnsPolicy"):
-            spec["dnsPolicy"] = "ClusterFirst"
-        if not spec.get("restartPolicy"):
-            spec["restartPolicy"] = "Always"
-        if not isinstance(spec.get("securityContext"), dict):
-            spec["securityContext"] = {}
-        if spec.get("terminationGracePeriodSeconds") is None:
-            spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
-        if not spec.get("schedulerName"):
-            spec["schedulerName"] = "default-scheduler"
-        for key in ("containers", "initContainers", "ephemeralContainers"):
-            for c in _containers(spec, key):
-                default_container(c)
-        for vol in as_list(spec.get("volumes")):
-            if not isinstance(vol, dict):
-                continue
-            if not any(k in vol for k in VOLUME_SOURCES):
-                vol["emptyDir"] = {}
-            for key in _MODE_SOURCES:
-                source = vol.get(key)
-                if isinstance(source, dict) and source.get("defaultMode") is None:
-                    source["defaultMode"] = 420
-            host_path = vol.get("hostPath")
-            if isinstance(host_path, dict) and host_path.get("type") is None:
-                host_path["type"] = ""
+        default_pod_spec(spec)
         # The Priority and DefaultTolerationSeconds admission plugins (on by default) fill these on
         # create; they are idempotent, so applying them on every write keeps replaces working.
         if not spec.get("priorityClassName") and spec.get("priority") is None:
