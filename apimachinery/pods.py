@@ -26,6 +26,11 @@ def ready_condition(pod: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
+    """IsPodTerminal: the Pod has finished (phase Succeeded or Failed) and its containers will not run again."""
+    return as_map(pod.get("status")).get("phase") in ("Succeeded", "Failed")
+
+
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     """IsPodReady: the Ready condition's status is "True"."""
     cond = ready_condition(pod)

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apimachinery.objects import as_list, as_map, meta_of
+from apimachinery.pods import is_pod_terminal
 from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.timestamps import format_time, parse_time
 from controllers.runtime.controller import Controller, RequeueAfter
@@ -129,7 +130,7 @@ def grace_estimate(items: Iterable[Obj], *, graceful: bool, deleted_at: datetime
         return 0
     estimate = 0
     for obj in items:
-        if as_map(obj.get("status")).get("phase") in ("Succeeded", "Failed"):
+        if is_pod_terminal(obj):
             continue
         grace = spec_of(obj).get("terminationGracePeriodSeconds")
         if isinstance(grace, int) and grace > estimate:

@@ -27,6 +27,8 @@ from typing import Any
 import dns.name
 
 from apimachinery.labels import ANNOTATION_TOLERATE_UNREADY, LABEL_SERVICE_NAME
+from apimachinery.pods import is_pod_terminal
+from apimachinery.pods import pod_ips as status_pod_ips
 
 SCHEMA_VERSION = "1.1.0"
 PODS_MODES = ("disabled", "insecure", "verified")
@@ -151,19 +153,9 @@ def slice_entry(obj: Obj) -> SliceEntry:
 def pod_ips(obj: Obj) -> tuple[str, ...]:
     """Addresses a verified pod record may answer with: none once the Pod is
     terminating or finished, since its IP may then belong to another Pod."""
-    status = obj.get("status") or {}
-    if (obj.get("metadata") or {}).get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+    if (obj.get("metadata") or {}).get("deletionTimestamp") or is_pod_terminal(obj):
         return ()
-    raw = [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, dict)]
-    raw.append(status.get("podIP"))
-    ips: list[str] = []
-    for r in raw:
-        ip = normalize_ip(r)
-        if ip is not None and ip not in ips:
-            ips.append(ip)
-    if (obj.get("metadata") or {}).get("deletionTimestamp"):
-        return ()
-    return tuple(ips)
+    return tuple(dict.fromkeys(ip for ip in map(normalize_ip, status_pod_ips(obj)) if ip is not None))
 
 
 class ClusterView:

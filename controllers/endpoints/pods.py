@@ -12,6 +12,7 @@ from apimachinery.labels import (
     LABEL_SERVICE_NAME,
 )
 from apimachinery.objects import annotations_of, as_list, as_map, as_str, meta_of
+from apimachinery.pods import is_pod_terminal
 from apimachinery.selectors import selector_from_set
 
 Obj = dict[str, Any]
@@ -56,10 +57,6 @@ def status_of(obj: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # Pod and Service predicates (endpointslice/util, api/v1/pod)
 # ---------------------------------------------------------------------------
-
-
-def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
-    return status_of(pod).get("phase") in ("Succeeded", "Failed")
 
 
 def is_terminating(pod: Mapping[str, Any]) -> bool:
