@@ -216,9 +216,9 @@ CONTROLLERS = {
     "loadbalancer": "controllers.loadbalancer:main",
 }
 PROCESSES = {
-    "dns": "controllers.dns.main:main",
-    "node": "controllers.node.main:main",
-    "proxy": "controllers.proxy.main:main",
+    "dns": "servers.dns.main:main",
+    "node": "agents.node.main:main",
+    "proxy": "agents.proxy.main:main",
 }
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

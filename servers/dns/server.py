@@ -44,8 +44,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from controllers.dns.answer import answer
-from controllers.dns.cache import (
+from servers.dns.answer import answer
+from servers.dns.cache import (
     EDNS,
     EDNS_DO,
     EDNS_PAYLOAD,
@@ -55,7 +55,7 @@ from controllers.dns.cache import (
     question_key,
     render,
 )
-from controllers.dns.view import ClusterView
+from servers.dns.view import ClusterView
 
 log = logging.getLogger(__name__)
 

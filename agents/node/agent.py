@@ -47,13 +47,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agents.node import kubeletevents as kev
+from agents.node import status as podstatus
+from agents.node.ipam import PodIPAllocator, PoolExhausted
+from agents.node.runtime import MIN_GRACE, ProcessRuntime
 from apimachinery.objects import meta_of
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_time, parse_time
-from controllers.node import kubeletevents as kev
-from controllers.node import status as podstatus
-from controllers.node.ipam import PodIPAllocator, PoolExhausted
-from controllers.node.runtime import MIN_GRACE, ProcessRuntime
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.events import NORMAL, EventRecorder
 from controllers.runtime.informer import split_key

@@ -51,7 +51,7 @@ import dns.rdtypes.IN.SRV
 import dns.reversename
 import dns.rrset
 
-from controllers.dns.view import SCHEMA_VERSION, ClusterView, Endpoint, Port, ServiceEntry
+from servers.dns.view import SCHEMA_VERSION, ClusterView, Endpoint, Port, ServiceEntry
 
 IN = dns.rdataclass.IN
 A = dns.rdatatype.A

@@ -53,15 +53,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.node import kubeletevents as kev
+from agents.node import podenv, probes
+from agents.node.containerlogs import LogFile
+from agents.node.status import Observed
 from apimachinery.objects import as_list, as_map
 from apimachinery.timestamps import format_time
-from controllers.node import kubeletevents as kev
-from controllers.node import podenv, probes
-from controllers.node.containerlogs import LogFile
-from controllers.node.status import Observed
 from controllers.runtime.events import NORMAL, WARNING
 
-log = logging.getLogger("controllers.node.runtime")
+log = logging.getLogger("agents.node.runtime")
 
 Obj = dict[str, Any]
 Emit = Callable[[Obj, str, str, str], None]

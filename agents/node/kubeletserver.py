@@ -22,11 +22,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from agents.node import containerlogs
+from agents.node.runtime import LogError, LogSource
 from apimachinery.timestamps import parse_time
-from controllers.node import containerlogs
-from controllers.node.runtime import LogError, LogSource
 
-log = logging.getLogger("controllers.node.kubelet")
+log = logging.getLogger("agents.node.kubelet")
 
 LogLookup = Callable[[str, str, str, bool], LogSource]
 

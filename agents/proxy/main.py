@@ -36,13 +36,13 @@ from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from agents.proxy.dataplane import Dataplane
+from agents.proxy.iptables import Options, render
+from agents.proxy.servicemap import service_ports, slices_of
 from apimachinery.labels import ANNOTATION_TRIGGER_TIME, LABEL_SERVICE_NAME
 from apimachinery.objects import as_map
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import parse_time
-from controllers.proxy.dataplane import Dataplane
-from controllers.proxy.iptables import Options, render
-from controllers.proxy.servicemap import service_ports, slices_of
 from controllers.runtime.controller import Controller
 from controllers.runtime.informer import split_key
 from controllers.runtime.metrics import RuntimeMetrics
@@ -52,7 +52,7 @@ from kubeclient import errors
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
 
-log = logging.getLogger("controllers.proxy")
+log = logging.getLogger("agents.proxy")
 
 Obj = dict[str, Any]
 SERVICES = BY_KEY["services"]

@@ -33,7 +33,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from controllers.proxy.servicemap import Endpoint, ServicePort, categorize
+from agents.proxy.servicemap import Endpoint, ServicePort, categorize
 
 KUBE_SERVICES = "KUBE-SERVICES"
 KUBE_EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES"

@@ -30,12 +30,12 @@ from typing import Any
 import click
 from prometheus_client import Counter
 
-from controllers.node.agent import PodAgent
-from controllers.node.heartbeat import NodeHeartbeat, RegistrationError
-from controllers.node.kubeletserver import KubeletServer
-from controllers.node.lifecycle import NodeLifecycle
-from controllers.node.runtime import ProcessRuntime
-from controllers.node.scheduler import Scheduler
+from agents.node.agent import PodAgent
+from agents.node.heartbeat import NodeHeartbeat, RegistrationError
+from agents.node.kubeletserver import KubeletServer
+from agents.node.lifecycle import NodeLifecycle
+from agents.node.runtime import ProcessRuntime
+from agents.node.scheduler import Scheduler
 from controllers.runtime.informers import InformerFactory
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
 from controllers.runtime.metrics import RuntimeMetrics
@@ -45,7 +45,7 @@ from kubeclient import errors
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
 
-log = logging.getLogger("controllers.node")
+log = logging.getLogger("agents.node")
 
 SCHEDULER_LEASE = "kube-scheduler"
 

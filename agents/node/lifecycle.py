@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agents.node import status as nodestatus
+from agents.node.heartbeat import NODE_LEASE_NAMESPACE
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_time
-from controllers.node import status as nodestatus
-from controllers.node.heartbeat import NODE_LEASE_NAMESPACE
 from controllers.runtime.controller import Controller
 from controllers.runtime.informer import object_key
 from controllers.runtime.informers import InformerFactory

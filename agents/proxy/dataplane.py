@@ -58,9 +58,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from controllers.proxy.servicemap import Categorized, Endpoint, ServicePort, categorize
+from agents.proxy.servicemap import Categorized, Endpoint, ServicePort, categorize
 
-log = logging.getLogger("controllers.proxy.dataplane")
+log = logging.getLogger("agents.proxy.dataplane")
 
 CONNECT_TIMEOUT = 1.0
 BIND_RETRY = 0.2

@@ -19,11 +19,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agents.node import status as nodestatus
 from apimachinery import quantity
 from apimachinery.objects import as_list, as_map
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_time
-from controllers.node import status as nodestatus
 from controllers.runtime.controller import Controller, RequeueAfter
 from controllers.runtime.informer import object_key, split_key
 from controllers.runtime.informers import InformerFactory

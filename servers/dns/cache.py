@@ -34,7 +34,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from controllers.dns.answer import Response
+from servers.dns.answer import Response
 
 NO_EDNS, EDNS, EDNS_DO = 0, 1, 2
 VARIANTS = (NO_EDNS, EDNS, EDNS_DO)

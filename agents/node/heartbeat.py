@@ -22,13 +22,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from agents.node import status as nodestatus
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_micro_time, format_time
-from controllers.node import status as nodestatus
 from kubeclient import errors
 from kubeclient.client import Client
 
-log = logging.getLogger("controllers.node.heartbeat")
+log = logging.getLogger("agents.node.heartbeat")
 
 Obj = dict[str, Any]
 NODES = BY_KEY["nodes"]

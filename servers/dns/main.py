@@ -21,14 +21,14 @@ import sys
 from collections.abc import Callable
 
 from apimachinery.resources import BY_KEY
-from controllers.dns.publish import KubeDnsEndpoints
-from controllers.dns.server import DnsServer
-from controllers.dns.view import DEFAULT_TTL, DEFAULT_ZONE, PODS_MODES, ClusterView, Obj
 from controllers.runtime.informer import Informer
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
+from servers.dns.publish import KubeDnsEndpoints
+from servers.dns.server import DnsServer
+from servers.dns.view import DEFAULT_TTL, DEFAULT_ZONE, PODS_MODES, ClusterView, Obj
 
-log = logging.getLogger("controllers.dns")
+log = logging.getLogger("servers.dns")
 
 
 def informers(client: Client, view: ClusterView) -> list[Informer]:
@@ -77,7 +77,7 @@ async def run(
 
     Runs until cancelled.  ``on_ready(port)`` is called once the sockets are
     bound (port 0 picks a free one); ``view`` lets a caller (tests) look inside. With ``publish``
-    this server's address goes into kube-dns's endpoints (controllers/dns/publish.py).
+    this server's address goes into kube-dns's endpoints (servers/dns/publish.py).
     """
     cfg = load_config(kubeconfig=kubeconfig, context=context, server=server)
     view = view or ClusterView(zone=zone, pods_mode=pods_mode, ttl=ttl, nameserver_ips=[bind])
@@ -135,7 +135,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m controllers.dns.main --server http://127.0.0.1:8080 --port 5353``."""
+    """``python -m servers.dns.main --server http://127.0.0.1:8080 --port 5353``."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
