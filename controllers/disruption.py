@@ -127,6 +127,13 @@ def expected_scale(pods: Sequence[Obj], finders: Sequence[Finder]) -> tuple[int,
     return sum(scales.values()), unmanaged
 
 
+def counts_by_scale(pdb: Mapping[str, Any]) -> bool:
+    """Whether the expected count comes from the Pods' controllers (maxUnavailable, or a percentage
+    minAvailable) rather than from the Pods themselves (an integer minAvailable)."""
+    spec = as_map(pdb.get("spec"))
+    return spec.get("maxUnavailable") is not None or isinstance(spec.get("minAvailable"), str)
+
+
 def expected_and_desired(pdb: Mapping[str, Any], pods: Sequence[Obj],
                          finders: Sequence[Finder]) -> tuple[int, int, list[str]]:
     """getExpectedPodCount: (expectedPods, desiredHealthy, unmanaged Pods)."""
@@ -356,7 +363,7 @@ class DisruptionController(Controller):
         now = self.clock()
         now_text = format_time(datetime.fromtimestamp(now, UTC))
         try:
-            fetched = await self._fetch_scales(pods)
+            fetched = await self._fetch_scales(pods) if counts_by_scale(pdb) else {}
             expected, desired, unmanaged = expected_and_desired(pdb, pods, self.finders(fetched))
         except CountError as e:
             await self.recorder.event(pdb, WARNING, "CalculateExpectedPodCountFailed",
@@ -424,6 +431,7 @@ __all__ = [
     "DisruptionController",
     "Scale",
     "budget_status",
+    "counts_by_scale",
     "count_healthy",
     "covered_pods",
     "disrupted_pod_map",
