@@ -122,13 +122,14 @@ def _eviction_options(body: Any, name: str, namespace: str, *, dry_run: bool) ->
         raise errors.bad_request("name in URL does not match name in Eviction object")
     raw = body.get("deleteOptions")
     options = dict(raw) if isinstance(raw, dict) else {}
-    body_dry = options.get("dryRun") or []
-    if not isinstance(body_dry, list) or any(d != "All" for d in body_dry):
-        raise errors.bad_request(f"unsupported dry run directive {body_dry!r}")
-    if body_dry and not dry_run:
-        dry_run = True
-    options.pop("dryRun", None)
-    return options, dry_run
+    # propagateDryRun: the request's dryRun and the Eviction's own, which must agree when both are given;
+    # any non-empty list means a dry run (dryrun.IsDryRun).
+    raw_dry = options.pop("dryRun", None)
+    body_dry = [str(d) for d in raw_dry] if isinstance(raw_dry, list) else []
+    if body_dry and dry_run and body_dry != ["All"]:
+        raise errors.internal(f"Non-matching dry-run options in request and content: [All] and "
+                              f"[{' '.join(body_dry)}]")
+    return options, dry_run or bool(body_dry)
 
 
 def _pinned(options: dict[str, Any], pod: Entry) -> dict[str, Any]:
