@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from apimachinery import errors
@@ -106,6 +107,29 @@ def check_and_decrement(pdb: dict[str, Any], pod_name: str, *, dry_run: bool, no
     return new
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# DeleteOptions' fields as encoding/json decodes them into the Go struct.
+_DELETE_OPTION_TYPES: tuple[tuple[str, str, Callable[[Any], bool]], ...] = (
+    ("gracePeriodSeconds", "int64", _is_int),
+    ("preconditions", "v1.Preconditions", lambda v: isinstance(v, dict)),
+    ("orphanDependents", "bool", lambda v: isinstance(v, bool)),
+    ("propagationPolicy", "v1.DeletionPropagation", lambda v: isinstance(v, str)),
+    ("dryRun", "[]string", lambda v: isinstance(v, list) and all(isinstance(d, str) for d in v)),
+)
+_JSON_TYPES = ((bool, "bool"), (int, "number"), (float, "number"), (str, "string"), (list, "array"),
+               (dict, "object"))
+
+
+def _undecodable(value: Any, field: str, go_type: str) -> StatusError:
+    """The 400 of a body encoding/json cannot decode into an Eviction."""
+    json_type = next((name for t, name in _JSON_TYPES if isinstance(value, t)), "value")
+    return errors.bad_request(f'Eviction in version "v1" cannot be handled as a Eviction: json: cannot unmarshal '
+                              f"{json_type} into Go struct field {field} of type {go_type}")
+
+
 def _eviction_options(body: Any, name: str, namespace: str, *, dry_run: bool) -> tuple[dict[str, Any], bool]:
     """The Eviction's DeleteOptions and whether this is a dry run (propagateDryRun), or kube's 400."""
     if not isinstance(body, dict):
@@ -121,7 +145,17 @@ def _eviction_options(body: Any, name: str, namespace: str, *, dry_run: bool) ->
     if meta.get("name") != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
     raw = body.get("deleteOptions")
-    options = dict(raw) if isinstance(raw, dict) else {}
+    if raw is not None and not isinstance(raw, dict):
+        raise _undecodable(raw, "Eviction.deleteOptions", "v1.DeleteOptions")
+    options = dict(raw or {})
+    for key, go_type, ok in _DELETE_OPTION_TYPES:
+        value = options.get(key)
+        if value is not None and not ok(value):
+            raise _undecodable(value, f"Eviction.deleteOptions.{key}", go_type)
+    for key in ("uid", "resourceVersion"):
+        value = as_map(options.get("preconditions")).get(key)
+        if value is not None and not isinstance(value, str):
+            raise _undecodable(value, f"Eviction.deleteOptions.preconditions.{key}", "string")
     # propagateDryRun: the request's dryRun and the Eviction's own, which must agree when both are given;
     # any non-empty list means a dry run (dryrun.IsDryRun).
     raw_dry = options.pop("dryRun", None)

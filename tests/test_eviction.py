@@ -168,6 +168,21 @@ def test_the_name_must_match_the_url(api: httpx.Client, ns: str) -> None:
     assert (r.status_code, r.json()["message"]) == (400, "name in URL does not match name in Eviction object")
 
 
+@pytest.mark.parametrize(("options", "field", "go_type", "json_type"), [
+    ({"gracePeriodSeconds": "30"}, "gracePeriodSeconds", "int64", "string"),
+    ({"preconditions": {"uid": 7}}, "preconditions.uid", "string", "number"),
+    ({"dryRun": "All"}, "dryRun", "[]string", "string"),
+])
+def test_delete_options_of_the_wrong_type_are_400(api: httpx.Client, ns: str, options: dict[str, Any], field: str,
+                                                  go_type: str, json_type: str) -> None:
+    _pod(api, ns, "typed", {"app": "typed"})
+    r = _evict(api, ns, "typed", _eviction("typed", **options))
+    assert (r.status_code, r.json()["message"]) == (400, (
+        f'Eviction in version "v1" cannot be handled as a Eviction: json: cannot unmarshal {json_type} into Go '
+        f"struct field Eviction.deleteOptions.{field} of type {go_type}"))
+    assert api.get(PODS.format(ns=ns) + "/typed").status_code == 200
+
+
 def test_a_policy_v1beta1_eviction_is_accepted(api: httpx.Client, ns: str) -> None:
     _pod(api, ns, "old", {"app": "old"})
     r = _evict(api, ns, "old", _eviction("old", ns, api_version="policy/v1beta1"))
