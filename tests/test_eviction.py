@@ -322,6 +322,7 @@ def _wait(what: str, cond: Callable[[], bool], cluster: Cluster, timeout: float 
     raise AssertionError(f"timed out waiting for {what}\n{cluster.logs()}")
 
 
+@pytest.mark.slow
 def test_kubectl_drain_is_held_by_a_budget_until_the_deployment_grows(cluster: Cluster, tmp_path: Path) -> None:
     ns = "drain"
     _kubectl(cluster, "create", "namespace", ns)

@@ -357,6 +357,7 @@ def _namespace(api: httpx.Client, name: str) -> str:
     return name
 
 
+@pytest.mark.slow
 def test_controller_counts_through_the_deployment_scale(controller: tuple[str, Path]) -> None:
     url, log = controller
     with httpx.Client(base_url=url, timeout=10) as api:
@@ -381,6 +382,7 @@ def test_controller_counts_through_the_deployment_scale(controller: tuple[str, P
         assert status["conditions"][0]["reason"] == "SufficientPods"
 
 
+@pytest.mark.slow
 def test_controller_counts_a_lone_replica_set_and_pods_and_spends_evictions(controller: tuple[str, Path]) -> None:
     url, log = controller
     with httpx.Client(base_url=url, timeout=10) as api:
@@ -398,6 +400,7 @@ def test_controller_counts_a_lone_replica_set_and_pods_and_spends_evictions(cont
         assert "disruptedPods" not in status
 
 
+@pytest.mark.slow
 def test_controller_fails_safe_for_an_owner_kind_not_served(controller: tuple[str, Path]) -> None:
     url, log = controller
     with httpx.Client(base_url=url, timeout=10) as api:
