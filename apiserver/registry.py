@@ -515,8 +515,11 @@ class Registry:
     # -- delete ----------------------------------------------------------------
     async def delete(
         self, rt: ResourceType, namespace: str | None, name: str, options: dict[str, Any] | None = None, *,
-        dry_run: bool = False,
+        dry_run: bool = False, with_ops: Callable[[Entry], list[Op]] | None = None,
     ) -> Result:
+        """DELETE with its preconditions. ``with_ops``, given the object as this attempt reads it, returns
+        further writes committed in the delete's own transaction (an eviction's PodDisruptionBudget status), or
+        raises to refuse the delete; it is asked again on every retry."""
         options = options or {}
         ns = self._ns(rt, namespace)
         for _ in range(PATCH_RETRIES):
@@ -536,7 +539,8 @@ class Registry:
                     f"ResourceVersion in object meta: {current.revision}",
                 )
             try:
-                return await self._delete_once(rt, ns, current, options, dry_run=dry_run)
+                extra = with_ops(current) if with_ops is not None else []
+                return await self._delete_once(rt, ns, current, options, dry_run=dry_run, extra=extra)
             except StatusError as e:
                 if e.reason == "Conflict" and not pre:
                     continue
@@ -556,7 +560,8 @@ class Registry:
         return max(0, int(g))
 
     async def _delete_once(
-        self, rt: ResourceType, ns: str, current: Entry, options: dict[str, Any], *, dry_run: bool
+        self, rt: ResourceType, ns: str, current: Entry, options: dict[str, Any], *, dry_run: bool,
+        extra: list[Op] | None = None,
     ) -> Result:
         old = current.obj
         meta = old.get("metadata") or {}
@@ -581,12 +586,12 @@ class Registry:
                 if rt.terminating_on_delete:
                     new.setdefault("status", {})["phase"] = "Terminating"
                 if not dry_run:
-                    await self._commit(rt, [Op("MODIFIED", rt.key, ns, name, new, current.revision)])
+                    await self._commit(rt, [Op("MODIFIED", rt.key, ns, name, new, current.revision), *(extra or [])])
                 return Result(new)
         if dry_run:
             return Result(old if rt.return_deleted else self._success(rt, old))
         final = copy.deepcopy(old)
-        await self._commit(rt, [Op("DELETED", rt.key, ns, name, final, current.revision)])
+        await self._commit(rt, [Op("DELETED", rt.key, ns, name, final, current.revision), *(extra or [])])
         return Result(final if rt.return_deleted else self._success(rt, final))
 
     def _success(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

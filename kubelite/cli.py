@@ -214,6 +214,7 @@ CONTROLLERS = {
     "gc": "controllers.gc:main",
     "namespace": "controllers.namespace:main",
     "loadbalancer": "controllers.loadbalancer:main",
+    "disruption": "controllers.disruption:main",
 }
 PROCESSES = {
     "dns": "servers.dns.main:main",
@@ -242,8 +243,8 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, namespace or
-    loadbalancer.
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, namespace,
+    loadbalancer or disruption.
 
     Its flags: kubelite controller NAME --help.
     """

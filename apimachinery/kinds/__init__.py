@@ -26,6 +26,7 @@ from apimachinery.kinds import (
     namespace,
     node,
     pod,
+    poddisruptionbudget,
     portallocation,
     replicaset,
     service,
@@ -47,6 +48,7 @@ KINDS: tuple[Kind, ...] = (
     lease.KIND,
     ipaddress.KIND,
     servicecidr.KIND,
+    poddisruptionbudget.KIND,
     portallocation.KIND,
 )
 

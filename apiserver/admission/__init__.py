@@ -26,6 +26,7 @@ from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
+from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
 from apiserver.admission.service import ServiceAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
@@ -46,6 +47,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        PodDisruptionBudgetAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
     # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:
