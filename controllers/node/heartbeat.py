@@ -25,6 +25,7 @@ from typing import Any
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_micro_time, format_time
 from controllers.node import status as nodestatus
+from controllers.node.podenv import NODE_RESOURCES
 from kubeclient import errors
 from kubeclient.client import Client
 
@@ -79,7 +80,7 @@ class NodeHeartbeat:
         return self.version
 
     def _capacity(self) -> dict[str, str]:
-        return {"cpu": "8", "memory": "16Gi", "pods": str(self.max_pods), "ephemeral-storage": "100Gi"}
+        return {**NODE_RESOURCES, "pods": str(self.max_pods)}
 
     async def register(self) -> Obj:
         """Create the Node, or adopt the existing one and post a healthy status."""

@@ -11,29 +11,43 @@ third_party/forked/golang/expansion):
   before it and the Service variables (``$$`` escapes a ``$``, an unknown
   reference stays as written); a ``valueFrom.fieldRef`` is the downward
   API; then come the Service variables the container did not override;
+- ``envFrom`` comes before ``env``: every key of the ConfigMap or Secret,
+  prefixed, except keys that are not environment variable names (skipped,
+  with the kubelet's InvalidEnvironmentVariableNames Event);
+- ``configMapKeyRef``/``secretKeyRef`` read the objects the agent fetched
+  (``podsources``); a missing object or key is a CreateContainerConfigError
+  with the kubelet's message unless the reference is optional (then the
+  variable is skipped);
+- ``resourceFieldRef`` is containerResourceRuntimeValue: the container's
+  limit (the node's allocatable when unset, as defaultPodLimitsForDownwardAPI)
+  or request, divided by the divisor and rounded up (cpu in millicores);
 - ``command`` and ``args`` are expanded against the final environment;
-- kubelite has no ConfigMaps or Secrets: a non-optional reference to one
-  is a CreateContainerConfigError with the kubelet's message, an optional
-  one is skipped;
 - the runtime adds what a container runtime would (``HOSTNAME``, ``PATH``)
   and what kubelite's built-ins need: ``KUBELITE_POD_NAME``,
   ``KUBELITE_POD_NAMESPACE``, ``KUBELITE_POD_UID``, ``KUBELITE_POD_IP``,
   ``KUBELITE_NODE_NAME``, and ``PORT`` (the first containerPort, unless the
-  Pod sets it).
+  Pod sets it), and one ``KUBELITE_VOLUME_<NAME>`` per volumeMount: the
+  host directory (or, for a subPath, file) the mount stands for
+  (``podvolumes``): a process cannot be given a bind mount, so it is told
+  where its mounts are.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from apimachinery import envvars
 from apimachinery.objects import as_list, as_map
+from apimachinery.quantity import QuantityError, parse
+from controllers.node.podsources import CONFIGMAP, SECRET, Source, Sources, missing_key, not_found
 
 Obj = dict[str, Any]
 
@@ -44,6 +58,9 @@ BUILTIN_IMAGES: dict[str, tuple[tuple[str, ...], int]] = {
     "kubelite/tcp-echo": (("tcp",), 9000),
 }
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What a kubelite node advertises as capacity and allocatable (the heartbeat publishes it; limits default to it).
+NODE_RESOURCES = {"cpu": "8", "memory": "16Gi", "ephemeral-storage": "100Gi"}
+_ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
 class ConfigError(Exception):
@@ -123,15 +140,38 @@ def field_ref(pod: Mapping[str, Any], path: str, *, pod_ip: str, host_ip: str) -
     raise ConfigError(f"unsupported fieldPath: {path}")
 
 
-def _resource_ref(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str:
-    """resourceFieldRef without divisor arithmetic: the container's value, else the node's allocatable."""
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def resource_ref(container: Mapping[str, Any], ref: Mapping[str, Any], *,
+                 allocatable: Mapping[str, str] = NODE_RESOURCES) -> str:
+    """containerResourceRuntimeValue: ``limits.cpu`` etc. over ``divisor`` (default 1), rounded up.
+
+    cpu divides MilliValue by the divisor's MilliValue; memory and
+    ephemeral-storage divide Value (whole units, rounded up) by the
+    divisor's Value. An unset limit is the node's allocatable
+    (defaultPodLimitsForDownwardAPI); an unset request is 0.
+    """
     resource = str(ref.get("resource") or "")
     kind, _, name = resource.partition(".")
+    if kind not in ("limits", "requests") or name not in ("cpu", "memory", "ephemeral-storage"):
+        raise ConfigError(f"unsupported container resource : {resource}")
     resources = as_map(container.get("resources"))
-    value = as_map(resources.get(kind)).get(name)
-    if value is not None:
-        return str(value)
-    return {"cpu": "8", "memory": str(16 * 1024 ** 3), "ephemeral-storage": str(100 * 1024 ** 3)}.get(name, "0")
+    raw = as_map(resources.get(kind)).get(name)
+    if raw is None and kind == "limits":
+        raw = allocatable.get(name)
+    try:
+        value = parse(str(raw))[0] if raw is not None else Fraction(0)
+        divisor = parse(str(ref.get("divisor")))[0] if ref.get("divisor") not in (None, "") else Fraction(0)
+    except QuantityError as e:
+        raise ConfigError(f"{resource}: {e}") from e
+    if divisor == 0:
+        divisor = Fraction(1)
+    if name == "cpu":
+        milli, div = math.ceil(value * 1000), math.ceil(divisor * 1000)
+        return str(_ceil_div(milli, div))
+    return str(_ceil_div(math.ceil(value), math.ceil(divisor)))
 
 
 # ---------------------------------------------------------------------------
@@ -139,9 +179,40 @@ def _resource_ref(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _missing_source(kind: str, name: str, optional: bool) -> None:
-    if not optional:
-        raise ConfigError(f'{kind} "{name}" not found')
+def _lookup(sources: Sources, kind: str, name: str, *, optional: bool) -> Source | None:
+    """The object, None when it is missing and the reference optional; raises ConfigError otherwise."""
+    found = sources.get((kind, name))
+    if found is None and not optional:
+        raise ConfigError(not_found(kind, name))
+    return found
+
+
+def _env_from(pod: Mapping[str, Any], container: Mapping[str, Any], sources: Sources,
+              events: list[str] | None) -> dict[str, str]:
+    namespace = str(as_map(pod.get("metadata")).get("namespace") or "")
+    out: dict[str, str] = {}
+    for src in as_list(container.get("envFrom")):
+        src = as_map(src)
+        prefix = str(src.get("prefix") or "")
+        for kind, key, what in ((CONFIGMAP, "configMapRef", "configMap"), (SECRET, "secretRef", "secret")):
+            ref = as_map(src.get(key))
+            if not ref:
+                continue
+            name = str(ref.get("name") or "")
+            found = _lookup(sources, kind, name, optional=bool(ref.get("optional")))
+            if found is None:
+                continue
+            invalid: list[str] = []
+            for k, v in found.strings.items():
+                k = prefix + k
+                if not _ENV_VAR_NAME.match(k) or k == "." or k.startswith(".."):  # IsEnvVarName
+                    invalid.append(k)
+                    continue
+                out[k] = v
+            if invalid and events is not None:
+                events.append(f"Keys [{', '.join(sorted(invalid))}] from the EnvFrom {what} {namespace}/{name} "
+                              "were skipped since they are considered invalid environment variable names.")
+    return out
 
 
 def container_env(
@@ -151,22 +222,26 @@ def container_env(
     services: Sequence[Mapping[str, Any]],
     pod_ip: str,
     host_ip: str,
+    sources: Sources | None = None,
+    allocatable: Mapping[str, str] = NODE_RESOURCES,
+    events: list[str] | None = None,
 ) -> list[tuple[str, str]]:
-    """The variables the kubelet hands the runtime, in its order; raises ConfigError."""
+    """The variables the kubelet hands the runtime, in its order; raises ConfigError.
+
+    ``sources`` holds the ConfigMaps and Secrets the agent found (absent:
+    not found); ``events`` collects the messages of Warning Events the
+    kubelet would record (InvalidEnvironmentVariableNames).
+    """
+    sources = sources or {}
+    namespace = str(as_map(pod.get("metadata")).get("namespace") or "")
     service_env = dict(envvars.pod_service_env(pod, services))
-    declared: dict[str, str] = {}
+    declared: dict[str, str] = _env_from(pod, container, sources, events)
 
     def lookup(name: str) -> str | None:
         if name in declared:
             return declared[name]
         return service_env.get(name)
 
-    for src in as_list(container.get("envFrom")):
-        src = as_map(src)
-        for kind, key in (("configmap", "configMapRef"), ("secret", "secretRef")):
-            ref = as_map(src.get(key))
-            if ref:
-                _missing_source(kind, str(ref.get("name") or ""), bool(ref.get("optional")))
     for var in as_list(container.get("env")):
         var = as_map(var)
         name = str(var.get("name") or "")
@@ -181,13 +256,23 @@ def container_env(
         if source.get("fieldRef"):
             declared[name] = field_ref(pod, str(as_map(source["fieldRef"]).get("fieldPath") or ""),
                                        pod_ip=pod_ip, host_ip=host_ip)
-        elif source.get("resourceFieldRef"):
-            declared[name] = _resource_ref(container, as_map(source["resourceFieldRef"]))
-        else:
-            for kind, key in (("configmap", "configMapKeyRef"), ("secret", "secretKeyRef")):
-                ref = as_map(source.get(key))
-                if ref:
-                    _missing_source(kind, str(ref.get("name") or ""), bool(ref.get("optional")))
+            continue
+        if source.get("resourceFieldRef"):
+            declared[name] = resource_ref(container, as_map(source["resourceFieldRef"]), allocatable=allocatable)
+            continue
+        for kind, key in ((CONFIGMAP, "configMapKeyRef"), (SECRET, "secretKeyRef")):
+            ref = as_map(source.get(key))
+            if not ref:
+                continue
+            ref_name, ref_key, optional = str(ref.get("name") or ""), str(ref.get("key") or ""), bool(ref.get("optional"))
+            found = _lookup(sources, kind, ref_name, optional=optional)
+            if found is None:
+                break
+            if ref_key not in found.strings:
+                if optional:
+                    break
+                raise ConfigError(missing_key(kind, namespace, ref_name, ref_key))
+            declared[name] = found.strings[ref_key]
     out = list(declared.items())
     out += [(k, v) for k, v in service_env.items() if k not in declared]
     return out
@@ -239,11 +324,19 @@ def launch(
     host_ip: str,
     node_name: str,
     sandbox: str,
+    sources: Sources | None = None,
+    mounts: Mapping[str, str] | None = None,
+    events: list[str] | None = None,
 ) -> Launch:
-    """The process for ``container``; raises ConfigError or ImageError."""
+    """The process for ``container``; raises ConfigError or ImageError.
+
+    ``mounts`` maps the ``KUBELITE_VOLUME_<NAME>`` variables to host paths
+    (``podvolumes.mount_env``); the container's own variables win over them.
+    """
     meta = as_map(pod.get("metadata"))
     spec = as_map(pod.get("spec"))
-    env_list = container_env(pod, container, services=services, pod_ip=pod_ip, host_ip=host_ip)
+    env_list = container_env(pod, container, services=services, pod_ip=pod_ip, host_ip=host_ip, sources=sources,
+                             events=events)
     env = dict(env_list)
     image = str(container.get("image") or "")
     known = builtin(image)
@@ -270,6 +363,7 @@ def launch(
         "KUBELITE_POD_UID": str(meta.get("uid") or ""),
         "KUBELITE_POD_IP": pod_ip,
         "KUBELITE_NODE_NAME": node_name,
+        **(mounts or {}),
     }
     if known is not None and "PORT" not in env:
         runtime_env["PORT"] = str(first_port(container) or BUILTIN_IMAGES[known][1])
