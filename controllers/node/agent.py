@@ -59,11 +59,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from apimachinery import podsources
 from apimachinery.objects import meta_of
 from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.timestamps import format_time, parse_time
 from controllers.node import kubeletevents as kev
-from controllers.node import podenv, podsources, podvolumes
+from controllers.node import podenv, podvolumes
 from controllers.node import status as podstatus
 from controllers.node.ipam import PodIPAllocator, PoolExhausted
 from controllers.node.runtime import MIN_GRACE, ProcessRuntime

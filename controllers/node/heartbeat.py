@@ -22,10 +22,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from apimachinery.containerenv import NODE_RESOURCES
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_micro_time, format_time
 from controllers.node import status as nodestatus
-from controllers.node.podenv import NODE_RESOURCES
 from kubeclient import errors
 from kubeclient.client import Client
 

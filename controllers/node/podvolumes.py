@@ -47,10 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apimachinery.errors import go_quote
 from apimachinery.objects import as_list, as_map
+from apimachinery.podsources import CONFIGMAP, SECRET, Sources, not_found
 from controllers.node import podenv
-from controllers.node.podsources import CONFIGMAP, SECRET, Sources, not_found
 
 Obj = dict[str, Any]
 
@@ -131,15 +130,6 @@ def _keyed(kind: str, source: Mapping[str, Any], name: str, sources: Sources, *,
     return out
 
 
-def _field_value(pod: Mapping[str, Any], path: str, *, pod_ip: str, host_ip: str) -> str:
-    """ExtractFieldPathAsString; whole label/annotation maps are ``key="value"`` lines (Go's %q)."""
-    meta = as_map(pod.get("metadata"))
-    if path in ("metadata.labels", "metadata.annotations"):
-        m = as_map(meta.get(path.split(".")[1]))
-        return "\n".join(f"{k}={go_quote(str(v))}" for k, v in sorted(m.items()))
-    return podenv.field_ref(pod, path, pod_ip=pod_ip, host_ip=host_ip)
-
-
 def _downward(pod: Mapping[str, Any], items: list[Any], *, default_mode: int, pod_ip: str, host_ip: str,
               allocatable: Mapping[str, str]) -> dict[str, FileProjection]:
     """downwardapi CollectData."""
@@ -153,8 +143,8 @@ def _downward(pod: Mapping[str, Any], items: list[Any], *, default_mode: int, po
         mode = _mode(item.get("mode"), default_mode)
         try:
             if item.get("fieldRef"):
-                value = _field_value(pod, str(as_map(item["fieldRef"]).get("fieldPath") or ""), pod_ip=pod_ip,
-                                     host_ip=host_ip)
+                value = podenv.field_ref(pod, str(as_map(item["fieldRef"]).get("fieldPath") or ""), pod_ip=pod_ip,
+                                         host_ip=host_ip)
             elif item.get("resourceFieldRef"):
                 ref = as_map(item["resourceFieldRef"])
                 cname = str(ref.get("containerName") or "")

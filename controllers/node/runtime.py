@@ -54,11 +54,11 @@ from pathlib import Path
 from typing import Any
 
 from apimachinery.objects import as_list, as_map
+from apimachinery.podsources import Sources
 from apimachinery.timestamps import format_time
 from controllers.node import kubeletevents as kev
 from controllers.node import podenv, podvolumes, probes
 from controllers.node.containerlogs import LogFile
-from controllers.node.podsources import Sources
 from controllers.node.status import Observed
 from controllers.runtime.events import NORMAL, WARNING
 

@@ -1,7 +1,7 @@
 """The ConfigMaps and Secrets a Pod consumes, as the kubelet reads them: pure functions.
 
-Why a module of its own: the environment (``podenv``), the volume files
-(``podvolumes``), the process runtime and the simulated one all need the
+Why a module of its own: the environment (``containerenv``, for the node agent and ``kctl env``),
+the node's volume files, its process runtime and its simulated one all need the
 same answer to "which objects does this Pod name, and what do they hold";
 the agent fetches them (``references``) before each sync and hands the
 snapshot (``Sources``) down, so everything below it stays a function of
