@@ -406,6 +406,15 @@ CONFIG_MAP = {
     "data": {"app.properties": "color=blue\n"},
     "binaryData": {"logo.png": "iVBORw0KGgo="},
 }
+SECRET = {
+    "kind": "Secret",
+    "apiVersion": "v1",
+    "metadata": {"name": "db", "namespace": "default"},
+    "immutable": True,
+    "data": {"password": "aHVudGVyMg=="},
+    "stringData": {"username": "admin"},
+    "type": "Opaque",
+}
 
 
 DOCUMENTS = [
@@ -423,6 +432,7 @@ DOCUMENTS = [
     ("servicecidrs.networking.k8s.io", SERVICE_CIDR),
     ("portallocations.kubelite.io", PORT_ALLOCATION),
     ("configmaps", CONFIG_MAP),
+    ("secrets", SECRET),
 ]
 
 

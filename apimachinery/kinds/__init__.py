@@ -28,6 +28,7 @@ from apimachinery.kinds import (
     pod,
     portallocation,
     replicaset,
+    secret,
     service,
     servicecidr,
 )
@@ -41,6 +42,7 @@ KINDS: tuple[Kind, ...] = (
     node.KIND,
     event.KIND,
     configmap.KIND,
+    secret.KIND,
     deployment.KIND,
     replicaset.KIND,
     endpointslice.KIND,

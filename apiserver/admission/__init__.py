@@ -26,6 +26,7 @@ from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
+from apiserver.admission.secret import SecretAdmission
 from apiserver.admission.service import ServiceAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
@@ -40,6 +41,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         NodeAdmission(),
         EventAdmission(),
         ConfigMapAdmission(),
+        SecretAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
         EndpointSliceAdmission(),
