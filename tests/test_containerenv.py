@@ -61,7 +61,7 @@ def test_resource_field_ref(resources: Obj, resource: str, divisor: str | None, 
 
 def test_unsupported_resource_is_a_config_error() -> None:
     c = {"env": [{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.gpu"}}}]}
-    with pytest.raises(containerenv.ConfigError, match="unsupported container resource : limits.gpu"):
+    with pytest.raises(containerenv.ConfigError, match=r"unsupported container resource : limits\.gpu"):
         resolve(c)
 
 
