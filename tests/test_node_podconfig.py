@@ -182,7 +182,8 @@ def test_a_process_reads_a_configmap_and_a_secret_and_follows_configmap_changes(
 
 
 @pytest.mark.parametrize("node", [PROCESS_NODE, SIMULATED_NODE])
-def test_a_missing_configmap_keeps_the_container_waiting_until_it_exists(http: httpx.Client, node: str) -> None:
+def test_a_missing_configmap_keeps_the_container_waiting_until_it_exists(http: httpx.Client, node: str,
+                                                                          kctl: Runner) -> None:
     ns = new_namespace(http, "late")
     c: Obj = {"name": "app", "image": "python", "command": [sys.executable, "-c",
                                                              "import os, time; print('VALUE=' + os.environ['V'], "
@@ -195,6 +196,8 @@ def test_a_missing_configmap_keeps_the_container_waiting_until_it_exists(http: h
                    and waiting(http, ns, "p"), "CreateContainerConfigError")
     assert w["message"] == 'configmap "late" not found'
     assert phase(http, ns, "p") == "Pending"
+    table = kctl("get", "pod", "p", "-n", ns)
+    assert table.code == 0 and table.out.split("\n")[1].split()[2] == "CreateContainerConfigError", table.out
     failed = eventually(lambda: [e for e in events(http, ns) if e.get("reason") == "Failed"], "a Failed Event")
     assert failed[0]["type"] == "Warning" and failed[0]["message"] == 'Error: configmap "late" not found'
     assert failed[0]["source"]["component"] == "kubelet"

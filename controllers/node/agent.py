@@ -82,6 +82,7 @@ CONFIGMAPS = BY_KEY["configmaps"]
 # Read generically: the node needs GET only, and this works whether or not this tree serves the kind itself.
 SECRETS = BY_KEY.get("secrets") or ResourceType("", "v1", "Secret", "secrets", "secret", True)
 CONFIG_SYNC = 3.0
+_RESOLVED = "\x00resolved"  # a container whose configuration resolved (its Events told once)
 POOL_RETRY = 5.0
 SIGTERM_EXIT = 1.0
 IGNORE_SIGTERM_ANNOTATION = "kubelite.io/ignore-sigterm"
@@ -223,15 +224,20 @@ class PodAgent(Controller):
             name = str(c.get("name") or "")
             if name in running:
                 continue  # started before: the kubelet does not re-resolve a running container
+            warnings: list[str] = []
             try:
-                podenv.container_env(pod, c, services=[], pod_ip=ip, host_ip=self.host_ip, sources=sources)
+                podenv.container_env(pod, c, services=[], pod_ip=ip, host_ip=self.host_ip, sources=sources,
+                                     events=warnings)
             except podenv.ConfigError as e:
                 if told.get(name) != str(e):
                     self._emit(pod, WARNING, "Failed", f"Error: {e}")
                 told[name] = str(e)
                 out[name] = ("CreateContainerConfigError", str(e))
                 continue
-            told.pop(name, None)
+            if told.get(name) != _RESOLVED:
+                for message in warnings:
+                    self._emit(pod, WARNING, "InvalidEnvironmentVariableNames", message)
+            told[name] = _RESOLVED
         return out
 
     def _tell_started(self, pod: Obj, uid: str) -> None:
