@@ -222,12 +222,16 @@ def _projected(pod: Mapping[str, Any], src: Mapping[str, Any], *, sources: Sourc
 # ---------------------------------------------------------------------------
 
 
-def _on_disk(ts_dir: Path) -> dict[str, tuple[bytes, int]]:
+def _on_disk(ts_dir: Path) -> dict[str, tuple[bytes, int]] | None:
+    """What a timestamped directory holds; None when a file cannot be read back (a mode of 0, say)."""
     out: dict[str, tuple[bytes, int]] = {}
     for dirpath, _dirs, files in os.walk(ts_dir):
         for f in files:
             p = Path(dirpath) / f
-            out[str(p.relative_to(ts_dir))] = (p.read_bytes(), stat.S_IMODE(p.lstat().st_mode))
+            try:
+                out[str(p.relative_to(ts_dir))] = (p.read_bytes(), stat.S_IMODE(p.lstat().st_mode))
+            except PermissionError:
+                return None
     return out
 
 
