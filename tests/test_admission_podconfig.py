@@ -46,6 +46,7 @@ V = "spec.volumes[0]"
       "version: v2"]),
     (env({"fieldRef": {}}), [f"{E}.fieldRef.fieldPath: Required value"]),
     (env({"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}), []),
+    (env({"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1000m"}}), []),  # canonically "1"
     (env({"resourceFieldRef": {"resource": "limits.gpu"}}),
      [f'{E}.resourceFieldRef.resource: Unsupported value: "limits.gpu": supported values: "limits.cpu", '
       '"limits.ephemeral-storage", "limits.memory", "requests.cpu", "requests.ephemeral-storage", '

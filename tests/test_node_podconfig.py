@@ -229,3 +229,21 @@ def test_a_missing_volume_source_is_a_failed_mount(http: httpx.Client) -> None:
     assert waiting(http, ns, "m").get("reason") == "ContainerCreating"
     create(http, f"/api/v1/namespaces/{ns}/configmaps", configmap("absent", {"a": "b"}))
     eventually(lambda: phase(http, ns, "m") == "Running", "the container to start once the ConfigMap exists")
+
+
+def test_bad_references_are_422_with_kubes_causes(http: httpx.Client) -> None:
+    ns = new_namespace(http, "bad")
+    r = http.post(f"/api/v1/namespaces/{ns}/pods", json={
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"},
+        "spec": {"containers": [{"name": "app", "image": "nginx",
+                                 "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg"}}}],
+                                 "envFrom": [{"prefix": "P_"}]}],
+                 "volumes": [{"name": "v", "secret": {"defaultMode": 1000}}]}})
+    assert r.status_code == 422, r.text
+    causes = [(c["field"], c["message"]) for c in r.json()["details"]["causes"]]
+    assert ("spec.volumes[0].secret.secretName", "Required value") in causes
+    assert ("spec.volumes[0].secret.defaultMode",
+            "Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive") in causes
+    assert ("spec.containers[0].env[0].valueFrom.configMapKeyRef.key", "Required value") in causes
+    assert ("spec.containers[0].envFrom",
+            'Invalid value: "": must specify one of: `configMapRef` or `secretRef`') in causes

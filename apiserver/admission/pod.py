@@ -25,6 +25,7 @@ from apimachinery.errors import (
 )
 from apimachinery.objects import as_list, as_map, as_str
 from apimachinery.pods import qos_class
+from apimachinery.quantity import QuantityError, canonical
 from apimachinery.resources import BY_KEY
 from apimachinery.validation import (
     GoValue,
@@ -543,6 +544,10 @@ def _resource_field_selector_errors(ref: dict[str, Any], path: str, *, volume: b
     if divisor in (None, "", "0", 0):
         return errs
     text = as_str(divisor) if isinstance(divisor, str) else json.dumps(divisor)
+    try:
+        text = canonical(text)  # Go compares divisor.String(): "1000m" is "1"
+    except QuantityError:
+        pass  # the schema reports a malformed quantity
     if resource in ("limits.cpu", "requests.cpu") and text not in _CPU_DIVISORS:
         errs.append(invalid(f"{path}.divisor", resource, "only divisor's values 1m and 1 are supported with the "
                                                          "cpu resource"))
