@@ -247,3 +247,28 @@ def test_bad_references_are_422_with_kubes_causes(http: httpx.Client) -> None:
     assert ("spec.containers[0].env[0].valueFrom.configMapKeyRef.key", "Required value") in causes
     assert ("spec.containers[0].envFrom",
             'Invalid value: "": must specify one of: `configMapRef` or `secretRef`') in causes
+
+
+def test_a_downward_api_file_follows_the_pods_labels(http: httpx.Client) -> None:
+    ns = new_namespace(http, "dapi")
+    script = ("import os, pathlib, time\n"
+              "f = pathlib.Path(os.environ['KUBELITE_VOLUME_INFO']) / 'labels'\n"
+              "last = None\n"
+              "while True:\n"
+              "    now = f.read_text()\n"
+              "    if now != last:\n"
+              "        print('LABELS=' + now.replace('\\n', ','), flush=True)\n"
+              "        last = now\n"
+              "    time.sleep(0.2)\n")
+    create(http, f"/api/v1/namespaces/{ns}/pods", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "d", "labels": {"tier": "web"}},
+        "spec": {"nodeName": PROCESS_NODE, "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "app", "image": "python", "command": [sys.executable, "-c", script],
+                                 "volumeMounts": [{"name": "info", "mountPath": "/etc/podinfo"}]}],
+                 "volumes": [{"name": "info", "downwardAPI": {"items": [
+                     {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}]}})
+    eventually(lambda: 'LABELS=tier="web"' in log_of(http, ns, "d"), "the labels file")
+    r = http.patch(f"/api/v1/namespaces/{ns}/pods/d", json={"metadata": {"labels": {"zone": "a"}}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, r.text
+    eventually(lambda: 'LABELS=tier="web",zone="a"' in log_of(http, ns, "d"), "the updated labels file", 30)
