@@ -202,6 +202,13 @@ _FILES: list[_File] = [
                 ("data", 2, "string", MAP),
                 ("binaryData", 3, "bytes", MAP),
             ],
+            "Secret": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("immutable", 5, "bool", PTR),
+                ("data", 2, "bytes", MAP),
+                ("stringData", 4, "string", MAP),
+                ("type", 3, "string", OMIT),
+            ],
             "Namespace": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
                 ("spec", 2, f".{_CORE}.NamespaceSpec", OMIT),
@@ -375,6 +382,7 @@ _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Service"): f"{_CORE}.Service",
     ("v1", "Namespace"): f"{_CORE}.Namespace",
     ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
+    ("v1", "Secret"): f"{_CORE}.Secret",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
     ("policy/v1", "PodDisruptionBudget"): f"{_POLICY}.PodDisruptionBudget",

@@ -423,6 +423,15 @@ POD_DISRUPTION_BUDGET = {
                         "lastTransitionTime": "2024-05-01T10:00:00Z", "reason": "SufficientPods", "message": ""}],
     },
 }
+SECRET = {
+    "kind": "Secret",
+    "apiVersion": "v1",
+    "metadata": {"name": "db", "namespace": "default"},
+    "immutable": True,
+    "data": {"password": "aHVudGVyMg=="},
+    "stringData": {"username": "admin"},
+    "type": "Opaque",
+}
 
 
 DOCUMENTS = [
@@ -441,6 +450,7 @@ DOCUMENTS = [
     ("portallocations.kubelite.io", PORT_ALLOCATION),
     ("configmaps", CONFIG_MAP),
     ("poddisruptionbudgets.policy", POD_DISRUPTION_BUDGET),
+    ("secrets", SECRET),
 ]
 
 

@@ -38,6 +38,18 @@ on deletion stops the processes (preStop, SIGTERM, SIGKILL at the end of
 the grace period) and deletes the Pod as soon as none is left, as the
 kubelet does. The runtime's own events (an exit, a probe verdict, a
 back-off ending) enqueue the Pod again.
+
+Configuration (``podsources``): before each pass the agent GETs the
+ConfigMaps and Secrets the Pod names (Secrets through the generic path
+``/api/v1/namespaces/NS/secrets/NAME``, their data base64-decoded). With
+the process runtime they feed the environment and the volume files; with
+the simulated one they are resolved the same way, so a missing required
+reference shows the same Waiting CreateContainerConfigError (or, for a
+volume, ContainerCreating with a FailedMount Event) and the same Warning
+Events, and the container "starts" once the object appears. A Pod that
+consumes configuration is looked at again every ``config_sync`` seconds
+(the kubelet's periodic sync, shorter): a waiting container retries, and
+volume files follow their ConfigMaps, Secrets and the Pod's own metadata.
 """
 
 from __future__ import annotations
@@ -48,14 +60,16 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.node import kubeletevents as kev
+from agents.node import podenv, podvolumes
 from agents.node import status as podstatus
 from agents.node.ipam import PodIPAllocator, PoolExhausted
 from agents.node.runtime import MIN_GRACE, ProcessRuntime
+from apimachinery import podsources
 from apimachinery.objects import meta_of
-from apimachinery.resources import BY_KEY
+from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.timestamps import format_time, parse_time
 from controllers.runtime.controller import Controller, RequeueAfter
-from controllers.runtime.events import NORMAL, EventRecorder
+from controllers.runtime.events import NORMAL, WARNING, EventRecorder
 from controllers.runtime.informer import split_key
 from controllers.runtime.metrics import RuntimeMetrics
 from kubeclient import errors
@@ -64,6 +78,11 @@ from kubeclient.client import Client
 Obj = dict[str, Any]
 PODS = BY_KEY["pods"]
 SERVICES = BY_KEY["services"]
+CONFIGMAPS = BY_KEY["configmaps"]
+# Read generically: the node needs GET only, and this works whether or not this tree serves the kind itself.
+SECRETS = BY_KEY.get("secrets") or ResourceType("", "v1", "Secret", "secrets", "secret", True)
+CONFIG_SYNC = 3.0
+_RESOLVED = "\x00resolved"  # a container whose configuration resolved (its Events told once)
 POOL_RETRY = 5.0
 SIGTERM_EXIT = 1.0
 IGNORE_SIGTERM_ANNOTATION = "kubelite.io/ignore-sigterm"
@@ -87,11 +106,14 @@ class PodAgent(Controller):
         clock: Callable[[], float] = time.time,
         runtime: ProcessRuntime | None = None,
         exit_after: float = SIGTERM_EXIT,
+        config_sync: float = CONFIG_SYNC,
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
         self.recorder = EventRecorder(client, kev.COMPONENT, host=node_name)
         self.node_name = node_name
         self.exit_after = exit_after
+        self.config_sync = config_sync
+        self._config_told: dict[str, dict[str, str]] = {}  # Pod UID -> container -> last Failed message
         self._images: set[str] = set()  # what the simulated node has "pulled"
         self._told_started: set[str] = set()  # Pod UIDs whose start Events are recorded
         self.host_ip = host_ip
@@ -131,6 +153,7 @@ class PodAgent(Controller):
         self.ipam.release(uid)
         self._terminating_since.pop(uid, None)
         self._told_started.discard(uid)
+        self._config_told.pop(uid, None)
         if self.runtime is not None:
             self.runtime.forget(uid)
 
@@ -150,8 +173,72 @@ class PodAgent(Controller):
             await self._terminate(pod, uid)
             return
         ip = self._allocate(pod, uid)
-        self._tell_started(pod, uid)
-        await self._post_status(pod, ip)
+        sources = await self._sources(pod)
+        waiting = self._simulated_config(pod, uid, sources, ip)
+        if not waiting:
+            self._tell_started(pod, uid)
+        await self._post_status(pod, ip, waiting=waiting)
+        if waiting:
+            raise RequeueAfter(self.config_sync)
+
+    async def _sources(self, pod: Obj) -> dict[tuple[str, str], podsources.Source]:
+        """GET every ConfigMap and Secret the Pod names (NotFound leaves it out); other errors retry the Pod."""
+        namespace = str(meta_of(pod).get("namespace") or "")
+        out: dict[tuple[str, str], podsources.Source] = {}
+        for kind, name in sorted(podsources.references(pod)):
+            rt = CONFIGMAPS if kind == podsources.CONFIGMAP else SECRETS
+            try:
+                obj = await self.client.get(rt, name, namespace=namespace)
+            except errors.NotFound:
+                continue
+            out[(kind, name)] = podsources.source_of(kind, obj)
+        return out
+
+    def _simulated_config(self, pod: Obj, uid: str, sources: podsources.Sources, ip: str) -> dict[str, tuple[str, str]]:
+        """The simulated runtime's configuration pass: container name -> (waiting reason, message).
+
+        The same resolution the process runtime makes before a start
+        (volume payloads, then each container's environment), with the same
+        Events, told once per new message.
+        """
+        spec = pod.get("spec") or {}
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        if not podsources.references(pod):
+            return {}
+        status = pod.get("status") or {}
+        running = {str((s or {}).get("name")) for key in ("containerStatuses", "initContainerStatuses")
+                   for s in status.get(key) or [] if "running" in ((s or {}).get("state") or {})}
+        told = self._config_told.setdefault(uid, {})
+        out: dict[str, tuple[str, str]] = {}
+        for vol in spec.get("volumes") or []:
+            try:
+                podvolumes.payload(pod, vol, sources=sources, pod_ip=ip, host_ip=self.host_ip)
+            except podvolumes.MountError as e:
+                if told.get("") != str(e):
+                    self._emit(pod, WARNING, "FailedMount", str(e))
+                told[""] = str(e)
+                return {str(c.get("name") or ""): ("ContainerCreating", "") for c in containers
+                        if str(c.get("name") or "") not in running}
+        told.pop("", None)
+        for c in containers:
+            name = str(c.get("name") or "")
+            if name in running:
+                continue  # started before: the kubelet does not re-resolve a running container
+            warnings: list[str] = []
+            try:
+                podenv.container_env(pod, c, services=[], pod_ip=ip, host_ip=self.host_ip, sources=sources,
+                                     events=warnings)
+            except podenv.ConfigError as e:
+                if told.get(name) != str(e):
+                    self._emit(pod, WARNING, "Failed", f"Error: {e}")
+                told[name] = str(e)
+                out[name] = ("CreateContainerConfigError", str(e))
+                continue
+            if told.get(name) != _RESOLVED:
+                for message in warnings:
+                    self._emit(pod, WARNING, "InvalidEnvironmentVariableNames", message)
+            told[name] = _RESOLVED
+        return out
 
     def _tell_started(self, pod: Obj, uid: str) -> None:
         """The start Events of a Pod the simulated runtime has not shown running yet (once per UID)."""
@@ -212,14 +299,18 @@ class PodAgent(Controller):
         namespace = str(meta.get("namespace") or "")
         services = [s for s in self.services.cache.list()
                     if meta_of(s).get("namespace") in (namespace, "default")]
-        await self.runtime.sync(pod, pod_ip=ip, host_ip=self.host_ip, services=services)
+        sources = await self._sources(pod)
+        run = await self.runtime.sync(pod, pod_ip=ip, host_ip=self.host_ip, services=services, sources=sources)
         await self._post_status(pod, ip)
+        if not run.terminating and not run.final_phase and (podsources.references(pod) or podvolumes.refreshed(pod)):
+            raise RequeueAfter(self.config_sync)  # the kubelet's periodic sync: retries, and volume files follow
 
-    async def _post_status(self, pod: Obj, ip: str) -> None:
+    async def _post_status(self, pod: Obj, ip: str, *, waiting: dict[str, tuple[str, str]] | None = None) -> None:
         observed = None
         if self.runtime is not None:
             observed = self.runtime.observed(str(meta_of(pod).get("uid") or ""))
-        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=format_time(), observed=observed)
+        new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=format_time(), observed=observed,
+                                   waiting=waiting)
         if podstatus.same_status(new, pod.get("status")):
             return
         body = dict(pod)

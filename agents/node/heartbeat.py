@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.node import status as nodestatus
+from apimachinery.containerenv import NODE_RESOURCES
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_micro_time, format_time
 from kubeclient import errors
@@ -79,7 +80,7 @@ class NodeHeartbeat:
         return self.version
 
     def _capacity(self) -> dict[str, str]:
-        return {"cpu": "8", "memory": "16Gi", "pods": str(self.max_pods), "ephemeral-storage": "100Gi"}
+        return {**NODE_RESOURCES, "pods": str(self.max_pods)}
 
     async def register(self) -> Obj:
         """Create the Node, or adopt the existing one and post a healthy status."""

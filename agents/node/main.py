@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart-backoff", type=duration, default=10.0, metavar="DURATION",
                    help="first CrashLoopBackOff delay, doubling up to --restart-backoff-max (default 10s)")
     p.add_argument("--restart-backoff-max", type=duration, default=300.0, metavar="DURATION")
+    p.add_argument("--sync-frequency", type=duration, default=3.0, metavar="DURATION",
+                   help="how often a Pod that consumes ConfigMaps, Secrets or downward API volumes is synced again: "
+                        "a container waiting for a missing reference retries, volume files follow their sources "
+                        "(default 3s; the kubelet's is 1m)")
     p.add_argument("--metrics-port", type=int, default=None, help="serve /healthz and /metrics on 127.0.0.1:PORT")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
                    help="run the scheduler and lifecycle pass only while holding kube-system/kube-scheduler")
@@ -165,7 +169,7 @@ async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetri
     await heartbeat.renew_lease()
     agent = PodAgent(client, node_name=args.name, pod_cidr=args.pod_cidr, host_ip=args.node_ip, metrics=metrics,
                      on_write=counters.count, workers=args.workers, runtime=runtime,
-                     exit_after=args.simulated_exit_delay)
+                     exit_after=args.simulated_exit_delay, config_sync=args.sync_frequency)
 
     async def lead() -> None:
         # One factory per leadership term: the scheduler and the lifecycle pass share one LIST+WATCH of

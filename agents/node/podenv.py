@@ -4,36 +4,40 @@ Why pure: what a process sees is decided before it starts, from the Pod,
 the Services of its namespace and the addresses the node gave it; a
 function of those is what the tests pin down.
 
-Rules (pkg/kubelet/kubelet_pods.go makeEnvironmentVariables and
-third_party/forked/golang/expansion):
-- the container's ``env`` comes first, in declaration order; a ``value``
-  has its ``$(VAR)`` references expanded against the variables declared
-  before it and the Service variables (``$$`` escapes a ``$``, an unknown
-  reference stays as written); a ``valueFrom.fieldRef`` is the downward
-  API; then come the Service variables the container did not override;
+Rules: the environment is ``apimachinery.containerenv`` (the kubelet's
+makeEnvironmentVariables, with ConfigMaps and Secrets); here:
 - ``command`` and ``args`` are expanded against the final environment;
-- kubelite has no ConfigMaps or Secrets: a non-optional reference to one
-  is a CreateContainerConfigError with the kubelet's message, an optional
-  one is skipped;
 - the runtime adds what a container runtime would (``HOSTNAME``, ``PATH``)
   and what kubelite's built-ins need: ``KUBELITE_POD_NAME``,
   ``KUBELITE_POD_NAMESPACE``, ``KUBELITE_POD_UID``, ``KUBELITE_POD_IP``,
   ``KUBELITE_NODE_NAME``, and ``PORT`` (the first containerPort, unless the
-  Pod sets it).
+  Pod sets it), and one ``KUBELITE_VOLUME_<NAME>`` per volumeMount: the
+  host directory (or, for a subPath, file) the mount stands for
+  (``podvolumes``): a process cannot be given a bind mount, so it is told
+  where its mounts are.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apimachinery import envvars
+from apimachinery.containerenv import (
+    NODE_RESOURCES,
+    ConfigError,
+    container_env,
+    expand,
+    field_ref,
+    resource_ref,
+)
 from apimachinery.objects import as_list, as_map
+from apimachinery.podsources import Sources
+
+__all__ = ["NODE_RESOURCES", "ConfigError", "container_env", "expand", "field_ref", "resource_ref"]
 
 Obj = dict[str, Any]
 
@@ -44,153 +48,6 @@ BUILTIN_IMAGES: dict[str, tuple[tuple[str, ...], int]] = {
     "kubelite/tcp-echo": (("tcp",), 9000),
 }
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-class ConfigError(Exception):
-    """The container cannot be configured (the kubelet's CreateContainerConfigError)."""
-
-
-# ---------------------------------------------------------------------------
-# $(VAR) expansion
-# ---------------------------------------------------------------------------
-
-
-def _read_variable(rest: str) -> tuple[str, bool, int]:
-    """tryReadVariableName: (text, is a variable, characters consumed after the ``$``)."""
-    if rest[0] == "$":
-        return "$", False, 1
-    if rest[0] == "(":
-        end = rest.find(")", 1)
-        if end != -1:
-            return rest[1:end], True, end + 1
-        return "$(", False, 1
-    return "$" + rest[0], False, 1
-
-
-def expand(text: str, lookup: Callable[[str], str | None]) -> str:
-    """expansion.Expand with MappingFuncFor: unknown ``$(NAME)`` stays as written."""
-    out: list[str] = []
-    checkpoint = 0
-    cursor = 0
-    while cursor < len(text):
-        if text[cursor] == "$" and cursor + 1 < len(text):
-            out.append(text[checkpoint:cursor])
-            read, is_var, advance = _read_variable(text[cursor + 1:])
-            if is_var:
-                value = lookup(read)
-                out.append(value if value is not None else f"$({read})")
-            else:
-                out.append(read)
-            cursor += advance
-            checkpoint = cursor + 1
-        cursor += 1
-    return "".join(out) + text[checkpoint:]
-
-
-# ---------------------------------------------------------------------------
-# downward API
-# ---------------------------------------------------------------------------
-
-_SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
-
-
-def _format_map(m: Mapping[str, Any]) -> str:
-    """fieldpath.FormatMap: ``key="value"`` lines, sorted."""
-    return "\n".join(f'{k}="{v}"' for k, v in sorted(m.items()))
-
-
-def field_ref(pod: Mapping[str, Any], path: str, *, pod_ip: str, host_ip: str) -> str:
-    """podFieldSelectorRuntimeValue + fieldpath.ExtractFieldPathAsString."""
-    meta, spec = as_map(pod.get("metadata")), as_map(pod.get("spec"))
-    simple = {
-        "metadata.name": meta.get("name"),
-        "metadata.namespace": meta.get("namespace"),
-        "metadata.uid": meta.get("uid"),
-        "spec.nodeName": spec.get("nodeName"),
-        "spec.serviceAccountName": spec.get("serviceAccountName"),
-        "status.hostIP": host_ip,
-        "status.hostIPs": host_ip,
-        "status.podIP": pod_ip,
-        "status.podIPs": pod_ip,
-    }
-    if path in simple:
-        return str(simple[path] or "")
-    if path in ("metadata.labels", "metadata.annotations"):
-        return _format_map(as_map(meta.get(path.split(".")[1])))
-    m = _SUBSCRIPT.match(path)
-    if m:
-        return str(as_map(meta.get(m.group(1))).get(m.group(2), ""))
-    raise ConfigError(f"unsupported fieldPath: {path}")
-
-
-def _resource_ref(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str:
-    """resourceFieldRef without divisor arithmetic: the container's value, else the node's allocatable."""
-    resource = str(ref.get("resource") or "")
-    kind, _, name = resource.partition(".")
-    resources = as_map(container.get("resources"))
-    value = as_map(resources.get(kind)).get(name)
-    if value is not None:
-        return str(value)
-    return {"cpu": "8", "memory": str(16 * 1024 ** 3), "ephemeral-storage": str(100 * 1024 ** 3)}.get(name, "0")
-
-
-# ---------------------------------------------------------------------------
-# the environment
-# ---------------------------------------------------------------------------
-
-
-def _missing_source(kind: str, name: str, optional: bool) -> None:
-    if not optional:
-        raise ConfigError(f'{kind} "{name}" not found')
-
-
-def container_env(
-    pod: Mapping[str, Any],
-    container: Mapping[str, Any],
-    *,
-    services: Sequence[Mapping[str, Any]],
-    pod_ip: str,
-    host_ip: str,
-) -> list[tuple[str, str]]:
-    """The variables the kubelet hands the runtime, in its order; raises ConfigError."""
-    service_env = dict(envvars.pod_service_env(pod, services))
-    declared: dict[str, str] = {}
-
-    def lookup(name: str) -> str | None:
-        if name in declared:
-            return declared[name]
-        return service_env.get(name)
-
-    for src in as_list(container.get("envFrom")):
-        src = as_map(src)
-        for kind, key in (("configmap", "configMapRef"), ("secret", "secretRef")):
-            ref = as_map(src.get(key))
-            if ref:
-                _missing_source(kind, str(ref.get("name") or ""), bool(ref.get("optional")))
-    for var in as_list(container.get("env")):
-        var = as_map(var)
-        name = str(var.get("name") or "")
-        value = var.get("value")
-        source = as_map(var.get("valueFrom"))
-        if value:
-            declared[name] = expand(str(value), lookup)
-            continue
-        if not source:
-            declared[name] = ""
-            continue
-        if source.get("fieldRef"):
-            declared[name] = field_ref(pod, str(as_map(source["fieldRef"]).get("fieldPath") or ""),
-                                       pod_ip=pod_ip, host_ip=host_ip)
-        elif source.get("resourceFieldRef"):
-            declared[name] = _resource_ref(container, as_map(source["resourceFieldRef"]))
-        else:
-            for kind, key in (("configmap", "configMapKeyRef"), ("secret", "secretKeyRef")):
-                ref = as_map(source.get(key))
-                if ref:
-                    _missing_source(kind, str(ref.get("name") or ""), bool(ref.get("optional")))
-    out = list(declared.items())
-    out += [(k, v) for k, v in service_env.items() if k not in declared]
-    return out
 
 
 def image_name(image: str) -> str:
@@ -239,11 +96,19 @@ def launch(
     host_ip: str,
     node_name: str,
     sandbox: str,
+    sources: Sources | None = None,
+    mounts: Mapping[str, str] | None = None,
+    events: list[str] | None = None,
 ) -> Launch:
-    """The process for ``container``; raises ConfigError or ImageError."""
+    """The process for ``container``; raises ConfigError or ImageError.
+
+    ``mounts`` maps the ``KUBELITE_VOLUME_<NAME>`` variables to host paths
+    (``podvolumes.mount_env``); the container's own variables win over them.
+    """
     meta = as_map(pod.get("metadata"))
     spec = as_map(pod.get("spec"))
-    env_list = container_env(pod, container, services=services, pod_ip=pod_ip, host_ip=host_ip)
+    env_list = container_env(pod, container, services=services, pod_ip=pod_ip, host_ip=host_ip, sources=sources,
+                             events=events)
     env = dict(env_list)
     image = str(container.get("image") or "")
     known = builtin(image)
@@ -270,6 +135,7 @@ def launch(
         "KUBELITE_POD_UID": str(meta.get("uid") or ""),
         "KUBELITE_POD_IP": pod_ip,
         "KUBELITE_NODE_NAME": node_name,
+        **(mounts or {}),
     }
     if known is not None and "PORT" not in env:
         runtime_env["PORT"] = str(first_port(container) or BUILTIN_IMAGES[known][1])

@@ -54,10 +54,11 @@ from pathlib import Path
 from typing import Any
 
 from agents.node import kubeletevents as kev
-from agents.node import podenv, probes
+from agents.node import podenv, podvolumes, probes
 from agents.node.containerlogs import LogFile
 from agents.node.status import Observed
 from apimachinery.objects import as_list, as_map
+from apimachinery.podsources import Sources
 from apimachinery.timestamps import format_time
 from controllers.runtime.events import NORMAL, WARNING
 
@@ -231,6 +232,9 @@ class PodRun:
         self.ip = ""
         self.host_ip = ""
         self.services: list[Obj] = []
+        self.sources: Sources = {}
+        self.volumes_written: set[str] = set()
+        self.mount_error = ""
         self.policy = str(spec.get("restartPolicy") or "Always")
         self.sandbox = root / "pods" / self.uid
         self.log_dir = root / "logs" / f"{self.namespace}_{self.name}_{self.uid}"
@@ -385,8 +389,10 @@ class ProcessRuntime:
     def get(self, uid: str) -> PodRun | None:
         return self.pods.get(uid)
 
-    async def sync(self, pod: Obj, *, pod_ip: str, host_ip: str, services: list[Obj]) -> PodRun:
-        """Make the Pod's processes what its spec and restartPolicy say."""
+    async def sync(self, pod: Obj, *, pod_ip: str, host_ip: str, services: list[Obj],
+                   sources: Sources | None = None) -> PodRun:
+        """Make the Pod's processes what its spec and restartPolicy say, and its volume files what
+        ``sources`` (the ConfigMaps and Secrets it names, as fetched just now) say."""
         uid = str(as_map(pod.get("metadata")).get("uid") or "")
         run = self.pods.get(uid)
         if run is None:
@@ -395,11 +401,31 @@ class ProcessRuntime:
             self.pods[uid] = run
             self.by_key[run.key] = uid
         run.pod, run.ip, run.host_ip, run.services = pod, pod_ip, host_ip, services
+        run.sources = sources or {}
         if run.terminating or run.final_phase or self.closed:
             return run
         async with run.lock:
-            await self._advance(run)
+            if self._volumes(run):
+                await self._advance(run)
         return run
+
+    def _volumes(self, run: PodRun) -> bool:
+        """Set up (then keep in sync) the Pod's volume files; False while one cannot be set up.
+
+        As the kubelet, no container starts before every volume is set up:
+        they wait as ContainerCreating, with a FailedMount Event per new error.
+        """
+        try:
+            errs = podvolumes.set_up(run.pod, run.sandbox, sources=run.sources, pod_ip=run.ip,
+                                     host_ip=run.host_ip, written=run.volumes_written)
+        except OSError as e:
+            errs = [podvolumes.MountError("", f"writing the volume files failed: {e.strerror or e}")]
+        message = "; ".join(str(err) for err in errs)
+        if message and message != run.mount_error:
+            for err in errs:
+                self.emit(run.pod, WARNING, "FailedMount", str(err))
+        run.mount_error = message
+        return not errs
 
     def observed(self, uid: str) -> Observed | None:
         run = self.pods.get(uid)
@@ -517,9 +543,12 @@ class ProcessRuntime:
         if self.closed:
             return
         pod = run.pod
+        warnings: list[str] = []
         try:
+            mounts = podvolumes.mount_env(pod, c.spec, run.sandbox, index=c.generation + 1)
             launch = podenv.launch(pod, c.spec, services=run.services, pod_ip=run.ip, host_ip=run.host_ip,
-                                   node_name=self.node_name, sandbox=str(run.sandbox))
+                                   node_name=self.node_name, sandbox=str(run.sandbox), sources=run.sources,
+                                   mounts=mounts, events=warnings)
         except podenv.ImageError as e:
             if c.waiting[0] != "ErrImagePull":
                 self.emit(pod, WARNING, "Failed", f'Failed to pull image "{c.spec.get("image")}": {e}')
@@ -530,6 +559,8 @@ class ProcessRuntime:
                 self.emit(pod, WARNING, "Failed", f"Error: {e}")
             c.state, c.waiting = "waiting", ("CreateContainerConfigError", str(e))
             return
+        for message in warnings:
+            self.emit(pod, WARNING, "InvalidEnvironmentVariableNames", message)
         now = time.monotonic()
         if c.ever_started:
             c.restart_count += 1

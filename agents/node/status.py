@@ -131,12 +131,24 @@ def _init_incomplete(init_statuses: list[Obj]) -> list[str]:
     return out
 
 
+def _waiting_status(container: Mapping[str, Any], old: Obj | None, reason: str, message: str) -> Obj:
+    image = str(container.get("image") or "")
+    waiting: Obj = {"reason": reason}
+    if message:
+        waiting["message"] = message
+    return {"name": str(container.get("name") or ""), "state": {"waiting": waiting}, "lastState": {},
+            "ready": False, "restartCount": int((old or {}).get("restartCount") or 0), "image": image,
+            "imageID": "", "started": False}
+
+
 def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
-               observed: Observed | None = None) -> Obj:
+               observed: Observed | None = None, waiting: Mapping[str, tuple[str, str]] | None = None) -> Obj:
     """The full status of a Pod on this node (``pod_ip`` allocated, ``now`` as RFC 3339).
 
-    Without ``observed`` (the simulated runtime) every container runs; with
-    it, the containers, init containers and phase are the runtime's.
+    Without ``observed`` (the simulated runtime) every container runs,
+    except those ``waiting`` names (container -> (reason, message), e.g. a
+    CreateContainerConfigError): they wait and keep the Pod Pending; with
+    ``observed``, the containers, init containers and phase are the runtime's.
     """
     old = as_map(pod.get("status"))
     spec = as_map(pod.get("spec"))
@@ -153,6 +165,18 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
         old_init = {str(as_map(c).get("name")): as_map(c) for c in as_list(old.get("initContainerStatuses"))}
         init_statuses = [_init_status(pod, as_map(c), old_init.get(str(as_map(c).get("name"))), ready=not unready,
                                       started_at=start) for c in as_list(spec.get("initContainers"))]
+        if waiting:
+            statuses = [_waiting_status(as_map(c), by_name.get(s["name"]), *waiting[s["name"]])
+                        if s["name"] in waiting else s for c, s in zip(as_list(spec.get("containers")), statuses,
+                                                                        strict=True)]
+            init_statuses = [_waiting_status(as_map(c), old_init.get(s["name"]), *waiting[s["name"]])
+                             if s["name"] in waiting else s
+                             for c, s in zip(as_list(spec.get("initContainers")), init_statuses, strict=True)]
+            phase = "Pending"
+            incomplete = _init_incomplete(init_statuses)
+            if incomplete:
+                initialized = {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized",
+                               "message": f"containers with incomplete status: {go_list(incomplete)}"}
     else:
         statuses, init_statuses, phase = observed.containers, observed.init_containers, observed.phase
         incomplete = _init_incomplete(init_statuses)

@@ -29,6 +29,7 @@ from apimachinery.kinds import (
     poddisruptionbudget,
     portallocation,
     replicaset,
+    secret,
     service,
     servicecidr,
 )
@@ -42,6 +43,7 @@ KINDS: tuple[Kind, ...] = (
     node.KIND,
     event.KIND,
     configmap.KIND,
+    secret.KIND,
     deployment.KIND,
     replicaset.KIND,
     endpointslice.KIND,

@@ -27,6 +27,7 @@ from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
+from apiserver.admission.secret import SecretAdmission
 from apiserver.admission.service import ServiceAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
@@ -41,6 +42,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         NodeAdmission(),
         EventAdmission(),
         ConfigMapAdmission(),
+        SecretAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
         EndpointSliceAdmission(),
