@@ -367,10 +367,6 @@ def pod_status_findings(pod: Obj, state: ClusterState, *, severity: Severity) ->
     ref = _ref("Pod", pod)
     name, ns = name_of(pod), _ns(pod)
     status = as_map(pod.get("status"))
-    if is_pod_terminal(pod):
-        return [Finding(severity, Reason.POD_TERMINAL,
-                        f"{name} has finished (phase {as_str(status.get('phase'))}); it will not serve again",
-                        (ref,), "run a new Pod (a Deployment replaces finished Pods)")]
     deleted = meta_of(pod).get("deletionTimestamp")
     if deleted is not None:
         ago = _ago(deleted, state.now)
@@ -378,6 +374,10 @@ def pod_status_findings(pod: Obj, state: ClusterState, *, severity: Severity) ->
         return [Finding(severity, Reason.POD_TERMINATING,
                         f"{name} is terminating{when}; endpoints list it as terminating, not ready",
                         (ref,), "wait for its replacement, or remove the finalizers that hold it")]
+    if is_pod_terminal(pod):
+        return [Finding(severity, Reason.POD_TERMINAL,
+                        f"{name} has finished (phase {as_str(status.get('phase'))}); it will not serve again",
+                        (ref,), "run a new Pod (a Deployment replaces finished Pods)")]
     if not as_str(as_map(pod.get("spec")).get("nodeName")):
         sched = _condition(pod, "PodScheduled")
         if sched is not None and sched.get("status") == "False":
