@@ -7,16 +7,20 @@ waits for its finding (generous timeouts, no timing asserts); the controllers ar
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from kubeclient.kctl.cli import main
 from tests.allocator_procs import FAST_ELECTION
 from tests.conftest import free_port, start_apiserver
 from tests.test_deployments_e2e import Cluster
@@ -41,8 +45,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.stop()
 
 
+@dataclass(frozen=True)
+class Kctl:
+    """kctl as a process (``kctl(...)``), and its kubeconfig for in-process polls."""
+
+    run: Runner
+    kubeconfig: Path
+
+    def __call__(self, *args: str) -> Result:
+        return self.run(*args)
+
+
 @pytest.fixture(scope="module")
-def kctl(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Runner:
+def kctl(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Kctl:
     home = tmp_path_factory.mktemp("home")
     (home / ".kube").mkdir()
     (home / ".kube" / "config").write_text(
@@ -51,7 +66,7 @@ def kctl(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Runner:
         "users:\n- name: k\n  user: {}\n"
         "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
         "current-context: k\n")
-    return _runner([sys.executable, "-m", "kubeclient.kctl.cli"], home)
+    return Kctl(_runner([sys.executable, "-m", "kubeclient.kctl.cli"], home), home / ".kube" / "config")
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +75,27 @@ def http(cluster: Cluster) -> Iterator[httpx.Client]:
         yield c
 
 
-def findings(kctl: Runner, target: str, ns: str = "shield") -> list[Obj]:
-    r = kctl("why", target, "-n", ns, "-o", "json")
+def in_process(kubeconfig: Path, *args: str) -> Result:
+    """kctl's own entry point in this process: the same code and output, without a Python start per poll."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["--kubeconfig", str(kubeconfig), *args])
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def findings(kctl: Kctl, target: str, ns: str = "shield") -> list[Obj]:
+    r = in_process(kctl.kubeconfig, "why", target, "-n", ns, "-o", "json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert doc["object"]["name"] == target.partition("/")[2]
     return list(doc["findings"])
 
 
-def wait_finding(kctl: Runner, target: str, reason: str, *, text: str = "", ns: str = "shield",
+def wait_finding(kctl: Kctl, target: str, reason: str, *, text: str = "", ns: str = "shield",
                  timeout: float = 45) -> tuple[Obj, list[Obj]]:
     """Ask again until a finding with ``reason`` (and ``text`` in its message) appears; it and all findings."""
     deadline = time.monotonic() + timeout
@@ -103,7 +130,7 @@ def pod(name: str, labels: dict[str, str], **extra: Any) -> Obj:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def test_seed_manifests_healthy_answer(kctl: Runner) -> None:
+def test_seed_manifests_healthy_answer(kctl: Kctl) -> None:
     r = kctl("apply", "-f", str(ROOT / "examples" / "shield-app.yml"))
     assert r.code == 0, r.err
     f, _ = wait_finding(kctl, "svc/the-bus", "ServiceHasEndpoints", text="2 Ready endpoints")
@@ -119,14 +146,14 @@ def test_seed_manifests_healthy_answer(kctl: Runner) -> None:
     assert f["message"].startswith("the-bus selects triskelion; it is a Ready endpoint: 10.87.1.")
 
 
-def test_unknown_object_is_not_found(kctl: Runner) -> None:
+def test_unknown_object_is_not_found(kctl: Kctl) -> None:
     r: Result = kctl("why", "svc/nope", "-n", "shield")
     assert (r.code, r.err.strip()) == (1, 'Error from server (NotFound): services "nope" not found')
     r = kctl("why", "po/nope", "-n", "shield")
     assert (r.code, r.err.strip()) == (1, 'Error from server (NotFound): pods "nope" not found')
 
 
-def test_selector_matches_no_pods(kctl: Runner, http: httpx.Client) -> None:
+def test_selector_matches_no_pods(kctl: Kctl, http: httpx.Client) -> None:
     create(http, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}})
     create(http, pod("stray", {"env": "marvel"}), ns="elsewhere")
     for name in ("triskelion", "zephyr-one"):
@@ -149,7 +176,7 @@ def test_selector_matches_no_pods(kctl: Runner, http: httpx.Client) -> None:
     wait_finding(kctl, "svc/the-bus", "ServiceHasEndpoints", text="2 Ready endpoints")
 
 
-def test_pods_not_ready_unscheduled_terminating(kctl: Runner, http: httpx.Client) -> None:
+def test_pods_not_ready_unscheduled_terminating(kctl: Kctl, http: httpx.Client) -> None:
     create(http, pod("sleepy", {"app": "sleepy"}, meta={"annotations": {"kubelite.io/ready": "false"}}))
     create(http, svc("sleepy", selector={"app": "sleepy"}))
     create(http, pod("stuck", {"app": "stuck"}, nodeSelector={"disk": "none-such"}))
@@ -175,7 +202,7 @@ def test_pods_not_ready_unscheduled_terminating(kctl: Runner, http: httpx.Client
     assert r.status_code == 200, r.text
 
 
-def test_target_ports_and_protocols(kctl: Runner, http: httpx.Client) -> None:
+def test_target_ports_and_protocols(kctl: Kctl, http: httpx.Client) -> None:
     marvel = {"env": "marvel"}
     create(http, svc("named-port", selector=marvel, ports=[{"port": 80, "targetPort": "web"}]))
     create(http, svc("odd-port", selector=marvel, ports=[{"port": 80, "targetPort": 9090}]))
@@ -184,14 +211,14 @@ def test_target_ports_and_protocols(kctl: Runner, http: httpx.Client) -> None:
     assert f["severity"] == "Error"
     assert f["message"] == ("named-port port 80/TCP targets the named port web, which no container of triskelion, "
                             "zephyr-one declares (declared: 8080/TCP)")
-    f, got = wait_finding(kctl, "svc/odd-port", "TargetPortNotDeclared")
+    f, _ = wait_finding(kctl, "svc/odd-port", "TargetPortNotDeclared")
     assert f["severity"] == "Warning" and "traffic is sent anyway" in f["message"]
     f, _ = wait_finding(kctl, "svc/odd-port", "ServiceHasEndpoints", text="9090")
     f, _ = wait_finding(kctl, "svc/udp-port", "ProtocolMismatch")
     assert f["message"].startswith("udp-port port 8080/UDP targets 8080/UDP, but triskelion, zephyr-one ")
 
 
-def test_selectorless_external_name_headless(kctl: Runner, http: httpx.Client) -> None:
+def test_selectorless_external_name_headless(kctl: Kctl, http: httpx.Client) -> None:
     create(http, svc("by-hand", ports=[{"port": 80}]))
     create(http, {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "by-hand"},
                   "subsets": [{"addresses": [{"ip": "10.1.2.3"}], "ports": [{"port": 80}]}]})
@@ -201,11 +228,11 @@ def test_selectorless_external_name_headless(kctl: Runner, http: httpx.Client) -
     assert f["message"] == "by-hand has no selector; its Endpoints are written by hand: 10.1.2.3:80"
     f, got = wait_finding(kctl, "svc/outside", "ExternalNameService")
     assert "CNAME to example.com" in f["message"] and len(got) == 1
-    f, got = wait_finding(kctl, "svc/bus-headless", "HeadlessService")
+    wait_finding(kctl, "svc/bus-headless", "HeadlessService")
     wait_finding(kctl, "svc/bus-headless", "ServiceHasEndpoints", text="2 Ready endpoints")
 
 
-def test_controllers_not_running(kctl: Runner, http: httpx.Client, cluster: Cluster) -> None:
+def test_controllers_not_running(kctl: Kctl, http: httpx.Client, cluster: Cluster) -> None:
     for name, proc, _ in cluster.procs:
         if name in ("ipam", "nodeport", "endpoints"):
             proc.terminate()  # SIGTERM: each releases its Lease on the way out
