@@ -618,6 +618,10 @@ def diagnose_service(service: Obj, state: ClusterState) -> list[Finding]:
             out.append(Finding(Severity.WARNING, Reason.ENDPOINTS_OUT_OF_DATE,
                                f"{symptom}; the endpoints controller should catch up within seconds",
                                (ref, ObjectRef("Endpoints", name, ns)), f"run kctl why svc/{name} -n {ns} again"))
+    near = [p for p in in_ns if p not in matching and _almost_selects(service, p)]
+    for pod in sorted(near, key=name_of)[:MAX_CLOSEST]:  # why not the others
+        message, fix = _label_difference(pod, service)
+        out.append(Finding(Severity.INFO, Reason.POD_LABEL_MISMATCH, message, (ref, _ref("Pod", pod)), fix))
     if observed.addresses:
         described = ", ".join(f"{addr} ({who})" for who, addrs in sorted(observed.ready.items()) for addr in addrs)
         count = len(observed.addresses)

@@ -221,6 +221,16 @@ def test_service_causes(service: Obj, st: ClusterState, expected: list[tuple[str
     assert all(f.objects for f in out)
 
 
+def test_why_not_the_others() -> None:
+    s = svc()
+    out = diagnose_service(s, state(services=[s], pods=[SHIELDED, ZEPHYR, pod("db", labels={"tier": "db"})],
+                                    endpoints=[endpoints(ready=[ZEPHYR])]))
+    assert [(str(f.reason), f.message) for f in out] == [
+        ("PodLabelMismatch", "triskelion has env=shield; the-bus wants env=marvel"),
+        ("ServiceHasEndpoints", "the-bus selects 1 Pod; 1 Ready endpoint: 10.85.0.3:8080 (zephyr-one)"),
+    ]
+
+
 def test_fixes_name_the_object_and_the_command() -> None:
     out = diagnose_service(svc(), state(pods=[SHIELDED]))
     assert out[1].fix == "kctl label pod/triskelion -n shield env=marvel --overwrite"
