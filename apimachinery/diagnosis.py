@@ -30,21 +30,16 @@ from typing import Any
 
 from apimachinery.kinds.printing import human_duration
 from apimachinery.labels import LABEL_SERVICE_NAME
+from apimachinery.leases import LEASE_NAMESPACE, lease_health
 from apimachinery.objects import as_list, as_map, as_str, labels_of, meta_of, name_of
 from apimachinery.pods import find_port, is_pod_ready, is_pod_terminal, pod_ips, protocol_of, ready_condition
 from apimachinery.timestamps import parse_time
 
 Obj = Mapping[str, Any]
 
-LEASE_NAMESPACE = "kube-system"
 CLUSTER_IP_NONE = "None"
 MAX_CLOSEST = 3
 MAX_EVENTS = 3
-
-
-def controller_lease_name(controller: str) -> str:
-    """The leader Lease a kubelite controller process holds in kube-system while it acts."""
-    return f"kubelite-{controller}"
 
 
 class Severity(StrEnum):
@@ -222,62 +217,14 @@ def _sorted(findings: Iterable[Finding]) -> list[Finding]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LeaseHealth:
-    """A controller's leader Lease as seen at ``now``: ``state`` is held, expired, released or missing."""
-
-    controller: str
-    state: str
-    holder: str = ""
-    seconds: float = 0.0  # held: since the last renewal; expired/released: since it ran out
-
-    @property
-    def running(self) -> bool:
-        return self.state == "held"
-
-    @property
-    def lease(self) -> ObjectRef:
-        return ObjectRef("Lease", controller_lease_name(self.controller), LEASE_NAMESPACE)
-
-    def describe(self) -> str:
-        where = f"{LEASE_NAMESPACE}/{controller_lease_name(self.controller)}"
-        secs = human_duration(self.seconds)
-        if self.state == "missing":
-            return f"the {self.controller} controller holds no Lease {where} (it never ran with leader election)"
-        if self.state == "released":
-            return f"the {self.controller} controller is not running (Lease {where} released {secs} ago)"
-        if self.state == "expired":
-            return (f"the {self.controller} controller is not running (Lease {where} held by {self.holder} "
-                    f"expired {secs} ago)")
-        return f"the {self.controller} controller is running (Lease {where} held by {self.holder}, renewed {secs} ago)"
-
-
-def lease_health(controller: str, leases: Sequence[Obj], now: datetime) -> LeaseHealth:
-    """Is the controller's leader acting? A Lease renewed within leaseDurationSeconds of ``now`` says so."""
-    name = controller_lease_name(controller)
-    lease = next((x for x in leases if name_of(x) == name and _ns(x) == LEASE_NAMESPACE), None)
-    if lease is None:
-        return LeaseHealth(controller, "missing")
-    spec = as_map(lease.get("spec"))
-    holder = as_str(spec.get("holderIdentity"))
-    renewed = parse_time(spec.get("renewTime") or spec.get("acquireTime"))
-    duration = spec.get("leaseDurationSeconds")
-    duration_s = float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else 15.0
-    since = (now - renewed).total_seconds() if renewed is not None else float("inf")
-    if not holder:
-        return LeaseHealth(controller, "released", seconds=max(0.0, since))
-    if since > duration_s:
-        return LeaseHealth(controller, "expired", holder, max(0.0, since - duration_s))
-    return LeaseHealth(controller, "held", holder, max(0.0, since))
-
-
 def _controller_down(state: ClusterState, controller: str, reason: Reason, symptom: str) -> Finding | None:
     if state.leases is None:
         return None
     health = lease_health(controller, state.leases, state.now)
     if health.running:
         return None
-    return Finding(Severity.ERROR, reason, f"{health.describe()}; {symptom}", (health.lease,),
+    return Finding(Severity.ERROR, reason, f"{health.describe()}; {symptom}",
+                   (ObjectRef("Lease", health.name, LEASE_NAMESPACE),),
                    f"start it: kubelite controller {controller} (kubelite up runs it)")
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from apimachinery.diagnosis import ClusterState, Finding, diagnose_pod, diagnose_service, lease_health
+from apimachinery.diagnosis import ClusterState, Finding, diagnose_pod, diagnose_service
+from apimachinery.leases import lease_health
 
 Obj = dict[str, Any]
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)

@@ -13,13 +13,8 @@ from typing import Any
 
 import click
 
-from apimachinery.diagnosis import (
-    LEASE_NAMESPACE,
-    ClusterState,
-    Finding,
-    diagnose_pod,
-    diagnose_service,
-)
+from apimachinery.diagnosis import ClusterState, Finding, diagnose_pod, diagnose_service
+from apimachinery.leases import LEASE_NAMESPACE
 from apimachinery.resources import ResourceType
 from kubeclient import errors
 from kubeclient.kctl.encoding import go_json, go_yaml
