@@ -440,11 +440,17 @@ def _names(pods: Sequence[Obj]) -> str:
     return ", ".join(name_of(p) for p in pods)
 
 
+def _publishes_not_ready(service: Obj) -> bool:
+    """publishNotReadyAddresses: the endpoints list Pods as ready whatever their readiness or termination."""
+    return as_map(service.get("spec")).get("publishNotReadyAddresses") is True
+
+
 def _serves(pod: Obj, service: Obj) -> bool:
     """Would the endpoints controller list the Pod as a ready address of this Service?"""
-    if is_pod_terminal(pod) or meta_of(pod).get("deletionTimestamp") is not None:
+    if is_pod_terminal(pod) or not pod_ips(pod):
         return False
-    if not pod_ips(pod) or not is_pod_ready(pod):
+    if not _publishes_not_ready(service) and (meta_of(pod).get("deletionTimestamp") is not None
+                                              or not is_pod_ready(pod)):
         return False
     ports = [as_map(p) for p in as_list(as_map(service.get("spec")).get("ports"))]
     return not ports or any(find_port(pod, sp) is not None for sp in ports)
@@ -551,8 +557,9 @@ def diagnose_service(service: Obj, state: ClusterState) -> list[Finding]:
         return _sorted([*out, *events, *_proxy_finding(service, state)])
     serving = [p for p in matching if _serves(p, service)]
     severity = Severity.WARNING if serving else Severity.ERROR
+    ignored = {Reason.POD_NOT_READY, Reason.POD_TERMINATING} if _publishes_not_ready(service) else set()
     for pod in matching:
-        out += pod_status_findings(pod, state, severity=severity)
+        out += [f for f in pod_status_findings(pod, state, severity=severity) if f.reason not in ignored]
     out += port_findings(service, matching, severity=severity)
     expected = {name_of(p) for p in serving}
     listed = {who for who in observed.ready if who}
@@ -570,7 +577,8 @@ def diagnose_service(service: Obj, state: ClusterState) -> list[Finding]:
         message, fix = _label_difference(pod, service)
         out.append(Finding(Severity.INFO, Reason.POD_LABEL_MISMATCH, message, (ref, _ref("Pod", pod)), fix))
     if observed.addresses:
-        described = ", ".join(f"{addr} ({who})" for who, addrs in sorted(observed.ready.items()) for addr in addrs)
+        described = ", ".join(f"{addr} ({who})" if who else addr
+                              for who, addrs in sorted(observed.ready.items()) for addr in addrs)
         count = len(observed.addresses)
         out.append(Finding(Severity.INFO, Reason.SERVICE_HAS_ENDPOINTS,
                            f"{name} selects {_plural(len(matching), 'Pod')}; {count} Ready "

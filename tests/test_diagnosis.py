@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from apimachinery.diagnosis import ClusterState, Finding, diagnose_pod, diagnose_service
-from apimachinery.leases import lease_health
+from apimachinery.leases import lease_health, lease_held
 
 Obj = dict[str, Any]
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -230,6 +230,22 @@ def test_why_not_the_others() -> None:
         ("PodLabelMismatch", "triskelion has env=shield; the-bus wants env=marvel"),
         ("ServiceHasEndpoints", "the-bus selects 1 Pod; 1 Ready endpoint: 10.85.0.3:8080 (zephyr-one)"),
     ]
+
+
+def test_publish_not_ready_addresses_serves_unready_pods() -> None:
+    s = svc(publishNotReadyAddresses=True)
+    p = pod("triskelion", ready=False)
+    out = diagnose_service(s, state(pods=[p], endpoints=[endpoints(ready=[p])]))
+    assert [(str(f.reason), f.message) for f in out] == [
+        ("ServiceHasEndpoints", "the-bus selects 1 Pod; 1 Ready endpoint: 10.85.0.2:8080 (triskelion)")]
+
+
+def test_lease_held_is_the_allocation_waits_rule() -> None:
+    assert lease_held(lease("ipam", renewed_ago=3), NOW)
+    assert not lease_held(lease("ipam", renewed_ago=16), NOW)
+    assert not lease_held(lease("ipam", renewed_ago=1, holder=""), NOW)
+    assert not lease_held(None, NOW)
+    assert not lease_held({"spec": {"holderIdentity": "h"}}, NOW)  # never renewed
 
 
 def test_fixes_name_the_object_and_the_command() -> None:

@@ -4,6 +4,8 @@ Why a command of its own: "why does my Service have no endpoints?" needs selecto
 readiness, ports and the controllers' health read side by side. This command only gathers that
 state through the API (what the user may read: a list it is refused is left out, and the rules
 that need it stay silent) and prints ``apimachinery.diagnosis``'s findings, which decide everything.
+It reads no proxy's rules (a client cannot see a node's data path; ``kubelite proxy --show-rules``
+prints them), so the diagnosis's ProxyRules finding is left to callers that know a proxy.
 """
 
 from __future__ import annotations
@@ -110,7 +112,9 @@ def why_cmd(args: tuple[str, ...], output: str | None) -> None:
             echo(go_json(report(rt.kind, obj, findings)) + "\n")
         elif output == "yaml":
             echo(go_yaml(report(rt.kind, obj, findings)))
-        else:
+        elif findings:
             echo(render_text(findings))
+        else:
+            echo(f"nothing to report about {rt.kind.lower()}/{name}\n")
 
     run(body)
