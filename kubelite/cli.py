@@ -212,14 +212,16 @@ CONTROLLERS = {
     "replicaset": "controllers.replicaset:main",
     "deployment": "controllers.deployment:main",
     "gc": "controllers.gc:main",
+    "namespace": "controllers.namespace:main",
     "loadbalancer": "controllers.loadbalancer:main",
+    "disruption": "controllers.disruption:main",
     "job": "controllers.job:main",
     "cronjob": "controllers.cronjob:main",
 }
 PROCESSES = {
-    "dns": "controllers.dns.main:main",
-    "node": "controllers.node.main:main",
-    "proxy": "controllers.proxy.main:main",
+    "dns": "servers.dns.main:main",
+    "node": "agents.node.main:main",
+    "proxy": "agents.proxy.main:main",
 }
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
@@ -243,7 +245,8 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, loadbalancer, job or cronjob.
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, namespace,
+    loadbalancer, disruption, job or cronjob.
 
     Its flags: kubelite controller NAME --help.
     """

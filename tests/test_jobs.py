@@ -2,7 +2,7 @@
 
 - ``sync_job`` (controllers/job.py) in table tests: how many Pods, which indexes, the counting through
   uncountedTerminatedPods and the finalizer, the conditions and their reasons, the failure back-off.
-- The simulated runtime's ending containers (controllers/node/simulated.py) in table tests.
+- The simulated runtime's ending containers (agents/node/simulated.py) in table tests.
 - kube-apiserver's defaults, generated selector and ValidateJob messages over HTTP; kubectl create job,
   get jobs (-o wide) and wait --for=condition=complete.
 - End to end with real processes (API server, a simulated node, a process-runtime node on loopback, the
@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from agents.node.simulated import SimulatedRun, simulate, simulated_run
 from controllers.job import Backoff, format_indexes, parse_indexes, pod_from_template, sync_job
-from controllers.node.simulated import SimulatedRun, simulate, simulated_run
 from kubeclient.kubeconfig import render_kubeconfig
 from tests import needs
 from tests.conftest import free_port, start_apiserver

@@ -406,6 +406,32 @@ CONFIG_MAP = {
     "data": {"app.properties": "color=blue\n"},
     "binaryData": {"logo.png": "iVBORw0KGgo="},
 }
+POD_DISRUPTION_BUDGET = {
+    "kind": "PodDisruptionBudget",
+    "apiVersion": "policy/v1",
+    "metadata": {"name": "web", "namespace": "default", "generation": 2},
+    "spec": {"minAvailable": "50%", "selector": {"matchLabels": {"app": "web"}},
+             "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+    "status": {
+        "observedGeneration": 2,
+        "disruptedPods": {"web-1": "2024-05-01T10:00:00Z"},
+        "disruptionsAllowed": 1,
+        "currentHealthy": 3,
+        "desiredHealthy": 2,
+        "expectedPods": 4,
+        "conditions": [{"type": "DisruptionAllowed", "status": "True", "observedGeneration": 2,
+                        "lastTransitionTime": "2024-05-01T10:00:00Z", "reason": "SufficientPods", "message": ""}],
+    },
+}
+SECRET = {
+    "kind": "Secret",
+    "apiVersion": "v1",
+    "metadata": {"name": "db", "namespace": "default"},
+    "immutable": True,
+    "data": {"password": "aHVudGVyMg=="},
+    "stringData": {"username": "admin"},
+    "type": "Opaque",
+}
 
 
 JOB = {
@@ -491,6 +517,8 @@ DOCUMENTS = [
     ("servicecidrs.networking.k8s.io", SERVICE_CIDR),
     ("portallocations.kubelite.io", PORT_ALLOCATION),
     ("configmaps", CONFIG_MAP),
+    ("poddisruptionbudgets.policy", POD_DISRUPTION_BUDGET),
+    ("secrets", SECRET),
     ("jobs.batch", JOB),
     ("cronjobs.batch", CRON_JOB),
 ]

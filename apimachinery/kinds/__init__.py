@@ -28,8 +28,10 @@ from apimachinery.kinds import (
     namespace,
     node,
     pod,
+    poddisruptionbudget,
     portallocation,
     replicaset,
+    secret,
     service,
     servicecidr,
 )
@@ -43,6 +45,7 @@ KINDS: tuple[Kind, ...] = (
     node.KIND,
     event.KIND,
     configmap.KIND,
+    secret.KIND,
     deployment.KIND,
     replicaset.KIND,
     job.KIND,
@@ -51,6 +54,7 @@ KINDS: tuple[Kind, ...] = (
     lease.KIND,
     ipaddress.KIND,
     servicecidr.KIND,
+    poddisruptionbudget.KIND,
     portallocation.KIND,
 )
 

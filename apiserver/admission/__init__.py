@@ -28,6 +28,8 @@ from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
+from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
+from apiserver.admission.secret import SecretAdmission
 from apiserver.admission.service import ServiceAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
@@ -42,6 +44,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         NodeAdmission(),
         EventAdmission(),
         ConfigMapAdmission(),
+        SecretAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
         JobAdmission(),
@@ -50,6 +53,7 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        PodDisruptionBudgetAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
     # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:

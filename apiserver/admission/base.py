@@ -131,6 +131,10 @@ class Admission:
     def validate_status_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         return []
 
+    def validate_finalize_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        """A ``finalize`` subresource write (declared only by kinds that serve one)."""
+        return []
+
     # -- the whole sequence -------------------------------------------------
     def admit_create(self, obj: Obj) -> list[FieldError]:
         """Default, generate the name, prepare, validate: kube-apiserver's create order."""
