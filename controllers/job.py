@@ -17,14 +17,14 @@ Rules, as kube-controller-manager 1.32 applies them:
   active. After failures, a new Pod waits ``pod_failure_backoff * 2^(failures-1)`` (capped at 10 min).
 - Finishing: succeeded reaching completions -> SuccessCriteriaMet, then (once no Pod is active or
   terminating) Complete, reason CompletionsReached; failed > backoffLimit (or, for restartPolicy
-  OnFailure, the restarts of the active Pods plus failed reaching it) -> FailureTarget then Failed,
+  OnFailure, the restarts of the Pending/Running Pods reaching it) -> FailureTarget then Failed,
   reason BackoffLimitExceeded; past activeDeadlineSeconds -> reason DeadlineExceeded. Active Pods of a
   finished Job are deleted. startTime is set when the Job first runs, completionTime with Complete.
 - suspend: active Pods are deleted, condition Suspended True (JobSuspended), startTime cleared; resuming
   sets it False (JobResumed).
 - ttlSecondsAfterFinished (the TTL-after-finished controller, here): the finished Job is deleted with
-  propagationPolicy Background that long after its Complete/Failed condition; the garbage collector
-  (controllers/gc.py) then deletes its Pods through their ownerReferences.
+  propagationPolicy Foreground that long after its Complete/Failed condition; the garbage collector
+  (controllers/gc.py) deletes its Pods through their ownerReferences, then lets the Job go.
 
 Not acted on (accepted by the API, reported with a Warning Event): podFailurePolicy, successPolicy and
 backoffLimitPerIndex; a Job whose ``spec.managedBy`` names another controller is left to it.
@@ -701,7 +701,7 @@ class JobController(Controller):
         meta = meta_of(job)
         try:
             await self.client.delete(JOBS, str(meta.get("name")), namespace=str(meta.get("namespace")),
-                                     propagation_policy="Background", preconditions={"uid": uid_of(job)})
+                                     propagation_policy="Foreground", preconditions={"uid": uid_of(job)})
         except (errors.NotFound, errors.Conflict):
             return True
         self.log.info("%s: deleted finished Job %s (ttlSecondsAfterFinished)", self.name, key)
