@@ -379,6 +379,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.stop()
 
 
+@pytest.mark.slow
 def test_a_missed_run_starts_and_completes(cluster: Cluster) -> None:
     with httpx.Client(base_url=cluster.url, timeout=15) as http:
         ns = f"cron-{os.getpid()}"

@@ -456,6 +456,7 @@ def _pods(http: httpx.Client, ns: str, job: str) -> list[Obj]:
     return list(r.json()["items"])
 
 
+@pytest.mark.slow
 def test_completions_with_a_failing_pod_counted_against_backoff_limit(cluster: Cluster, http: httpx.Client,
                                                                      jns: str, tmp_path: Path) -> None:
     """Process runtime: the first Pod to run takes a lock and exits 1, every later one exits 0."""
@@ -483,6 +484,7 @@ def test_completions_with_a_failing_pod_counted_against_backoff_limit(cluster: C
     assert rows[1].split()[:3] == ["work", "Complete", "3/3"]
 
 
+@pytest.mark.slow
 def test_a_job_failing_past_its_backoff_limit(cluster: Cluster, http: httpx.Client, jns: str) -> None:
     body = _on("sim-1", _body("broken", backoffLimit=1))
     body["spec"]["template"]["metadata"] = {"annotations": {"kubelite.io/simulated-exit-code": "1",
@@ -500,6 +502,7 @@ def test_a_job_failing_past_its_backoff_limit(cluster: Cluster, http: httpx.Clie
     assert row[:3] == ["broken", "Failed", "0/1"]
 
 
+@pytest.mark.slow
 def test_indexed_job_runs_every_index(cluster: Cluster, http: httpx.Client, jns: str) -> None:
     body = _on("proc-1", _body("idx", completions=3, parallelism=3, completionMode="Indexed"))
     body["spec"]["template"]["spec"]["containers"][0]["command"] = ["sh", "-c", 'echo "index=$JOB_COMPLETION_INDEX"']
@@ -515,6 +518,7 @@ def test_indexed_job_runs_every_index(cluster: Cluster, http: httpx.Client, jns:
     assert logs == {"index=0", "index=1", "index=2"}
 
 
+@pytest.mark.slow
 def test_active_deadline_and_ttl_after_finished(cluster: Cluster, http: httpx.Client, jns: str) -> None:
     body = _on("sim-1", _body("slow", activeDeadlineSeconds=1, ttlSecondsAfterFinished=2))
     body["spec"]["template"]["metadata"] = {"annotations": {"kubelite.io/simulated-run": "1h"}}
@@ -527,6 +531,7 @@ def test_active_deadline_and_ttl_after_finished(cluster: Cluster, http: httpx.Cl
     wait_for(lambda: not _pods(http, jns, "slow"), "the Job's Pods to be collected", cluster)
 
 
+@pytest.mark.slow
 def test_kubectl_create_job_and_wait(cluster: Cluster, http: httpx.Client, jns: str) -> None:
     kubectl(cluster, "-n", jns, "create", "job", "hello", "--image=busybox", "--", "echo", "hi")
     out = kubectl(cluster, "-n", jns, "wait", "--for=condition=complete", "job/hello", "--timeout=60s", check=False)
