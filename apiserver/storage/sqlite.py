@@ -46,6 +46,7 @@ CHECKPOINT_EVERY = 200
 WAL_RESTART_BYTES = 16 * 1024 * 1024
 WAL_LIMIT_BYTES = 8 * 1024 * 1024
 RESTART_WAIT_MS = 200
+RESTART_TRIES = 3
 
 Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 
@@ -101,11 +102,17 @@ class SQLite:
                 # write lock, copies the rest and waits for readers on old frames, for at most
                 # RESTART_WAIT_MS: a reader holding an old snapshot (a sqlite3 shell) must not stall
                 # the writers; the next checkpoint tries again.
+                # A busy machine can deschedule the lock holder past one wait: a few tries, each
+                # bounded, before the next batch of commits tries again.
                 conn = raw.driver_connection
                 (saved,) = conn.execute("PRAGMA busy_timeout").fetchone()  # type: ignore[union-attr]
                 conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")  # type: ignore[union-attr]
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(RESTART)")  # type: ignore[union-attr]
+                    for _ in range(RESTART_TRIES):
+                        (busy, _log, _done) = conn.execute(  # type: ignore[union-attr]
+                            "PRAGMA wal_checkpoint(RESTART)").fetchone()
+                        if not busy:
+                            break
                 finally:
                     conn.execute(f"PRAGMA busy_timeout={int(saved)}")  # type: ignore[union-attr]
         finally:
