@@ -37,6 +37,9 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 class PostgreSQL:
     """The PostgreSQL dialect (dialect.Dialect): see the module docstring."""
 
+    def prepare(self, url: str) -> None:
+        return None  # the server keeps its own files
+
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
         return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10,
                              connect_args={"connect_timeout": 5})
