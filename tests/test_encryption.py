@@ -24,8 +24,8 @@ import yaml
 from apiserver.storage.database import Database, make_engine
 from apiserver.storage.encryption import (
     EncryptionConfigError,
-    TransformError,
     Transformer,
+    TransformError,
     generate_config,
     load_config,
     parse_config,
@@ -229,7 +229,7 @@ def test_config_errors(tmp_path: Path, doc: Any, problem: str) -> None:
 
 
 def test_unreadable_config(tmp_path: Path) -> None:
-    with pytest.raises(EncryptionConfigError, match="enc.yaml: cannot read it: No such file or directory"):
+    with pytest.raises(EncryptionConfigError, match=r"enc\.yaml: cannot read it: No such file or directory"):
         load_config(tmp_path / "enc.yaml")
 
 
