@@ -312,6 +312,26 @@ def test_store_writes_encrypted_rows_and_hands_up_json(tmp_path: Path) -> None:
         db.dispose()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_failed_statement_never_carries_its_parameters(tmp_path: Path, backend: str) -> None:
+    """SQL errors are logged and may become a 500's text: the bodies they were writing stay out."""
+    from sqlalchemy import text
+
+    if backend == "postgres":
+        from tests.conftest import fresh_pg_database
+
+        url = fresh_pg_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'k.db'}"
+    engine = make_engine(url)
+    try:
+        with pytest.raises(Exception) as e, engine.begin() as conn:
+            conn.execute(text("INSERT INTO no_such_table (body) VALUES (:b)"), {"b": VALUE})
+        assert "no_such_table" in str(e.value) and VALUE not in str(e.value)
+    finally:
+        engine.dispose()
+
+
 def test_generated_config_is_owner_only_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "pki" / "encryption-config.yaml"
     assert generate_config(path) is True

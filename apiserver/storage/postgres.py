@@ -41,7 +41,8 @@ class PostgreSQL:
         return None  # the server keeps its own files
 
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
-        return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10,
+        # hide_parameters: a failed statement's message (logged, or a 500's text) never carries a body
+        return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10, hide_parameters=True,
                              connect_args={"connect_timeout": 5})
 
     def quick_engine(self, engine: Engine) -> Engine | None:

@@ -69,7 +69,8 @@ class SQLite:
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
         self.prepare(url)
         # A kept-open connection: closing the last one checkpoints and deletes the WAL every time.
-        engine = create_engine(url, pool_size=2, max_overflow=4)
+        # hide_parameters: a failed statement's message (logged, or a 500's text) never carries a body
+        engine = create_engine(url, pool_size=2, max_overflow=4, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
