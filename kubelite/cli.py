@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from apiserver.settings import Settings
+from kubelite.datadir import private_dir
 
 
 def _is_loopback(host: str) -> bool:
@@ -149,31 +150,36 @@ def check_exposure(settings: Settings) -> None:
 @click.option("--compact-interval", envvar="KUBELITE_COMPACT_INTERVAL", default=30.0, show_default=True,
               type=float, help="Seconds between compactions of the change log.")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--encryption-provider-config", type=click.Path(dir_okay=False), default=None,
+              help="kube-apiserver's EncryptionConfiguration: encrypt these resources (e.g. secrets) at rest.")
 @_security_options
 def apiserver(bind_address: str, port: int | None, data_dir: str, db: str, service_cluster_ip_range: str,
               service_node_port_range: str, keep_changes: int, compact_interval: float, log_level: str,
-              **security: Any) -> None:
+              encryption_provider_config: str | None, **security: Any) -> None:
     """Run the API server (migrates the database to head first)."""
     import migrations
     from apiserver.app import create_app
     from apiserver.auth import ConfigError
     from apiserver.serving import serve
+    from apiserver.storage.encryption import EncryptionConfigError
 
     _setup_logging(log_level)
     settings = Settings(bind_address=bind_address, port=port or 8080, data_dir=Path(data_dir), db_url=db,
                         service_cluster_ip_range=service_cluster_ip_range,
                         service_node_port_range=service_node_port_range, keep_changes=keep_changes,
                         compact_interval=compact_interval, **_security_settings(security))
+    if encryption_provider_config:
+        settings.encryption_provider_config = Path(encryption_provider_config)
     if port is None and settings.serves_tls:
         settings.port = 6443
     check_exposure(settings)
     settings.tune_gc = True
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     url = settings.database_url()
     migrations.upgrade(url)
     try:
         app = create_app(settings)
-    except ConfigError as e:
+    except (ConfigError, EncryptionConfigError) as e:
         raise click.ClickException(str(e)) from None
     serve(app, settings, log_level=log_level)
 
@@ -186,7 +192,7 @@ def migrate(data_dir: str, db: str) -> None:
     import migrations
 
     settings = Settings(data_dir=Path(data_dir), db_url=db)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     migrations.upgrade(settings.database_url())
     click.echo(f"database at head: {settings.database_url()}")
 

@@ -163,12 +163,16 @@ def secure(data_dir: Path, *, bind_address: str, names: list[str], server: str,
     return args, material.ca_file
 
 
+ENCRYPTION_CONFIG = "encryption-config.yaml"
+
+
 def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
            apiservers: int, ready_timeout: float, data_path: bool = False, tls: bool = False,
            token_auth_file: Path | None = None, policy_file: Path | None = None,
            dns_upstream: str | None = None) -> int:
     import migrations
     from apiserver.settings import Settings
+    from apiserver.storage.encryption import generate_config
     from kubeclient.kubeconfig import render_kubeconfig
 
     if apiservers > 1 and not db.startswith("postgresql"):
@@ -202,6 +206,14 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
         verify = ssl.create_default_context(cafile=str(ca_file))
     else:
         kubeconfig.write_text(render_kubeconfig(server))
+    # --tls also encrypts Secrets at rest with a key generated once; a data dir that has the key keeps
+    # using it (without it, Secrets written encrypted could not be read back).
+    encryption = data_dir / "pki" / ENCRYPTION_CONFIG
+    if tls and generate_config(encryption):
+        click.echo(f"kubelite: Secrets are encrypted at rest with the key in {encryption}", err=True)
+    if encryption.exists():
+        for c in servers:
+            c.argv += ["--encryption-provider-config", str(encryption)]
 
     pid_files = PidFiles(data_dir)
     pid_files.record(UP, os.getpid())

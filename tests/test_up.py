@@ -228,6 +228,15 @@ def test_up_with_tls_issues_tokens_and_controllers_still_work(tmp_path: Path) ->
         assert svc["spec"]["clusterIP"].startswith("10.")
         tokens = (data / "auth" / "tokens.csv").read_text()
         assert "system:kubelite:ipam" in tokens and "admin" in tokens
+        # --tls also encrypts Secrets at rest, with a key generated owner-only under the data dir
+        config = data / "pki" / "encryption-config.yaml"
+        assert config.stat().st_mode & 0o777 == 0o600
+        value = "up-tls-secret-value-9137"
+        r = api.post("/api/v1/namespaces/default/secrets",
+                     json={"metadata": {"name": "s"}, "stringData": {"password": value}})
+        assert r.status_code == 201, r.text
+        raw = b"".join(p.read_bytes() for p in data.glob("kubelite.db*"))
+        assert value.encode() not in raw and b"k8s:enc:secretbox:v1:key1:" in raw
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
