@@ -272,6 +272,29 @@ def proxy(args: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--server", default=None, help="API server URL (overrides the kubeconfig's server)")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="kubeconfig whose credentials the console reads with (default: $KUBECONFIG, ~/.kube/config)")
+@click.option("--bind-address", default="127.0.0.1", show_default=True, help="loopback only, for now")
+@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def console(server: str | None, kubeconfig: str | None, bind_address: str, port: int, log_level: str) -> None:
+    """Serve the live console (Services, selectors, Pods, controllers' health) at http://127.0.0.1:PORT/."""
+    from console.main import run
+    from kubeclient.kubeconfig import ConfigError
+
+    _setup_logging(log_level)
+    if not _is_loopback(bind_address):
+        raise click.UsageError(f"refusing to bind {bind_address}: the console serves loopback only for now "
+                               "(it has no TLS or login of its own; reach it through an SSH tunnel)")
+    try:
+        sys.exit(run(server=server, kubeconfig=kubeconfig, bind_address=bind_address, port=port,
+                     log_level=log_level))
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@main.command()
 @click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True,
               help="where the database (SQLite), kubeconfig, pid files and, with --data-path, the Pods' files live; "
                    "a second up on it keeps every object")
