@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from apimachinery.labels import LABEL_SERVICE_NAME
+from apimachinery.labels import ANNOTATION_LAST_APPLIED, LABEL_SERVICE_NAME
 from apimachinery.objects import annotations_of, as_list, as_map, as_str, labels_of, meta_of, name_of
 from apimachinery.pods import is_pod_ready, pod_ips
 from apimachinery.timestamps import parse_time
@@ -29,8 +29,9 @@ Obj = Mapping[str, Any]
 CLUSTER_DOMAIN = "cluster.local"
 LEASE_NAMESPACE = "kube-system"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-# The controllers whose absence the map explains (their leader Lease is kube-system/kubelite-<name>).
-WATCHED_CONTROLLERS = ("ipam", "nodeport", "endpoints", "loadbalancer")
+# The controllers whose absence the map explains (their leader Lease is kube-system/kubelite-<name>), listed
+# even before they ever ran; others (loadbalancer, gc...) are listed once their Lease exists.
+WATCHED_CONTROLLERS = ("ipam", "nodeport", "endpoints")
 
 
 # ---- selection ----------------------------------------------------------------------------------------
@@ -95,8 +96,8 @@ def health(leases: Iterable[Obj], now: datetime) -> dict[str, Any]:
     controllers = []
     for name in sorted(set(WATCHED_CONTROLLERS) | {n.removeprefix("kubelite-") for n in system
                                                   if n.startswith("kubelite-")}):
-        lease = system.get(f"kubelite-{name}")
-        state = lease_state(lease, now) if lease is not None else {
+        held = system.get(f"kubelite-{name}")
+        state = lease_state(held, now) if held is not None else {
             "name": f"kubelite-{name}", "namespace": LEASE_NAMESPACE, "holder": "", "alive": False,
             "why": "no lease: never started", "ageSeconds": None}
         controllers.append({**state, "controller": name})
@@ -133,6 +134,11 @@ def owner_chain(pod: Obj, replicasets: Mapping[str, Obj]) -> list[dict[str, str]
     return chain
 
 
+def shown_annotations(obj: Obj) -> dict[str, str]:
+    """Annotations but kubectl's last-applied copy of the object itself (noise on a map)."""
+    return {k: v for k, v in annotations_of(obj).items() if k != ANNOTATION_LAST_APPLIED}
+
+
 def pod_view(pod: Obj, replicasets: Mapping[str, Obj]) -> dict[str, Any]:
     status = as_map(pod.get("status"))
     meta = meta_of(pod)
@@ -143,7 +149,7 @@ def pod_view(pod: Obj, replicasets: Mapping[str, Obj]) -> dict[str, Any]:
     ips = pod_ips(pod)
     return {"name": name_of(pod), "phase": phase, "ready": ready, "terminating": terminating, "state": state,
             "ip": ips[0] if ips else "", "node": as_str(as_map(pod.get("spec")).get("nodeName")),
-            "labels": labels_of(pod), "annotations": annotations_of(pod),
+            "labels": labels_of(pod), "annotations": shown_annotations(pod),
             "owners": owner_chain(pod, replicasets), "serviceMarks": {}}
 
 
@@ -233,7 +239,7 @@ def service_map(namespace: str, *, services: Iterable[Obj], pods: Iterable[Obj],
             "externalName": as_str(spec.get("externalName")),
             "dns": f"{name}.{namespace}.svc.{cluster_domain}", "ports": _ports(spec), "selector": selector,
             "loadBalancerIPs": [as_str(as_map(i).get("ip") or as_map(i).get("hostname")) for i in ingress],
-            "annotations": annotations_of(svc), "selects": selects, "nearMisses": near,
+            "annotations": shown_annotations(svc), "selects": selects, "nearMisses": near,
             "endpoints": _endpoints(by_service.get(name, [])),
             "notes": service_notes(svc, has_slices=name in by_service, h=h),
         })

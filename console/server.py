@@ -135,6 +135,10 @@ def create_app(client: Client, *, allowed_hosts: list[str]) -> FastAPI:
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/api/namespaces")
     async def namespaces() -> JSONResponse:
         return JSONResponse(the_hub().namespaces())

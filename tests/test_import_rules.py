@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "migrations", "kubelite"}
+OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "migrations", "kubelite", "console"}
 ALLOWED = {
     "apimachinery": set(),
     "apiserver": {"apimachinery"},
     "kubeclient": {"apimachinery"},
     "controllers": {"apimachinery", "kubeclient"},
     "migrations": {"apiserver"},
+    "console": {"apimachinery", "kubeclient", "controllers"},
     "kubelite": OURS,
 }
 

@@ -56,7 +56,7 @@ class Up:
         self.offset = self.log.stat().st_size if self.log.exists() else 0
         if argv is None:
             argv = [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data_dir), "--port", str(port),
-                    "--dns-port", str(dns_port), "--nodes", "2"]
+                    "--dns-port", str(dns_port), "--nodes", "2", "--console-port", str(free_port())]
         self.proc = subprocess.Popen([*argv, *extra], stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True, cwd=cwd, env=env)
         self.url = f"http://127.0.0.1:{port}"

@@ -247,7 +247,7 @@
     }, c.controller + ": " + (c.alive ? "running" : "not running") + " (" + c.why + ")"));
     const up = h.nodes.filter((n) => n.alive).length;
     items.push(el("span", { class: "proc " + (h.nodes.length && up === h.nodes.length ? "alive" : "dead"), "data-nodes": "" },
-      "nodes: " + up + "/" + h.nodes.length + " heartbeating"));
+      h.nodes.length ? "nodes: " + up + "/" + h.nodes.length + " heartbeating" : "nodes: no heartbeat leases"));
     box.replaceChildren(el("strong", {}, "controllers "), ...items);
   }
 
