@@ -8,8 +8,9 @@ Invariants:
 - a Pod is *selected* by a Service exactly when the Service has a non-empty ``spec.selector`` and the
   Pod carries every one of its labels with the same value (Service semantics: an empty selector selects
   nothing, as the endpoints controller treats it);
-- a *near miss* carries at least one of the selector's labels with the wanted value but not all of them;
-  each missing or different label is listed (``env=shield, wanted env=marvel``);
+- a *near miss* carries at least one of the selector's label keys (with the wanted value or another) but
+  is not selected; each missing or different label is listed (``env=shield, wanted env=marvel``). A Pod
+  sharing no key with the selector is unrelated and not drawn beside the Service;
 - a controller is *alive* when its Lease has a holder and was renewed within its leaseDurationSeconds.
 """
 
@@ -54,13 +55,12 @@ def describe_miss(miss: Mapping[str, str | None]) -> str:
 
 
 def selection(selector: Mapping[str, str], labels: Mapping[str, str]) -> str:
-    """``selected``, ``near`` (some selector labels match, not all) or ``none``."""
+    """``selected``, ``near`` (carries some of the selector's keys, is not selected) or ``none``."""
     if not selector:
         return "none"
-    matched = sum(1 for k, v in selector.items() if labels.get(k) == v)
-    if matched == len(selector):
+    if all(labels.get(k) == v for k, v in selector.items()):
         return "selected"
-    return "near" if matched else "none"
+    return "near" if any(k in labels for k in selector) else "none"
 
 
 # ---- health ---------------------------------------------------------------------------------------------

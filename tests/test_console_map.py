@@ -58,7 +58,8 @@ def picture(services: list[Obj], pods: list[Obj], *, rs: list[Obj] | None = None
 @pytest.mark.parametrize(("selector", "labels", "expected"), [
     ({"env": "marvel"}, {"env": "marvel"}, "selected"),
     ({"env": "marvel"}, {"env": "marvel", "tier": "web"}, "selected"),
-    ({"env": "marvel"}, {"env": "shield"}, "none"),  # nothing in common: not a near miss
+    ({"env": "marvel"}, {"env": "shield"}, "near"),  # the key, another value
+    ({"env": "marvel"}, {"tier": "web"}, "none"),  # no key in common: unrelated
     ({"env": "marvel", "app": "bus"}, {"env": "marvel"}, "near"),
     ({"env": "marvel", "app": "bus"}, {"env": "marvel", "app": "car"}, "near"),
     ({"env": "marvel", "app": "bus"}, {"tier": "web"}, "none"),
@@ -82,10 +83,12 @@ def test_the_bus_selects_triskelion_and_a_relabelled_pod_stands_beside_with_its_
     bus = svc("the-bus", {"env": "marvel", "app": "bus"}, type_="NodePort")
     pic = picture([bus], [pod("triskelion", {"env": "marvel", "app": "bus"}),
                           pod("zephyr-one", {"env": "shield", "app": "bus"}),
-                          pod("stranger", {"tier": "db"})])
+                          pod("cousin", {"app": "car"}), pod("stranger", {"tier": "db"})])
     [s] = pic["services"]
     assert s["selects"] == ["triskelion"]
-    assert [(n["pod"], n["texts"]) for n in s["nearMisses"]] == [("zephyr-one", ["env=shield, wanted env=marvel"])]
+    assert [(n["pod"], n["texts"]) for n in s["nearMisses"]] == [
+        ("cousin", ["app=car, wanted app=bus", "no env, wanted env=marvel"]),
+        ("zephyr-one", ["env=shield, wanted env=marvel"])]
     assert pic["pods"]["triskelion"]["serviceMarks"] == {"the-bus": {"selected": True, "misses": []}}
     assert pic["pods"]["zephyr-one"]["serviceMarks"]["the-bus"]["texts"] == ["env=shield, wanted env=marvel"]
     assert pic["pods"]["stranger"]["serviceMarks"] == {}

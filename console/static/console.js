@@ -21,7 +21,7 @@
       if (k === "class") e.className = v;
       else e.setAttribute(k, String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       e.append(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
     }
@@ -131,7 +131,9 @@
       } else {
         if (entry.el.parentNode !== parent) parent.append(entry.el);
         if (entry.sig !== sig) {
+          const open = new Set(Array.from(entry.el.querySelectorAll("details[open]")).map((d) => d.className));
           entry.el.replaceChildren(...make(item.data));
+          entry.el.querySelectorAll("details").forEach((d) => { if (open.has(d.className)) d.open = true; });
           for (const [k, v] of Object.entries(attrs(item))) entry.el.setAttribute(k === "class" ? "class" : k, v);
           entry.sig = sig;
           animate(entry.el, "changed");
