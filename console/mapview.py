@@ -17,7 +17,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from apimachinery.labels import ANNOTATION_LAST_APPLIED, LABEL_SERVICE_NAME
@@ -67,23 +67,24 @@ def selection(selector: Mapping[str, str], labels: Mapping[str, str]) -> str:
 
 
 def lease_state(lease: Obj, now: datetime) -> dict[str, Any]:
-    """One Lease as the console shows it: who holds it, how long ago it was renewed, alive or not."""
+    """One Lease as the console shows it: who holds it, alive or not, and in words why."""
     spec = as_map(lease.get("spec"))
     holder = as_str(spec.get("holderIdentity"))
     duration = float(spec.get("leaseDurationSeconds") or 0)
     renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
     age = (now - renewed).total_seconds() if renewed is not None else None
     alive = bool(holder) and age is not None and age <= duration
+    # Stable words while the state holds (no "renewed 3s ago"): a picture that did not change is not resent.
     if not holder:
         why = "released (no holder)"
-    elif age is None:
+    elif renewed is None:
         why = "never renewed"
     elif alive:
-        why = f"renewed {max(age, 0):.0f}s ago"
+        why = f"lease renewed within {duration:.0f}s"
     else:
-        why = f"expired {age - duration:.0f}s ago"
+        why = f"lease expired at {(renewed + timedelta(seconds=duration)).strftime('%H:%M:%SZ')}"
     return {"name": name_of(lease), "namespace": as_str(meta_of(lease).get("namespace")), "holder": holder,
-            "alive": alive, "why": why, "ageSeconds": None if age is None else round(age, 1)}
+            "alive": alive, "why": why}
 
 
 def health(leases: Iterable[Obj], now: datetime) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def health(leases: Iterable[Obj], now: datetime) -> dict[str, Any]:
         held = system.get(f"kubelite-{name}")
         state = lease_state(held, now) if held is not None else {
             "name": f"kubelite-{name}", "namespace": LEASE_NAMESPACE, "holder": "", "alive": False,
-            "why": "no lease: never started", "ageSeconds": None}
+            "why": "no lease: never started"}
         controllers.append({**state, "controller": name})
     nodes = [lease_state(lease, now) for _, lease in sorted(by_ns.get(NODE_LEASE_NAMESPACE, {}).items())]
     return {"controllers": controllers, "nodes": nodes}

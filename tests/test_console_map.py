@@ -122,7 +122,7 @@ def test_pod_state_colours(p: Obj, state: str) -> None:
 
 
 def test_endpoints_from_the_services_slices() -> None:
-    sl = {"metadata": {"name": "the-bus-x", "namespace": "shield", "labels": {"kubernetes.io/service-name": "the-bus"}},
+    sl: Obj = {"metadata": {"name": "the-bus-x", "namespace": "shield", "labels": {"kubernetes.io/service-name": "the-bus"}},
           "endpoints": [{"addresses": ["10.85.0.7"], "conditions": {"ready": True, "serving": True},
                          "targetRef": {"kind": "Pod", "name": "triskelion"}},
                         {"addresses": ["10.85.0.8"], "conditions": {"ready": False, "serving": True, "terminating": True},
@@ -134,8 +134,8 @@ def test_endpoints_from_the_services_slices() -> None:
 
 
 @pytest.mark.parametrize(("lease_obj", "alive", "why"), [
-    (lease("kubelite-ipam", renewed_ago=3), True, "renewed 3s ago"),
-    (lease("kubelite-ipam", renewed_ago=20, duration=15), False, "expired 5s ago"),
+    (lease("kubelite-ipam", renewed_ago=3), True, "lease renewed within 15s"),
+    (lease("kubelite-ipam", renewed_ago=20, duration=15), False, "lease expired at 11:59:55Z"),
     (lease("kubelite-ipam", holder=""), False, "released (no holder)"),
     ({"metadata": {"name": "kubelite-ipam", "namespace": "kube-system"}, "spec": {"holderIdentity": "h"}},
      False, "never renewed"),
