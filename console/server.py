@@ -24,12 +24,16 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from apimachinery.errors import StatusError
+from apimachinery.kinds.base import ResourceType
 from apimachinery.objects import name_of
 from apimachinery.resources import BY_KEY
 from console.mapview import service_map
+from console.objectpage import object_page, resolve, search
 from controllers.runtime.informer import Informer
 from controllers.runtime.informers import InformerFactory
 from kubeclient.client import Client
+from kubeclient.errors import ClientError
 
 log = logging.getLogger("console")
 
@@ -86,6 +90,9 @@ class Hub:
     def objects(self, key: str) -> list[dict[str, Any]]:
         return self.informers[key].cache.list()
 
+    def searchable(self) -> list[tuple[ResourceType, dict[str, Any]]]:
+        return [(inf.rt, obj) for inf in self.informers.values() for obj in inf.cache.list()]
+
     def namespaces(self) -> list[str]:
         return sorted(name_of(n) for n in self.objects("namespaces"))
 
@@ -100,6 +107,7 @@ def create_app(client: Client, *, allowed_hosts: list[str]) -> FastAPI:
     """The console app over ``client`` (its lifespan runs the informers); ``allowed_hosts`` are the Host
     header values accepted (a page from another site rebinding its name to loopback is refused)."""
     hub: Hub | None = None
+    served: list[ResourceType] = []  # discovery, read on first need and again when a resource is not in it
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -138,6 +146,40 @@ def create_app(client: Client, *, allowed_hosts: list[str]) -> FastAPI:
     @app.get("/favicon.ico")
     async def favicon() -> Response:
         return Response(status_code=204)
+
+    @app.get("/object")
+    async def object_html() -> FileResponse:
+        return FileResponse(STATIC / "object.html", media_type="text/html")
+
+    def problem(code: int, message: str) -> JSONResponse:
+        return JSONResponse({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+                             "code": code}, status_code=code)
+
+    @app.get("/api/object")
+    async def an_object(resource: str, name: str, version: str = "v1", group: str = "",
+                        namespace: str = "") -> JSONResponse:
+        nonlocal served
+        try:
+            rt = resolve(served, group=group, version=version, resource=resource)
+            if rt is None:
+                served = await client.discover()
+                rt = resolve(served, group=group, version=version, resource=resource)
+            if rt is None:
+                gv = f"{group}/{version}" if group else version
+                return problem(404, f"the server doesn't have a resource type \"{resource}\" in {gv}")
+            return JSONResponse(await object_page(client, served, rt, namespace=namespace, name=name,
+                                                  services=the_hub().objects("services")))
+        except StatusError as e:
+            return problem(e.code, e.message)
+        except ClientError as e:  # the API server cannot be reached
+            return problem(503, str(e))
+
+    @app.get("/api/search")
+    async def find(q: str, namespace: str = "") -> JSONResponse:
+        try:
+            return JSONResponse(search(q, the_hub().searchable(), namespace=namespace))
+        except StatusError as e:
+            return problem(422, e.message)
 
     @app.get("/api/namespaces")
     async def namespaces() -> JSONResponse:

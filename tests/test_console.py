@@ -152,7 +152,8 @@ def until(driver: Any, cond: Callable[[Any], Any], what: str, timeout: float = 3
     try:
         return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(cond)
     except TimeoutException:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+        logs = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; browser errors: {logs}") from None
 
 
 def css(driver: Any, selector: str) -> list[Any]:
@@ -277,6 +278,47 @@ def test_tabs_share_one_watch_per_resource(cluster: Cluster) -> None:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             assert next(r.iter_lines()).startswith("data: {")
         assert watchers() == before
+
+
+def test_search_and_object_pages(cluster: Cluster, browser: Any) -> None:
+    owned = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "gone-rs", "uid": "0-0", "controller": True}
+    container = {"name": "c", "image": "kubelite/echo", "ports": [{"containerPort": 8080}]}
+    cluster.apply([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pages"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "front", "namespace": "pages"},
+         "spec": {"selector": {"tier": "front"}, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "pages",
+                                                          "labels": {"tier": "front"}},
+         "spec": {"containers": [container]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": "pages",
+                                                          "labels": {"tier": "back"}, "ownerReferences": [owned]},
+         "spec": {"containers": [container]}},
+    ])
+    browser.get(cluster.console_url + "/?namespace=pages")
+    until(browser, lambda d: link(d, "front", "web-1"), "front's arrow to web-1")
+    box = css(browser, "#q")[0]
+    box.send_keys("tier in (front,back)\n")
+    see(browser, "#results li", lambda t: t == ["Pod pages/orphan", "Pod pages/web-1"], "the selector's hits")
+    css(browser, "#q")[0].clear()
+    css(browser, "#q")[0].send_keys("tier in (\n")
+    see(browser, "#results .note", lambda t: t == ["unable to parse requirement: found '', expected: ',', ')' or identifier"],
+        "the selector's parse error")
+
+    def page_with_events(d: Any) -> bool:
+        d.get(cluster.console_url + "/?namespace=pages")
+        css(d, '[data-pod="web-1"] a.name')[0].click()  # the map's link to the Pod's page
+        until(d, lambda d: "name: web-1" in (texts(d, "#yaml") or [""])[0], "web-1's YAML")
+        return "Scheduled" in " ".join(texts(d, "#events"))
+
+    until(browser, page_with_events, "web-1's page with its Scheduled Event", timeout=60)
+    assert texts(browser, "#services li") == ["front"]
+    assert texts(browser, "#owners") == ["none"]
+    browser.get(cluster.console_url + "/object?version=v1&resource=pods&namespace=pages&name=orphan")
+    see(browser, "#owners li", lambda t: len(t) == 1 and t[0].startswith("ReplicaSet gone-rs (")
+        and "not found" in t[0], "the owner that does not exist")
+    browser.get(cluster.console_url + "/object?version=v1&resource=gadgets&namespace=pages&name=x")
+    see(browser, '[role="alert"]', lambda t: t == ["the server doesn't have a resource type \"gadgets\" in v1"],
+        "the unknown resource")
 
 
 def test_a_stopped_endpoints_controller_is_reported(cluster: Cluster, browser: Any) -> None:

@@ -175,3 +175,55 @@ def test_last_applied_annotation_is_left_out_and_others_kept_verbatim() -> None:
     s["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": "{}",
                                     "note": "<img src=x onerror=alert(1)>"}
     assert picture([s], [])["services"][0]["annotations"] == {"note": "<img src=x onerror=alert(1)>"}
+
+
+# ---- the object page and the search (console/objectpage.py) --------------------------------------------
+
+def _types() -> list[Any]:
+    from apimachinery.resources import RESOURCES
+
+    return list(RESOURCES)
+
+
+def test_by_kind_and_resolve_name_served_resources() -> None:
+    from console.objectpage import by_kind, resolve
+
+    types = _types()
+    rs = by_kind(types, "apps/v1", "ReplicaSet")
+    assert rs is not None and rs.plural == "replicasets"
+    assert by_kind(types, "v1", "Pod") is not None and by_kind(types, "apps/v1", "Pod") is None
+    assert resolve(types, group="", version="v1", resource="pods") is not None
+    assert resolve(types, group="", version="v1", resource="gadgets") is None
+
+
+def test_search_by_name_or_label_selector() -> None:
+    from apimachinery.errors import StatusError
+    from apimachinery.resources import BY_KEY
+    from console.objectpage import search
+
+    pods, svcs = BY_KEY["pods"], BY_KEY["services"]
+    objs = [(pods, pod("triskelion", {"env": "marvel"})), (pods, pod("zephyr-one", {"env": "shield"})),
+            (pods, pod("tri-other", {"env": "marvel"}, ns="other")), (svcs, svc("the-bus", {"env": "marvel"}))]
+    names = lambda hits: [(h["kind"], h["namespace"], h["name"]) for h in hits]  # noqa: E731
+    assert names(search("TRI", objs)) == [("Pod", "other", "tri-other"), ("Pod", "shield", "triskelion")]
+    assert names(search("tri", objs, namespace="shield")) == [("Pod", "shield", "triskelion")]
+    assert names(search("env=marvel", objs)) == [("Pod", "other", "tri-other"), ("Pod", "shield", "triskelion")]
+    assert names(search("env in (shield)", objs)) == [("Pod", "shield", "zephyr-one")]
+    assert names(search("env!=marvel", objs, namespace="shield")) == [("Pod", "shield", "zephyr-one"),
+                                                                        ("Service", "shield", "the-bus")]
+    with pytest.raises(StatusError) as e:
+        search("env in (", objs)
+    assert e.value.code == 400
+
+
+def test_event_rows_oldest_first_and_services_selecting_a_pod() -> None:
+    from console.objectpage import event_rows, selecting_services
+
+    rows = event_rows([{"type": "Normal", "reason": "Started", "message": "<b>x</b>", "count": 2,
+                        "lastTimestamp": "2026-01-01T00:00:02Z", "source": {"component": "kubelet"}},
+                       {"type": "Normal", "reason": "Scheduled", "lastTimestamp": "2026-01-01T00:00:01Z"}])
+    assert [(r["reason"], r["count"], r["from"]) for r in rows] == [("Scheduled", 1, ""), ("Started", 2, "kubelet")]
+    assert rows[1]["message"] == "<b>x</b>"
+    services = [svc("the-bus", {"env": "marvel"}), svc("all", None), svc("wide", {"env": "marvel"}, ns="other"),
+                svc("cars", {"app": "car"})]
+    assert selecting_services(pod("triskelion", {"env": "marvel", "app": "x"}), services) == ["the-bus"]

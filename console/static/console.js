@@ -36,6 +36,15 @@
     return el("div", { class: "row" }, el("span", { class: "k" }, label), el("span", { class: "v" }, ...value));
   }
 
+  function objectHref(l) {
+    const q = new URLSearchParams({ group: l.group, version: l.version, resource: l.resource, namespace: l.namespace, name: l.name });
+    return "/object?" + q.toString();
+  }
+
+  function objectLink(resource, name) {
+    return el("a", { class: "name", href: objectHref({ group: "", version: "v1", resource, namespace, name }) }, name);
+  }
+
   function portText(p) {
     let t = (p.name ? p.name + " " : "") + p.port + " -> " + p.targetPort;
     if (p.nodePort) t += " (NodePort " + p.nodePort + ")";
@@ -53,7 +62,7 @@
 
   function serviceCard(s) {
     const body = [
-      el("h2", {}, el("span", { class: "name" }, s.name), el("span", { class: "badge type" }, s.type)),
+      el("h2", {}, objectLink("services", s.name), el("span", { class: "badge type" }, s.type)),
       row("ClusterIP", s.clusterIP || "none yet"),
       row("DNS", s.dns),
     ];
@@ -97,7 +106,7 @@
       chip(k, v, missKeys.has(k) ? "miss" : (matchKeys.has(k) ? "match" : ""),
         missKeys.has(k) ? "not what " + missKeys.get(k).join(", ") + " wants" : null));
     const body = [
-      el("h3", {}, el("span", { class: "name" }, p.name),
+      el("h3", {}, objectLink("pods", p.name),
         el("span", { class: "badge state " + p.state }, p.state === "ready" ? "Ready" : p.terminating ? "Terminating" : p.phase + (p.phase === "Running" ? ", not ready" : ""))),
       row("IP", p.ip || "none yet"),
       row("node", p.node || "unscheduled"),
@@ -203,7 +212,7 @@
       for (const n of s.nearMisses) wanted.set(s.name + "\u0000" + n.pod, { from: s.name, to: n.pod, cls: "near" });
     }
     const existing = new Map();
-    svg.querySelectorAll("path.link").forEach((p) => existing.set(p.dataset.key, p));
+    svg.querySelectorAll("path.link:not(.leaving)").forEach((p) => existing.set(p.dataset.key, p));
     for (const [key, w] of wanted) {
       const sEl = services.get(w.from);
       const pEl = pods.get(w.to);
@@ -217,15 +226,16 @@
       let path = existing.get(key);
       existing.delete(key);
       if (!path) {
-        path = document.createElementNS(SVG, "path");
-        path.dataset.key = key;
-        path.setAttribute("marker-end", "url(#arrow)");
-        svg.append(path);
-        path.setAttribute("class", "link enter " + w.cls);
-        setTimeout(() => path.classList.remove("enter"), TRANSITION_MS);
-      } else if (!path.classList.contains("enter")) {
-        path.setAttribute("class", "link " + w.cls);
+        const fresh = document.createElementNS(SVG, "path");
+        fresh.dataset.key = key;
+        fresh.setAttribute("marker-end", "url(#arrow)");
+        fresh.setAttribute("class", "link enter");
+        svg.append(fresh);
+        setTimeout(() => fresh.classList.remove("enter"), TRANSITION_MS);
+        path = fresh;
       }
+      // the class always says what the arrow is now; "enter" only adds the drawing-in animation
+      path.setAttribute("class", "link " + w.cls + (path.classList.contains("enter") ? " enter" : ""));
       path.setAttribute("d", d);
       path.setAttribute("data-from", w.from);
       path.setAttribute("data-to", w.to);
@@ -282,7 +292,22 @@
     connect();
   }
 
+  async function find(q) {
+    const out = document.getElementById("results");
+    if (!q.trim()) { out.replaceChildren(); return; }
+    const r = await fetch("/api/search?" + new URLSearchParams({ q }).toString());
+    const data = await r.json();
+    if (!r.ok) { out.replaceChildren(el("p", { class: "note", role: "alert" }, data.message)); return; }
+    out.replaceChildren(el("h2", {}, data.length + " found for " + q),
+      el("ul", {}, data.map((h) => el("li", {}, el("a", { href: objectHref(h) },
+        h.kind + " " + (h.namespace ? h.namespace + "/" : "") + h.name)))));
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    document.getElementById("search").addEventListener("submit", (ev) => { ev.preventDefault(); find(document.getElementById("q").value); });
+    document.getElementById("q").addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") { ev.target.value = ""; find(""); }
+    });
     document.getElementById("namespace").addEventListener("change", (ev) => switchTo(ev.target.value));
     window.addEventListener("resize", () => requestAnimationFrame(drawLinks));
     connect();
