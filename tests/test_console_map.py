@@ -204,7 +204,9 @@ def test_search_by_name_or_label_selector() -> None:
     pods, svcs = BY_KEY["pods"], BY_KEY["services"]
     objs = [(pods, pod("triskelion", {"env": "marvel"})), (pods, pod("zephyr-one", {"env": "shield"})),
             (pods, pod("tri-other", {"env": "marvel"}, ns="other")), (svcs, svc("the-bus", {"env": "marvel"}))]
-    names = lambda hits: [(h["kind"], h["namespace"], h["name"]) for h in hits]  # noqa: E731
+    def names(hits: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+        return [(h["kind"], h["namespace"], h["name"]) for h in hits]
+
     assert names(search("TRI", objs)) == [("Pod", "other", "tri-other"), ("Pod", "shield", "triskelion")]
     assert names(search("tri", objs, namespace="shield")) == [("Pod", "shield", "triskelion")]
     assert names(search("env=marvel", objs)) == [("Pod", "other", "tri-other"), ("Pod", "shield", "triskelion")]
