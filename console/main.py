@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from types import FrameType
 
 import uvicorn
 
@@ -24,6 +25,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server that also tells the open event streams to end when it is asked to exit."""
+
+    def __init__(self, config: uvicorn.Config, stopping: asyncio.Event) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+        super().handle_exit(sig, frame)
+
+
 def allowed_hosts(bind_address: str) -> list[str]:
     """Host headers the console answers: loopback names only (no DNS rebinding onto it)."""
     return sorted({"localhost", "127.0.0.1", "[::1]", bind_address})
@@ -38,10 +51,11 @@ async def serve(*, server: str | None, kubeconfig: str | None, bind_address: str
     cfg = load_config(kubeconfig=kubeconfig, server=server)
     client = Client.from_config(cfg)
     try:
-        app = create_app(client, allowed_hosts=allowed_hosts(bind_address))
+        stopping = asyncio.Event()
+        app = create_app(client, allowed_hosts=allowed_hosts(bind_address), stopping=stopping)
         config = uvicorn.Config(app, host=bind_address, port=port, log_level=log_level, access_log=False,
                                 timeout_graceful_shutdown=2, lifespan="on")
-        srv = uvicorn.Server(config)
+        srv = _Server(config, stopping)
         log.info("console: http://%s:%d/ reading %s", bind_address, port, cfg.server)
         await srv.serve()
     finally:

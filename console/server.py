@@ -103,9 +103,11 @@ class Hub:
                            leases=self.objects("leases.coordination.k8s.io"), now=datetime.now(UTC))
 
 
-def create_app(client: Client, *, allowed_hosts: list[str]) -> FastAPI:
+def create_app(client: Client, *, allowed_hosts: list[str], stopping: asyncio.Event | None = None) -> FastAPI:
     """The console app over ``client`` (its lifespan runs the informers); ``allowed_hosts`` are the Host
-    header values accepted (a page from another site rebinding its name to loopback is refused)."""
+    header values accepted (a page from another site rebinding its name to loopback is refused). Streams
+    end within a tick of ``stopping`` being set, so a server shutting down does not wait on open tabs."""
+    stop = stopping or asyncio.Event()
     hub: Hub | None = None
     served: list[ResourceType] = []  # discovery, read on first need and again when a resource is not in it
 
@@ -195,7 +197,7 @@ def create_app(client: Client, *, allowed_hosts: list[str]) -> FastAPI:
 
         async def events() -> AsyncIterator[bytes]:
             last = ""
-            while not await request.is_disconnected():
+            while not stop.is_set() and not await request.is_disconnected():
                 body = json.dumps({**h.picture(namespace), "namespaces": h.namespaces()}, sort_keys=True)
                 if body != last:
                     last = body

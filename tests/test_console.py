@@ -1,9 +1,12 @@
-"""The live console in a real headless Chromium: a real API server, the ipam and endpoints controllers, a
-node agent and ``kubelite console`` as separate processes on free loopback ports, always stopped.
+"""The live console in a real headless Chromium: a real API server, the ipam, endpoints, replicaset and
+deployment controllers, a node agent and ``kubelite console`` as separate processes on free loopback
+ports, always stopped.
 
 What a user sees is checked: the-bus linked to triskelion; a relabel makes the link go and the missing
-label marked; a stopped endpoints controller reported from its Lease; an annotation holding markup shown
-as text. Waits are for conditions with generous timeouts, never for a fixed time.
+label marked; hello-deploy's Pods grouped under Deployment -> ReplicaSet, and 5 once scaled to 5; search
+and object pages; a stopped endpoints controller reported from its Lease; an annotation holding markup
+shown as text; no write route and no extra watch per tab. Waits are for conditions with generous
+timeouts, never for a fixed time.
 
 ``KUBELITE_CONSOLE_SCREENSHOT=1`` saves docs/console.png (the README's picture); otherwise the tests
 write nothing outside their temp dir.
@@ -93,9 +96,11 @@ class Cluster:
         """Create each object through the API, as ``kubectl create`` would."""
         with httpx.Client(base_url=self.api.url, timeout=10) as c:
             for d in docs:
-                plural = {"Namespace": "namespaces", "Service": "services", "Pod": "pods"}[d["kind"]]
+                plural = {"Namespace": "namespaces", "Service": "services", "Pod": "pods",
+                          "Deployment": "deployments"}[d["kind"]]
                 ns = d["metadata"].get("namespace")
-                path = f"/api/v1/namespaces/{ns}/{plural}" if ns else f"/api/v1/{plural}"
+                base = "/apis/apps/v1" if d["apiVersion"] == "apps/v1" else "/api/v1"
+                path = f"{base}/namespaces/{ns}/{plural}" if ns else f"{base}/{plural}"
                 r = c.post(path, json=d)
                 assert r.status_code == 201, r.text
 
@@ -111,7 +116,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     d = tmp_path_factory.mktemp("console")
     c = Cluster(start_apiserver(d / "api"), d)
     try:
-        for name in ("ipam", "endpoints"):
+        for name in ("ipam", "endpoints", "replicaset", "deployment"):
             mp = free_port()
             c.spawn(name, ["controller", name, "--metrics-port", str(mp), *LEADER_FLAGS], health_port=mp)
         mp = free_port()
@@ -278,6 +283,30 @@ def test_tabs_share_one_watch_per_resource(cluster: Cluster) -> None:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             assert next(r.iter_lines()).startswith("data: {")
         assert watchers() == before
+
+
+def test_a_deployment_grouped_by_owner_and_scaled_to_five(cluster: Cluster, browser: Any) -> None:
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "skippy.yml").read_text()) if d]
+    for d in docs:
+        d["metadata"]["namespace"] = "scale"
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scale"}}, *docs])
+    browser.get(cluster.console_url + "/?namespace=scale")
+
+    def pods_under_deployment(n: int) -> Callable[[Any], bool]:
+        def check(d: Any) -> bool:
+            groups = d.execute_script(
+                "return Array.from(document.querySelectorAll('.group')).map((g) => [g.querySelector('.owner')"
+                ".innerText, g.querySelectorAll('article[data-pod]').length])")
+            return any(t.startswith("Deployment hello-deploy \u2192 ReplicaSet hello-deploy-") and count == n
+                       for t, count in groups) and len(css(d, '#links path.link.selects[data-from="skippy"]')) == n
+        return check
+
+    until(browser, pods_under_deployment(3), "3 Pods of hello-deploy, each with skippy's arrow", timeout=60)
+    with httpx.Client(base_url=cluster.api.url, timeout=10) as c:
+        r = c.patch("/apis/apps/v1/namespaces/scale/deployments/hello-deploy", json={"spec": {"replicas": 5}},
+                    headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+    until(browser, pods_under_deployment(5), "5 Pods of hello-deploy, each with skippy's arrow", timeout=60)
 
 
 def test_search_and_object_pages(cluster: Cluster, browser: Any) -> None:
