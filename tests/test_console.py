@@ -335,7 +335,7 @@ def test_search_and_object_pages(cluster: Cluster, browser: Any) -> None:
 
     def page_with_events(d: Any) -> bool:
         d.get(cluster.console_url + "/?namespace=pages")
-        css(d, '[data-pod="web-1"] a.name')[0].click()  # the map's link to the Pod's page
+        until(d, lambda d: css(d, '[data-pod="web-1"] a.name'), "web-1's link")[0].click()  # the map's link
         until(d, lambda d: "name: web-1" in (texts(d, "#yaml") or [""])[0], "web-1's YAML")
         return "Scheduled" in " ".join(texts(d, "#events"))
 
