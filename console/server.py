@@ -76,8 +76,9 @@ class Hub:
     def start(self) -> None:
         self.factory.start()
 
-    def synced(self) -> bool:
-        return all(inf.has_synced() for inf in self.informers.values())
+    def unsynced(self) -> list[str]:
+        """Resources not listed yet (the API server unreachable, or the user may not list them)."""
+        return [key for key, inf in self.informers.items() if not inf.has_synced()]
 
     async def shutdown(self) -> None:
         await self.factory.shutdown()
@@ -137,9 +138,9 @@ def create_app(client: Client, *, allowed_hosts: list[str], stopping: asyncio.Ev
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        ok = the_hub().synced()
-        return Response("ok" if ok else "informers not synced", status_code=200 if ok else 503,
-                        media_type="text/plain")
+        waiting = the_hub().unsynced()
+        return Response("ok" if not waiting else "not listed yet: " + ", ".join(waiting),
+                        status_code=503 if waiting else 200, media_type="text/plain")
 
     @app.get("/")
     async def index() -> FileResponse:
