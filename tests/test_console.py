@@ -225,6 +225,17 @@ def test_the_bus_links_triskelion_and_a_relabel_marks_the_missing_label(cluster:
         time.sleep(1)  # let the transitions finish: the picture, not a test condition
         browser.save_screenshot(str(ROOT / "docs" / "console.png"))
 
+    # readiness follows too: the node agent holds zephyr-one not ready, its arrow turns dashed
+    with httpx.Client(base_url=cluster.api.url, timeout=10) as c:
+        r = c.patch("/api/v1/namespaces/shield/pods/zephyr-one",
+                    json={"metadata": {"annotations": {"kubelite.io/ready": "false"}}},
+                    headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+    until(browser, lambda d: link(d, "the-bus", "zephyr-one", "notready"), "zephyr-one's arrow not ready")
+    see(browser, '[data-service="the-bus"] .endpoints', lambda t: bool(t) and "(zephyr-one) not ready" in t[0],
+        "zephyr-one not ready in the endpoints")
+    see(browser, '[data-pod="zephyr-one"] .badge.state', lambda t: t == ["Running, not ready"], "zephyr-one's state")
+
 
 def test_an_annotation_holding_markup_renders_as_text(cluster: Cluster, browser: Any) -> None:
     cluster.apply([
