@@ -53,6 +53,7 @@ from apiserver.requestinfo import Target, target_of
 from apiserver.selfendpoints import SelfEndpoints
 from apiserver.settings import Settings
 from apiserver.storage.database import Database, make_engine
+from apiserver.storage.encryption import load_config as load_encryption_config
 from apiserver.storage.store import Store
 from apiserver.watchcache import Entry, Event, WatchCache
 
@@ -174,7 +175,9 @@ class ApiServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = WatchCache(history_size=settings.keep_changes, max_queue=settings.watch_queue)
-        self.db = Database(make_engine(settings.database_url()))
+        transformer = load_encryption_config(settings.encryption_provider_config) \
+            if settings.encryption_provider_config else None
+        self.db = Database(make_engine(settings.database_url()), transformer=transformer)
         self.store = Store(self.db, self.cache, keep_changes=settings.keep_changes,
                            compact_interval=settings.compact_interval)
         self.registry = Registry(self.store, self.cache)

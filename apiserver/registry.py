@@ -182,6 +182,7 @@ class Registry:
         meta["uid"] = str(uuid.uuid4())
         # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
         self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
+        warnings += ADMISSION[rt.key].warnings_on_create(obj)  # WarningsOnCreate, after the decoder's
         if manager:
             _set_managed_fields(obj, record_update(rt, None, obj, manager=manager))
         meta["creationTimestamp"] = format_time()
@@ -287,7 +288,7 @@ class Registry:
         elif int(meta["resourceVersion"]) != current.revision:
             raise errors.conflict(rt.plural, name, rt.group)
         res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run, manager=manager)
-        res.warnings = tuple(warnings)
+        res.warnings = (*warnings, *res.warnings)
         return res
 
     async def _write_update(
@@ -296,6 +297,8 @@ class Registry:
     ) -> Result:
         old = current.obj
         new = self.prepare_for_update(rt, obj, old, subresource=subresource)
+        # WarningsOnUpdate: answered whether or not anything is written
+        warns = () if subresource else tuple(ADMISSION[rt.key].warnings_on_update(new, old))
         meta = new["metadata"]
         # managedFields (apiserver.apply): recorded for this write's manager, given by an apply,
         # or kept as they were for internal writes.
@@ -307,21 +310,23 @@ class Registry:
                 _set_managed_fields(new, recorded)
             elif "managedFields" not in meta and "managedFields" in (old.get("metadata") or {}):
                 meta["managedFields"] = old["metadata"]["managedFields"]
-        if _same(new, old):
-            return Result(old)
+        # An unchanged object is not written again, unless its stored form was read with an older
+        # encryption key: then the rewrite is what rotates it (kube's stale transform).
+        if _same(new, old) and not self.store.is_stale(rt.key, self._ns(rt, meta.get("namespace")), meta["name"]):
+            return Result(old, warnings=warns)
         if dry_run:
-            return Result(new)
+            return Result(new, warnings=warns)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get("deletionGracePeriodSeconds") \
                 and not (new.get("spec") or {}).get("finalizers"):
             # ShouldDeleteDuringUpdate: the last finalizer is gone (and no graceful deletion, and for a
             # namespace no spec.finalizers either): the object is deleted now.
             await self._commit(rt, [Op("DELETED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new,
                                        current.revision)])
-            return Result(new)
+            return Result(new, warnings=warns)
         ops = [Op("MODIFIED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new, current.revision),
                *self._hook_ops(rt, new)]
         await self._commit_with_hooks(rt, new, ops)
-        return Result(new)
+        return Result(new, warnings=warns)
 
     def prepare_for_update(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str | None
@@ -421,7 +426,7 @@ class Registry:
                     await asyncio.sleep(0)
                     continue
                 raise
-            res.warnings = tuple(warnings)
+            res.warnings = (*warnings, *res.warnings)
             return res
         raise errors.conflict(rt.plural, name, rt.group)
 

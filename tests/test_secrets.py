@@ -144,6 +144,39 @@ def test_type_requirements_met(api: httpx.Client, ns: str, type_: str, fields: d
     assert r.json()["type"] == type_
 
 
+def test_tls_key_pair_warnings(api: httpx.Client, ns: str, tmp_path: Path) -> None:
+    """warningsForSecret: a tls Secret is stored even when its key does not pair, with tls.X509KeyPair's error
+    as a Warning header (kubectl prints it)."""
+    crt, key = _self_signed(tmp_path / "a")
+    _, other_key = _self_signed(tmp_path / "b")
+    url = SECRETS.format(ns=ns)
+
+    def tls(name: str, cert: bytes, private: bytes) -> httpx.Response:
+        return api.post(url, json=_secret(name, type="kubernetes.io/tls",
+                                          data={"tls.crt": _b64(cert), "tls.key": _b64(private)}))
+
+    r = tls("good", crt.read_bytes(), key.read_bytes())
+    assert r.status_code == 201 and "warning" not in r.headers
+    cases = [
+        ("mismatch", crt.read_bytes(), other_key.read_bytes(), "tls: private key does not match public key"),
+        ("switched", key.read_bytes(), crt.read_bytes(),
+         "tls: failed to find certificate PEM data in certificate input, but did find a private key; "
+         "PEM inputs may have been switched"),
+        ("nokey", crt.read_bytes(), b"", "tls: failed to find any PEM data in key input"),
+        ("nocert", b"junk", key.read_bytes(), "tls: failed to find any PEM data in certificate input"),
+        ("certkey", crt.read_bytes(), crt.read_bytes(),
+         "tls: found a certificate rather than a key in the PEM for the private key"),
+    ]
+    for name, cert, private, warning in cases:
+        r = tls(name, cert, private)
+        assert r.status_code == 201, r.text
+        assert r.headers["warning"] == f'299 - "{warning}"', name
+    # an update warns too, even when it changes nothing
+    live = api.get(url + "/mismatch").json()
+    r = api.put(url + "/mismatch", json=live)
+    assert r.status_code == 200 and r.headers["warning"] == '299 - "tls: private key does not match public key"'
+
+
 def test_errors_never_echo_a_value(api: httpx.Client, ns: str) -> None:
     """A bad Secret's answer names keys and fields, never the secret value it was sent."""
     value = "correct-horse-battery-staple-7731"
@@ -240,6 +273,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    tmp_path.mkdir(parents=True, exist_ok=True)
     crt, pem = tmp_path / "tls.crt", tmp_path / "tls.key"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -256,6 +290,14 @@ def test_kubectl_create_and_get_secrets(kubectl_env: dict[str, str], tmp_path: P
     r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "tls", "web", f"--cert={crt}", f"--key={key}")
     assert (r.returncode, r.stdout) == (0, "secret/web created\n"), r.stderr
 
+    # kubectl create secret tls checks the pair itself; a manifest gets the server's warning
+    _, other_key = _self_signed(tmp_path / "other")
+    (tmp_path / "odd.json").write_text(json.dumps(_secret("odd", type="kubernetes.io/tls", data={
+        "tls.crt": _b64(crt.read_bytes()), "tls.key": _b64(other_key.read_bytes())})))
+    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "-f", "odd.json")
+    assert (r.returncode, r.stdout) == (0, "secret/odd created\n"), r.stderr
+    assert r.stderr == "Warning: tls: private key does not match public key\n"
+
     r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "docker-registry", "reg",
                  "--docker-server=registry.example", "--docker-username=u", "--docker-password=p4ss")
     assert (r.returncode, r.stdout) == (0, "secret/reg created\n"), r.stderr
@@ -264,7 +306,8 @@ def test_kubectl_create_and_get_secrets(kubectl_env: dict[str, str], tmp_path: P
     assert r.returncode == 0, r.stderr
     header, *rows = r.stdout.splitlines()
     assert header.split() == ["NAME", "TYPE", "DATA", "AGE"]
-    assert [row.split()[:3] for row in rows] == [["reg", "kubernetes.io/dockerconfigjson", "1"],
+    assert [row.split()[:3] for row in rows] == [["odd", "kubernetes.io/tls", "2"],
+                                                 ["reg", "kubernetes.io/dockerconfigjson", "1"],
                                                  ["s", "Opaque", "2"], ["web", "kubernetes.io/tls", "2"]]
     assert all(re.fullmatch(r"\d+s", row.split()[3]) for row in rows), rows
     assert "hunter2" not in r.stdout

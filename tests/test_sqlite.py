@@ -16,6 +16,9 @@ from apiserver.storage.store import Store
 from apiserver.watchcache import WatchCache
 
 MIB = 1024 * 1024
+# Without the bound this workload's WAL passes 130 MiB; with it, ~13 MiB on a quiet machine. The
+# margin is for a loaded one, where a restart may wait out a few checkpoint rounds.
+BOUND = 48 * MIB
 
 
 def pod(i: int) -> dict[str, Any]:
@@ -45,7 +48,7 @@ async def test_wal_stays_bounded_under_steady_writes_and_after_a_reader_lets_go(
         for batch in range(6):  # ~6 x 4 MiB of rows, one commit at a time (no quiet moment for a reset)
             await write(store, batch * 500, 500)
             peak = max(peak, wal(db))
-        assert peak < dialect.WAL_RESTART_BYTES + 8 * MIB, peak / MIB
+        assert peak < BOUND, peak / MIB
 
         # A reader pinning an old snapshot (a sqlite3 shell): writes go on, none waits long.
         reader = sqlite3.connect(db)
@@ -63,6 +66,6 @@ async def test_wal_stays_bounded_under_steady_writes_and_after_a_reader_lets_go(
         reader.close()
 
         await write(store, 6000, 2 * 200)  # the next checkpoints restart it, the limit truncates it
-        assert wal(db) < dialect.WAL_RESTART_BYTES + 8 * MIB, (pinned / MIB, wal(db) / MIB)
+        assert wal(db) < BOUND, (pinned / MIB, wal(db) / MIB)
     finally:
         await store.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import orjson
@@ -98,6 +99,85 @@ def _type_rules(obj: Obj, data: dict[str, Any]) -> list[FieldError]:
     return []
 
 
+_PEM = re.compile(rb"-----BEGIN ([^-\r\n]*)-----\r?\n(.*?)-----END \1-----", re.S)
+
+
+def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """pem.Decode in a loop: (type, DER) of each well-formed block (headers and bad base64 are skipped)."""
+    out: list[tuple[str, bytes]] = []
+    for m in _PEM.finditer(data):
+        body = m.group(2)
+        if b":" in body.split(b"\n", 1)[0]:  # RFC 1421 headers: drop them
+            body = body.split(b"\n\n", 1)[-1]
+        try:
+            out.append((m.group(1).decode("latin-1"), base64.b64decode(b"".join(body.split()), validate=True)))
+        except (binascii.Error, ValueError):
+            continue
+    return out
+
+
+def x509_key_pair_error(cert_pem: bytes, key_pem: bytes) -> str | None:
+    """The error of Go's tls.X509KeyPair for this certificate and key, or None when they pair."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    blocks = _pem_blocks(cert_pem)
+    certs = [der for kind, der in blocks if kind == "CERTIFICATE"]
+    if not certs:
+        skipped = [kind for kind, _ in blocks]
+        if not skipped:
+            return "tls: failed to find any PEM data in certificate input"
+        if len(skipped) == 1 and skipped[0].endswith("PRIVATE KEY"):
+            return ("tls: failed to find certificate PEM data in certificate input, but did find a private key; "
+                    "PEM inputs may have been switched")
+        return ('tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of '
+                f"the following types: [{' '.join(skipped)}]")
+    key_der: bytes | None = None
+    skipped = []
+    for kind, der in _pem_blocks(key_pem):
+        if kind == "PRIVATE KEY" or kind.endswith(" PRIVATE KEY"):
+            key_der = der
+            break
+        skipped.append(kind)
+    if key_der is None:
+        if not skipped:
+            return "tls: failed to find any PEM data in key input"
+        if skipped == ["CERTIFICATE"]:
+            return "tls: found a certificate rather than a key in the PEM for the private key"
+        return ('tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM '
+                f"blocks of the following types: [{' '.join(skipped)}]")
+    try:
+        public = x509.load_der_x509_certificate(certs[0]).public_key()
+    except ValueError:
+        return "x509: malformed certificate"
+    try:
+        private = serialization.load_der_private_key(key_der, None)
+    except (ValueError, TypeError):
+        return "tls: failed to parse private key"
+    pairs: list[tuple[type[Any], type[Any]]] = [(rsa.RSAPublicKey, rsa.RSAPrivateKey),
+                                                (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey),
+                                                (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)]
+    for pub_type, priv_type in pairs:
+        if isinstance(public, pub_type):
+            if not isinstance(private, priv_type):
+                return "tls: private key type does not match public key type"
+            raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            if public.public_bytes(*raw) != private.public_key().public_bytes(*raw):
+                return "tls: private key does not match public key"
+            return None
+    return "tls: unknown public key algorithm"
+
+
+def _warnings(obj: Obj) -> list[str]:
+    """warningsForSecret: a kubernetes.io/tls Secret whose certificate and key do not pair."""
+    if obj.get("type") != TLS:
+        return []
+    data = as_map(obj.get("data"))
+    why = x509_key_pair_error(_bytes(data.get("tls.crt")), _bytes(data.get("tls.key")))
+    return [why] if why else []
+
+
 class SecretAdmission(Admission):
     def __init__(self) -> None:
         super().__init__(BY_KEY["secrets"])
@@ -113,6 +193,12 @@ class SecretAdmission(Admission):
     def prepare_update(self, obj: Obj, old: Obj) -> None:
         super().prepare_update(obj, old)
         merge_string_data(obj)
+
+    def warnings_on_create(self, obj: Obj) -> list[str]:
+        return _warnings(obj)
+
+    def warnings_on_update(self, obj: Obj, old: Obj) -> list[str]:
+        return _warnings(obj)
 
     def validate_create(self, obj: Obj) -> list[FieldError]:
         data = as_map(obj.get("data"))

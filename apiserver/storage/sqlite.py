@@ -24,6 +24,7 @@ What SQLite does its own way (behind dialect.Dialect):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -32,7 +33,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from apiserver.storage.dialect import Committer, Feed, Log, Results, ThreadCommitter
 from apiserver.storage.errors import Busy, KeyExists, KeyNotFound, StorageError, VersionConflict
@@ -46,6 +47,7 @@ CHECKPOINT_EVERY = 200
 WAL_RESTART_BYTES = 16 * 1024 * 1024
 WAL_LIMIT_BYTES = 8 * 1024 * 1024
 RESTART_WAIT_MS = 200
+RESTART_TRIES = 3
 
 Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 
@@ -53,9 +55,23 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 class SQLite:
     """The SQLite dialect (dialect.Dialect): see the module docstring."""
 
+    def prepare(self, url: str) -> None:
+        """The database file owner-only (0600), created so before SQLite first opens it; SQLite gives its
+        -wal, -shm and -journal files the database file's mode, and existing ones are made 0600 too."""
+        path = make_url(url).database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path + suffix, 0o600)
+
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
+        self.prepare(url)
         # A kept-open connection: closing the last one checkpoints and deletes the WAL every time.
-        engine = create_engine(url, pool_size=2, max_overflow=4)
+        # hide_parameters: a failed statement's message (logged, or a 500's text) never carries a body
+        engine = create_engine(url, pool_size=2, max_overflow=4, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -101,11 +117,17 @@ class SQLite:
                 # write lock, copies the rest and waits for readers on old frames, for at most
                 # RESTART_WAIT_MS: a reader holding an old snapshot (a sqlite3 shell) must not stall
                 # the writers; the next checkpoint tries again.
+                # A busy machine can deschedule the lock holder past one wait: a few tries, each
+                # bounded, before the next batch of commits tries again.
                 conn = raw.driver_connection
                 (saved,) = conn.execute("PRAGMA busy_timeout").fetchone()  # type: ignore[union-attr]
                 conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")  # type: ignore[union-attr]
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(RESTART)")  # type: ignore[union-attr]
+                    for _ in range(RESTART_TRIES):
+                        (busy, _log, _done) = conn.execute(  # type: ignore[union-attr]
+                            "PRAGMA wal_checkpoint(RESTART)").fetchone()
+                        if not busy:
+                            break
                 finally:
                     conn.execute(f"PRAGMA busy_timeout={int(saved)}")  # type: ignore[union-attr]
         finally:
