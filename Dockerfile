@@ -6,6 +6,8 @@ COPY apimachinery apimachinery
 COPY apiserver apiserver
 COPY kubeclient kubeclient
 COPY controllers controllers
+COPY agents agents
+COPY servers servers
 COPY migrations migrations
 COPY kubelite kubelite
 RUN pip install --no-cache-dir '.[postgres]'

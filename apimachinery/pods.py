@@ -1,4 +1,5 @@
-"""Pod facts every reader needs the same answer to: is it Ready, its IPs, its QoS class.
+"""Pod facts every reader needs the same answer to: is it Ready, its IPs, its QoS class, a Service port's target,
+which taints it tolerates.
 
 Why one home: the ReplicaSet controller, the endpoints controller and kctl describe each decided
 "ready" and "QoS" on their own and could disagree about one Pod; these are the rules of
@@ -26,6 +27,11 @@ def ready_condition(pod: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
+    """IsPodTerminal: the Pod has finished (phase Succeeded or Failed) and its containers will not run again."""
+    return as_map(pod.get("status")).get("phase") in ("Succeeded", "Failed")
+
+
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     """IsPodReady: the Ready condition's status is "True"."""
     cond = ready_condition(pod)
@@ -44,6 +50,35 @@ def pod_ips(pod: Mapping[str, Any]) -> list[str]:
         if ip is not None:
             out.append(ip_string(ip))
     return out
+
+
+def protocol_of(value: Any) -> str:
+    """A port's protocol with the API default (TCP)."""
+    return as_str(value) or "TCP"
+
+
+def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | None:
+    """podutil.FindPort: a numeric targetPort as is; a named one from the Pod's containers."""
+    target = service_port.get("targetPort")
+    if target is None or target == 0 or target == "":
+        target = service_port.get("port")  # the API defaults targetPort to port
+    if isinstance(target, bool):
+        return None
+    if isinstance(target, int):
+        return target
+    if not isinstance(target, str):
+        return None
+    protocol = protocol_of(service_port.get("protocol"))
+    spec = as_map(pod.get("spec"))
+    containers = [as_map(c) for c in as_list(spec.get("containers"))]
+    sidecars = [as_map(c) for c in as_list(spec.get("initContainers")) if as_map(c).get("restartPolicy") == "Always"]
+    for container in containers + sidecars:
+        for port in as_list(container.get("ports")):
+            port = as_map(port)
+            if port.get("name") == target and protocol_of(port.get("protocol")) == protocol:
+                number = port.get("containerPort")
+                return number if isinstance(number, int) and not isinstance(number, bool) else None
+    return None
 
 
 def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -78,3 +113,18 @@ def pod_qos(pod: Mapping[str, Any]) -> str:
     """status.qosClass when the kubelet set it, else computed from the spec."""
     stored = as_map(pod.get("status")).get("qosClass")
     return str(stored) if stored else qos_class(as_map(pod.get("spec")))
+
+
+def tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    """v1.Toleration.ToleratesTaint over the Pod's tolerations (an empty key with Exists matches every taint)."""
+    for t in as_list(as_map(pod.get("spec")).get("tolerations")):
+        t = as_map(t)
+        if t.get("effect") and t.get("effect") != taint.get("effect"):
+            continue
+        key = t.get("key") or ""
+        if (t.get("operator") or "Equal") == "Exists":
+            if not key or key == taint.get("key"):
+                return True
+        elif key == taint.get("key") and (t.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False

@@ -25,6 +25,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery.leases import LEASE_NAMESPACE, controller_lease_name, lease_held
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import OBJECT_META_FIELDS, field_matcher, parse_field_selector
 from apiserver.admission.service import (
@@ -38,10 +39,9 @@ from apiserver.watchcache import Filter, WatchCache
 
 SERVICES = BY_KEY["services"]
 LEASES = BY_KEY["leases.coordination.k8s.io"]
-# allocator -> its leader Lease (namespace, name): controllers/runtime/process.py's defaults
+# allocator -> its leader Lease (namespace, name), as the controller processes hold it
 ALLOCATOR_LEASES: dict[str, tuple[str, str]] = {
-    "ipam": ("kube-system", "kubelite-ipam"),
-    "nodeport": ("kube-system", "kubelite-nodeport"),
+    name: (LEASE_NAMESPACE, controller_lease_name(name)) for name in ("ipam", "nodeport")
 }
 
 Obj = dict[str, Any]
@@ -62,21 +62,6 @@ def pending_allocators(svc: Obj) -> set[str]:
     return out
 
 
-def _lease_held(lease: Obj | None, now: datetime) -> bool:
-    """Held by someone and renewed within its duration (a released Lease has no holder)."""
-    spec = (lease or {}).get("spec") or {}
-    if not spec.get("holderIdentity"):
-        return False
-    try:
-        renewed = datetime.fromisoformat(str(spec.get("renewTime") or spec.get("acquireTime") or ""))
-        duration = float(spec.get("leaseDurationSeconds") or 0)
-    except (TypeError, ValueError):
-        return False
-    if renewed.tzinfo is None:
-        renewed = renewed.replace(tzinfo=UTC)
-    return (now - renewed).total_seconds() < duration
-
-
 class AllocationWait:
     """Holds a Service create's answer until the running allocators have filled its fields (bounded)."""
 
@@ -90,7 +75,7 @@ class AllocationWait:
         out: set[str] = set()
         for allocator, (ns, name) in ALLOCATOR_LEASES.items():
             entry = self.cache.get(LEASES.key, ns, name)
-            if _lease_held(entry.obj if entry else None, now):
+            if lease_held(entry.obj if entry else None, now):
                 out.add(allocator)
         return out
 

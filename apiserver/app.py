@@ -34,6 +34,7 @@ from apiserver import (
     auth,
     bodies,
     discovery,
+    eviction,
     faults,
     openapi,
     overload,
@@ -52,6 +53,7 @@ from apiserver.requestinfo import Target, target_of
 from apiserver.selfendpoints import SelfEndpoints
 from apiserver.settings import Settings
 from apiserver.storage.database import Database, make_engine
+from apiserver.storage.encryption import load_config as load_encryption_config
 from apiserver.storage.store import Store
 from apiserver.watchcache import Entry, Event, WatchCache
 
@@ -173,7 +175,9 @@ class ApiServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = WatchCache(history_size=settings.keep_changes, max_queue=settings.watch_queue)
-        self.db = Database(make_engine(settings.database_url()))
+        transformer = load_encryption_config(settings.encryption_provider_config) \
+            if settings.encryption_provider_config else None
+        self.db = Database(make_engine(settings.database_url()), transformer=transformer)
         self.store = Store(self.db, self.cache, keep_changes=settings.keep_changes,
                            compact_interval=settings.compact_interval)
         self.registry = Registry(self.store, self.cache)
@@ -190,7 +194,6 @@ class ApiServer:
         await self.store.start()
         await bootstrap(self.registry, self.settings)
         await self.self_endpoints.start()
-        self.registry.resume_namespace_cleanups()
         if self.settings.tune_gc:
             gc.collect()
             gc.freeze()  # objects loaded at start are never collected: keep them out of every pass
@@ -269,13 +272,14 @@ class ApiServer:
         }
         named: dict[tuple[str, str | None], Handler] = {
             ("GET", None): self._get, ("GET", "status"): self._get,
-            ("PUT", None): self._update, ("PUT", "status"): self._update,
+            ("PUT", None): self._update, ("PUT", "status"): self._update, ("PUT", "finalize"): self._update,
             ("PATCH", None): self._patch, ("PATCH", "status"): self._patch,
             ("DELETE", None): self._delete,
             ("GET", "scale"): self._get_scale, ("PUT", "scale"): self._update_scale,
             ("PATCH", "scale"): self._patch_scale,
             ("GET", "log"): self._log,
             ("POST", "binding"): self._binding,
+            ("POST", "eviction"): self._eviction,
         }
         return collection, named
 
@@ -374,7 +378,7 @@ class ApiServer:
         res = await self.registry.delete(t.rt, t.namespace, t.name, opts, dry_run=dry_run)
         return self.respond(request, t.rt, res.obj, res.code)
 
-    # -- subresources with their own handlers: scale, log, binding ---------------------
+    # -- subresources with their own handlers: scale, log, binding, eviction ------------
     async def _get_scale(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
         """GET .../scale: an autoscaling/v1 Scale of the parent (apiserver.scale)."""
         assert t.name is not None
@@ -411,6 +415,16 @@ class ApiServer:
             pod = self.registry.get_entry(t.rt, t.namespace, t.name).obj
             await self.events.scheduled(pod, str((pod.get("spec") or {}).get("nodeName") or ""))
         return self.respond(request, t.rt, res.obj, res.code)
+
+    async def _eviction(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
+        """POST pods/NAME/eviction: the Pod deleted if its PodDisruptionBudget allows (apiserver.eviction)."""
+        assert t.name is not None
+        request.state.verb = "create"
+        body = await self.decode_body(request, kind="Eviction")
+        if self.store.shared:
+            await self.store.fresh_revision()
+        status = await eviction.evict(self.registry, t.namespace or "", t.name, body, dry_run=dry_run)
+        return self.respond(request, t.rt, status, 201)
 
     async def _delete_options(self, request: Request) -> dict[str, Any]:
         raw = await self.read_body(request)

@@ -52,7 +52,7 @@ async def bootstrap(registry: Registry, settings: Settings) -> None:
                                                      "kubernetes.io/cluster-service": "true"}},
          "spec": {"clusterIP": str(net[10]), "clusterIPs": [str(net[10])], "type": "ClusterIP",
                   # no selector: kubelite's DNS server is a process, not Pods, and lists itself
-                  # (controllers/dns/publish.py), as kube-apiserver lists itself in default/kubernetes
+                  # (servers/dns/publish.py), as kube-apiserver lists itself in default/kubernetes
                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                             {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}},
     )

@@ -46,9 +46,16 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "binding": ("create",),
     "eviction": ("create",),
     "log": ("get",),
+    "finalize": ("update",),
 }
 _DEFAULT_SUBRESOURCE_VERBS = ("get", "patch", "update")
 _SCALE_KIND = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+# Subresources whose kind is not the parent's (kubectl drain finds pods/eviction by kind Eviction and its
+# group/version, to pick the Eviction version it POSTs).
+_SUBRESOURCE_KINDS: dict[str, dict[str, str]] = {
+    "scale": _SCALE_KIND,
+    "eviction": {"group": "policy", "version": "v1", "kind": "Eviction"},
+}
 
 _GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -89,8 +96,8 @@ def _response_kind(r: ResourceType) -> dict[str, str]:
 
 def _subresource_kind(r: ResourceType, sub: str) -> dict[str, str]:
     """``scale`` answers autoscaling/v1 Scale (kubectl's scale client looks this up); others the resource's kind."""
-    if sub == "scale":
-        return dict(_SCALE_KIND)
+    if sub in _SUBRESOURCE_KINDS:
+        return dict(_SUBRESOURCE_KINDS[sub])
     return _response_kind(r)
 
 
@@ -207,9 +214,10 @@ def api_resource_list(group: str, version: str) -> dict[str, Any]:
         entries.append(_legacy_resource(r))
         for s in r.subresources:
             entry: dict[str, Any] = {"name": f"{r.plural}/{s}", "singularName": "", "namespaced": r.namespaced}
-            if s == "scale":
-                entry.update(group=_SCALE_KIND["group"], version=_SCALE_KIND["version"])
-            entry["kind"] = _SCALE_KIND["kind"] if s == "scale" else r.kind
+            sub_kind = _SUBRESOURCE_KINDS.get(s)
+            if sub_kind is not None:
+                entry.update(group=sub_kind["group"], version=sub_kind["version"])
+            entry["kind"] = sub_kind["kind"] if sub_kind is not None else r.kind
             entry["verbs"] = _subresource_verbs(s)
             entries.append(entry)
     entries.sort(key=lambda e: str(e["name"]))

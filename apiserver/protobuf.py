@@ -48,6 +48,8 @@ _INTSTR = "k8s.io.apimachinery.pkg.util.intstr"
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 _CORE = "k8s.io.api.core.v1"
 _APPS = "k8s.io.api.apps.v1"
+_BATCH = "k8s.io.api.batch.v1"
+_POLICY = "k8s.io.api.policy.v1"
 
 _FILES: list[_File] = [
     (
@@ -128,6 +130,14 @@ _FILES: list[_File] = [
                 ("reason", 5, "string", KEEP),
                 ("message", 6, "string", KEEP),
             ],
+            "DeleteOptions": [
+                ("gracePeriodSeconds", 1, "int64", PTR),
+                ("preconditions", 2, f".{_META}.Preconditions", PTR),
+                ("orphanDependents", 3, "bool", PTR),
+                ("propagationPolicy", 4, "string", PTR),
+                ("dryRun", 5, "string", LIST),
+            ],
+            "Preconditions": [("uid", 1, "string", PTR), ("resourceVersion", 2, "string", PTR)],
         },
     ),
     (
@@ -192,6 +202,13 @@ _FILES: list[_File] = [
                 ("immutable", 4, "bool", PTR),
                 ("data", 2, "string", MAP),
                 ("binaryData", 3, "bytes", MAP),
+            ],
+            "Secret": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("immutable", 5, "bool", PTR),
+                ("data", 2, "bytes", MAP),
+                ("stringData", 4, "string", MAP),
+                ("type", 3, "string", OMIT),
             ],
             "Namespace": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
@@ -260,6 +277,15 @@ _FILES: list[_File] = [
             ],
             "EnvVar": [("name", 1, "string", KEEP), ("value", 2, "string", OMIT)],
             "ResourceRequirements": [],
+            "ObjectReference": [
+                ("kind", 1, "string", OMIT),
+                ("namespace", 2, "string", OMIT),
+                ("name", 3, "string", OMIT),
+                ("uid", 4, "string", OMIT),
+                ("apiVersion", 5, "string", OMIT),
+                ("resourceVersion", 6, "string", OMIT),
+                ("fieldPath", 7, "string", OMIT),
+            ],
         },
     ),
     # apps/v1 Deployment and ReplicaSet (kubectl create deployment sends a Deployment as protobuf).
@@ -324,15 +350,122 @@ _FILES: list[_File] = [
             ],
         },
     ),
+    # batch/v1 Job and CronJob (kubectl create job|cronjob, and create job --from=cronjob/x, send protobuf).
+    (
+        "k8s.io/api/batch/v1/generated.proto",
+        _BATCH,
+        [
+            "k8s.io/api/core/v1/generated.proto",
+            "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
+        ],
+        {
+            "Job": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_BATCH}.JobSpec", KEEP),
+                ("status", 3, f".{_BATCH}.JobStatus", KEEP),
+            ],
+            "JobSpec": [
+                ("parallelism", 1, "int32", PTR),
+                ("completions", 2, "int32", PTR),
+                ("activeDeadlineSeconds", 3, "int64", PTR),
+                ("backoffLimit", 7, "int32", PTR),
+                ("backoffLimitPerIndex", 12, "int32", PTR),
+                ("maxFailedIndexes", 13, "int32", PTR),
+                ("selector", 4, f".{_META}.LabelSelector", PTR),
+                ("manualSelector", 5, "bool", PTR),
+                ("template", 6, f".{_CORE}.PodTemplateSpec", KEEP),
+                ("ttlSecondsAfterFinished", 8, "int32", PTR),
+                ("completionMode", 9, "string", PTR),
+                ("suspend", 10, "bool", PTR),
+                ("podReplacementPolicy", 14, "string", PTR),
+                ("managedBy", 15, "string", PTR),
+            ],
+            "JobStatus": [
+                ("startTime", 2, f".{_META}.Time", PTR),
+                ("completionTime", 3, f".{_META}.Time", PTR),
+                ("active", 4, "int32", OMIT),
+                ("succeeded", 5, "int32", OMIT),
+                ("failed", 6, "int32", OMIT),
+                ("completedIndexes", 7, "string", OMIT),
+                ("ready", 9, "int32", PTR),
+            ],
+            "JobTemplateSpec": [
+                ("metadata", 1, f".{_META}.ObjectMeta", KEEP),
+                ("spec", 2, f".{_BATCH}.JobSpec", KEEP),
+            ],
+            "CronJob": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_BATCH}.CronJobSpec", KEEP),
+                ("status", 3, f".{_BATCH}.CronJobStatus", KEEP),
+            ],
+            "CronJobSpec": [
+                ("schedule", 1, "string", KEEP),
+                ("timeZone", 8, "string", PTR),
+                ("startingDeadlineSeconds", 2, "int64", PTR),
+                ("concurrencyPolicy", 3, "string", OMIT),
+                ("suspend", 4, "bool", PTR),
+                ("jobTemplate", 5, f".{_BATCH}.JobTemplateSpec", KEEP),
+                ("successfulJobsHistoryLimit", 6, "int32", PTR),
+                ("failedJobsHistoryLimit", 7, "int32", PTR),
+            ],
+            "CronJobStatus": [
+                ("active", 1, f".{_CORE}.ObjectReference", LIST),
+                ("lastScheduleTime", 4, f".{_META}.Time", PTR),
+                ("lastSuccessfulTime", 5, f".{_META}.Time", PTR),
+            ],
+        },
+    ),
+    # policy/v1 PodDisruptionBudget (kubectl create pdb) and Eviction (kubectl drain); status.disruptedPods
+    # (a map of Times) is not read from protobuf: clients never send it.
+    (
+        "k8s.io/api/policy/v1/generated.proto",
+        _POLICY,
+        [
+            "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
+            "k8s.io/apimachinery/pkg/util/intstr/generated.proto",
+        ],
+        {
+            "PodDisruptionBudget": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_POLICY}.PodDisruptionBudgetSpec", KEEP),
+                ("status", 3, f".{_POLICY}.PodDisruptionBudgetStatus", KEEP),
+            ],
+            "PodDisruptionBudgetSpec": [
+                ("minAvailable", 1, f".{_INTSTR}.IntOrString", PTR),
+                ("selector", 2, f".{_META}.LabelSelector", PTR),
+                ("maxUnavailable", 3, f".{_INTSTR}.IntOrString", PTR),
+                ("unhealthyPodEvictionPolicy", 4, "string", PTR),
+            ],
+            "PodDisruptionBudgetStatus": [
+                ("observedGeneration", 1, "int64", OMIT),
+                ("disruptionsAllowed", 3, "int32", KEEP),
+                ("currentHealthy", 4, "int32", KEEP),
+                ("desiredHealthy", 5, "int32", KEEP),
+                ("expectedPods", 6, "int32", KEEP),
+                ("conditions", 7, f".{_META}.Condition", LIST),
+            ],
+            "Eviction": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("deleteOptions", 2, f".{_META}.DeleteOptions", PTR),
+            ],
+        },
+    ),
 ]
+
 
 # (apiVersion, kind) of the objects we accept as protobuf -> message full name
 _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Service"): f"{_CORE}.Service",
     ("v1", "Namespace"): f"{_CORE}.Namespace",
     ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
+    ("v1", "Secret"): f"{_CORE}.Secret",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
+    ("batch/v1", "Job"): f"{_BATCH}.Job",
+    ("batch/v1", "CronJob"): f"{_BATCH}.CronJob",
+    ("policy/v1", "PodDisruptionBudget"): f"{_POLICY}.PodDisruptionBudget",
+    ("policy/v1", "Eviction"): f"{_POLICY}.Eviction",
+    ("policy/v1beta1", "Eviction"): f"{_POLICY}.Eviction",  # the same message in policy/v1beta1
 }
 
 _SCALARS = {
@@ -437,6 +570,8 @@ def _to_json(msg: Any) -> Any:
             if rule == PTR and not present:
                 continue
             converted = _to_json(value) if present else None
+            if rule == PTR and converted is None and field.message_type.full_name == f"{_INTSTR}.IntOrString":
+                converted = str(value.strVal) if value.type == 1 else int(value.intVal)  # a set 0 or ""
             if rule == PTR:
                 if converted is not None:
                     out[name] = converted

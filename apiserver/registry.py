@@ -24,10 +24,10 @@ import yaml
 from apimachinery import errors
 from apimachinery.errors import FieldError, StatusError
 from apimachinery.patch import json_patch, merge_patch, strategic_merge_patch
-from apimachinery.resources import BY_KEY, RESOURCES, ResourceType
+from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.schemas import decode
 from apimachinery.selectors import FieldSelector, LabelSelector, field_matcher
-from apimachinery.timestamps import format_time, parse_time
+from apimachinery.timestamps import format_time
 from apimachinery.validation import GoValue
 from apiserver import apply as apply_mod
 from apiserver.admission import ADMISSION
@@ -44,12 +44,6 @@ NAMESPACES = BY_KEY["namespaces"]
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 PATCH_RETRIES = 8
-NAMESPACE_CLEANUP_DELAY = 1.0
-# Seconds between namespace cleanup passes: at most NAMESPACE_RESYNC (changes wake it), at least
-# NAMESPACE_MIN_PASS.
-NAMESPACE_RESYNC = 1.0
-NAMESPACE_MIN_PASS = 0.1
-NAMESPACE_FINALIZER = "kubernetes"
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -101,8 +95,6 @@ class Registry:
         # Per kind: the created object as the create should answer it, once the controllers that fill
         # what kube-apiserver sets at create have done so (a Service's ClusterIPs and node ports).
         self.create_settlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
-        self.namespace_cleanups: set[str] = set()
-        cache.listeners.append(self._namespace_changes)
 
     # -- helpers -------------------------------------------------------------
     def _ns(self, rt: ResourceType, namespace: str | None) -> str:
@@ -186,11 +178,13 @@ class Registry:
         else:
             meta.pop("namespace", None)
         self._require_namespace(rt, ns, creating=True)
+        # the uid first (FillObjectMetaSystemFields): PrepareForCreate may use it (a Job's generated selector)
+        meta["uid"] = str(uuid.uuid4())
         # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
         self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
+        warnings += ADMISSION[rt.key].warnings_on_create(obj)  # WarningsOnCreate, after the decoder's
         if manager:
             _set_managed_fields(obj, record_update(rt, None, obj, manager=manager))
-        meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = format_time()
         meta["generation"] = 1
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
@@ -294,7 +288,7 @@ class Registry:
         elif int(meta["resourceVersion"]) != current.revision:
             raise errors.conflict(rt.plural, name, rt.group)
         res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run, manager=manager)
-        res.warnings = tuple(warnings)
+        res.warnings = (*warnings, *res.warnings)
         return res
 
     async def _write_update(
@@ -303,6 +297,8 @@ class Registry:
     ) -> Result:
         old = current.obj
         new = self.prepare_for_update(rt, obj, old, subresource=subresource)
+        # WarningsOnUpdate: answered whether or not anything is written
+        warns = () if subresource else tuple(ADMISSION[rt.key].warnings_on_update(new, old))
         meta = new["metadata"]
         # managedFields (apiserver.apply): recorded for this write's manager, given by an apply,
         # or kept as they were for internal writes.
@@ -314,21 +310,23 @@ class Registry:
                 _set_managed_fields(new, recorded)
             elif "managedFields" not in meta and "managedFields" in (old.get("metadata") or {}):
                 meta["managedFields"] = old["metadata"]["managedFields"]
-        if _same(new, old):
-            return Result(old)
+        # An unchanged object is not written again, unless its stored form was read with an older
+        # encryption key: then the rewrite is what rotates it (kube's stale transform).
+        if _same(new, old) and not self.store.is_stale(rt.key, self._ns(rt, meta.get("namespace")), meta["name"]):
+            return Result(old, warnings=warns)
         if dry_run:
-            return Result(new)
+            return Result(new, warnings=warns)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get("deletionGracePeriodSeconds") \
                 and not (new.get("spec") or {}).get("finalizers"):
             # ShouldDeleteDuringUpdate: the last finalizer is gone (and no graceful deletion, and for a
             # namespace no spec.finalizers either): the object is deleted now.
             await self._commit(rt, [Op("DELETED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new,
                                        current.revision)])
-            return Result(new)
+            return Result(new, warnings=warns)
         ops = [Op("MODIFIED", rt.key, self._ns(rt, meta.get("namespace")), meta["name"], new, current.revision),
                *self._hook_ops(rt, new)]
         await self._commit_with_hooks(rt, new, ops)
-        return Result(new)
+        return Result(new, warnings=warns)
 
     def prepare_for_update(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str | None
@@ -340,6 +338,12 @@ class Registry:
         status and the server-owned metadata.
         """
         adm = ADMISSION[rt.key]
+        if subresource == "finalize":
+            # FinalizeStrategy: only spec (a namespace's finalizers) changes; status and metadata stay.
+            new = copy.deepcopy(old)
+            new["spec"] = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            self._raise_invalid(rt, new, old, adm.validate_finalize_update(new, old))
+            return new
         if subresource == "status":
             new = copy.deepcopy(old)
             if "status" in obj:
@@ -422,7 +426,7 @@ class Registry:
                     await asyncio.sleep(0)
                     continue
                 raise
-            res.warnings = tuple(warnings)
+            res.warnings = (*warnings, *res.warnings)
             return res
         raise errors.conflict(rt.plural, name, rt.group)
 
@@ -517,8 +521,11 @@ class Registry:
     # -- delete ----------------------------------------------------------------
     async def delete(
         self, rt: ResourceType, namespace: str | None, name: str, options: dict[str, Any] | None = None, *,
-        dry_run: bool = False,
+        dry_run: bool = False, with_ops: Callable[[Entry], list[Op]] | None = None,
     ) -> Result:
+        """DELETE with its preconditions. ``with_ops``, given the object as this attempt reads it, returns
+        further writes committed in the delete's own transaction (an eviction's PodDisruptionBudget status), or
+        raises to refuse the delete; it is asked again on every retry."""
         options = options or {}
         ns = self._ns(rt, namespace)
         for _ in range(PATCH_RETRIES):
@@ -538,7 +545,8 @@ class Registry:
                     f"ResourceVersion in object meta: {current.revision}",
                 )
             try:
-                return await self._delete_once(rt, ns, current, options, dry_run=dry_run)
+                extra = with_ops(current) if with_ops is not None else []
+                return await self._delete_once(rt, ns, current, options, dry_run=dry_run, extra=extra)
             except StatusError as e:
                 if e.reason == "Conflict" and not pre:
                     continue
@@ -558,7 +566,8 @@ class Registry:
         return max(0, int(g))
 
     async def _delete_once(
-        self, rt: ResourceType, ns: str, current: Entry, options: dict[str, Any], *, dry_run: bool
+        self, rt: ResourceType, ns: str, current: Entry, options: dict[str, Any], *, dry_run: bool,
+        extra: list[Op] | None = None,
     ) -> Result:
         old = current.obj
         meta = old.get("metadata") or {}
@@ -583,14 +592,12 @@ class Registry:
                 if rt.terminating_on_delete:
                     new.setdefault("status", {})["phase"] = "Terminating"
                 if not dry_run:
-                    await self._commit(rt, [Op("MODIFIED", rt.key, ns, name, new, current.revision)])
-                if rt.terminating_on_delete and not dry_run:
-                    self.start_namespace_cleanup(name)
+                    await self._commit(rt, [Op("MODIFIED", rt.key, ns, name, new, current.revision), *(extra or [])])
                 return Result(new)
         if dry_run:
             return Result(old if rt.return_deleted else self._success(rt, old))
         final = copy.deepcopy(old)
-        await self._commit(rt, [Op("DELETED", rt.key, ns, name, final, current.revision)])
+        await self._commit(rt, [Op("DELETED", rt.key, ns, name, final, current.revision), *(extra or [])])
         return Result(final if rt.return_deleted else self._success(rt, final))
 
     def _success(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -616,191 +623,6 @@ class Registry:
                 raise
             out.append(res.obj if res.obj.get("kind") != "Status" else e.obj)
         return out
-
-    # -- namespaces --------------------------------------------------------
-    # The namespace controller's job (pkg/controller/namespace/deletion), run inside the API server:
-    # a deleted namespace stays Terminating while its contents are deleted as a client would delete
-    # them (Pods gracefully: their node agents finish them), its status conditions say what remains,
-    # and once nothing is left the "kubernetes" finalizer is removed and the namespace is deleted.
-    def start_namespace_cleanup(self, name: str) -> None:
-        if name in self.namespace_cleanups:
-            return
-        self.namespace_cleanups.add(name)
-        task = asyncio.get_running_loop().create_task(self._cleanup_namespace(name))
-        task.add_done_callback(lambda _t: self.namespace_cleanups.discard(name))
-
-    def _namespace_changes(self, changes: list[Change]) -> None:
-        """Watch-cache listener: a namespace deleted through any API server is cleaned up here too."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return  # applied outside a loop (start-up load): resume_namespace_cleanups covers it
-        for ch in changes:
-            if ch.resource == NAMESPACES.key and ch.type == "MODIFIED" \
-                    and (ch.obj.get("metadata") or {}).get("deletionTimestamp"):
-                self.start_namespace_cleanup(ch.name)
-
-    async def _cleanup_namespace(self, name: str) -> None:
-        # Like kube-controller-manager's namespace controller, start a moment later:
-        # a client deleting the namespace's objects itself (kubectl delete -f) meets them.
-        await asyncio.sleep(NAMESPACE_CLEANUP_DELAY)
-        uid: Any = None
-        while True:
-            current = self.cache.get(NAMESPACES.key, "", name)
-            if current is None or not (current.obj.get("metadata") or {}).get("deletionTimestamp"):
-                return
-            meta = current.obj["metadata"]
-            if uid is not None and meta.get("uid") != uid:
-                return  # a new namespace of the same name: its own deletion starts its own cleanup
-            uid = meta.get("uid")
-            revision = self.cache.revision
-            try:
-                done = await self._namespace_cleanup_pass(name, current)
-            except StatusError:
-                done = False  # a conflicting write: look again
-            if done:
-                return
-            # Wake on the next change (a Pod gone, a finalizer removed), at least once a second.
-            await self.cache.wait_for(revision + 1, timeout=NAMESPACE_RESYNC)
-            await asyncio.sleep(NAMESPACE_MIN_PASS)
-
-    async def _namespace_cleanup_pass(self, name: str, current: Entry) -> bool:
-        """One deleteAllContent pass; True when the namespace was finalized (nothing left)."""
-        deleted_at = parse_time((current.obj.get("metadata") or {}).get("deletionTimestamp"))
-        remaining: dict[ResourceType, int] = {}
-        finalizers: dict[str, int] = {}
-        failures: list[str] = []
-        for rt in RESOURCES:
-            if not rt.namespaced or "delete" not in rt.verbs:
-                continue
-            estimate = _pod_grace_estimate(self.list_entries(rt, name, label_selector=None, field_selector=None)[0],
-                                           rt, deleted_at)
-            for e in self.list_entries(rt, name, label_selector=None, field_selector=None)[0]:
-                if (e.obj.get("metadata") or {}).get("deletionTimestamp"):
-                    continue  # already being deleted: a second delete changes nothing
-                try:
-                    await self.delete(rt, name, e.obj["metadata"]["name"], {"propagationPolicy": "Background"})
-                except StatusError as err:
-                    if err.code != 404:
-                        failures.append(err.message)
-            left = self.list_entries(rt, name, label_selector=None, field_selector=None)[0]
-            if not left:
-                continue
-            remaining[rt] = len(left)
-            with_finalizers = 0
-            for e in left:
-                fins = (e.obj.get("metadata") or {}).get("finalizers") or []
-                with_finalizers += bool(fins)
-                for f in fins:
-                    finalizers[f] = finalizers.get(f, 0) + 1
-            if not estimate and not with_finalizers:
-                failures.append(f"unexpected items still remain in namespace: {name} for gvr: "
-                                f"{rt.group}/{rt.version}, Resource={rt.plural}")
-        await self._set_namespace_conditions(current, _namespace_conditions(remaining, finalizers, failures))
-        if remaining:
-            return False
-        await self._finalize_namespace(name)
-        return True
-
-    async def _set_namespace_conditions(self, current: Entry, wanted: list[dict[str, Any]]) -> None:
-        """updateConditions: set each of the controller's condition types, writing only on a difference."""
-        old = copy.deepcopy(current.obj)
-        status = old.setdefault("status", {})
-        conditions: list[dict[str, Any]] = [dict(c) for c in status.get("conditions") or []]
-        changed = False
-        for want in wanted:
-            have = next((c for c in conditions if c.get("type") == want["type"]), None)
-            if have is None:
-                conditions.append(want)
-                changed = True
-            elif (have.get("status"), have.get("reason"), have.get("message")) != (
-                    want["status"], want["reason"], want["message"]):
-                if have.get("status") != want["status"]:
-                    have["lastTransitionTime"] = want["lastTransitionTime"]
-                have.update(status=want["status"], reason=want["reason"], message=want["message"])
-                changed = True
-        if not changed:
-            return
-        status["conditions"] = conditions
-        await self._write_update(NAMESPACES, current, old, subresource="status", dry_run=False)
-
-    async def _finalize_namespace(self, name: str) -> None:
-        """Remove the "kubernetes" finalizer; with no finalizer left, the namespace is deleted."""
-        current = self.cache.get(NAMESPACES.key, "", name)
-        if current is None:
-            return
-        new = copy.deepcopy(current.obj)
-        spec = new.setdefault("spec", {})
-        spec["finalizers"] = [f for f in spec.get("finalizers") or [] if f != NAMESPACE_FINALIZER]
-        if not spec["finalizers"] and not (new.get("metadata") or {}).get("finalizers"):
-            await self._commit(NAMESPACES, [Op("DELETED", NAMESPACES.key, "", name, new, current.revision)])
-        elif new != current.obj:
-            await self._commit(NAMESPACES, [Op("MODIFIED", NAMESPACES.key, "", name, new, current.revision)])
-
-    def resume_namespace_cleanups(self) -> None:
-        rc = self.cache.resources.get(NAMESPACES.key)
-        if rc is None:
-            return
-        for e in list(rc.items.values()):
-            if (e.obj.get("metadata") or {}).get("deletionTimestamp"):
-                self.start_namespace_cleanup(e.obj["metadata"]["name"])
-
-
-# The namespace controller's condition types, their "all is well" reasons and messages
-# (pkg/controller/namespace/deletion/status_condition_utils.go).
-_NAMESPACE_CONDITIONS_OK: tuple[tuple[str, str, str], ...] = (
-    ("NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered", "All resources successfully discovered"),
-    ("NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions", "All legacy kube types successfully parsed"),
-    ("NamespaceDeletionContentFailure", "ContentDeleted",
-     "All content successfully deleted, may be waiting on finalization"),
-    ("NamespaceContentRemaining", "ContentRemoved", "All content successfully removed"),
-    ("NamespaceFinalizersRemaining", "ContentHasNoFinalizers", "All content-preserving finalizers finished"),
-)
-
-
-def _namespace_conditions(remaining: dict[ResourceType, int], finalizers: dict[str, int],
-                          failures: list[str]) -> list[dict[str, Any]]:
-    """The namespace controller's five conditions after one pass (True when something is wrong or left)."""
-    now = format_time()
-    bad: dict[str, tuple[str, str]] = {}
-    if failures:
-        bad["NamespaceDeletionContentFailure"] = (
-            "ContentDeletionFailed",
-            f"Failed to delete all resource types, {len(failures)} remaining: {', '.join(sorted(failures))}")
-    if remaining:
-        left = sorted(f"{rt.plural}.{rt.group} has {n} resource instances" for rt, n in remaining.items())
-        bad["NamespaceContentRemaining"] = ("SomeResourcesRemain", f"Some resources are remaining: {', '.join(left)}")
-    if finalizers:
-        fins = sorted(f"{f} in {n} resource instances" for f, n in finalizers.items())
-        bad["NamespaceFinalizersRemaining"] = (
-            "SomeFinalizersRemain", f"Some content in the namespace has finalizers remaining: {', '.join(fins)}")
-    out: list[dict[str, Any]] = []
-    for ctype, ok_reason, ok_message in _NAMESPACE_CONDITIONS_OK:
-        status, (reason, message) = ("True", bad[ctype]) if ctype in bad else ("False", (ok_reason, ok_message))
-        out.append({"type": ctype, "status": status, "lastTransitionTime": now, "reason": reason,
-                    "message": message})
-    return out
-
-
-def _pod_grace_estimate(entries: list[Entry], rt: ResourceType, deleted_at: datetime | None) -> int:
-    """estimateGracefulTermination: the longest grace period of the non-terminal Pods, 0 once it has passed.
-
-    While it runs, Pods still terminating are expected; after it, a remaining
-    Pod without finalizers is reported as a content deletion failure.
-    """
-    if not rt.graceful_deletion:  # only gracefully deleted kinds (Pods) are given time to terminate
-        return 0
-    estimate = 0
-    for e in entries:
-        if (e.obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            continue
-        grace = (e.obj.get("spec") or {}).get("terminationGracePeriodSeconds")
-        if isinstance(grace, int) and grace > estimate:
-            estimate = grace
-    if deleted_at is not None and (datetime.now(UTC) - deleted_at).total_seconds() >= estimate:
-        return 0
-    return estimate
-
 
 def _adopt_filled(old: dict[str, Any], new: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
     """``old`` with each of ``paths`` that is empty there but set in ``new`` taken from ``new``.

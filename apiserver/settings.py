@@ -43,6 +43,9 @@ class Settings:
     tls_cert_file: Path | None = None
     tls_private_key_file: Path | None = None
     tls_sans: tuple[str, ...] = ()
+    # kube-apiserver's EncryptionConfiguration: which resources are encrypted at rest, and how
+    # (apiserver/storage/encryption.py). None: bodies are stored as JSON.
+    encryption_provider_config: Path | None = None
     # Overload (apiserver/overload.py), kube-apiserver's defaults; 0 disables a cap.
     max_requests_inflight: int = 400
     max_mutating_requests_inflight: int = 200

@@ -5,7 +5,7 @@
 
 What it does, all on 127.0.0.1 with free ports and a temporary data directory:
 1. starts an API server and creates ``--services`` Services (explicit ClusterIPs);
-2. starts ``python -m controllers.dns.main`` against it, and ``dnsmasq`` serving
+2. starts ``python -m servers.dns.main`` against it, and ``dnsmasq`` serving
    the same names from a hosts file;
 3. runs ``dnsperf`` over the same query file against each, alternating, for
    ``--rounds`` rounds of ``--duration`` seconds: median qps of each, with
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
             ours_port = free_port(udp=True)
             ours_proc = start_process(
-                [sys.executable, "-m", "controllers.dns.main", "--server", url, "--port", str(ours_port),
+                [sys.executable, "-m", "servers.dns.main", "--server", url, "--port", str(ours_port),
                  "--log-level", "warning"], work / "dns.log")
             procs.append(ours_proc)
             dm_port = free_port(udp=True)

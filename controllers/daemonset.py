@@ -36,10 +36,10 @@ from typing import Any
 
 from apimachinery import labels as wellknown
 from apimachinery.objects import as_list, as_map, as_str, int_or, labels_of, meta_of
+from apimachinery.pods import tolerates
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from controllers import history
-from controllers.node.scheduler import tolerates
 from controllers.ownership import RefManager, controller_ref, is_deleting, uid_of
 from controllers.replicaset import Expectations, available_in
 from controllers.rollout import scaled_value

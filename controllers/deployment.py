@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apimachinery.objects import as_map, int_or, labels_of, meta_of, name_of
+from apimachinery.pods import is_pod_terminal
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from apimachinery.timestamps import format_time
@@ -405,7 +406,7 @@ class DeploymentController(Controller):
             ref = controller_ref(pod)
             if ref is None or ref.get("uid") == new_uid or ref.get("uid") not in old_uids:
                 continue
-            if as_map(pod.get("status")).get("phase") not in ("Succeeded", "Failed"):
+            if not is_pod_terminal(pod):
                 return True
         return False
 

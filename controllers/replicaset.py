@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apimachinery.objects import as_map, int_or
-from apimachinery.pods import is_pod_ready, ready_condition
+from apimachinery.pods import is_pod_ready, is_pod_terminal, ready_condition
 from apimachinery.resources import BY_KEY
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from apimachinery.timestamps import format_time, parse_time
@@ -64,8 +64,7 @@ def _time(value: Any) -> float | None:
 
 def is_pod_active(pod: Mapping[str, Any]) -> bool:
     """controller.IsPodActive: not terminal and not being deleted."""
-    phase = as_map(pod.get("status")).get("phase")
-    return phase not in ("Succeeded", "Failed") and not is_deleting(pod)
+    return not is_pod_terminal(pod) and not is_deleting(pod)
 
 
 def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> float | None:

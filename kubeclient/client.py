@@ -294,10 +294,13 @@ class Client:
                          subresource=subresource)
 
     async def update(self, rt: ResourceType, obj: dict[str, Any], *,
-                     field_manager: str | None = None) -> dict[str, Any]:
-        """PUT; the object's metadata.resourceVersion (if set) is the optimistic-concurrency precondition."""
+                     field_manager: str | None = None, subresource: str | None = None) -> dict[str, Any]:
+        """PUT; the object's metadata.resourceVersion (if set) is the optimistic-concurrency precondition.
+
+        ``subresource`` PUTs to one (``finalize`` of a namespace); ``update_status`` is the common case.
+        """
         params = {"fieldManager": field_manager} if field_manager else None
-        return await self._json("PUT", self._obj_path(rt, obj), body=obj, params=params)
+        return await self._json("PUT", self._obj_path(rt, obj, subresource), body=obj, params=params)
 
     async def update_status(self, rt: ResourceType, obj: dict[str, Any], *,
                             field_manager: str | None = None) -> dict[str, Any]:

@@ -78,6 +78,12 @@ def stored_mode(data_dir: Path, *, database_url: str) -> str | None:
         return None
 
 
+def private_dir(path: Path) -> None:
+    """Create the data dir owner-only (0700), and make an existing one so: it holds the store, keys and tokens."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
 def check_mode(data_dir: Path, *, data_path: bool, database_url: str, external_db: bool) -> None:
     """Refuse (one line, what to do) a data dir created in the other mode; record the mode of a fresh one."""
     want = _mode_name(data_path)
@@ -87,7 +93,7 @@ def check_mode(data_dir: Path, *, data_path: bool, database_url: str, external_d
         switch = "add --data-path" if have == "data-path" else "run without --data-path"
         fresh = "use a fresh --data-dir and --db" if external_db else "use a fresh --data-dir"
         raise Refusal(f"{data_dir} was created {how} --data-path; {switch}, {fresh}, or remove {data_dir}")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     if not (data_dir / MODE_FILE).exists():
         (data_dir / MODE_FILE).write_text(json.dumps({"mode": want}) + "\n")
 

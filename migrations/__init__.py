@@ -10,6 +10,10 @@ def upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    from apiserver.storage.database import prepare_database
+
+    prepare_database(url)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

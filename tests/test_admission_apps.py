@@ -227,3 +227,14 @@ def test_status_validation(admission: Any, status: dict[str, Any], expected: lis
     new = copy.deepcopy(obj)
     new["status"] = status
     assert [str(e) for e in admission.admit_status_update(new, obj)] == expected
+
+
+def test_template_volumes_default_as_a_pods_do() -> None:
+    """SetDefaults_HostPathVolumeSource and the projection modes apply wherever the type appears."""
+    obj = deployment()
+    obj["spec"]["template"]["spec"]["volumes"] = [{"name": "h", "hostPath": {"path": "/srv"}}, {"name": "e"},
+                                                  {"name": "c", "configMap": {"name": "cfg"}}]
+    assert errors_of(DEPLOY, obj) == []
+    assert obj["spec"]["template"]["spec"]["volumes"] == [
+        {"name": "h", "hostPath": {"path": "/srv", "type": ""}}, {"name": "e", "emptyDir": {}},
+        {"name": "c", "configMap": {"name": "cfg", "defaultMode": 420}}]

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests import needs
+from tests.allocator_procs import start_controller
 from tests.conftest import ApiServerProcess
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
@@ -186,8 +187,17 @@ def test_kubectl_create_configmap_and_get_cm(kubectl_env: dict[str, str], tmp_pa
     assert r.stderr == f'The ConfigMap "x" is invalid: data: Forbidden: {IMMUTABLE}\n'
 
 
-def test_namespace_deletion_removes_its_configmaps(api: httpx.Client) -> None:
-    """The namespace cleanup walks every declared namespaced kind, the new one included."""
+def test_namespace_deletion_removes_its_configmaps(api: httpx.Client, apiserver: ApiServerProcess,
+                                                    tmp_path: Path) -> None:
+    """The namespace controller walks every served namespaced kind (discovery), the new one included."""
+    controller = start_controller("namespace", apiserver.url, tmp_path, "--no-leader-elect")
+    try:
+        _delete_namespace_with_a_configmap(api)
+    finally:
+        controller.stop()
+
+
+def _delete_namespace_with_a_configmap(api: httpx.Client) -> None:
     name = f"cm-ns-{os.getpid()}"
     assert api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
                                                   "metadata": {"name": name}}).status_code == 201

@@ -14,8 +14,8 @@ import dns.rcode
 import pytest
 from dns_objects import endpoint, eps, pod, service
 
-from controllers.dns.answer import Response, answer
-from controllers.dns.view import ClusterView
+from servers.dns.answer import Response, answer
+from servers.dns.view import ClusterView
 
 SOA = "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"
 SOA_V4 = "in-addr.arpa. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"

@@ -9,9 +9,9 @@ import dns.rcode
 import pytest
 from dns_objects import endpoint, eps, service
 
-from controllers.dns.answer import answer
-from controllers.dns.cache import EDNS, NO_EDNS, Entry, WireCache, question_key, render
-from controllers.dns.view import ClusterView
+from servers.dns.answer import answer
+from servers.dns.cache import EDNS, NO_EDNS, Entry, WireCache, question_key, render
+from servers.dns.view import ClusterView
 
 NAME = dns.name.from_text("the-bus.shield.svc.cluster.local.")
 

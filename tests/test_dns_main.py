@@ -24,8 +24,8 @@ import pytest
 from conftest import ApiServerProcess, free_port
 from dns_objects import endpoint, eps, service
 
-from controllers.dns.main import run
-from controllers.dns.view import ClusterView
+from servers.dns.main import run
+from servers.dns.view import ClusterView
 
 HOST = "127.0.0.1"
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
@@ -188,7 +188,7 @@ needs_dig = pytest.mark.skipif(DIG is None and os.environ.get("KUBELITE_REQUIRE_
 @pytest.fixture
 def dns_process(apiserver: ApiServerProcess) -> Iterator[int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "controllers.dns.main", "--server", apiserver.url,
+    proc = subprocess.Popen([sys.executable, "-m", "servers.dns.main", "--server", apiserver.url,
                              "--port", str(port), "--log-level", "warning"])
     try:
         deadline = time.monotonic() + 15

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from controllers.dns.publish import advertised, desired
+from servers.dns.publish import advertised, desired
 from tests import needs
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 

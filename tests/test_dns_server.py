@@ -23,8 +23,8 @@ import dns.rrset
 import pytest
 from dns_objects import endpoint, eps, pod, service
 
-from controllers.dns.server import DnsServer, parse_hostport
-from controllers.dns.view import ClusterView
+from servers.dns.server import DnsServer, parse_hostport
+from servers.dns.view import ClusterView
 
 HOST = "127.0.0.1"
 BIG = 300

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from dns_objects import endpoint, eps, pod, service
 
-from controllers.dns.answer import answer
-from controllers.dns.view import ClusterView, Endpoint, service_entry, slice_entry
+from servers.dns.answer import answer
+from servers.dns.view import ClusterView, Endpoint, service_entry, slice_entry
 
 Mutation = Callable[[ClusterView], None]
 

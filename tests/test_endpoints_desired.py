@@ -14,10 +14,11 @@ from apimachinery.labels import (
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
 )
+from apimachinery.pods import find_port
 from controllers.endpoints.compare import canonical_subsets, same_endpoints, same_slice
 from controllers.endpoints.desired import desired_endpoints, plan
 from controllers.endpoints.endpoints import repack_subsets
-from controllers.endpoints.pods import MANAGED_BY, find_port
+from controllers.endpoints.pods import MANAGED_BY
 from controllers.endpoints.slices import endpoint_id, service_address_types
 
 Obj = dict[str, Any]

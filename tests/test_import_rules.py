@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "migrations", "kubelite"}
+OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "agents", "servers", "migrations", "kubelite", "console"}
 ALLOWED = {
     "apimachinery": set(),
     "apiserver": {"apimachinery"},
     "kubeclient": {"apimachinery"},
     "controllers": {"apimachinery", "kubeclient"},
+    # agents and servers share the controllers' process runtime (controllers.runtime), nothing else of theirs
+    "agents": {"apimachinery", "kubeclient", "controllers"},
+    "servers": {"apimachinery", "kubeclient", "controllers"},
     "migrations": {"apiserver"},
+    "console": {"apimachinery", "kubeclient", "controllers"},
     "kubelite": OURS,
 }
 
@@ -159,3 +163,16 @@ def test_no_import_circles_inside_packages() -> None:
     assert [c for c in circles if c not in KNOWN_CIRCLES] == []
     assert [c for c in KNOWN_CIRCLES if c not in circles] == [], "a known circle is gone: drop it from the list"
     assert not any(m in ("storage", "watchcache") for c in circles for m in c.split(": ")[1].split())
+
+
+@pytest.mark.parametrize("package", ["agents", "servers", "console"])
+def test_agents_servers_and_console_take_only_the_process_runtime_from_controllers(package: str) -> None:
+    """They run on the controllers' runtime (informers, leader election, signals), never on a reconciler."""
+    violations = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            violations += [f"{path.relative_to(ROOT)} imports {n}" for n in names
+                           if n.split(".")[0] == "controllers" and not n.startswith("controllers.runtime")]
+    assert violations == []

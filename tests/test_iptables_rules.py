@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from controllers.proxy import iptables
-from controllers.proxy.iptables import Options, probability, render, sep_chain, svc_chain
-from controllers.proxy.servicemap import ServicePort, service_ports
+from agents.proxy import iptables
+from agents.proxy.iptables import Options, probability, render, sep_chain, svc_chain
+from agents.proxy.servicemap import ServicePort, service_ports
 
 Obj = dict[str, Any]
 

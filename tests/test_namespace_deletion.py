@@ -5,7 +5,8 @@ contents as a client would (a graceful delete of each Pod, which its node's
 kubelet finishes), reports what remains in the namespace's status conditions
 (NamespaceContentRemaining, NamespaceDeletionContentFailure, ...), and only
 when nothing is left removes the ``kubernetes`` finalizer, which deletes the
-namespace. Live processes: an API server and one ``kubelite node`` agent.
+namespace. Live processes: an API server, ``kubelite controller namespace`` and one
+``kubelite node`` agent.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.allocator_procs import start_controller
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 from tests.test_kubectl_e2e import Kubectl
 
@@ -40,6 +42,7 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     tmp = tmp_path_factory.mktemp("ns-deletion")
     api = start_apiserver(tmp / "api")
+    controller = start_controller("namespace", api.url, tmp / "logs", "--no-leader-elect")
     log = (tmp / "node.log").open("ab")
     node = subprocess.Popen([sys.executable, "-m", "kubelite.cli", "node", "--server", api.url, "--name", NODE,
                              "--pod-cidr", "10.87.0.0/24", "--kubelet-port", str(free_port()),
@@ -61,6 +64,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProce
         except subprocess.TimeoutExpired:
             node.kill()
             node.wait(10)
+        controller.stop()
         api.stop()
 
 
@@ -157,3 +161,37 @@ def test_namespace_without_running_pods_goes_at_once(http: httpx.Client) -> None
     wait_for(lambda: http.get(f"/api/v1/namespaces/{ns}").status_code == 404, 10, "the namespace to be gone")
     assert time.monotonic() - start < 5
     assert http.get(f"/api/v1/namespaces/{ns}/pods/pending").status_code == 404
+    assert http.get(f"/api/v1/namespaces/{ns}/services/web").status_code == 404
+
+
+def test_a_foreign_spec_finalizer_holds_the_namespace_until_finalize_removes_it(
+        cluster: ApiServerProcess, http: httpx.Client, tmp_path: Path) -> None:
+    """The controller removes only its own ``kubernetes`` finalizer; PUT .../finalize is how anyone else does."""
+    ns = "held-ns"
+    r = http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
+                                              "spec": {"finalizers": ["example.com/hold"]}})
+    assert r.status_code == 201 and r.json()["spec"]["finalizers"] == ["example.com/hold", "kubernetes"]
+    assert http.delete(f"/api/v1/namespaces/{ns}").status_code == 200
+    held = wait_for(lambda: (o := http.get(f"/api/v1/namespaces/{ns}").json())["spec"]["finalizers"]
+                    == ["example.com/hold"] and o, 15, "the controller to remove its finalizer")
+    assert held["status"]["phase"] == "Terminating"
+    assert _conditions(held)["NamespaceContentRemaining"]["status"] == "False"
+
+    bad = {**held, "spec": {"finalizers": ["not a name"]}}
+    r = http.put(f"/api/v1/namespaces/{ns}/finalize", json=bad)
+    assert r.status_code == 422, r.text
+    assert r.json()["details"]["causes"][0]["field"] == "spec.finalizers"
+    assert http.get(f"/api/v1/namespaces/{ns}/finalize").status_code == 405
+
+    body = tmp_path / "finalize.json"
+    body.write_text(httpx.Response(200, json={**held, "spec": {"finalizers": []}}).text)
+    kubectl = Kubectl(cluster, tmp_path)
+    out = kubectl.ok("replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", str(body)).out
+    assert '"finalizers":[]' in out.replace(" ", "")
+    wait_for(lambda: http.get(f"/api/v1/namespaces/{ns}").status_code == 404, 10, "the namespace to be gone")
+
+
+def test_finalize_is_listed_in_discovery(http: httpx.Client) -> None:
+    resources = {r["name"]: r for r in http.get("/api/v1").json()["resources"]}
+    assert resources["namespaces/finalize"]["verbs"] == ["update"]
+    assert resources["namespaces/finalize"]["kind"] == "Namespace"

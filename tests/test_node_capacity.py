@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.node.scheduler import node_capacity
+from agents.node.scheduler import node_capacity
 
 
 @pytest.mark.parametrize(("status", "expected"), [

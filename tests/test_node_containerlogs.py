@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controllers.node import containerlogs
-from controllers.node.containerlogs import LogOptions, entry, parse, read
-from controllers.node.kubeletserver import log_options
+from agents.node import containerlogs
+from agents.node.containerlogs import LogOptions, entry, parse, read
+from agents.node.kubeletserver import log_options
 
 LINES = b"".join(entry("stdout", f"line {i}".encode(), ts=f"2026-01-01T00:00:0{i}.123456789Z") for i in range(1, 6))
 

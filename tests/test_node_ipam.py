@@ -1,10 +1,10 @@
-"""controllers.node.ipam: pod IPs from the podCIDR, never shared, recycled round robin, rebuilt from the API."""
+"""agents.node.ipam: pod IPs from the podCIDR, never shared, recycled round robin, rebuilt from the API."""
 
 from __future__ import annotations
 
 import pytest
 
-from controllers.node.ipam import PodIPAllocator, PoolExhausted
+from agents.node.ipam import PodIPAllocator, PoolExhausted
 
 
 @pytest.mark.parametrize(("cidr", "first", "capacity"), [

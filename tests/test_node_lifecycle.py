@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from controllers.node import kubeletevents as kev
+from agents.node import kubeletevents as kev
 from tests import needs
 from tests.conftest import ApiServerProcess, free_port, start_apiserver
 

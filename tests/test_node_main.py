@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.node.main import loopback_problem, run
+from agents.node.main import loopback_problem, run
 
 
 @pytest.mark.parametrize(("cidr", "ip", "problem"), [

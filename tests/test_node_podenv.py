@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from controllers.node import podenv
+from agents.node import podenv
 
 Obj = dict[str, Any]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from controllers.node import probes
-from controllers.node.probes import LIVENESS, READINESS, STARTUP, ProbeState, Timing
+from agents.node import probes
+from agents.node.probes import LIVENESS, READINESS, STARTUP, ProbeState, Timing
 
 
 def timing(success: int = 1, failure: int = 3) -> Timing:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from controllers.node import runtime
-from controllers.node.runtime import Backoff, ProcessRuntime, pod_phase, should_restart
+from agents.node import runtime
+from agents.node.runtime import Backoff, ProcessRuntime, pod_phase, should_restart
 
 Obj = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""controllers.node.scheduler and lifecycle: which node a Pod goes to, when a node is stale."""
+"""agents.node.scheduler and lifecycle: which node a Pod goes to, when a node is stale."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from controllers.node.lifecycle import is_stale
-from controllers.node.scheduler import needs_scheduling, pick_node, tolerates
-from controllers.node.status import node_object
+from agents.node.lifecycle import is_stale
+from agents.node.scheduler import needs_scheduling, pick_node
+from agents.node.status import node_object
+from apimachinery.pods import tolerates
 
 Obj = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""controllers.node.status: the Pod and Node status a kubelet posts."""
+"""agents.node.status: the Pod and Node status a kubelet posts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from controllers.node.status import (
+from agents.node.status import (
     mark_pod_not_ready,
     node_object,
     node_ready,

@@ -295,6 +295,12 @@ def run_kubectl(srv: Recorder, tmp_path: Path, *args: str) -> str:
             "/api/v1/namespaces",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shield"}},
         ),
+        (
+            ("create", "secret", "generic", "db", "--from-literal=password=s3cret"),
+            "/api/v1/namespaces/default/secrets",
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+             "data": {"password": "czNjcmV0"}},
+        ),
     ],
 )
 def test_real_kubectl_body_decodes(

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from controllers.proxy.dataplane import Dataplane, Route, wanted
-from controllers.proxy.servicemap import Endpoint, ServicePort
+from agents.proxy.dataplane import Dataplane, Route, wanted
+from agents.proxy.servicemap import Endpoint, ServicePort
 
 NODE_IP = "127.0.3.1"
 

@@ -8,7 +8,7 @@ import sys
 import httpx
 import pytest
 
-from controllers.proxy.main import loopback_problems
+from agents.proxy.main import loopback_problems
 from tests.conftest import ApiServerProcess
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from controllers.proxy.servicemap import Endpoint, ServicePort, categorize, service_ports
+from agents.proxy.servicemap import Endpoint, ServicePort, categorize, service_ports
 
 Obj = dict[str, Any]
 

@@ -406,6 +406,100 @@ CONFIG_MAP = {
     "data": {"app.properties": "color=blue\n"},
     "binaryData": {"logo.png": "iVBORw0KGgo="},
 }
+POD_DISRUPTION_BUDGET = {
+    "kind": "PodDisruptionBudget",
+    "apiVersion": "policy/v1",
+    "metadata": {"name": "web", "namespace": "default", "generation": 2},
+    "spec": {"minAvailable": "50%", "selector": {"matchLabels": {"app": "web"}},
+             "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+    "status": {
+        "observedGeneration": 2,
+        "disruptedPods": {"web-1": "2024-05-01T10:00:00Z"},
+        "disruptionsAllowed": 1,
+        "currentHealthy": 3,
+        "desiredHealthy": 2,
+        "expectedPods": 4,
+        "conditions": [{"type": "DisruptionAllowed", "status": "True", "observedGeneration": 2,
+                        "lastTransitionTime": "2024-05-01T10:00:00Z", "reason": "SufficientPods", "message": ""}],
+    },
+}
+SECRET = {
+    "kind": "Secret",
+    "apiVersion": "v1",
+    "metadata": {"name": "db", "namespace": "default"},
+    "immutable": True,
+    "data": {"password": "aHVudGVyMg=="},
+    "stringData": {"username": "admin"},
+    "type": "Opaque",
+}
+
+
+JOB = {
+    "kind": "Job",
+    "apiVersion": "batch/v1",
+    "metadata": {"name": "pi", "namespace": "default"},
+    "spec": {
+        "parallelism": 2,
+        "completions": 3,
+        "activeDeadlineSeconds": 600,
+        "podFailurePolicy": {"rules": [{"action": "FailJob",
+                                        "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]},
+                                        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+        "successPolicy": {"rules": [{"succeededIndexes": "0-2", "succeededCount": 1}]},
+        "backoffLimit": 6,
+        "backoffLimitPerIndex": 1,
+        "maxFailedIndexes": 1,
+        "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},
+        "manualSelector": False,
+        "template": {"metadata": {"labels": {"job-name": "pi"}},
+                     "spec": {"containers": [{"name": "c", "image": "perl"}], "restartPolicy": "Never"}},
+        "ttlSecondsAfterFinished": 100,
+        "completionMode": "Indexed",
+        "suspend": False,
+        "podReplacementPolicy": "Failed",
+        "managedBy": "kubernetes.io/job-controller",
+    },
+    "status": {
+        "conditions": [{"type": "Complete", "status": "True", "lastProbeTime": "2024-01-02T03:04:05Z",
+                        "lastTransitionTime": "2024-01-02T03:04:05Z", "reason": "CompletionsReached",
+                        "message": "Reached expected number of succeeded pods"}],
+        "startTime": "2024-01-02T03:04:00Z",
+        "completionTime": "2024-01-02T03:04:05Z",
+        "active": 1,
+        "succeeded": 3,
+        "failed": 1,
+        "terminating": 0,
+        "completedIndexes": "0-2",
+        "failedIndexes": "3",
+        "uncountedTerminatedPods": {"succeeded": ["a"], "failed": ["b"]},
+        "ready": 0,
+    },
+}
+
+
+CRON_JOB = {
+    "kind": "CronJob",
+    "apiVersion": "batch/v1",
+    "metadata": {"name": "tick", "namespace": "default"},
+    "spec": {
+        "schedule": "*/5 * * * *",
+        "timeZone": "Europe/Paris",
+        "startingDeadlineSeconds": 30,
+        "concurrencyPolicy": "Forbid",
+        "suspend": False,
+        "jobTemplate": {"metadata": {"labels": {"app": "tick"}},
+                        "spec": {"backoffLimit": 2, "template": {"spec": {
+                            "containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}}},
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 1,
+    },
+    "status": {
+        "active": [{"kind": "Job", "namespace": "default", "name": "tick-1", "uid": "u", "apiVersion": "batch/v1",
+                    "resourceVersion": "7"}],
+        "lastScheduleTime": "2024-01-02T03:05:00Z",
+        "lastSuccessfulTime": "2024-01-02T03:00:09Z",
+    },
+}
 STATEFUL_SET = {
     "kind": "StatefulSet",
     "apiVersion": "apps/v1",
@@ -491,6 +585,10 @@ DOCUMENTS = [
     ("servicecidrs.networking.k8s.io", SERVICE_CIDR),
     ("portallocations.kubelite.io", PORT_ALLOCATION),
     ("configmaps", CONFIG_MAP),
+    ("poddisruptionbudgets.policy", POD_DISRUPTION_BUDGET),
+    ("secrets", SECRET),
+    ("jobs.batch", JOB),
+    ("cronjobs.batch", CRON_JOB),
     ("statefulsets.apps", STATEFUL_SET),
     ("controllerrevisions.apps", CONTROLLER_REVISION),
     ("daemonsets.apps", DAEMON_SET),

@@ -50,7 +50,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster,
     c = Cluster(start_apiserver(base / "api"), base)
     dns_port = free_port()
     dns_log = base / "dns.log"
-    dns_proc = subprocess.Popen([sys.executable, "-m", "controllers.dns.main", "--server", c.url, "--port",
+    dns_proc = subprocess.Popen([sys.executable, "-m", "servers.dns.main", "--server", c.url, "--port",
                                  str(dns_port), "--log-level", "warning"], stdout=dns_log.open("ab"),
                                 stderr=subprocess.STDOUT)
     c.procs.append(("dns", dns_proc, dns_log))

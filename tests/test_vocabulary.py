@@ -85,6 +85,14 @@ def test_pod_ready_is_the_first_ready_condition() -> None:
     assert not pods.is_pod_ready({"status": {"conditions": "Ready"}})
 
 
+@pytest.mark.parametrize(("status", "terminal"), [
+    ({"phase": "Succeeded"}, True), ({"phase": "Failed"}, True), ({"phase": "Running"}, False),
+    ({"phase": "Pending"}, False), ({}, False), ("Failed", False),
+])
+def test_pod_terminal_is_succeeded_or_failed(status: object, terminal: bool) -> None:
+    assert pods.is_pod_terminal({"status": status}) is terminal
+
+
 def test_event_shape_and_the_bounded_fold() -> None:
     ns_obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u"}}
     ref = events.object_reference(ns_obj)

@@ -10,7 +10,7 @@ from apimachinery.kinds.tags import CORE
 from apimachinery.selectors import field_at
 
 KIND = Kind(
-    ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",),
+    ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("finalize", "status"),
                  (("status.phase", field_at("status.phase")),), return_deleted=True, terminating_on_delete=True),
     schema="apimachinery.schemas.core.Namespace",
     structs=MappingProxyType({"metadata": OBJECT_META, "status": CORE + "NamespaceStatus"}),

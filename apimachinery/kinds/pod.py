@@ -248,7 +248,7 @@ def _pod_conditions(pod: dict[str, Any]) -> list[dict[str, str]] | None:
 
 
 KIND = Kind(
-    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log"),
+    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log", "eviction"),
                  _FIELDS, return_deleted=True, graceful_deletion=True),
     schema="apimachinery.schemas.pod.Pod",
     structs=MappingProxyType({"metadata": OBJECT_META, **pod_spec_structs("spec"), "status": CORE + "PodStatus"}),

@@ -27,6 +27,8 @@ CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
 DISCOVERY = "io.k8s.api.discovery.v1."
 NETWORKING = "io.k8s.api.networking.v1."
+POLICY = "io.k8s.api.policy.v1."
+BATCH = "io.k8s.api.batch.v1."
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ FIELD_TAGS: Mapping[tuple[str, str], Tags] = MappingProxyType({
     (APPS + "DeploymentSpec", "strategy"): Tags(PatchMeta(retain_keys=True)),
     (APPS + "DeploymentStatus", "conditions"): _both("type"),
     (APPS + "ReplicaSetStatus", "conditions"): _both("type"),
+    (POLICY + "PodDisruptionBudgetStatus", "conditions"): _both("type"),
+    (BATCH + "JobStatus", "conditions"): Tags(merge("type")),  # patchStrategy=merge, but +listType=atomic
+    (BATCH + "UncountedTerminatedPods", "succeeded"): Tags(list_type=SET),
+    (BATCH + "UncountedTerminatedPods", "failed"): Tags(list_type=SET),
     (APPS + "StatefulSetStatus", "conditions"): _both("type"),
     (APPS + "DaemonSetStatus", "conditions"): _both("type"),
 })

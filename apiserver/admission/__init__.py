@@ -19,15 +19,19 @@ from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.configmap import ConfigMapAdmission
 from apiserver.admission.controllerrevision import ControllerRevisionAdmission
+from apiserver.admission.cronjob import CronJobAdmission
 from apiserver.admission.daemonset import DaemonSetAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
 from apiserver.admission.ipaddress import IPAddressAdmission
+from apiserver.admission.job import JobAdmission
 from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
+from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
+from apiserver.admission.secret import SecretAdmission
 from apiserver.admission.service import ServiceAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 from apiserver.admission.statefulset import StatefulSetAdmission
@@ -43,12 +47,16 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         NodeAdmission(),
         EventAdmission(),
         ConfigMapAdmission(),
+        SecretAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
+        JobAdmission(),
+        CronJobAdmission(),
         EndpointSliceAdmission(),
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        PodDisruptionBudgetAdmission(),
         StatefulSetAdmission(),
         ControllerRevisionAdmission(),
         DaemonSetAdmission(),

@@ -43,9 +43,7 @@ from apiserver.admission.base import (
     spec_of,
 )
 from apiserver.admission.pod import (
-    DEFAULT_TERMINATION_GRACE_PERIOD,
-    VOLUME_SOURCES,
-    default_container,
+    default_pod_spec,
     validate_pod_spec,
 )
 
@@ -62,44 +60,11 @@ STRATEGY_TYPES = [RECREATE, ROLLING_UPDATE]
 _PERCENT_FMT = "[0-9]+%"
 _PERCENT_MSG = "a valid percent string must be a numeric string followed by an ending '%'"
 _PERCENT_RE = re.compile(_PERCENT_FMT)
-_MODE_SOURCES = ("secret", "configMap", "downwardAPI", "projected")
 
 
 # ---------------------------------------------------------------------------
 # Defaults
 # ---------------------------------------------------------------------------
-
-
-def default_pod_spec(spec: dict[str, Any]) -> None:
-    """SetDefaults_PodSpec and the nested container/volume defaults of a template.
-
-    Unlike a Pod, a template gets no enableServiceLinks, priority or
-    tolerations: those come from SetDefaults_Pod and admission plugins that
-    run only when the Pod itself is created.
-    """
-    if not spec.get("dnsPolicy"):
-        spec["dnsPolicy"] = "ClusterFirst"
-    if not spec.get("restartPolicy"):
-        spec["restartPolicy"] = "Always"
-    if not isinstance(spec.get("securityContext"), dict):
-        spec["securityContext"] = {}
-    if spec.get("terminationGracePeriodSeconds") is None:
-        spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
-    if not spec.get("schedulerName"):
-        spec["schedulerName"] = "default-scheduler"
-    for key in ("containers", "initContainers", "ephemeralContainers"):
-        for c in as_list(spec.get(key)):
-            if isinstance(c, dict):
-                default_container(c)
-    for vol in as_list(spec.get("volumes")):
-        if not isinstance(vol, dict):
-            continue
-        if not any(k in vol for k in VOLUME_SOURCES):
-            vol["emptyDir"] = {}
-        for key in _MODE_SOURCES:
-            source = vol.get(key)
-            if isinstance(source, dict) and source.get("defaultMode") is None:
-                source["defaultMode"] = 420
 
 
 def default_template(spec: dict[str, Any]) -> None:

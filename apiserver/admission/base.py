@@ -131,6 +131,19 @@ class Admission:
     def validate_status_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         return []
 
+    def validate_finalize_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        """A ``finalize`` subresource write (declared only by kinds that serve one)."""
+        return []
+
+    # -- warnings -----------------------------------------------------------
+    def warnings_on_create(self, obj: Obj) -> list[str]:
+        """WarningsOnCreate: texts for the response's Warning headers about a valid object."""
+        return []
+
+    def warnings_on_update(self, obj: Obj, old: Obj) -> list[str]:
+        """WarningsOnUpdate: as warnings_on_create, for an update of the main resource."""
+        return []
+
     # -- the whole sequence -------------------------------------------------
     def admit_create(self, obj: Obj) -> list[FieldError]:
         """Default, generate the name, prepare, validate: kube-apiserver's create order."""

@@ -69,6 +69,13 @@ class NamespaceAdmission(StatusResetAdmission):
     def validate_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         return []
 
+    def validate_finalize_update(self, obj: Obj, old: Obj) -> list[FieldError]:
+        """ValidateNamespaceFinalizeUpdate: each finalizer a qualified name (or a standard one)."""
+        errs: list[FieldError] = []
+        for name in as_list(as_map(obj.get("spec")).get("finalizers")):
+            errs += finalizer_name_errors(str(name), "spec.finalizers")
+        return errs
+
     def validate_status_update(self, obj: Obj, old: Obj) -> list[FieldError]:
         phase = as_map(obj.get("status")).get("phase")
         if not as_map(obj.get("metadata")).get("deletionTimestamp"):

@@ -25,6 +25,7 @@ from apimachinery.errors import (
 )
 from apimachinery.objects import as_list, as_map, as_str
 from apimachinery.pods import qos_class
+from apimachinery.quantity import QuantityError, canonical
 from apimachinery.resources import BY_KEY
 from apimachinery.validation import (
     GoValue,
@@ -50,6 +51,7 @@ from apiserver.admission.base import (
     semantic_equal,
     spec_of,
 )
+from apiserver.admission.configmap import is_config_map_key
 from apiserver.admission.service import port_num_or_name_errors
 
 MAX_INT32 = 2147483647
@@ -146,6 +148,44 @@ def _containers(spec: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [c for c in as_list(spec.get(key)) if isinstance(c, dict)]
 
 
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """SetDefaults_PodSpec and the nested container/volume defaults: a Pod's and every template's.
+
+    A template gets no more than this: enableServiceLinks, priority,
+    tolerations and requests-from-limits come from SetDefaults_Pod and the
+    admission plugins that run only when the Pod itself is created.
+    """
+    if not spec.get("dnsPolicy"):
+        spec["dnsPolicy"] = "ClusterFirst"
+    if not spec.get("restartPolicy"):
+        spec["restartPolicy"] = "Always"
+    if not isinstance(spec.get("securityContext"), dict):
+        spec["securityContext"] = {}
+    if spec.get("terminationGracePeriodSeconds") is None:
+        spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
+    if not spec.get("schedulerName"):
+        spec["schedulerName"] = "default-scheduler"
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in _containers(spec, key):
+            default_container(c)
+    for vol in as_list(spec.get("volumes")):
+        if not isinstance(vol, dict):
+            continue
+        if not any(k in vol for k in VOLUME_SOURCES):
+            vol["emptyDir"] = {}
+        for key in _MODE_SOURCES:
+            source = vol.get(key)
+            if isinstance(source, dict) and source.get("defaultMode") is None:
+                source["defaultMode"] = 420
+        for item in _downward_items(vol):
+            ref = as_map(item).get("fieldRef")
+            if isinstance(ref, dict) and not ref.get("apiVersion"):
+                ref["apiVersion"] = "v1"  # SetDefaults_ObjectFieldSelector
+        host_path = vol.get("hostPath")
+        if isinstance(host_path, dict) and host_path.get("type") is None:
+            host_path["type"] = ""
+
+
 # ---------------------------------------------------------------------------
 # Admission
 # ---------------------------------------------------------------------------
@@ -173,31 +213,7 @@ class PodAdmission(Admission):
                 for port in as_list(c.get("ports")):
                     if isinstance(port, dict) and not port.get("hostPort"):
                         port["hostPort"] = port.get("containerPort")
-        if not spec.get("dnsPolicy"):
-            spec["dnsPolicy"] = "ClusterFirst"
-        if not spec.get("restartPolicy"):
-            spec["restartPolicy"] = "Always"
-        if not isinstance(spec.get("securityContext"), dict):
-            spec["securityContext"] = {}
-        if spec.get("terminationGracePeriodSeconds") is None:
-            spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
-        if not spec.get("schedulerName"):
-            spec["schedulerName"] = "default-scheduler"
-        for key in ("containers", "initContainers", "ephemeralContainers"):
-            for c in _containers(spec, key):
-                default_container(c)
-        for vol in as_list(spec.get("volumes")):
-            if not isinstance(vol, dict):
-                continue
-            if not any(k in vol for k in VOLUME_SOURCES):
-                vol["emptyDir"] = {}
-            for key in _MODE_SOURCES:
-                source = vol.get(key)
-                if isinstance(source, dict) and source.get("defaultMode") is None:
-                    source["defaultMode"] = 420
-            host_path = vol.get("hostPath")
-            if isinstance(host_path, dict) and host_path.get("type") is None:
-                host_path["type"] = ""
+        default_pod_spec(spec)
         # The Priority and DefaultTolerationSeconds admission plugins (on by default) fill these on
         # create; they are idempotent, so applying them on every write keeps replaces working.
         if not spec.get("priorityClassName") and spec.get("priority") is None:
@@ -367,6 +383,8 @@ def _validate_volumes(volumes: list[Any], path: str, errs: list[FieldError]) -> 
             el.append(forbidden(f"{path}[{i}].{extra}", "may not specify more than 1 volume type"))
         if not sources:
             el.append(required(f"{path}[{i}]", "must specify a volume type"))
+        else:
+            el += _volume_source_errors(vol, f"{path}[{i}]")
         if not name:
             el.append(required(f"{path}[{i}].name"))
         else:
@@ -396,6 +414,7 @@ def _validate_container_common(c: dict[str, Any], volumes: set[str], path: str) 
         errs.append(not_supported(f"{path}.terminationMessagePolicy", tmp, TERMINATION_MESSAGE_POLICIES))
     errs += validate_container_ports(as_list(c.get("ports")), f"{path}.ports")
     errs += _env_errors(as_list(c.get("env")), f"{path}.env")
+    errs += _env_from_errors(as_list(c.get("envFrom")), f"{path}.envFrom")
     errs += _volume_mount_errors(as_list(c.get("volumeMounts")), volumes, f"{path}.volumeMounts")
     policy = as_str(c.get("imagePullPolicy"))
     if not policy:
@@ -452,6 +471,14 @@ def _env_errors(env: list[Any], path: str) -> list[FieldError]:
         sources = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
                    if as_map(value_from).get(k) is not None]
         vpath = f"{path}[{i}].valueFrom"
+        vf = as_map(value_from)
+        if isinstance(vf.get("fieldRef"), dict):
+            errs += _object_field_selector_errors(vf["fieldRef"], ENV_FIELD_PATHS, f"{vpath}.fieldRef")
+        if isinstance(vf.get("resourceFieldRef"), dict):
+            errs += _resource_field_selector_errors(vf["resourceFieldRef"], f"{vpath}.resourceFieldRef", volume=False)
+        for key in ("configMapKeyRef", "secretKeyRef"):
+            if isinstance(vf.get(key), dict):
+                errs += _key_selector_errors(vf[key], f"{vpath}.{key}")
         if not sources:
             errs.append(invalid(vpath, "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
                                 "`configMapKeyRef` or `secretKeyRef`"))
@@ -459,6 +486,260 @@ def _env_errors(env: list[Any], path: str) -> list[FieldError]:
             errs.append(invalid(vpath, "", "may not be specified when `value` is not empty"))
         elif len(sources) > 1:
             errs.append(invalid(vpath, "", "may not have more than one field specified at a time"))
+    return errs
+
+
+# validEnvDownwardAPIFieldPathExpressions / validVolumeDownwardAPIFieldPathExpressions
+ENV_FIELD_PATHS = ["metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
+                   "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"]
+VOLUME_FIELD_PATHS = ["metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"]
+# what ConvertDownwardAPIFieldLabel accepts for v1 Pods
+_CONVERTIBLE_FIELD_PATHS = {"metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace",
+                            "metadata.uid", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName",
+                            "spec.schedulerName", "status.phase", "status.hostIP", "status.hostIPs", "status.podIP",
+                            "status.podIPs"}
+RESOURCE_FIELD_PATHS = ["limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu",
+                        "requests.ephemeral-storage", "requests.memory"]
+_HUGEPAGES_PREFIXES = ("limits.hugepages-", "requests.hugepages-")
+_CPU_DIVISORS = {"1m", "1"}
+_BYTE_DIVISORS = {"1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"}
+FILE_MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
+
+
+def _split_subscript(path: str) -> tuple[str, str, bool]:
+    """fieldpath.SplitMaybeSubscriptedPath: ``metadata.labels['k']`` -> (``metadata.labels``, ``k``, True)."""
+    if not path.endswith("']"):
+        return path, "", False
+    head, sep, rest = path.partition("['")
+    if not sep:
+        return path, "", False
+    return head, rest[:-2], True
+
+
+def _object_field_selector_errors(ref: dict[str, Any], allowed: list[str], path: str) -> list[FieldError]:
+    """validateObjectFieldSelector."""
+    version, field_path = as_str(ref.get("apiVersion")), as_str(ref.get("fieldPath"))
+    if not version:
+        return [required(f"{path}.apiVersion")]
+    if not field_path:
+        return [required(f"{path}.fieldPath")]
+    base, subscript, subscripted = _split_subscript(field_path)
+    if version != "v1":
+        return [invalid(f"{path}.fieldPath", field_path, f"error converting fieldPath: unsupported pod version: {version}")]
+    if subscripted and base not in ("metadata.annotations", "metadata.labels"):
+        return [invalid(f"{path}.fieldPath", field_path, "error converting fieldPath: field label does not support "
+                                                          f"subscript: {field_path}")]
+    if not subscripted and field_path not in _CONVERTIBLE_FIELD_PATHS:
+        return [invalid(f"{path}.fieldPath", field_path, f"error converting fieldPath: field label not supported: "
+                                                          f"{field_path}")]
+    if subscripted:
+        key = subscript.lower() if base == "metadata.annotations" else subscript
+        return [invalid(path, subscript, m) for m in is_qualified_name(key)]
+    if field_path not in allowed:
+        return [not_supported(f"{path}.fieldPath", field_path, allowed)]
+    return []
+
+
+def _resource_field_selector_errors(ref: dict[str, Any], path: str, *, volume: bool) -> list[FieldError]:
+    """validateContainerResourceFieldSelector and validateContainerResourceDivisor."""
+    errs: list[FieldError] = []
+    resource = as_str(ref.get("resource"))
+    if volume and not as_str(ref.get("containerName")):
+        errs.append(required(f"{path}.containerName"))
+    elif not resource:
+        errs.append(required(f"{path}.resource"))
+    elif resource not in RESOURCE_FIELD_PATHS and not resource.startswith(_HUGEPAGES_PREFIXES):
+        errs.append(not_supported(f"{path}.resource", resource, RESOURCE_FIELD_PATHS))
+    divisor = ref.get("divisor")
+    if divisor in (None, "", "0", 0):
+        return errs
+    text = as_str(divisor) if isinstance(divisor, str) else json.dumps(divisor)
+    try:
+        text = canonical(text)  # Go compares divisor.String(): "1000m" is "1"
+    except QuantityError:
+        pass  # the schema reports a malformed quantity
+    if resource in ("limits.cpu", "requests.cpu") and text not in _CPU_DIVISORS:
+        errs.append(invalid(f"{path}.divisor", resource, "only divisor's values 1m and 1 are supported with the "
+                                                         "cpu resource"))
+    elif resource in ("limits.memory", "requests.memory") and text not in _BYTE_DIVISORS:
+        errs.append(invalid(f"{path}.divisor", resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, "
+                                                         "1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource"))
+    elif resource in ("limits.ephemeral-storage", "requests.ephemeral-storage") and text not in _BYTE_DIVISORS:
+        errs.append(invalid(f"{path}.divisor", resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, "
+                                                         "1Gi, 1Ti, 1Pi, 1Ei are supported with the local ephemeral "
+                                                         "storage resource"))
+    return errs
+
+
+def _key_selector_errors(ref: dict[str, Any], path: str) -> list[FieldError]:
+    """validateConfigMapKeySelector / validateSecretKeySelector."""
+    errs: list[FieldError] = []
+    name, key = as_str(ref.get("name")), as_str(ref.get("key"))
+    errs += [invalid(f"{path}.name", name, m) for m in is_dns1123_subdomain(name)]
+    if not key:
+        errs.append(required(f"{path}.key"))
+    else:
+        errs += [invalid(f"{path}.key", key, m) for m in is_config_map_key(key)]
+    return errs
+
+
+def _env_from_errors(env_from: list[Any], path: str) -> list[FieldError]:
+    """ValidateEnvFrom."""
+    errs: list[FieldError] = []
+    for i, src in enumerate(env_from):
+        src = as_map(src)
+        p = f"{path}[{i}]"
+        prefix = as_str(src.get("prefix"))
+        if prefix:
+            errs += [invalid(f"{p}.prefix", prefix, m) for m in is_relaxed_env_var_name(prefix)]
+        count = 0
+        for key in ("configMapRef", "secretRef"):
+            ref = src.get(key)
+            if ref is None:
+                continue
+            count += 1
+            name = as_str(as_map(ref).get("name"))
+            if not name:
+                errs.append(required(f"{p}.{key}.name"))
+            else:
+                errs += [invalid(f"{p}.{key}.name", name, m) for m in is_dns1123_subdomain(name)]
+        if count == 0:
+            errs.append(invalid(path, "", "must specify one of: `configMapRef` or `secretRef`"))
+        elif count > 1:
+            errs.append(invalid(path, "", "may not have more than one field specified at a time"))
+    return errs
+
+
+def _mode_errors(value: Any, path: str) -> list[FieldError]:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o777):
+        return []
+    return [invalid(path, value, FILE_MODE_ERROR)]
+
+
+def _local_path_errors(target: str, path: str) -> list[FieldError]:
+    """ValidateLocalNonReservedPath."""
+    errs: list[FieldError] = []
+    if target.startswith("/"):
+        errs.append(invalid(path, target, "must be a relative path"))
+    if ".." in target.split("/"):
+        errs.append(invalid(path, target, "must not contain '..'"))
+    if target.startswith("..") and not target.startswith("../"):
+        errs.append(invalid(path, target, "must not start with '..'"))
+    return errs
+
+
+def _key_to_path_errors(item: dict[str, Any], path: str) -> list[FieldError]:
+    """validateKeyToPath."""
+    errs: list[FieldError] = []
+    if not as_str(item.get("key")):
+        errs.append(required(f"{path}.key"))
+    target = as_str(item.get("path"))
+    if not target:
+        errs.append(required(f"{path}.path"))
+    errs += _local_path_errors(target, f"{path}.path")
+    errs += _mode_errors(item.get("mode"), f"{path}.mode")
+    return errs
+
+
+def _downward_file_errors(item: dict[str, Any], path: str) -> list[FieldError]:
+    """validateDownwardAPIVolumeFile (``path`` is the source's: kube does not index the items)."""
+    errs: list[FieldError] = []
+    target = as_str(item.get("path"))
+    if not target:
+        errs.append(required(f"{path}.path"))
+    errs += _local_path_errors(target, f"{path}.path")
+    field_ref, resource_ref = item.get("fieldRef"), item.get("resourceFieldRef")
+    if isinstance(field_ref, dict):
+        errs += _object_field_selector_errors(field_ref, VOLUME_FIELD_PATHS, f"{path}.fieldRef")
+        if resource_ref is not None:
+            errs.append(invalid(path, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
+    elif isinstance(resource_ref, dict):
+        errs += _resource_field_selector_errors(resource_ref, f"{path}.resourceFieldRef", volume=True)
+    else:
+        errs.append(required(path, "one of fieldRef and resourceFieldRef is required"))
+    errs += _mode_errors(item.get("mode"), f"{path}.mode")
+    return errs
+
+
+def _downward_items(vol: dict[str, Any]) -> list[Any]:
+    items = list(as_list(as_map(vol.get("downwardAPI")).get("items")))
+    for src in as_list(as_map(vol.get("projected")).get("sources")):
+        items += as_list(as_map(as_map(src).get("downwardAPI")).get("items"))
+    return items
+
+
+def _volume_source_errors(vol: dict[str, Any], path: str) -> list[FieldError]:
+    """The configMap, secret, downwardAPI and projected parts of validateVolumeSource."""
+    errs: list[FieldError] = []
+    cm = vol.get("configMap")
+    if isinstance(cm, dict):
+        p = f"{path}.configMap"
+        if not as_str(cm.get("name")):
+            errs.append(required(f"{p}.name"))
+        errs += _mode_errors(cm.get("defaultMode"), f"{p}.defaultMode")
+        for i, item in enumerate(as_list(cm.get("items"))):
+            errs += _key_to_path_errors(as_map(item), f"{p}.items[{i}]")
+    secret = vol.get("secret")
+    if isinstance(secret, dict):
+        p = f"{path}.secret"
+        if not as_str(secret.get("secretName")):
+            errs.append(required(f"{p}.secretName"))
+        errs += _mode_errors(secret.get("defaultMode"), f"{p}.defaultMode")
+        for i, item in enumerate(as_list(secret.get("items"))):
+            errs += _key_to_path_errors(as_map(item), f"{p}.items[{i}]")
+    downward = vol.get("downwardAPI")
+    if isinstance(downward, dict):
+        p = f"{path}.downwardAPI"
+        errs += _mode_errors(downward.get("defaultMode"), f"{p}.defaultMode")
+        for item in as_list(downward.get("items")):
+            errs += _downward_file_errors(as_map(item), p)
+    projected = vol.get("projected")
+    if isinstance(projected, dict):
+        errs += _projected_errors(projected, f"{path}.projected")
+    return errs
+
+
+def _projected_errors(projected: dict[str, Any], path: str) -> list[FieldError]:
+    """validateProjectedVolumeSource and validateProjectionSources."""
+    errs = _mode_errors(projected.get("defaultMode"), f"{path}.defaultMode")
+    seen: set[str] = set()
+    for i, src in enumerate(as_list(projected.get("sources"))):
+        src = as_map(src)
+        sp = f"{path}.sources[{i}]"
+        count = 0
+        for key in ("secret", "configMap"):
+            ref = src.get(key)
+            if not isinstance(ref, dict):
+                continue
+            count += 1
+            name = as_str(ref.get("name"))
+            if not name:
+                errs.append(required(f"{sp}.{key}.name"))
+            for j, item in enumerate(as_list(ref.get("items"))):
+                item = as_map(item)
+                errs += _key_to_path_errors(item, f"{sp}.{key}.items[{j}]")
+                target = as_str(item.get("path"))
+                if target:
+                    if target in seen:
+                        errs.append(invalid(path, name, "conflicting duplicate paths"))
+                    seen.add(target)
+        downward = src.get("downwardAPI")
+        if isinstance(downward, dict):
+            count += 1
+            for item in as_list(downward.get("items")):
+                item = as_map(item)
+                errs += _downward_file_errors(item, f"{sp}.downwardAPI")
+                target = as_str(item.get("path"))
+                if target:
+                    if target in seen:
+                        errs.append(invalid(path, target, "conflicting duplicate paths"))
+                    seen.add(target)
+        if src.get("serviceAccountToken") is not None:
+            count += 1
+        if src.get("clusterTrustBundle") is not None:
+            count += 1
+        if count > 1:
+            errs.append(forbidden(sp, "may not specify more than 1 volume type per source"))
     return errs
 
 

@@ -8,6 +8,9 @@ PostgreSQL), so commit order == revision order across processes.
 Every change is three rows in one transaction: revision, object, change.
 What an engine does its own way is its dialect's (dialect.py, sqlite.py,
 postgres.py): this module never asks which engine it runs on.
+Encryption at rest (encryption.py) happens here, for every dialect: each
+body is transformed on its way into a row and back out of one, so the
+changes this module hands up (and the watch cache) only ever hold JSON.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from apiserver.storage import schema
 from apiserver.storage.dialect import Dialect
+from apiserver.storage.encryption import Transformer, TransformError
 from apiserver.storage.errors import Busy, KeyExists, KeyNotFound, StorageError, Unavailable, VersionConflict
 from apiserver.storage.postgres import PostgreSQL
 from apiserver.storage.records import Change, ChangeRow, Op, Snapshot
@@ -78,11 +82,18 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool 
         url, busy_timeout_ms=busy_timeout_ms, autocheckpoint=autocheckpoint)
 
 
+def prepare_database(url: str) -> None:
+    """Before migrations or an engine open ``url``: what its dialect needs on disk (owner-only SQLite files)."""
+    dialect_for(make_url(url).get_backend_name()).prepare(url)
+
+
 class Database:
     """Synchronous SQL access. Called from one writer thread (writes) and at start."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, transformer: Transformer | None = None) -> None:
         self.engine = engine
+        # None: bodies are stored as their JSON (no --encryption-provider-config).
+        self.transformer = transformer
         self.dialect = dialect_for(engine.dialect.name)
         # Writes on the event loop go through an engine that gives up on a lock at once
         # (another process holds it); the caller then retries on the writer thread with
@@ -104,20 +115,25 @@ class Database:
                 select(schema.revision.c.revision, schema.revision.c.compacted).where(schema.revision.c.id == 1)
             ).one()
             objs = [
-                (r.resource, r.namespace, r.name, r.body)
+                (r.resource, r.namespace, r.name, self._read(r.resource, r.namespace, r.name, r.body))
                 for r in conn.execute(
                     select(schema.objects.c.resource, schema.objects.c.namespace, schema.objects.c.name,
                            schema.objects.c.body)
                 )
             ]
-            chs = [
-                (r.revision, r.type, r.resource, r.namespace, r.name, r.body)
-                for r in conn.execute(
-                    select(schema.changes).where(schema.changes.c.revision > compacted).order_by(
-                        schema.changes.c.revision
-                    )
-                )
-            ]
+            chs: list[ChangeRow] = []
+            for r in conn.execute(
+                select(schema.changes).where(schema.changes.c.revision > compacted).order_by(schema.changes.c.revision)
+            ):
+                try:
+                    chs.append((r.revision, r.type, r.resource, r.namespace, r.name,
+                                self._read(r.resource, r.namespace, r.name, r.body)))
+                except TransformError:
+                    # History written with a key no longer configured (rotated out): it and everything
+                    # before it count as compacted, so a watch from there gets 410 Gone and relists.
+                    # Current objects have no such way out: they must read (above).
+                    chs.clear()
+                    compacted = r.revision
         return Snapshot(int(rev), int(compacted), objs, chs)
 
     def current_revision(self) -> int:
@@ -132,7 +148,22 @@ class Database:
                 .order_by(schema.changes.c.revision)
                 .limit(limit)
             )
-            return [(r.revision, r.type, r.resource, r.namespace, r.name, r.body) for r in rows]
+            return [(r.revision, r.type, r.resource, r.namespace, r.name,
+                     self._read(r.resource, r.namespace, r.name, r.body)) for r in rows]
+
+    def _read(self, resource: str, namespace: str, name: str, stored: bytes) -> bytes:
+        """A stored body as JSON (decrypted when it was written encrypted)."""
+        if self.transformer is None:
+            if stored[:8] == b"k8s:enc:":
+                raise TransformError(resource, namespace, name, f"{resource} {namespace}/{name} is stored encrypted: "
+                                     "start the API server with the --encryption-provider-config that wrote it")
+            return stored
+        return self.transformer.from_storage(resource, namespace, name, bytes(stored))
+
+    def is_stale(self, resource: str, namespace: str, name: str) -> bool:
+        """Whether the object was last read with a provider other than the one that now writes:
+        rewriting it, even unchanged, re-encrypts it (key rotation)."""
+        return self.transformer is not None and self.transformer.is_stale(resource, namespace, name)
 
     # -- writes ------------------------------------------------------------
     def write(
@@ -207,9 +238,11 @@ class Database:
             meta = op.obj.setdefault("metadata", {})
             meta["resourceVersion"] = str(rev)
             body = orjson.dumps(op.obj)
+            stored = body if self.transformer is None else \
+                self.transformer.to_storage(op.resource, op.namespace, op.name, body)
             params: dict[str, Any] = {"r": op.resource, "n": op.namespace, "m": op.name}
             if op.type == "ADDED":
-                params.update(u=str(meta.get("uid", "")), v=rev, b=body)
+                params.update(u=str(meta.get("uid", "")), v=rev, b=stored)
                 try:
                     conn.execute(_INSERT_OBJECT, params)
                 except IntegrityError:
@@ -218,7 +251,7 @@ class Database:
                 if op.expect_rv is not None:
                     params["e"] = op.expect_rv
                 if op.type == "MODIFIED":
-                    params.update(v=rev, b=body)
+                    params.update(v=rev, b=stored)
                     stmt = _UPDATE_OBJECT if op.expect_rv is None else _UPDATE_OBJECT_RV
                 else:
                     stmt = _DELETE_OBJECT if op.expect_rv is None else _DELETE_OBJECT_RV
@@ -229,7 +262,7 @@ class Database:
                         raise VersionConflict(op.resource, op.namespace, op.name)
                     raise KeyNotFound(op.resource, op.namespace, op.name)
             rows.append({"revision": rev, "resource": op.resource, "namespace": op.namespace, "name": op.name,
-                         "type": op.type, "body": body})
+                         "type": op.type, "body": stored})
             out.append(Change(rev, op.type, op.resource, op.namespace, op.name, op.obj, body))
         return out, rev
 

@@ -91,6 +91,9 @@ class Committer(Protocol):
 class Dialect(Protocol):
     """One SQL engine's own ways; database.dialect_for picks the instance."""
 
+    def prepare(self, url: str) -> None:
+        """Before anything opens ``url``: what it needs on disk (SQLite: an owner-only database file)."""
+
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine: ...
 
     def quick_engine(self, engine: Engine) -> Engine | None:

@@ -37,8 +37,12 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 class PostgreSQL:
     """The PostgreSQL dialect (dialect.Dialect): see the module docstring."""
 
+    def prepare(self, url: str) -> None:
+        return None  # the server keeps its own files
+
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
-        return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10,
+        # hide_parameters: a failed statement's message (logged, or a 500's text) never carries a body
+        return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10, hide_parameters=True,
                              connect_args={"connect_timeout": 5})
 
     def quick_engine(self, engine: Engine) -> Engine | None:

@@ -11,6 +11,12 @@ What SQLite does its own way (behind dialect.Dialect):
   second (KUBELITE_WRITER_THREAD=1: always the thread);
 - inline writers never checkpoint (it would stall the loop): the writer
   thread runs a PASSIVE checkpoint every CHECKPOINT_EVERY commits;
+- the WAL stays bounded under steady writes: a PASSIVE checkpoint never lets
+  the WAL restart while writers keep appending (the file then only grows), so
+  once the WAL passes WAL_RESTART_BYTES the writer thread runs a RESTART
+  checkpoint (writers wait for it: inline ones give up after 50 ms and queue
+  behind it on the writer thread, never stalling the loop), and
+  journal_size_limit truncates the file back to WAL_LIMIT_BYTES at the restart;
 - the cache is fed directly by our own commits, and every write is
   prechecked against it, so the transaction needs no savepoints.
 """
@@ -18,6 +24,7 @@ What SQLite does its own way (behind dialect.Dialect):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -26,7 +33,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from apiserver.storage.dialect import Committer, Feed, Log, Results, ThreadCommitter
 from apiserver.storage.errors import Busy, KeyExists, KeyNotFound, StorageError, VersionConflict
@@ -35,6 +42,12 @@ from apiserver.storage.records import Change, ChangeSink, Op
 log = logging.getLogger("kubelite.store")
 
 CHECKPOINT_EVERY = 200
+# A WAL past this size is restarted by the next checkpoint (RESTART waits for readers); the
+# file itself is truncated back to WAL_LIMIT_BYTES when it restarts (journal_size_limit).
+WAL_RESTART_BYTES = 16 * 1024 * 1024
+WAL_LIMIT_BYTES = 8 * 1024 * 1024
+RESTART_WAIT_MS = 200
+RESTART_TRIES = 3
 
 Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 
@@ -42,9 +55,23 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 class SQLite:
     """The SQLite dialect (dialect.Dialect): see the module docstring."""
 
+    def prepare(self, url: str) -> None:
+        """The database file owner-only (0600), created so before SQLite first opens it; SQLite gives its
+        -wal, -shm and -journal files the database file's mode, and existing ones are made 0600 too."""
+        path = make_url(url).database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path + suffix, 0o600)
+
     def make_engine(self, url: str, *, busy_timeout_ms: int = 10000, autocheckpoint: bool = True) -> Engine:
+        self.prepare(url)
         # A kept-open connection: closing the last one checkpoints and deletes the WAL every time.
-        engine = create_engine(url, pool_size=2, max_overflow=4)
+        # hide_parameters: a failed statement's message (logged, or a 500's text) never carries a body
+        engine = create_engine(url, pool_size=2, max_overflow=4, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -53,6 +80,7 @@ class SQLite:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             if not autocheckpoint:  # the event-loop writer: checkpoints run on the writer thread
                 cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
@@ -77,12 +105,31 @@ class SQLite:
         return None
 
     def checkpoint(self, engine: Engine, *, passive: bool) -> None:
-        """PASSIVE copies committed WAL frames without blocking anyone; TRUNCATE also shrinks the WAL."""
+        """PASSIVE copies committed WAL frames without blocking anyone, and RESTARTs a WAL grown past
+        WAL_RESTART_BYTES; TRUNCATE (``passive=False``) also shrinks the WAL to nothing."""
         # Outside any transaction (our "begin" hook would take the write lock first).
         raw = engine.raw_connection()
         try:
             mode = "PASSIVE" if passive else "TRUNCATE"
             raw.driver_connection.execute(f"PRAGMA wal_checkpoint({mode})")  # type: ignore[union-attr]
+            if passive and wal_bytes(engine) > WAL_RESTART_BYTES:
+                # Race: writers append between the PASSIVE pass and this one; RESTART takes the
+                # write lock, copies the rest and waits for readers on old frames, for at most
+                # RESTART_WAIT_MS: a reader holding an old snapshot (a sqlite3 shell) must not stall
+                # the writers; the next checkpoint tries again.
+                # A busy machine can deschedule the lock holder past one wait: a few tries, each
+                # bounded, before the next batch of commits tries again.
+                conn = raw.driver_connection
+                (saved,) = conn.execute("PRAGMA busy_timeout").fetchone()  # type: ignore[union-attr]
+                conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")  # type: ignore[union-attr]
+                try:
+                    for _ in range(RESTART_TRIES):
+                        (busy, _log, _done) = conn.execute(  # type: ignore[union-attr]
+                            "PRAGMA wal_checkpoint(RESTART)").fetchone()
+                        if not busy:
+                            break
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={int(saved)}")  # type: ignore[union-attr]
         finally:
             raw.close()
 
@@ -93,6 +140,17 @@ class SQLite:
         if os.environ.get("KUBELITE_WRITER_THREAD", "") == "1":
             return ThreadCommitter(log, writer)
         return InlineCommitter(log, writer)
+
+
+def wal_bytes(engine: Engine) -> int:
+    """Size of the database's write-ahead log file (0 for an in-memory database or no WAL yet)."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return 0
+    try:
+        return os.stat(database + "-wal").st_size
+    except FileNotFoundError:
+        return 0
 
 
 class DirectFeed:

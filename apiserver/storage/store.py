@@ -122,6 +122,10 @@ class Store:
                     feed.publish(committed)
                     committer.committed(loop)
 
+    def is_stale(self, resource: str, namespace: str, name: str) -> bool:
+        """Whether a rewrite of the object is due even unchanged: it was read with an older key."""
+        return self.db.is_stale(resource, namespace, name)
+
     def poke(self) -> None:
         """Something (NOTIFY, a reader needing a fresh revision) wants a poll now."""
         self.feed.poke()

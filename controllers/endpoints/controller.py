@@ -39,7 +39,7 @@ from prometheus_client import Counter
 
 from apimachinery.labels import ANNOTATION_LEADER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, LABEL_ZONE
 from apimachinery.objects import labels_of, meta_of
-from apimachinery.pods import is_pod_ready, pod_ips
+from apimachinery.pods import is_pod_ready, is_pod_terminal, pod_ips
 from apimachinery.resources import BY_KEY
 from controllers.endpoints import desired
 from controllers.endpoints.compare import same_endpoints, same_slice
@@ -47,7 +47,6 @@ from controllers.endpoints.pods import (
     MANAGED_BY,
     MAX_ENDPOINTS_PER_SLICE,
     is_managed,
-    is_pod_terminal,
     selects,
 )
 from controllers.endpoints.tracker import WriteTracker

@@ -14,7 +14,7 @@ from apimachinery.labels import (
     LABEL_HEADLESS,
 )
 from apimachinery.objects import annotations_of, as_list, as_map, as_str, labels_of, meta_of
-from apimachinery.pods import is_pod_ready, pod_ips
+from apimachinery.pods import find_port, is_pod_ready, pod_ips, protocol_of
 from controllers.endpoints.compare import address_key, canonical_subsets
 from controllers.endpoints.pods import (
     CLUSTER_IP_NONE,
@@ -22,12 +22,10 @@ from controllers.endpoints.pods import (
     NO_PORT,
     TRUNCATED,
     Obj,
-    find_port,
     is_ipv6,
     is_service_ip_set,
     pod_sort_key,
     port_tuple,
-    protocol_of,
     set_annotation,
     should_pod_be_in_endpoints,
     should_set_hostname,

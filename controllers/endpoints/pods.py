@@ -12,6 +12,7 @@ from apimachinery.labels import (
     LABEL_SERVICE_NAME,
 )
 from apimachinery.objects import annotations_of, as_list, as_map, as_str, meta_of
+from apimachinery.pods import is_pod_terminal, protocol_of
 from apimachinery.selectors import selector_from_set
 
 Obj = dict[str, Any]
@@ -56,10 +57,6 @@ def status_of(obj: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # Pod and Service predicates (endpointslice/util, api/v1/pod)
 # ---------------------------------------------------------------------------
-
-
-def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
-    return status_of(pod).get("phase") in ("Succeeded", "Failed")
 
 
 def is_terminating(pod: Mapping[str, Any]) -> bool:
@@ -108,34 +105,6 @@ def selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
     if not selector or meta_of(pod).get("namespace") != meta_of(service).get("namespace"):
         return False
     return selector_from_set({str(k): as_str(v) for k, v in selector.items()}).matches(as_map(meta_of(pod).get("labels")))
-
-
-def protocol_of(value: Any) -> str:
-    return as_str(value) or "TCP"
-
-
-def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | None:
-    """podutil.FindPort: a numeric targetPort as is; a named one from the Pod's containers."""
-    target = service_port.get("targetPort")
-    if target is None or target == 0 or target == "":
-        target = service_port.get("port")  # the API defaults targetPort to port
-    if isinstance(target, bool):
-        return None
-    if isinstance(target, int):
-        return target
-    if not isinstance(target, str):
-        return None
-    protocol = protocol_of(service_port.get("protocol"))
-    spec = spec_of(pod)
-    containers = [as_map(c) for c in as_list(spec.get("containers"))]
-    sidecars = [as_map(c) for c in as_list(spec.get("initContainers")) if as_map(c).get("restartPolicy") == "Always"]
-    for container in containers + sidecars:
-        for port in as_list(container.get("ports")):
-            port = as_map(port)
-            if port.get("name") == target and protocol_of(port.get("protocol")) == protocol:
-                number = port.get("containerPort")
-                return number if isinstance(number, int) and not isinstance(number, bool) else None
-    return None
 
 
 def port_tuple(port: Mapping[str, Any]) -> tuple[str, int, str, str]:

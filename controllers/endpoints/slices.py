@@ -17,20 +17,18 @@ from apimachinery.labels import (
     LABEL_ZONE,
 )
 from apimachinery.objects import as_list, as_map, as_str, labels_of, meta_of, name_of
-from apimachinery.pods import is_pod_ready, pod_ips
+from apimachinery.pods import find_port, is_pod_ready, pod_ips, protocol_of
 from controllers.endpoints.compare import ref_view, slice_view
 from controllers.endpoints.pods import (
     MANAGED_BY,
     MAX_ENDPOINTS_PER_SLICE,
     RESERVED_SLICE_LABELS,
     Obj,
-    find_port,
     is_ipv6,
     is_service_ip_set,
     is_terminating,
     pod_sort_key,
     port_tuple,
-    protocol_of,
     set_annotation,
     should_pod_be_in_endpoints,
     should_set_hostname,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from apimachinery.leases import controller_lease_name
 from controllers.runtime.controller import Controller
 from controllers.runtime.leaderelection import LeaderElectionConfig, LeaderElector
 from controllers.runtime.metrics import RuntimeMetrics
@@ -61,7 +62,7 @@ def build_parser(name: str, description: str = "") -> argparse.ArgumentParser:
     p.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0, metavar="DURATION")
     p.add_argument("--leader-elect-retry-period", type=duration, default=2.0, metavar="DURATION")
     p.add_argument("--leader-elect-resource-namespace", default="kube-system")
-    p.add_argument("--leader-elect-resource-name", default=f"kubelite-{name}")
+    p.add_argument("--leader-elect-resource-name", default=controller_lease_name(name))
     p.add_argument("--leader-elect-identity", default=None, metavar="ID",
                    help="this process's holder identity (default: hostname_pid_random, unique per process); a "
                         "supervisor that restarts a crashed process gives it the same one, so the successor "

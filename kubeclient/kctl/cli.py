@@ -28,6 +28,7 @@ from kubeclient.kctl.commands.patch import patch_cmd
 from kubeclient.kctl.commands.rollout import rollout_cmd
 from kubeclient.kctl.commands.scale import scale_cmd
 from kubeclient.kctl.commands.wait import wait_cmd
+from kubeclient.kctl.commands.why import why_cmd
 from kubeclient.kctl.failures import DEFAULT_EXIT_CODE, KctlError, message_for
 from kubeclient.kctl.options import connection_options
 
@@ -40,7 +41,7 @@ def cli() -> None:
 
 for _cmd in (get_cmd, describe_cmd, apply_cmd, create_cmd, delete_cmd, label_cmd, annotate_cmd, wait_cmd,
              expose_cmd, env_cmd, api_resources_cmd, version_cmd, scale_cmd,
-             rollout_cmd, logs_cmd, patch_cmd, edit_cmd):
+             rollout_cmd, logs_cmd, patch_cmd, edit_cmd, why_cmd):
     cli.add_command(_cmd)
 
 
