@@ -48,6 +48,7 @@ _INTSTR = "k8s.io.apimachinery.pkg.util.intstr"
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 _CORE = "k8s.io.api.core.v1"
 _APPS = "k8s.io.api.apps.v1"
+_SCHEDULING = "k8s.io.api.scheduling.v1"
 
 _FILES: list[_File] = [
     (
@@ -193,6 +194,22 @@ _FILES: list[_File] = [
                 ("data", 2, "string", MAP),
                 ("binaryData", 3, "bytes", MAP),
             ],
+            "ObjectReference": [
+                ("kind", 1, "string", OMIT),
+                ("namespace", 2, "string", OMIT),
+                ("name", 3, "string", OMIT),
+                ("uid", 4, "string", OMIT),
+                ("apiVersion", 5, "string", OMIT),
+                ("resourceVersion", 6, "string", OMIT),
+                ("fieldPath", 7, "string", OMIT),
+            ],
+            "LocalObjectReference": [("name", 1, "string", OMIT)],
+            "ServiceAccount": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("secrets", 2, f".{_CORE}.ObjectReference", LIST),
+                ("imagePullSecrets", 3, f".{_CORE}.LocalObjectReference", LIST),
+                ("automountServiceAccountToken", 4, "bool", PTR),
+            ],
             "Namespace": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
                 ("spec", 2, f".{_CORE}.NamespaceSpec", OMIT),
@@ -324,6 +341,20 @@ _FILES: list[_File] = [
             ],
         },
     ),
+    (
+        "k8s.io/api/scheduling/v1/generated.proto",
+        _SCHEDULING,
+        ["k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto"],
+        {
+            "PriorityClass": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("value", 2, "int32", KEEP),
+                ("globalDefault", 3, "bool", OMIT),
+                ("description", 4, "string", OMIT),
+                ("preemptionPolicy", 5, "string", PTR),
+            ],
+        },
+    ),
 ]
 
 # (apiVersion, kind) of the objects we accept as protobuf -> message full name
@@ -331,6 +362,8 @@ _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Service"): f"{_CORE}.Service",
     ("v1", "Namespace"): f"{_CORE}.Namespace",
     ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
+    ("v1", "ServiceAccount"): f"{_CORE}.ServiceAccount",
+    ("scheduling.k8s.io/v1", "PriorityClass"): f"{_SCHEDULING}.PriorityClass",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
 }

@@ -101,6 +101,11 @@ class Registry:
         # Per kind: the created object as the create should answer it, once the controllers that fill
         # what kube-apiserver sets at create have done so (a Service's ClusterIPs and node ports).
         self.create_settlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
+        # Per kind: kube-apiserver's admission plugins that read other objects (a Pod's ServiceAccount
+        # and PriorityClass), called with (object, stored object or None on a create, namespace) after
+        # decoding and before the kind's own admission; each may fill fields and refuses with a
+        # StatusError (403 Forbidden), as a mutating+validating plugin does.
+        self.plugins: dict[str, list[Callable[[dict[str, Any], dict[str, Any] | None, str], Awaitable[None]]]] = {}
         self.namespace_cleanups: set[str] = set()
         cache.listeners.append(self._namespace_changes)
 
@@ -186,6 +191,8 @@ class Registry:
         else:
             meta.pop("namespace", None)
         self._require_namespace(rt, ns, creating=True)
+        for plugin in self.plugins.get(rt.key, ()):
+            await plugin(obj, None, ns)
         # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
         self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
         if manager:
@@ -302,6 +309,9 @@ class Registry:
         manager: str = "", managed_fields: list[dict[str, Any]] | None = None,
     ) -> Result:
         old = current.obj
+        if subresource is None:
+            for plugin in self.plugins.get(rt.key, ()):
+                await plugin(obj, old, current.obj.get("metadata", {}).get("namespace") or "")
         new = self.prepare_for_update(rt, obj, old, subresource=subresource)
         meta = new["metadata"]
         # managedFields (apiserver.apply): recorded for this write's manager, given by an apply,

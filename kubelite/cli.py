@@ -213,6 +213,8 @@ CONTROLLERS = {
     "deployment": "controllers.deployment:main",
     "gc": "controllers.gc:main",
     "loadbalancer": "controllers.loadbalancer:main",
+    "serviceaccount": "controllers.serviceaccount:main",
+    "replicationcontroller": "controllers.replicationcontroller:main",
 }
 PROCESSES = {
     "dns": "controllers.dns.main:main",
@@ -241,7 +243,8 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("name", type=click.Choice(sorted(CONTROLLERS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
-    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc or loadbalancer.
+    """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, loadbalancer,
+    serviceaccount or replicationcontroller.
 
     Its flags: kubelite controller NAME --help.
     """

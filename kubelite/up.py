@@ -97,7 +97,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
         return ["--server", server]
 
     others: list[Child] = []
-    for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc"):
+    for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc", "serviceaccount",
+                 "replicationcontroller"):
         mp = _free_port()
         others.append(Child(name, [*py, "controller", name, *conn(name), "--metrics-port", str(mp),
                                    "--leader-elect-identity", leader_identity(data_dir, name)],

@@ -27,8 +27,11 @@ from apimachinery.kinds import (
     node,
     pod,
     portallocation,
+    priorityclass,
     replicaset,
+    replicationcontroller,
     service,
+    serviceaccount,
     servicecidr,
 )
 from apimachinery.kinds.base import Kind
@@ -48,6 +51,9 @@ KINDS: tuple[Kind, ...] = (
     ipaddress.KIND,
     servicecidr.KIND,
     portallocation.KIND,
+    serviceaccount.KIND,
+    priorityclass.KIND,
+    replicationcontroller.KIND,
 )
 
 #: By storage key (ResourceType.key): the one lookup the server makes per request.

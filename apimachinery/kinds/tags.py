@@ -104,6 +104,8 @@ FIELD_TAGS: Mapping[tuple[str, str], Tags] = MappingProxyType({
     (APPS + "DeploymentSpec", "strategy"): Tags(PatchMeta(retain_keys=True)),
     (APPS + "DeploymentStatus", "conditions"): _both("type"),
     (APPS + "ReplicaSetStatus", "conditions"): _both("type"),
+    (CORE + "ServiceAccount", "secrets"): _both("name"),
+    (CORE + "ReplicationControllerStatus", "conditions"): _both("type"),
 })
 
 

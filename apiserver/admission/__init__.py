@@ -26,7 +26,10 @@ from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
+from apiserver.admission.priorityclass import PriorityClassAdmission
+from apiserver.admission.replicationcontroller import ReplicationControllerAdmission
 from apiserver.admission.service import ServiceAdmission
+from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
 
@@ -46,6 +49,9 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        ServiceAccountAdmission(),
+        PriorityClassAdmission(),
+        ReplicationControllerAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
     # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:
