@@ -79,6 +79,13 @@ class ReplicationControllerAdmission(StatusResetAdmission):
             spec["replicas"] = 1
         if isinstance(template, dict):
             default_template(spec)
+        status = obj.get("status")
+        if isinstance(status, dict):
+            status.setdefault("replicas", 0)  # Replicas int32 `json:"replicas"`: always written
+
+    def initial_status(self, obj: Obj) -> dict[str, Any]:
+        """PrepareForCreate: an empty ReplicationControllerStatus, whose replicas is always written."""
+        return {"replicas": 0}
 
     def validate_create(self, obj: Obj) -> list[FieldError]:
         return validate_rc_spec(as_map(obj.get("spec")))
