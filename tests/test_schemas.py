@@ -406,6 +406,42 @@ CONFIG_MAP = {
     "data": {"app.properties": "color=blue\n"},
     "binaryData": {"logo.png": "iVBORw0KGgo="},
 }
+SERVICE_ACCOUNT = {
+    "kind": "ServiceAccount",
+    "apiVersion": "v1",
+    "metadata": {"name": "builder", "namespace": "default"},
+    "secrets": [{"kind": "Secret", "namespace": "default", "name": "s1", "uid": "u-1", "apiVersion": "v1",
+                 "resourceVersion": "5", "fieldPath": "data"}],
+    "imagePullSecrets": [{"name": "registry"}],
+    "automountServiceAccountToken": False,
+}
+PRIORITY_CLASS = {
+    "kind": "PriorityClass",
+    "apiVersion": "scheduling.k8s.io/v1",
+    "metadata": {"name": "high"},
+    "value": 1000,
+    "globalDefault": True,
+    "description": "the important ones",
+    "preemptionPolicy": "Never",
+}
+REPLICATION_CONTROLLER = {
+    "kind": "ReplicationController",
+    "apiVersion": "v1",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "replicas": 2,
+        "minReadySeconds": 5,
+        "selector": {"app": "web"},
+        "template": {"metadata": {"labels": {"app": "web"}},
+                     "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+    },
+    "status": {
+        "replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 1, "availableReplicas": 1,
+        "observedGeneration": 3,
+        "conditions": [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": "2024-01-01T00:00:00Z",
+                        "reason": "FailedCreate", "message": "pods is forbidden"}],
+    },
+}
 
 
 DOCUMENTS = [
@@ -423,6 +459,9 @@ DOCUMENTS = [
     ("servicecidrs.networking.k8s.io", SERVICE_CIDR),
     ("portallocations.kubelite.io", PORT_ALLOCATION),
     ("configmaps", CONFIG_MAP),
+    ("serviceaccounts", SERVICE_ACCOUNT),
+    ("priorityclasses.scheduling.k8s.io", PRIORITY_CLASS),
+    ("replicationcontrollers", REPLICATION_CONTROLLER),
 ]
 
 
