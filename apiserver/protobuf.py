@@ -242,6 +242,7 @@ _FILES: list[_File] = [
                 ("dnsPolicy", 6, "string", OMIT),
                 ("nodeSelector", 7, "string", MAP),
                 ("serviceAccountName", 8, "string", OMIT),
+                ("serviceAccount", 9, "string", OMIT),
                 ("nodeName", 10, "string", OMIT),
                 ("hostNetwork", 11, "bool", OMIT),
                 ("hostname", 16, "string", OMIT),

@@ -46,6 +46,7 @@ from apiserver.admission.pod import (
     DEFAULT_TERMINATION_GRACE_PERIOD,
     VOLUME_SOURCES,
     default_container,
+    mirror_service_account,
     validate_pod_spec,
 )
 
@@ -87,6 +88,7 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
     if not spec.get("schedulerName"):
         spec["schedulerName"] = "default-scheduler"
+    mirror_service_account(spec)
     for key in ("containers", "initContainers", "ephemeralContainers"):
         for c in as_list(spec.get(key)):
             if isinstance(c, dict):

@@ -151,6 +151,14 @@ def _containers(spec: dict[str, Any], key: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------
 
 
+def mirror_service_account(spec: dict[str, Any]) -> None:
+    """The v1 conversion of a PodSpec: the deprecated serviceAccount stands in for an empty
+    serviceAccountName, and is written back as serviceAccountName's copy."""
+    name = as_str(spec.get("serviceAccountName")) or as_str(spec.get("serviceAccount"))
+    if name:
+        spec["serviceAccountName"] = spec["serviceAccount"] = name
+
+
 class PodAdmission(Admission):
     def __init__(self) -> None:
         super().__init__(BY_KEY["pods"])
@@ -168,6 +176,7 @@ class PodAdmission(Admission):
                 c["resources"] = res
         if spec.get("enableServiceLinks") is None:
             spec["enableServiceLinks"] = True
+        mirror_service_account(spec)
         if spec.get("hostNetwork") is True:
             for c in _containers(spec, "containers") + _containers(spec, "initContainers"):
                 for port in as_list(c.get("ports")):

@@ -50,7 +50,7 @@ def forbidden_pod(obj: Obj, message: str) -> errors.StatusError:
 
 
 class ServiceAccountPlugin:
-    """The ServiceAccount admission plugin, for Pod creates (updates are left alone, as in kube)."""
+    """The ServiceAccount admission plugin, for Pod creates (an update keeps the stored account)."""
 
     def __init__(self, lookup: Lookup, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.lookup = lookup
@@ -69,9 +69,16 @@ class ServiceAccountPlugin:
         return None
 
     async def __call__(self, obj: Obj, old: Obj | None, namespace: str) -> None:
-        if old is not None:
-            return
         spec = spec_of(obj)
+        if old is not None:
+            # kube mutates only creates, so replacing a Pod with the manifest it was created from is
+            # refused there (its account, and token volume, differ); kubelite keeps the stored
+            # account when an update names none, as the Pod defaults keep replaces working
+            if not spec.get("serviceAccountName") and not spec.get("serviceAccount"):
+                stored = as_str(as_map(old.get("spec")).get("serviceAccountName"))
+                if stored:
+                    spec["serviceAccountName"] = spec["serviceAccount"] = stored
+            return
         if MIRROR_POD_ANNOTATION in as_map(as_map(obj.get("metadata")).get("annotations")):
             if spec.get("serviceAccountName") or spec.get("serviceAccount"):
                 raise forbidden_pod(obj, "a mirror pod may not reference service accounts")
