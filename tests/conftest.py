@@ -94,6 +94,24 @@ def start_serviceaccount_controller(url: str, log: Path) -> subprocess.Popen[byt
     return subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def wait_for_default_accounts(url: str, namespaces: tuple[str, ...], *, timeout: float = 60) -> None:
+    """Until the serviceaccount controller has put ``default`` into each namespace (Pods need it)."""
+    deadline = time.monotonic() + timeout
+    for ns in namespaces:
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v1/namespaces/{ns}/serviceaccounts/default", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no default ServiceAccount in {ns} after {timeout}s")
+            time.sleep(0.05)
+
+
 def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str] | None = None,
                     env: dict[str, str] | None = None, service_accounts: bool = True) -> ApiServerProcess:
     """An API server process on 127.0.0.1, ready; with ``service_accounts``, its serviceaccount controller."""
@@ -113,6 +131,7 @@ def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str]
                 srv = ApiServerProcess(url, port, data_dir, proc, log)
                 if service_accounts:
                     srv.companions.append(start_serviceaccount_controller(url, data_dir / f"sa-controller-{port}.log"))
+                    wait_for_default_accounts(url, SYSTEM_NAMESPACES)
                 return srv
         except httpx.HTTPError:
             pass
@@ -174,4 +193,5 @@ def ns(api: httpx.Client) -> str:
     name = f"t{os.getpid()}-{next(_ns_counter)}"
     r = api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     assert r.status_code == 201, r.text
+    wait_for_default_accounts(str(api.base_url).rstrip("/"), (name,))
     return name
