@@ -49,6 +49,9 @@ BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH = 1
 EXPECTATIONS_TIMEOUT = 300.0
 REPLICA_FAILURE = "ReplicaFailure"
+# the controller rate limiter's per-item exponential backoff (5 ms doubling, at most 1000 s)
+REFUSED_BASE_DELAY = 0.005
+REFUSED_MAX_DELAY = 1000.0
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
@@ -293,6 +296,7 @@ class ReplicaSetController(Controller):
         self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
         self.expectations = Expectations()
         self._selectors: dict[str, tuple[Any, LabelSelector | None]] = {}
+        self._refusals: dict[str, int] = {}  # key -> consecutive syncs whose creates or deletes were refused
 
     # ---- events -------------------------------------------------------------
 
@@ -373,6 +377,7 @@ class ReplicaSetController(Controller):
         if rs is None:
             self.expectations.forget(key)
             self._selectors.pop(key, None)
+            self._refusals.pop(key, None)
             return
         needs_sync = self.expectations.satisfied(key)
         selector = self._selector(rs)
@@ -394,7 +399,15 @@ class ReplicaSetController(Controller):
         status = replica_set_status(rs, remaining, now=now, failure=failure, now_text=format_time())
         await self._write_status(rs, status)
         if error is not None:
-            raise error
+            if errors.is_retryable(error):
+                raise error
+            # kube's manager requeues every failed sync, rate limited: a refused create (403 while
+            # the namespace's ServiceAccount is not made yet, say) may succeed later with no change
+            # to the object, so it is not dropped as the runtime drops other refusals
+            n = self._refusals.get(key, 0)
+            self._refusals[key] = n + 1
+            raise RequeueAfter(min(REFUSED_BASE_DELAY * 2 ** n, REFUSED_MAX_DELAY), str(error))
+        self._refusals.pop(key, None)
         wait = next_availability_check(rs, remaining, now)
         if wait is not None:
             raise RequeueAfter(wait + 0.05)

@@ -295,6 +295,26 @@ def test_deleting_the_rc_deletes_its_pods(cluster: Cluster, api: httpx.Client, n
     eventually(lambda: not pods_of(api, ns, "gone"), "no Pods left", cluster)
 
 
+def test_refused_creates_are_retried(cluster: Cluster, api: httpx.Client, ns: str) -> None:
+    """Pods of a missing ServiceAccount are refused (403) and reported; once it exists they are made."""
+    body = rc("late", 2)
+    body["spec"]["template"]["spec"]["serviceAccountName"] = "late"
+    api.post(RC.format(ns=ns), json=body)
+
+    def failing() -> Obj | None:
+        conds = (api.get(RC.format(ns=ns) + "/late").json().get("status") or {}).get("conditions") or []
+        return next((c for c in conds if c["type"] == "ReplicaFailure"), None)
+
+    cond = eventually(failing, "a ReplicaFailure condition", cluster)
+    assert (cond["status"], cond["reason"]) == ("True", "FailedCreate")
+    assert cond["message"] == (f'pods "late-" is forbidden: error looking up service account {ns}/late: '
+                               'serviceaccount "late" not found')
+    assert not pods_of(api, ns, "late")
+    api.post(f"/api/v1/namespaces/{ns}/serviceaccounts", json={"metadata": {"name": "late"}})
+    obj = eventually(lambda: settled(api, ns, "late", 2), "2 ready Pods", cluster, timeout=60)
+    assert "conditions" not in obj["status"]
+
+
 def test_a_matching_orphan_is_adopted(cluster: Cluster, api: httpx.Client, ns: str) -> None:
     """The map selector reaches the shared adoption logic: an orphan with the labels becomes the RC's."""
     orphan = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "labels": {"app": "adopt"}},
