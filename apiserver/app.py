@@ -42,7 +42,7 @@ from apiserver import (
     serviceproxy,
     tables,
 )
-from apiserver.admission.priorityclass import PriorityPlugin
+from apiserver.admission.priorityclass import PriorityPlugin, refuse_system_class_delete
 from apiserver.admission.serviceaccount import ServiceAccountPlugin
 from apiserver.allocationwait import AllocationWait
 from apiserver.bootstrap import bootstrap
@@ -205,6 +205,7 @@ class ApiServer:
         priority = PriorityPlugin(classes)
         self.registry.plugins["pods"] = [ServiceAccountPlugin(account), priority.pods]
         self.registry.plugins[PRIORITY_CLASSES.key] = [priority.priority_classes]
+        self.registry.delete_guards[PRIORITY_CLASSES.key] = refuse_system_class_delete
 
     async def start(self) -> None:
         await self.store.start()

@@ -106,6 +106,9 @@ class Registry:
         # decoding and before the kind's own admission; each may fill fields and refuses with a
         # StatusError (403 Forbidden), as a mutating+validating plugin does.
         self.plugins: dict[str, list[Callable[[dict[str, Any], dict[str, Any] | None, str], Awaitable[None]]]] = {}
+        # Per kind: a check of a DELETE by name before anything else, raising a StatusError to refuse it
+        # (a kind's REST Delete override: the system PriorityClasses cannot be deleted).
+        self.delete_guards: dict[str, Callable[[str], None]] = {}
         self.namespace_cleanups: set[str] = set()
         cache.listeners.append(self._namespace_changes)
 
@@ -531,6 +534,9 @@ class Registry:
     ) -> Result:
         options = options or {}
         ns = self._ns(rt, namespace)
+        guard = self.delete_guards.get(rt.key)
+        if guard is not None:
+            guard(name)
         for _ in range(PATCH_RETRIES):
             current = self.get_entry(rt, ns, name)
             old = current.obj

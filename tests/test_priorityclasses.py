@@ -47,6 +47,11 @@ def test_system_classes_exist(api: httpx.Client) -> None:
                                       "to another node if necessary.")
     assert node["preemptionPolicy"] == cluster["preemptionPolicy"] == "PreemptLowerPriority"
     assert "globalDefault" not in node
+    r = api.delete(f"{PC}/system-node-critical")
+    assert r.status_code == 403
+    assert r.json()["message"] == ('priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a '
+                                   "system priority class and cannot be deleted")
+    assert api.get(f"{PC}/system-node-critical").status_code == 200
 
 
 def test_create_defaults_and_table(api: httpx.Client) -> None:

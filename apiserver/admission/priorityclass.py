@@ -98,6 +98,13 @@ def _name(obj: Obj) -> str:
     return as_str(as_map(obj.get("metadata")).get("name"))
 
 
+def refuse_system_class_delete(name: str) -> None:
+    """The PriorityClass REST Delete: the system classes stay."""
+    if name in SYSTEM_PRIORITY_CLASSES:
+        raise errors.forbidden_error(PRIORITY_CLASSES.plural, name, "this is a system priority class and cannot be "
+                                     "deleted", PRIORITY_CLASSES.group)
+
+
 class PriorityPlugin:
     """The Priority admission plugin: Pods get their class's priority; one global default class."""
 
@@ -150,4 +157,5 @@ class PriorityPlugin:
                                      "Only one default can exist", PRIORITY_CLASSES.group)
 
 
-__all__ = ["PriorityClassAdmission", "PriorityPlugin", "default_class", "validate_priority_class"]
+__all__ = ["PriorityClassAdmission", "PriorityPlugin", "default_class", "refuse_system_class_delete",
+           "validate_priority_class"]
