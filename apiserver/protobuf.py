@@ -50,6 +50,7 @@ _CORE = "k8s.io.api.core.v1"
 _APPS = "k8s.io.api.apps.v1"
 _BATCH = "k8s.io.api.batch.v1"
 _POLICY = "k8s.io.api.policy.v1"
+_SCHEDULING = "k8s.io.api.scheduling.v1"
 
 _FILES: list[_File] = [
     (
@@ -210,6 +211,22 @@ _FILES: list[_File] = [
                 ("stringData", 4, "string", MAP),
                 ("type", 3, "string", OMIT),
             ],
+            "ObjectReference": [
+                ("kind", 1, "string", OMIT),
+                ("namespace", 2, "string", OMIT),
+                ("name", 3, "string", OMIT),
+                ("uid", 4, "string", OMIT),
+                ("apiVersion", 5, "string", OMIT),
+                ("resourceVersion", 6, "string", OMIT),
+                ("fieldPath", 7, "string", OMIT),
+            ],
+            "LocalObjectReference": [("name", 1, "string", OMIT)],
+            "ServiceAccount": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("secrets", 2, f".{_CORE}.ObjectReference", LIST),
+                ("imagePullSecrets", 3, f".{_CORE}.LocalObjectReference", LIST),
+                ("automountServiceAccountToken", 4, "bool", PTR),
+            ],
             "Namespace": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
                 ("spec", 2, f".{_CORE}.NamespaceSpec", OMIT),
@@ -242,6 +259,7 @@ _FILES: list[_File] = [
                 ("dnsPolicy", 6, "string", OMIT),
                 ("nodeSelector", 7, "string", MAP),
                 ("serviceAccountName", 8, "string", OMIT),
+                ("serviceAccount", 9, "string", OMIT),
                 ("nodeName", 10, "string", OMIT),
                 ("hostNetwork", 11, "bool", OMIT),
                 ("hostname", 16, "string", OMIT),
@@ -277,15 +295,6 @@ _FILES: list[_File] = [
             ],
             "EnvVar": [("name", 1, "string", KEEP), ("value", 2, "string", OMIT)],
             "ResourceRequirements": [],
-            "ObjectReference": [
-                ("kind", 1, "string", OMIT),
-                ("namespace", 2, "string", OMIT),
-                ("name", 3, "string", OMIT),
-                ("uid", 4, "string", OMIT),
-                ("apiVersion", 5, "string", OMIT),
-                ("resourceVersion", 6, "string", OMIT),
-                ("fieldPath", 7, "string", OMIT),
-            ],
         },
     ),
     # apps/v1 Deployment and ReplicaSet (kubectl create deployment sends a Deployment as protobuf).
@@ -450,6 +459,20 @@ _FILES: list[_File] = [
             ],
         },
     ),
+    (
+        "k8s.io/api/scheduling/v1/generated.proto",
+        _SCHEDULING,
+        ["k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto"],
+        {
+            "PriorityClass": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("value", 2, "int32", KEEP),
+                ("globalDefault", 3, "bool", OMIT),
+                ("description", 4, "string", OMIT),
+                ("preemptionPolicy", 5, "string", PTR),
+            ],
+        },
+    ),
 ]
 
 
@@ -459,6 +482,8 @@ _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): f"{_CORE}.Namespace",
     ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
     ("v1", "Secret"): f"{_CORE}.Secret",
+    ("v1", "ServiceAccount"): f"{_CORE}.ServiceAccount",
+    ("scheduling.k8s.io/v1", "PriorityClass"): f"{_SCHEDULING}.PriorityClass",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
     ("batch/v1", "Job"): f"{_BATCH}.Job",

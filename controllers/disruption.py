@@ -8,8 +8,8 @@ Rules (kube-controller-manager's disruption controller):
   of the Pods' controllers (each counted once). A ReplicaSet owned by a
   Deployment counts as the Deployment; a ReplicaSet on its own, as itself;
   any other owner kind through its ``scale`` subresource when kubelite serves
-  that kind with one. An owner kind kubelite does not serve (ReplicationController
-  before it is added) or serves without a scale
+  that kind with one. An owner kind kubelite does not serve (a custom
+  resource's) or serves without a scale
   fails the sync: the budget then allows no disruption (SyncFailed), as kube
   does for a controller it cannot find. Pods without a controller are left
   out of the count, with an UnmanagedPods Warning.

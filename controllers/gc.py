@@ -40,8 +40,8 @@ from kubeclient.client import Client
 Obj = dict[str, Any]
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
-DEFAULT_RESOURCES = ("deployments.apps", "replicasets.apps", "pods", "jobs.batch", "cronjobs.batch",
-                     "statefulsets.apps", "controllerrevisions.apps", "daemonsets.apps")
+DEFAULT_RESOURCES = ("deployments.apps", "replicasets.apps", "replicationcontrollers", "pods", "jobs.batch",
+                     "cronjobs.batch", "statefulsets.apps", "controllerrevisions.apps", "daemonsets.apps")
 SOLID, DANGLING, WAITING, UNKNOWN = "solid", "dangling", "waiting", "unknown"
 FOREGROUND_RECHECK = 2.0
 

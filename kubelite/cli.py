@@ -223,6 +223,8 @@ CONTROLLERS = {
     "disruption": "controllers.disruption:main",
     "job": "controllers.job:main",
     "cronjob": "controllers.cronjob:main",
+    "serviceaccount": "controllers.serviceaccount:main",
+    "replicationcontroller": "controllers.replicationcontroller:main",
     "statefulset": "controllers.statefulset:main",
     "daemonset": "controllers.daemonset:main",
 }
@@ -254,7 +256,7 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
     """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, namespace,
-    loadbalancer, disruption, job, cronjob, statefulset or daemonset.
+    loadbalancer, disruption, job, cronjob, serviceaccount, replicationcontroller, statefulset or daemonset.
 
     Its flags: kubelite controller NAME --help.
     """

@@ -99,7 +99,7 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
 
     others: list[Child] = []
     for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc", "namespace", "disruption",
-                 "job", "cronjob", "statefulset", "daemonset"):
+                 "job", "cronjob", "serviceaccount", "replicationcontroller", "statefulset", "daemonset"):
         mp = _free_port()
         others.append(Child(name, [*py, "controller", name, *conn(name), "--metrics-port", str(mp),
                                    "--leader-elect-identity", leader_identity(data_dir, name)],

@@ -404,8 +404,8 @@ def test_controller_counts_a_lone_replica_set_and_pods_and_spends_evictions(cont
 def test_controller_fails_safe_for_an_owner_kind_not_served(controller: tuple[str, Path]) -> None:
     url, log = controller
     with httpx.Client(base_url=url, timeout=10) as api:
-        ns = _namespace(api, "by-rc")
-        fake = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "db", "uid": "u-db"}}
+        ns = _namespace(api, "by-custom")
+        fake = {"apiVersion": "example.com/v1", "kind": "Database", "metadata": {"name": "db", "uid": "u-db"}}
         _owned_pods(api, ns, fake, 2, ready=2)
         api.post(PDBS.format(ns=ns), json=_pdb("db", maxUnavailable="50%", selector=SEL))
         status = _wait_status(api, ns, "db", {"disruptionsAllowed": 0}, log)
@@ -415,10 +415,10 @@ def test_controller_fails_safe_for_an_owner_kind_not_served(controller: tuple[st
             status = api.get(PDBS.format(ns=ns) + "/db").json()["status"]
         [cond] = status["conditions"]
         assert (cond["status"], cond["reason"], cond["message"]) == (
-            "False", "SyncFailed", 'no matches for kind "ReplicationController" in version "v1"')
+            "False", "SyncFailed", 'no matches for kind "Database" in version "example.com/v1"')
         events = api.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
         assert any(e["reason"] == "CalculateExpectedPodCountFailed" for e in events)
         # an integer minAvailable needs no controller: the same Pods are counted
-        api.post(PDBS.format(ns="by-rc"), json=_pdb("db-int", minAvailable=1,
+        api.post(PDBS.format(ns="by-custom"), json=_pdb("db-int", minAvailable=1,
                                                              selector={"matchLabels": {"app": "web"}}))
         _wait_status(api, ns, "db-int", {"expectedPods": 2, "currentHealthy": 2, "disruptionsAllowed": 1}, log)

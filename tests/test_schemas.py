@@ -500,6 +500,42 @@ CRON_JOB = {
         "lastSuccessfulTime": "2024-01-02T03:00:09Z",
     },
 }
+SERVICE_ACCOUNT = {
+    "kind": "ServiceAccount",
+    "apiVersion": "v1",
+    "metadata": {"name": "builder", "namespace": "default"},
+    "secrets": [{"kind": "Secret", "namespace": "default", "name": "s1", "uid": "u-1", "apiVersion": "v1",
+                 "resourceVersion": "5", "fieldPath": "data"}],
+    "imagePullSecrets": [{"name": "registry"}],
+    "automountServiceAccountToken": False,
+}
+PRIORITY_CLASS = {
+    "kind": "PriorityClass",
+    "apiVersion": "scheduling.k8s.io/v1",
+    "metadata": {"name": "high"},
+    "value": 1000,
+    "globalDefault": True,
+    "description": "the important ones",
+    "preemptionPolicy": "Never",
+}
+REPLICATION_CONTROLLER = {
+    "kind": "ReplicationController",
+    "apiVersion": "v1",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "replicas": 2,
+        "minReadySeconds": 5,
+        "selector": {"app": "web"},
+        "template": {"metadata": {"labels": {"app": "web"}},
+                     "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+    },
+    "status": {
+        "replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 1, "availableReplicas": 1,
+        "observedGeneration": 3,
+        "conditions": [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": "2024-01-01T00:00:00Z",
+                        "reason": "FailedCreate", "message": "pods is forbidden"}],
+    },
+}
 STATEFUL_SET = {
     "kind": "StatefulSet",
     "apiVersion": "apps/v1",
@@ -589,6 +625,9 @@ DOCUMENTS = [
     ("secrets", SECRET),
     ("jobs.batch", JOB),
     ("cronjobs.batch", CRON_JOB),
+    ("serviceaccounts", SERVICE_ACCOUNT),
+    ("priorityclasses.scheduling.k8s.io", PRIORITY_CLASS),
+    ("replicationcontrollers", REPLICATION_CONTROLLER),
     ("statefulsets.apps", STATEFUL_SET),
     ("controllerrevisions.apps", CONTROLLER_REVISION),
     ("daemonsets.apps", DAEMON_SET),

@@ -32,9 +32,12 @@ from apimachinery.kinds import (
     pod,
     poddisruptionbudget,
     portallocation,
+    priorityclass,
     replicaset,
+    replicationcontroller,
     secret,
     service,
+    serviceaccount,
     servicecidr,
     statefulset,
 )
@@ -62,6 +65,9 @@ KINDS: tuple[Kind, ...] = (
     servicecidr.KIND,
     poddisruptionbudget.KIND,
     portallocation.KIND,
+    serviceaccount.KIND,
+    priorityclass.KIND,
+    replicationcontroller.KIND,
 )
 
 #: By storage key (ResourceType.key): the one lookup the server makes per request.

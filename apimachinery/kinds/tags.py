@@ -110,6 +110,8 @@ FIELD_TAGS: Mapping[tuple[str, str], Tags] = MappingProxyType({
     (BATCH + "JobStatus", "conditions"): Tags(merge("type")),  # patchStrategy=merge, but +listType=atomic
     (BATCH + "UncountedTerminatedPods", "succeeded"): Tags(list_type=SET),
     (BATCH + "UncountedTerminatedPods", "failed"): Tags(list_type=SET),
+    (CORE + "ServiceAccount", "secrets"): _both("name"),
+    (CORE + "ReplicationControllerStatus", "conditions"): _both("type"),
     (APPS + "StatefulSetStatus", "conditions"): _both("type"),
     (APPS + "DaemonSetStatus", "conditions"): _both("type"),
 })

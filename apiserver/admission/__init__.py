@@ -31,8 +31,11 @@ from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
+from apiserver.admission.priorityclass import PriorityClassAdmission
+from apiserver.admission.replicationcontroller import ReplicationControllerAdmission
 from apiserver.admission.secret import SecretAdmission
 from apiserver.admission.service import ServiceAdmission
+from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 from apiserver.admission.statefulset import StatefulSetAdmission
 
@@ -57,6 +60,9 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
         PodDisruptionBudgetAdmission(),
+        ServiceAccountAdmission(),
+        PriorityClassAdmission(),
+        ReplicationControllerAdmission(),
         StatefulSetAdmission(),
         ControllerRevisionAdmission(),
         DaemonSetAdmission(),
