@@ -21,10 +21,12 @@ from apiserver.admission.configmap import ConfigMapAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
+from apiserver.admission.ingress import IngressAdmission, IngressClassAdmission
 from apiserver.admission.ipaddress import IPAddressAdmission
 from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
+from apiserver.admission.persistentvolume import PersistentVolumeAdmission, PersistentVolumeClaimAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
 from apiserver.admission.secret import SecretAdmission
@@ -43,12 +45,16 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         EventAdmission(),
         ConfigMapAdmission(),
         SecretAdmission(),
+        PersistentVolumeClaimAdmission(),
+        PersistentVolumeAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
         EndpointSliceAdmission(),
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        IngressAdmission(),
+        IngressClassAdmission(),
         PodDisruptionBudgetAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
