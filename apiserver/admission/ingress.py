@@ -175,6 +175,10 @@ class IngressAdmission(StatusResetAdmission):
     def __init__(self) -> None:
         super().__init__(BY_KEY["ingresses.networking.k8s.io"])
 
+    def initial_status(self, obj: Obj) -> dict[str, Any]:
+        """PrepareForCreate: an empty status; its loadBalancer is a Go struct, printed ``{}``."""
+        return {"loadBalancer": {}}
+
     def validate_create(self, obj: Obj) -> list[FieldError]:
         """ValidateIngressCreate: the spec, and the class annotation agreeing with ingressClassName."""
         spec = as_map(obj.get("spec"))
