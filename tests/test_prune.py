@@ -47,6 +47,14 @@ FILES = {
                     "spec:\n  selector: {matchLabels: {app: demo}}\n  template:\n    metadata: {labels: {app: demo}}\n"
                     "    spec: {containers: [{name: c, image: nginx}]}\n"),
 }
+# the served kinds of the allowlist added with this test: a claim and an Ingress
+MORE = {
+    "pvc.yaml": ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, labels: {app: demo}}\n"
+                 "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n"),
+    "ing.yaml": ("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, labels: {app: demo}}\n"
+                 "spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}\n"),
+}
+MORE_CREATED = ["persistentvolumeclaim/data created", "ingress.networking.k8s.io/web created"]
 CREATED = ["deployment.apps/web created", "configmap/x created", "secret/s created", "service/web created"]
 
 
@@ -104,7 +112,7 @@ def _write(directory: Path, names: list[str]) -> None:
     for old in directory.iterdir():
         old.unlink()
     for name in names:
-        (directory / name).write_text(FILES[name])
+        (directory / name).write_text({**FILES, **MORE}[name])
 
 
 def _get(server: ApiServerProcess, path: str) -> int:
@@ -148,21 +156,23 @@ def test_apply_prune_with_the_served_allowlisted_kinds(server: ApiServerProcess,
     allow = [f"--prune-allowlist={g or 'core'}/{v}/{k}" for g, v, k in DEFAULT_ALLOWLIST if (g, v, k) in served]
     assert len(allow) >= len(DEFAULT_ALLOWLIST) - len(KINDS_ADDED_ELSEWHERE)
     directory = kube[1] / "manifests"
-    _write(directory, list(FILES))
+    _write(directory, list(FILES) + list(MORE))
     # an object without the label is never pruned
-    r = httpx.post(f"{server.url}/api/v1/namespaces/{ns}/configmaps",
-                   json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}})
-    assert r.status_code == 201, r.text
+    made = httpx.post(f"{server.url}/api/v1/namespaces/{ns}/configmaps",
+                      json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}})
+    assert made.status_code == 201, made.text
 
     r = _kubectl(kube, "-n", ns, "apply", "--prune", "-l", "app=demo", *allow, "-f", str(directory))
-    assert (r.returncode, sorted(r.stdout.splitlines())) == (0, sorted(CREATED)), r.stderr
+    assert (r.returncode, sorted(r.stdout.splitlines())) == (0, sorted(CREATED + MORE_CREATED)), r.stderr
 
     _write(directory, ["secret.yaml", "svc.yaml", "deploy.yaml"])
     r = _kubectl(kube, "-n", ns, "apply", "--prune", "-l", "app=demo", *allow, "-f", str(directory))
     assert r.returncode == 0, r.stderr
-    assert sorted(r.stdout.splitlines()) == sorted(["configmap/x pruned", "deployment.apps/web unchanged",
-                                                    "secret/s unchanged", "service/web unchanged"])
+    assert sorted(r.stdout.splitlines()) == sorted([
+        "configmap/x pruned", "deployment.apps/web unchanged", "ingress.networking.k8s.io/web pruned",
+        "persistentvolumeclaim/data pruned", "secret/s unchanged", "service/web unchanged"])
     assert _get(server, f"/api/v1/namespaces/{ns}/configmaps/x") == 404
+    assert _get(server, f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data") == 404
     assert _get(server, f"/api/v1/namespaces/{ns}/configmaps/keep") == 200
     assert _get(server, f"/apis/apps/v1/namespaces/{ns}/deployments/web") == 200
 
