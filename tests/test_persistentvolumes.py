@@ -78,6 +78,19 @@ def test_claim_validation_messages(api: httpx.Client, ns: str) -> None:
     assert message.endswith('spec.volumeMode: Unsupported value: "Raw": supported values: "Block", "Filesystem"]')
 
 
+def test_claim_data_source(api: httpx.Client, ns: str) -> None:
+    url = PVC.format(ns=ns)
+    r = api.post(url, json=_pvc("ds", dataSource={"kind": "Snapshot", "name": "s"}))
+    assert _invalid(r) == (422, 'PersistentVolumeClaim "ds" is invalid: spec.dataSource: Invalid value: "Snapshot": '
+                                "must be 'PersistentVolumeClaim' when referencing the default apiGroup")
+    r = api.post(url, json=_pvc("ds", dataSource={"kind": "PersistentVolumeClaim", "name": "a"},
+                                dataSourceRef={"kind": "PersistentVolumeClaim", "name": "b"}))
+    assert _invalid(r) == (422, 'PersistentVolumeClaim "ds" is invalid: spec: Invalid value: spec.dataSource: '
+                                "must match dataSourceRef")
+    r = api.post(url, json=_pvc("ds", dataSource={"kind": "PersistentVolumeClaim", "name": "a"}))
+    assert r.status_code == 201, r.text
+
+
 def test_claim_spec_is_immutable_but_binds_once(api: httpx.Client, ns: str) -> None:
     url = PVC.format(ns=ns)
     assert api.post(url, json=_pvc("c")).status_code == 201
@@ -152,6 +165,18 @@ def test_volume_validation_messages(api: httpx.Client, ns: str) -> None:
                                 'spec.persistentVolumeReclaimPolicy: Unsupported value: "Keep": supported values: '
                                 '"Delete", "Recycle", "Retain", '
                                 "spec.nfs: Forbidden: may not specify more than 1 volume type]")
+    r = api.post(PV, json=_pv(name, hostPath=None, nodeAffinity={}, volumeMode="Raw", storageClassName="A"))
+    assert _invalid(r) == (422, f'PersistentVolume "{name}" is invalid: ['
+                                "spec.nodeAffinity.required: Required value: must specify required node constraints, "
+                                "spec: Required value: must specify a volume type, "
+                                'spec.storageClassName: Invalid value: "A": a lowercase RFC 1123 subdomain must '
+                                "consist of lower case alphanumeric characters, '-' or '.', and must start and end "
+                                "with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+                                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), "
+                                'spec.volumeMode: Unsupported value: "Raw": supported values: "Block", "Filesystem"]')
+    r = api.post(PV, json=_pv(name, cephfs={"monitors": ["m"]}))
+    assert _invalid(r) == (422, f'PersistentVolume "{name}" is invalid: spec.cephFS: Forbidden: may not specify '
+                                "more than 1 volume type")
     r = api.post(PV, json=_pv(name, hostPath=None, local={"path": "/mnt/disk"}))
     assert _invalid(r) == (422, f'PersistentVolume "{name}" is invalid: spec.nodeAffinity: Required value: '
                                 "Local volume requires node affinity")

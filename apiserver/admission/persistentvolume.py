@@ -22,7 +22,14 @@ from apimachinery.kinds.persistentvolume import BETA_STORAGE_CLASS_ANNOTATION
 from apimachinery.quantity import value_of
 from apimachinery.resources import BY_KEY
 from apimachinery.timestamps import format_time
-from apimachinery.validation import FIELD_IMMUTABLE, GoValue, name_is_dns_subdomain, validate_immutable
+from apimachinery.validation import (
+    FIELD_IMMUTABLE,
+    GoValue,
+    is_dns1123_subdomain,
+    name_is_dns_label,
+    name_is_dns_subdomain,
+    validate_immutable,
+)
 from apiserver.admission.apps import validate_label_selector
 from apiserver.admission.base import (
     Obj,
@@ -51,6 +58,7 @@ LESS_THAN_PREVIOUS = "field can not be less than previous value"
 VOLUME_SOURCES = ("hostPath", "gcePersistentDisk", "awsElasticBlockStore", "glusterfs", "flocker", "nfs", "rbd",
                   "quobyte", "cephfs", "iscsi", "cinder", "fc", "flexVolume", "azureFile", "vsphereVolume",
                   "photonPersistentDisk", "portworxVolume", "azureDisk", "scaleIO", "local", "storageos", "csi")
+_FORBIDDEN_PATH = {"cephfs": "cephFS"}  # kube names this one so in its "more than 1 volume type" error
 
 
 def _access_modes(modes: list[Any], path: str) -> list[FieldError]:
@@ -119,6 +127,33 @@ def validate_claim_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
         errs += _positive(requests["storage"], f"{path}.resources[storage]")
     errs += _class_name(spec.get("storageClassName"), f"{path}.storageClassName")
     errs += _volume_mode(spec, f"{path}.volumeMode")
+    source, ref = spec.get("dataSource"), spec.get("dataSourceRef")
+    if isinstance(source, dict):
+        errs += _data_source(source, f"{path}.dataSource")
+    if isinstance(ref, dict):
+        errs += _data_source(ref, f"{path}.dataSourceRef")
+        if as_str(ref.get("namespace")):
+            errs += [invalid(f"{path}.dataSourceRef.namespace", ref["namespace"], m)
+                     for m in name_is_dns_label(as_str(ref["namespace"]))]
+    if isinstance(ref, dict) and as_str(ref.get("namespace")):
+        if isinstance(source, dict):
+            errs.append(invalid(path, GoValue(f"{path}.dataSource"),
+                                "may not be specified when dataSourceRef.namespace is specified"))
+    elif isinstance(source, dict) and isinstance(ref, dict):
+        if any(source.get(k) != ref.get(k) for k in ("apiGroup", "kind", "name")):
+            errs.append(invalid(path, GoValue(f"{path}.dataSource"), "must match dataSourceRef"))
+    return errs
+
+
+def _data_source(ref: dict[str, Any], path: str) -> list[FieldError]:
+    """validateDataSource / validateDataSourceRef: a named kind, a PersistentVolumeClaim in the core group."""
+    errs = [required(f"{path}.{key}") for key in ("name", "kind") if not as_str(ref.get(key))]
+    group = as_str(ref.get("apiGroup"))
+    if not group and ref.get("kind") != "PersistentVolumeClaim":
+        errs.append(invalid(path, as_str(ref.get("kind")),
+                            "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
+    if group:
+        errs += [invalid(f"{path}.apiGroup", group, m) for m in is_dns1123_subdomain(group)]
     return errs
 
 
@@ -237,26 +272,29 @@ def validate_volume_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     policy = spec.get("persistentVolumeReclaimPolicy")
     if as_str(policy) and policy not in RECLAIM_POLICIES:
         errs.append(not_supported(f"{path}.persistentVolumeReclaimPolicy", policy, RECLAIM_POLICIES))
-    errs += _class_name(spec.get("storageClassName"), f"{path}.storageClassName")
-    errs += _volume_mode(spec, f"{path}.volumeMode")
+    affinity = spec.get("nodeAffinity")
+    if isinstance(affinity, dict) and affinity.get("required") is None:
+        # validateVolumeNodeAffinity (the node selector's own terms are not checked here)
+        errs.append(required(f"{path}.nodeAffinity.required", "must specify required node constraints"))
     count = 0
     for name in VOLUME_SOURCES:
         source = spec.get(name)
         if source is None:
             continue
-        if count > 0:
-            errs.append(forbidden(f"{path}.{name}", "may not specify more than 1 volume type"))
+        if count > 0 and name != "flexVolume":  # kube counts flexVolume without this check
+            errs.append(forbidden(f"{path}.{_FORBIDDEN_PATH.get(name, name)}", "may not specify more than 1 volume type"))
             continue
         count += 1
         errs += _source_errors(name, as_map(source), f"{path}.{name}")
-        if name == "local" and not isinstance(spec.get("nodeAffinity"), dict):
+        if name == "local" and not isinstance(affinity, dict):
             errs.append(required(f"{path}.nodeAffinity", "Local volume requires node affinity"))
     if count == 0:
         errs.append(required(path, "must specify a volume type"))
     host = as_map(spec.get("hostPath"))
     if host and posixpath.normpath(as_str(host.get("path")) or ".") == "/" and policy == "Recycle":
         errs.append(forbidden(f"{path}.persistentVolumeReclaimPolicy", "may not be 'recycle' for a hostPath mount of '/'"))
-    return errs
+    errs += _class_name(spec.get("storageClassName"), f"{path}.storageClassName")
+    return errs + _volume_mode(spec, f"{path}.volumeMode")
 
 
 def _sources(spec: dict[str, Any]) -> dict[str, Any]:
