@@ -32,3 +32,19 @@ ANNOTATION_REVISION = "deployment.kubernetes.io/revision"
 ANNOTATION_REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 ANNOTATION_DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 ANNOTATION_MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+# batch/v1 well_known labels and annotations (types.go): Jobs' Pods and CronJobs' Jobs
+LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
+LABEL_LEGACY_JOB_NAME = "job-name"
+LABEL_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+LABEL_LEGACY_CONTROLLER_UID = "controller-uid"
+LABEL_JOB_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"  # also an annotation of the same name
+ANNOTATION_JOB_COMPLETION_INDEX = LABEL_JOB_COMPLETION_INDEX
+FINALIZER_JOB_TRACKING = "batch.kubernetes.io/job-tracking"
+ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+ANNOTATION_CRONJOB_INSTANTIATE = "cronjob.kubernetes.io/instantiate"  # "manual" on kubectl create job --from
+
+# kubelite's simulated runtime (the node agent's default): how long a container of a Pod whose
+# restartPolicy is Never or OnFailure runs (a Go duration, "2s", "500ms"; default 1s) and the exit code it
+# ends with (default 0). restartPolicy Always Pods ignore both and run until deleted.
+ANNOTATION_SIMULATED_RUN = "kubelite.io/simulated-run"
+ANNOTATION_SIMULATED_EXIT_CODE = "kubelite.io/simulated-exit-code"

@@ -170,3 +170,32 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([a-zµμ]*)")
+
+
+def parse_go_duration(text: str) -> float:
+    """time.ParseDuration in seconds (``1h30m``, ``90s``, ``500ms``); ValueError with Go's message."""
+    orig, s, sign = text, text, 1.0
+    if s[:1] in "+-" and s:
+        sign, s = (-1.0 if s[0] == "-" else 1.0), s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f'time: invalid duration "{orig}"')
+    total = 0.0
+    while s:
+        m = _DURATION_PART.match(s)
+        assert m is not None
+        num, unit = m.group(1), m.group(2)
+        if num in ("", "."):
+            raise ValueError(f'time: invalid duration "{orig}"')
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{orig}"')
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{orig}"')
+        total += float(num) * _DURATION_UNITS[unit]
+        s = s[m.end():]
+    return sign * total

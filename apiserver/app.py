@@ -43,6 +43,8 @@ from apiserver import (
     serviceproxy,
     tables,
 )
+from apiserver.admission.priorityclass import PriorityPlugin, refuse_system_class_delete
+from apiserver.admission.serviceaccount import ServiceAccountPlugin
 from apiserver.allocationwait import AllocationWait
 from apiserver.bootstrap import bootstrap
 from apiserver.events import Recorder
@@ -58,6 +60,8 @@ from apiserver.storage.store import Store
 from apiserver.watchcache import Entry, Event, WatchCache
 
 log = logging.getLogger("kubelite.apiserver")
+SERVICE_ACCOUNTS = BY_KEY["serviceaccounts"]
+PRIORITY_CLASSES = BY_KEY["priorityclasses.scheduling.k8s.io"]
 
 JSON = "application/json"
 PATCH_TYPES = {
@@ -185,10 +189,27 @@ class ApiServer:
         self.ledger = Ledger(self.cache, node_port_range=settings.service_node_port_range)
         self.registry.write_hooks["services"] = self.ledger.service_ops
         self.registry.create_settlers["services"] = AllocationWait(self.cache, bound=settings.allocation_wait).settle
+        self._admission_plugins()
         self.metrics = Metrics(revision=lambda: self.cache.revision, transactions=lambda: self.store.transactions)
         self.self_endpoints = SelfEndpoints(self.registry, settings)
         self.collection_handlers, self.named_handlers = self._handlers()
         self.ready = False
+
+    def _admission_plugins(self) -> None:
+        """kube-apiserver's ServiceAccount and Priority plugins, reading the watch cache."""
+        cache = self.cache
+
+        def account(namespace: str, name: str) -> dict[str, Any] | None:
+            e = cache.get(SERVICE_ACCOUNTS.key, namespace, name)
+            return None if e is None else e.obj
+
+        def classes() -> list[dict[str, Any]]:
+            return [e.obj for e in cache.resource(PRIORITY_CLASSES.key).items.values()]
+
+        priority = PriorityPlugin(classes)
+        self.registry.plugins["pods"] = [ServiceAccountPlugin(account), priority.pods]
+        self.registry.plugins[PRIORITY_CLASSES.key] = [priority.priority_classes]
+        self.registry.delete_guards[PRIORITY_CLASSES.key] = refuse_system_class_delete
 
     async def start(self) -> None:
         await self.store.start()

@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from apimachinery.errors import StatusError
+from apimachinery.kinds.priorityclass import SYSTEM_PRIORITY_CLASSES
 from apimachinery.resources import BY_KEY
 from apiserver.registry import Registry
 from apiserver.settings import Settings
@@ -29,6 +30,11 @@ async def ensure(registry: Registry, key: str, namespace: str | None, obj: dict[
 async def bootstrap(registry: Registry, settings: Settings) -> None:
     for ns in SYSTEM_NAMESPACES:
         await ensure(registry, "namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    # the scheduling/bootstrap-system-priority-classes post-start hook
+    for name, (value, description) in SYSTEM_PRIORITY_CLASSES.items():
+        await ensure(registry, "priorityclasses.scheduling.k8s.io", None,
+                     {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                      "value": value, "description": description})
     await ensure(
         registry, "servicecidrs.networking.k8s.io", None,
         {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",

@@ -49,8 +49,10 @@ _INTSTR = "k8s.io.apimachinery.pkg.util.intstr"
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 _CORE = "k8s.io.api.core.v1"
 _APPS = "k8s.io.api.apps.v1"
+_BATCH = "k8s.io.api.batch.v1"
 _POLICY = "k8s.io.api.policy.v1"
 _NETWORKING = "k8s.io.api.networking.v1"
+_SCHEDULING = "k8s.io.api.scheduling.v1"
 
 _FILES: list[_File] = [
     (
@@ -211,6 +213,22 @@ _FILES: list[_File] = [
                 ("stringData", 4, "string", MAP),
                 ("type", 3, "string", OMIT),
             ],
+            "ObjectReference": [
+                ("kind", 1, "string", OMIT),
+                ("namespace", 2, "string", OMIT),
+                ("name", 3, "string", OMIT),
+                ("uid", 4, "string", OMIT),
+                ("apiVersion", 5, "string", OMIT),
+                ("resourceVersion", 6, "string", OMIT),
+                ("fieldPath", 7, "string", OMIT),
+            ],
+            "LocalObjectReference": [("name", 1, "string", OMIT)],
+            "ServiceAccount": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("secrets", 2, f".{_CORE}.ObjectReference", LIST),
+                ("imagePullSecrets", 3, f".{_CORE}.LocalObjectReference", LIST),
+                ("automountServiceAccountToken", 4, "bool", PTR),
+            ],
             "Namespace": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
                 ("spec", 2, f".{_CORE}.NamespaceSpec", OMIT),
@@ -243,6 +261,7 @@ _FILES: list[_File] = [
                 ("dnsPolicy", 6, "string", OMIT),
                 ("nodeSelector", 7, "string", MAP),
                 ("serviceAccountName", 8, "string", OMIT),
+                ("serviceAccount", 9, "string", OMIT),
                 ("nodeName", 10, "string", OMIT),
                 ("hostNetwork", 11, "bool", OMIT),
                 ("hostname", 16, "string", OMIT),
@@ -347,6 +366,71 @@ _FILES: list[_File] = [
             ],
         },
     ),
+    # batch/v1 Job and CronJob (kubectl create job|cronjob, and create job --from=cronjob/x, send protobuf).
+    (
+        "k8s.io/api/batch/v1/generated.proto",
+        _BATCH,
+        [
+            "k8s.io/api/core/v1/generated.proto",
+            "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
+        ],
+        {
+            "Job": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_BATCH}.JobSpec", KEEP),
+                ("status", 3, f".{_BATCH}.JobStatus", KEEP),
+            ],
+            "JobSpec": [
+                ("parallelism", 1, "int32", PTR),
+                ("completions", 2, "int32", PTR),
+                ("activeDeadlineSeconds", 3, "int64", PTR),
+                ("backoffLimit", 7, "int32", PTR),
+                ("backoffLimitPerIndex", 12, "int32", PTR),
+                ("maxFailedIndexes", 13, "int32", PTR),
+                ("selector", 4, f".{_META}.LabelSelector", PTR),
+                ("manualSelector", 5, "bool", PTR),
+                ("template", 6, f".{_CORE}.PodTemplateSpec", KEEP),
+                ("ttlSecondsAfterFinished", 8, "int32", PTR),
+                ("completionMode", 9, "string", PTR),
+                ("suspend", 10, "bool", PTR),
+                ("podReplacementPolicy", 14, "string", PTR),
+                ("managedBy", 15, "string", PTR),
+            ],
+            "JobStatus": [
+                ("startTime", 2, f".{_META}.Time", PTR),
+                ("completionTime", 3, f".{_META}.Time", PTR),
+                ("active", 4, "int32", OMIT),
+                ("succeeded", 5, "int32", OMIT),
+                ("failed", 6, "int32", OMIT),
+                ("completedIndexes", 7, "string", OMIT),
+                ("ready", 9, "int32", PTR),
+            ],
+            "JobTemplateSpec": [
+                ("metadata", 1, f".{_META}.ObjectMeta", KEEP),
+                ("spec", 2, f".{_BATCH}.JobSpec", KEEP),
+            ],
+            "CronJob": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_BATCH}.CronJobSpec", KEEP),
+                ("status", 3, f".{_BATCH}.CronJobStatus", KEEP),
+            ],
+            "CronJobSpec": [
+                ("schedule", 1, "string", KEEP),
+                ("timeZone", 8, "string", PTR),
+                ("startingDeadlineSeconds", 2, "int64", PTR),
+                ("concurrencyPolicy", 3, "string", OMIT),
+                ("suspend", 4, "bool", PTR),
+                ("jobTemplate", 5, f".{_BATCH}.JobTemplateSpec", KEEP),
+                ("successfulJobsHistoryLimit", 6, "int32", PTR),
+                ("failedJobsHistoryLimit", 7, "int32", PTR),
+            ],
+            "CronJobStatus": [
+                ("active", 1, f".{_CORE}.ObjectReference", LIST),
+                ("lastScheduleTime", 4, f".{_META}.Time", PTR),
+                ("lastSuccessfulTime", 5, f".{_META}.Time", PTR),
+            ],
+        },
+    ),
     # policy/v1 PodDisruptionBudget (kubectl create pdb) and Eviction (kubectl drain); status.disruptedPods
     # (a map of Times) is not read from protobuf: clients never send it.
     (
@@ -379,6 +463,20 @@ _FILES: list[_File] = [
             "Eviction": [
                 ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
                 ("deleteOptions", 2, f".{_META}.DeleteOptions", PTR),
+            ],
+        },
+    ),
+    (
+        "k8s.io/api/scheduling/v1/generated.proto",
+        _SCHEDULING,
+        ["k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto"],
+        {
+            "PriorityClass": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("value", 2, "int32", KEEP),
+                ("globalDefault", 3, "bool", OMIT),
+                ("description", 4, "string", OMIT),
+                ("preemptionPolicy", 5, "string", PTR),
             ],
         },
     ),
@@ -425,14 +523,19 @@ _FILES: list[_File] = [
     ),
 ]
 
+
 # (apiVersion, kind) of the objects we accept as protobuf -> message full name
 _DECODABLE: dict[tuple[str, str], str] = {
     ("v1", "Service"): f"{_CORE}.Service",
     ("v1", "Namespace"): f"{_CORE}.Namespace",
     ("v1", "ConfigMap"): f"{_CORE}.ConfigMap",
     ("v1", "Secret"): f"{_CORE}.Secret",
+    ("v1", "ServiceAccount"): f"{_CORE}.ServiceAccount",
+    ("scheduling.k8s.io/v1", "PriorityClass"): f"{_SCHEDULING}.PriorityClass",
     ("apps/v1", "Deployment"): f"{_APPS}.Deployment",
     ("apps/v1", "ReplicaSet"): f"{_APPS}.ReplicaSet",
+    ("batch/v1", "Job"): f"{_BATCH}.Job",
+    ("batch/v1", "CronJob"): f"{_BATCH}.CronJob",
     ("policy/v1", "PodDisruptionBudget"): f"{_POLICY}.PodDisruptionBudget",
     ("policy/v1", "Eviction"): f"{_POLICY}.Eviction",
     ("policy/v1beta1", "Eviction"): f"{_POLICY}.Eviction",  # the same message in policy/v1beta1

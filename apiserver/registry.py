@@ -95,6 +95,14 @@ class Registry:
         # Per kind: the created object as the create should answer it, once the controllers that fill
         # what kube-apiserver sets at create have done so (a Service's ClusterIPs and node ports).
         self.create_settlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {}
+        # Per kind: kube-apiserver's admission plugins that read other objects (a Pod's ServiceAccount
+        # and PriorityClass), called with (object, stored object or None on a create, namespace) after
+        # decoding and before the kind's own admission; each may fill fields and refuses with a
+        # StatusError (403 Forbidden), as a mutating+validating plugin does.
+        self.plugins: dict[str, list[Callable[[dict[str, Any], dict[str, Any] | None, str], Awaitable[None]]]] = {}
+        # Per kind: a check of a DELETE by name before anything else, raising a StatusError to refuse it
+        # (a kind's REST Delete override: the system PriorityClasses cannot be deleted).
+        self.delete_guards: dict[str, Callable[[str], None]] = {}
 
     # -- helpers -------------------------------------------------------------
     def _ns(self, rt: ResourceType, namespace: str | None) -> str:
@@ -178,12 +186,15 @@ class Registry:
         else:
             meta.pop("namespace", None)
         self._require_namespace(rt, ns, creating=True)
+        # the uid first (FillObjectMetaSystemFields): PrepareForCreate may use it (a Job's generated selector)
+        meta["uid"] = str(uuid.uuid4())
+        for plugin in self.plugins.get(rt.key, ()):
+            await plugin(obj, None, ns)
         # default -> generateName -> PrepareForCreate -> validate, in kube-apiserver's order
         self._raise_invalid(rt, obj, None, ADMISSION[rt.key].admit_create(obj))
         warnings += ADMISSION[rt.key].warnings_on_create(obj)  # WarningsOnCreate, after the decoder's
         if manager:
             _set_managed_fields(obj, record_update(rt, None, obj, manager=manager))
-        meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = format_time()
         meta["generation"] = 1
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
@@ -295,6 +306,9 @@ class Registry:
         manager: str = "", managed_fields: list[dict[str, Any]] | None = None,
     ) -> Result:
         old = current.obj
+        if subresource is None:
+            for plugin in self.plugins.get(rt.key, ()):
+                await plugin(obj, old, current.obj.get("metadata", {}).get("namespace") or "")
         new = self.prepare_for_update(rt, obj, old, subresource=subresource)
         # WarningsOnUpdate: answered whether or not anything is written
         warns = () if subresource else tuple(ADMISSION[rt.key].warnings_on_update(new, old))
@@ -527,6 +541,9 @@ class Registry:
         raises to refuse the delete; it is asked again on every retry."""
         options = options or {}
         ns = self._ns(rt, namespace)
+        guard = self.delete_guards.get(rt.key)
+        if guard is not None:
+            guard(name)
         for _ in range(PATCH_RETRIES):
             current = self.get_entry(rt, ns, name)
             old = current.obj

@@ -32,13 +32,15 @@ SCALE_API_VERSION = "autoscaling/v1"
 _META_KEYS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
 
 
-def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
-    """scaleFromDeployment / scaleFromReplicaSet: identity metadata, spec.replicas, status.replicas + selector."""
+def to_scale(obj: dict[str, Any], *, map_selector: bool = False) -> dict[str, Any]:
+    """scaleFromDeployment / scaleFromReplicaSet / scaleFromRC: identity metadata, spec.replicas,
+    status.replicas + selector (``map_selector``: spec.selector is a label map, ResourceType.map_selector)."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
+    raw = spec.get("selector")
     try:
-        selector = str(from_label_selector_object(spec.get("selector")))
+        selector = str(from_label_selector_object({"matchLabels": raw} if map_selector and raw else raw))
     except StatusError:
         selector = ""
     scale_status: dict[str, Any] = {"replicas": int(status.get("replicas") or 0)}
@@ -80,7 +82,7 @@ def _replicas_of(body: Any, name: str) -> tuple[int, str | None]:
 
 
 def get_scale(registry: Registry, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
-    return to_scale(registry.get_entry(rt, namespace, name).obj)
+    return to_scale(registry.get_entry(rt, namespace, name).obj, map_selector=rt.map_selector)
 
 
 async def update_scale(registry: Registry, rt: ResourceType, namespace: str | None, name: str, body: Any, *,
@@ -98,7 +100,7 @@ async def patch_scale(registry: Registry, rt: ResourceType, namespace: str | Non
     except Exception as e:
         raise errors.bad_request(f"error decoding patch: {e}") from None
     for _ in range(PATCH_RETRIES):
-        current = to_scale(registry.get_entry(rt, namespace, name).obj)
+        current = to_scale(registry.get_entry(rt, namespace, name).obj, map_selector=rt.map_selector)
         if patch_type == "json":
             patched = json_patch(copy.deepcopy(current), patch)
         elif isinstance(patch, dict):
@@ -133,5 +135,5 @@ async def _write(registry: Registry, rt: ResourceType, namespace: str | None, na
             if e.reason == "Conflict" and rv is None:
                 continue
             raise
-        return to_scale(res.obj)
+        return to_scale(res.obj, map_selector=rt.map_selector)
     raise errors.conflict(rt.plural, name, rt.group)

@@ -706,10 +706,17 @@ def _memory_and_disk(sampled: Sampler, *, ours_db: Path, base_db: Path) -> None:
 
 
 async def _ensure_namespace(ours: Server, name: str) -> None:
+    """The namespace and its ``default`` ServiceAccount (no serviceaccount controller runs here, and
+    a Pod is admitted only when its account exists)."""
     status, body = await one_request(ours.port, "POST", "/api/v1/namespaces",
                                      orjson.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
     if status not in (201, 409):
         raise RuntimeError(f"creating namespace {name}: {status} {body[:300]!r}")
+    status, body = await one_request(ours.port, "POST", f"/api/v1/namespaces/{name}/serviceaccounts",
+                                     orjson.dumps({"apiVersion": "v1", "kind": "ServiceAccount",
+                                                   "metadata": {"name": "default"}}))
+    if status not in (201, 409):
+        raise RuntimeError(f"creating {name}/default ServiceAccount: {status} {body[:300]!r}")
 
 
 async def _seed_list(ours: Server, bases: list[Server]) -> list[str]:
@@ -766,6 +773,8 @@ async def _figures(plan: Plan, ours: Server, all_bases: list[Server], prof: Prof
                    target=">= 0.5x", met=mine >= 0.5 * theirs)
 
     if "creates" in want:
+        await _ensure_namespace(ours, "default")
+
         def create(tag: str, w: int, s: int) -> Request:
             return "POST", "/api/v1/namespaces/default/pods", pod_body(f"c-{tag}-{w}-{s}")
 

@@ -260,6 +260,9 @@ def run_iteration(data_dir: Path, iteration: int, *, rng: random.Random, port: i
     with httpx.Client(base_url=srv.url, timeout=10) as c:
         r = c.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
         assert r.status_code in (201, 409), r.text
+        # no serviceaccount controller runs here: the account the load's Pods are admitted with
+        r = c.post(f"/api/v1/namespaces/{NS}/serviceaccounts", json={"metadata": {"name": "default"}})
+        assert r.status_code in (201, 409), r.text
     ack_log = data_dir / f"acks-{iteration}.jsonl"
     writer = subprocess.Popen([sys.executable, "-m", "bench.crash", "--writer", srv.url, str(ack_log), "--prefix",
                                f"i{iteration}", "--seed", str(rng.randrange(1 << 30))],

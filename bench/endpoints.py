@@ -199,6 +199,11 @@ async def run(url: str, metrics_url: str, *, services: int, pods: int, flips: in
             await c.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         except errors.AlreadyExists:
             pass
+        try:  # no serviceaccount controller runs here: the account the Pods are admitted with
+            await c.create(BY_KEY["serviceaccounts"], {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                       "metadata": {"name": "default"}}, namespace=NS)
+        except errors.AlreadyExists:
+            pass
         obs = Observer()
         rv = (await c.list(PODS, namespace=NS, limit=1))["metadata"]["resourceVersion"]
         watchers = [asyncio.create_task(obs.pods(c, rv)), asyncio.create_task(obs.endpoints(c, rv)),

@@ -228,6 +228,9 @@ async def run(args: argparse.Namespace) -> None:
         sampler = Sampler(pids={"proxy": procs[-1].pid})
         async with httpx.AsyncClient(base_url=url, timeout=10) as api:
             (await api.post("/api/v1/namespaces", json={"metadata": {"name": NS}})).raise_for_status()
+            # no serviceaccount controller runs here: the account the Pods are admitted with
+            (await api.post(f"/api/v1/namespaces/{NS}/serviceaccounts",
+                            json={"metadata": {"name": "default"}})).raise_for_status()
             (await api.post(f"/api/v1/namespaces/{NS}/services", json={
                 "metadata": {"name": "bench"},
                 "spec": {"selector": {"app": "bench"}, "ports": [{"port": 8080}]}})).raise_for_status()

@@ -40,7 +40,8 @@ from kubeclient.client import Client
 Obj = dict[str, Any]
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
-DEFAULT_RESOURCES = ("deployments.apps", "replicasets.apps", "pods")
+DEFAULT_RESOURCES = ("deployments.apps", "replicasets.apps", "replicationcontrollers", "pods", "jobs.batch",
+                     "cronjobs.batch")
 SOLID, DANGLING, WAITING, UNKNOWN = "solid", "dangling", "waiting", "unknown"
 FOREGROUND_RECHECK = 2.0
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from apimachinery.objects import as_map, int_or
 from apimachinery.pods import is_pod_ready, is_pod_terminal, ready_condition
-from apimachinery.resources import BY_KEY
+from apimachinery.resources import BY_KEY, ResourceType
 from apimachinery.selectors import LabelSelector, from_label_selector_object
 from apimachinery.timestamps import format_time, parse_time
 from controllers.ownership import RefManager, controller_ref, is_deleting, uid_of
@@ -49,6 +49,9 @@ BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH = 1
 EXPECTATIONS_TIMEOUT = 300.0
 REPLICA_FAILURE = "ReplicaFailure"
+# the controller rate limiter's per-item exponential backoff (5 ms doubling, at most 1000 s)
+REFUSED_BASE_DELAY = 0.005
+REFUSED_MAX_DELAY = 1000.0
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
@@ -117,8 +120,9 @@ def deletion_order(pods: Sequence[Obj], related: Sequence[Obj]) -> list[Obj]:
     return sorted(pods, key=key)
 
 
-def pod_from_template(rs: Mapping[str, Any]) -> Obj:
-    """controller.GetPodFromTemplate: labels, annotations, finalizers and spec of the template; owned by ``rs``."""
+def pod_from_template(rs: Mapping[str, Any], owner_rt: ResourceType = REPLICASETS) -> Obj:
+    """controller.GetPodFromTemplate: labels, annotations, finalizers and spec of the template; owned by ``rs``
+    (a ReplicaSet, or another kind of ``owner_rt`` with the same spec, a ReplicationController)."""
     meta = as_map(rs.get("metadata"))
     template = as_map(as_map(rs.get("spec")).get("template"))
     tmeta = as_map(template.get("metadata"))
@@ -126,7 +130,7 @@ def pod_from_template(rs: Mapping[str, Any]) -> Obj:
     for key in ("labels", "annotations", "finalizers"):
         if tmeta.get(key):
             pod_meta[key] = tmeta[key]
-    pod_meta["ownerReferences"] = [{"apiVersion": REPLICASETS.api_version, "kind": REPLICASETS.kind,
+    pod_meta["ownerReferences"] = [{"apiVersion": owner_rt.api_version, "kind": owner_rt.kind,
                                     "name": meta.get("name"), "uid": meta.get("uid"), "controller": True,
                                     "blockOwnerDeletion": True}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": as_map(template.get("spec"))}
@@ -252,31 +256,46 @@ class Expectations:
 # ---------------------------------------------------------------------------
 
 
-def _owner_key(pod: Mapping[str, Any]) -> str | None:
-    """``ns/name`` of the ReplicaSet a Pod's controller reference names, if it names one."""
+def _owner_key(pod: Mapping[str, Any], owner_rt: ResourceType = REPLICASETS) -> str | None:
+    """``ns/name`` of the ``owner_rt`` object (a ReplicaSet) a Pod's controller reference names, if it names one."""
     ref = controller_ref(pod)
-    if ref is None or ref.get("kind") != REPLICASETS.kind or ref.get("apiVersion") != REPLICASETS.api_version:
+    if ref is None or ref.get("kind") != owner_rt.kind or ref.get("apiVersion") != owner_rt.api_version:
         return None
     ns = str(as_map(pod.get("metadata")).get("namespace") or "")
     return f"{ns}/{ref.get('name')}"
 
 
 class ReplicaSetController(Controller):
-    """Reconciles ``ns/name`` ReplicaSet keys."""
+    """Reconciles ``ns/name`` ReplicaSet keys.
+
+    The seam for ReplicationControllers (controllers.replicationcontroller, kube's
+    ReplicationManager, which is this same manager): a subclass sets ``owner_rt``, ``component``
+    and ``parse_selector``; everything else is shared.
+    """
 
     name = "replicaset"
+    #: The kind kept (its spec: replicas, minReadySeconds, selector, template; its status subresource).
+    owner_rt: ResourceType = REPLICASETS
+    #: The component its Events are reported by (kube-controller-manager's name).
+    component = "replicaset-controller"
+
+    @staticmethod
+    def parse_selector(raw: Any) -> LabelSelector:
+        """spec.selector as a selector: a metav1.LabelSelector here. Raises when it does not parse."""
+        return from_label_selector_object(raw if isinstance(raw, dict) else None)
 
     def __init__(self, client: Client, *, workers: int = 2, metrics: RuntimeMetrics | None = None,
                  burst: int = BURST_REPLICAS, clock: Callable[[], float] = time.time) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
-        self.recorder = EventRecorder(client, "replicaset-controller")  # the component name kube-controller-manager uses
+        self.recorder = EventRecorder(client, self.component)
         self.burst = burst
         self.clock = clock
-        self.sets = self.informer(REPLICASETS, enqueue=True)
+        self.sets = self.informer(self.owner_rt, enqueue=True)
         self.pods = self.informer(PODS)
         self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
         self.expectations = Expectations()
         self._selectors: dict[str, tuple[Any, LabelSelector | None]] = {}
+        self._refusals: dict[str, int] = {}  # key -> consecutive syncs whose creates or deletes were refused
 
     # ---- events -------------------------------------------------------------
 
@@ -288,7 +307,7 @@ class ReplicaSetController(Controller):
         if cached is not None and cached[0] == raw:
             return cached[1]
         try:
-            sel: LabelSelector | None = from_label_selector_object(raw if isinstance(raw, dict) else None)
+            sel: LabelSelector | None = self.parse_selector(raw)
         except Exception:
             sel = None
         self._selectors[key] = (raw, sel)
@@ -309,7 +328,7 @@ class ReplicaSetController(Controller):
         if is_deleting(pod):
             self._pod_deleted(pod)
             return
-        owner = _owner_key(pod)
+        owner = _owner_key(pod, self.owner_rt)
         if owner is not None:
             self.expectations.creation_observed(owner)
             self.queue.add(owner)
@@ -319,10 +338,10 @@ class ReplicaSetController(Controller):
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if is_deleting(new) and not is_deleting(old):
-            owner = _owner_key(new)
+            owner = _owner_key(new, self.owner_rt)
             if owner is not None:
                 self.expectations.deletion_observed(owner, object_key(new))
-        old_owner, new_owner = _owner_key(old), _owner_key(new)
+        old_owner, new_owner = _owner_key(old, self.owner_rt), _owner_key(new, self.owner_rt)
         if old_owner is not None and old_owner != new_owner:
             self.queue.add(old_owner)
         if new_owner is not None:
@@ -339,7 +358,7 @@ class ReplicaSetController(Controller):
                 self.queue.add(key)
 
     def _pod_deleted(self, pod: Obj) -> None:
-        owner = _owner_key(pod)
+        owner = _owner_key(pod, self.owner_rt)
         if owner is not None:
             self.expectations.deletion_observed(owner, object_key(pod))
             self.queue.add(owner)
@@ -357,6 +376,7 @@ class ReplicaSetController(Controller):
         if rs is None:
             self.expectations.forget(key)
             self._selectors.pop(key, None)
+            self._refusals.pop(key, None)
             return
         needs_sync = self.expectations.satisfied(key)
         selector = self._selector(rs)
@@ -364,7 +384,7 @@ class ReplicaSetController(Controller):
             self.log.error("%s: ReplicaSet %s has an invalid selector; skipping", self.name, key)
             return
         candidates = [p for p in self.pods.cache.list(ns) if is_pod_active(p)]
-        manager = RefManager(self.client, owner=rs, owner_rt=REPLICASETS, child_rt=PODS,
+        manager = RefManager(self.client, owner=rs, owner_rt=self.owner_rt, child_rt=PODS,
                              matches=lambda p: not selector.empty and selector.matches(
                                  {str(k): str(v) for k, v in as_map(as_map(p.get("metadata")).get("labels")).items()}))
         pods = await manager.claim(candidates)
@@ -378,7 +398,15 @@ class ReplicaSetController(Controller):
         status = replica_set_status(rs, remaining, now=now, failure=failure, now_text=format_time())
         await self._write_status(rs, status)
         if error is not None:
-            raise error
+            if errors.is_retryable(error):
+                raise error
+            # kube's manager requeues every failed sync, rate limited: a refused create (403 while
+            # the namespace's ServiceAccount is not made yet, say) may succeed later with no change
+            # to the object, so it is not dropped as the runtime drops other refusals
+            n = self._refusals.get(key, 0)
+            self._refusals[key] = n + 1
+            raise RequeueAfter(min(REFUSED_BASE_DELAY * 2 ** n, REFUSED_MAX_DELAY), str(error))
+        self._refusals.pop(key, None)
         wait = next_availability_check(rs, remaining, now)
         if wait is not None:
             raise RequeueAfter(wait + 0.05)
@@ -400,7 +428,7 @@ class ReplicaSetController(Controller):
             return None, None, set()
         if diff > 0:
             n = min(diff, self.burst)
-            victims = deletion_order(pods, [p for p in related if _owner_key(p) == key])[:n]
+            victims = deletion_order(pods, [p for p in related if _owner_key(p, self.owner_rt) == key])[:n]
             keys = [object_key(p) for p in victims]
             self.expectations.expect(key, deletes=keys)
             self.log.info("%s: too many replicas for %s: need %d, deleting %d", self.name, key, want, n)
@@ -423,7 +451,7 @@ class ReplicaSetController(Controller):
     async def _create_pod(self, rs: Obj) -> None:
         ns = str(as_map(rs.get("metadata")).get("namespace") or "")
         try:
-            pod = await self.client.create(PODS, pod_from_template(rs), namespace=ns)
+            pod = await self.client.create(PODS, pod_from_template(rs, self.owner_rt), namespace=ns)
         except errors.ApiError as e:
             if e.code == 403 and "being terminated" in e.message:
                 return  # the namespace is going away: nothing to create
@@ -454,15 +482,18 @@ class ReplicaSetController(Controller):
         if status == as_map(rs.get("status")):
             return
         try:
-            await self.client.update_status(REPLICASETS, {**rs, "status": status})
+            await self.client.update_status(self.owner_rt, {**rs, "status": status})
         except errors.NotFound:
             return
         except errors.Conflict as e:
             raise RequeueAfter(0.0, "status conflict") from e
 
 
-def build_replicaset_parser() -> argparse.ArgumentParser:
-    p = build_parser("replicaset", "Keep the Pods of every ReplicaSet at spec.replicas.")
+def build_replicaset_parser(name: str = "replicaset",
+                            description: str = "Keep the Pods of every ReplicaSet at spec.replicas.",
+                            ) -> argparse.ArgumentParser:
+    """The replicaset process's flags (also the replicationcontroller process's, under its own name)."""
+    p = build_parser(name, description)
     p.add_argument("--burst-replicas", type=int, default=BURST_REPLICAS,
                    help="most Pods created or deleted per sync (default 500)")
     p.add_argument("--expectations-timeout", type=duration, default=EXPECTATIONS_TIMEOUT, metavar="DURATION",

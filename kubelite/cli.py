@@ -221,6 +221,10 @@ CONTROLLERS = {
     "namespace": "controllers.namespace:main",
     "loadbalancer": "controllers.loadbalancer:main",
     "disruption": "controllers.disruption:main",
+    "job": "controllers.job:main",
+    "cronjob": "controllers.cronjob:main",
+    "serviceaccount": "controllers.serviceaccount:main",
+    "replicationcontroller": "controllers.replicationcontroller:main",
 }
 PROCESSES = {
     "dns": "servers.dns.main:main",
@@ -250,7 +254,7 @@ def _run_entry(target: str, argv: list[str]) -> int:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def controller(name: str, args: tuple[str, ...]) -> None:
     """Run one controller process: ipam, nodeport, endpoints, replicaset, deployment, gc, namespace,
-    loadbalancer or disruption.
+    loadbalancer, disruption, job, cronjob, serviceaccount or replicationcontroller.
 
     Its flags: kubelite controller NAME --help.
     """
@@ -279,6 +283,30 @@ def proxy(args: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--server", default=None, help="API server URL (overrides the kubeconfig's server)")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="kubeconfig whose credentials the console reads with (default: $KUBECONFIG, ~/.kube/config)")
+@click.option("--bind-address", default="127.0.0.1", show_default=True, help="loopback only, for now")
+@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def console(server: str | None, kubeconfig: str | None, bind_address: str, port: int, log_level: str) -> None:
+    """Serve the live console (Services, selectors, Pods, controllers' health) at http://127.0.0.1:PORT/."""
+    from console.main import run
+    from kubeclient.kubeconfig import ConfigError
+
+    _setup_logging(log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not _is_loopback(bind_address):
+        raise click.UsageError(f"refusing to bind {bind_address}: the console serves loopback only for now "
+                               "(it has no TLS or login of its own; reach it through an SSH tunnel)")
+    try:
+        sys.exit(run(server=server, kubeconfig=kubeconfig, bind_address=bind_address, port=port,
+                     log_level=log_level))
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@main.command()
 @click.option("--data-dir", envvar="KUBELITE_DATA_DIR", default="./.kubelite", show_default=True,
               help="where the database (SQLite), kubeconfig, pid files and, with --data-path, the Pods' files live; "
                    "a second up on it keeps every object")
@@ -303,9 +331,11 @@ def proxy(args: tuple[str, ...]) -> None:
 @click.option("--data-path", is_flag=True,
               help="carry real traffic on loopback: Pods run as processes (IPs from 127.10.0.0/16), Services get "
                    "127.96.0.0/16, LoadBalancers 127.20.0.0/24, one proxy per node")
+@click.option("--console-port", default=8081, show_default=True, type=int,
+              help="port of the live console on 127.0.0.1 (0: no console)")
 def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes: int, db: str, apiservers: int,
        ready_timeout: float, data_path: bool, tls: bool, token_auth_file: Path | None,
-       authorization_policy_file: Path | None, dns_upstream: str | None) -> None:
+       authorization_policy_file: Path | None, dns_upstream: str | None, console_port: int) -> None:
     """Start the whole control plane as supervised processes; Ctrl-C stops it.
 
     The API server(s) start first, the rest once they are ready. The processes die with this one even if it
@@ -320,7 +350,7 @@ def up(data_dir: str, bind_address: str, port: int | None, dns_port: int, nodes:
     sys.exit(run_up(data_dir=Path(data_dir), bind_address=bind_address, port=port or (6443 if tls else 8080),
                     dns_port=dns_port, nodes=nodes, db=db, apiservers=apiservers, ready_timeout=ready_timeout,
                     data_path=data_path, tls=tls, token_auth_file=token_auth_file,
-                    policy_file=authorization_policy_file, dns_upstream=dns_upstream))
+                    policy_file=authorization_policy_file, dns_upstream=dns_upstream, console_port=console_port))
 
 
 @main.command()

@@ -70,11 +70,12 @@ def leader_identity(data_dir: Path, name: str) -> str:
 
 def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
          apiservers: int, data_path: bool = False, tls: bool = False,
-         dns_upstream: str | None = None) -> tuple[list[Child], list[Child], str]:
+         dns_upstream: str | None = None, console_port: int = 0) -> tuple[list[Child], list[Child], str]:
     """The API server children, the other children, and the server URL controllers use.
 
     With ``tls`` every client child connects through its own kubeconfig
-    (``DIR/auth/<name>.kubeconfig``: the CA and that child's token) instead of ``--server``.
+    (``DIR/auth/<name>.kubeconfig``: the CA and that child's token) instead of ``--server``; the console
+    (on loopback ``console_port``, none when 0) reads as the user, with the admin's ``DIR/kubeconfig``.
     """
     py = [sys.executable, "-m", "kubelite.cli"]
     scheme = "https" if tls else "http"
@@ -97,7 +98,8 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
         return ["--server", server]
 
     others: list[Child] = []
-    for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc", "namespace", "disruption"):
+    for name in ("ipam", "nodeport", "endpoints", "replicaset", "deployment", "gc", "namespace", "disruption",
+                 "job", "cronjob", "serviceaccount", "replicationcontroller"):
         mp = _free_port()
         others.append(Child(name, [*py, "controller", name, *conn(name), "--metrics-port", str(mp),
                                    "--leader-elect-identity", leader_identity(data_dir, name)],
@@ -125,6 +127,10 @@ def plan(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: 
     if dns_upstream:
         dns_argv += ["--upstream", dns_upstream]
     others.append(Child("dns", dns_argv, probe=lambda: dns_synced(host, dns_port)))
+    if console_port:
+        who = ["--kubeconfig", str(data_dir / "kubeconfig")] if tls else ["--server", server]
+        others.append(Child("console", [*py, "console", *who, "--port", str(console_port)],
+                            ready_url=f"http://127.0.0.1:{console_port}/healthz"))
     return servers, others, server
 
 
@@ -169,7 +175,7 @@ ENCRYPTION_CONFIG = "encryption-config.yaml"
 def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes: int, db: str,
            apiservers: int, ready_timeout: float, data_path: bool = False, tls: bool = False,
            token_auth_file: Path | None = None, policy_file: Path | None = None,
-           dns_upstream: str | None = None) -> int:
+           dns_upstream: str | None = None, console_port: int = 0) -> int:
     import migrations
     from apiserver.settings import Settings
     from apiserver.storage.encryption import generate_config
@@ -191,15 +197,20 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
         if _port_in_use(bind_address, p):
             raise click.UsageError(f"port {p} on {bind_address} is in use: is another kubelite running? "
                                    f"(choose another with --port)")
+    if console_port and _port_in_use("127.0.0.1", console_port):
+        click.echo(f"kubelite: port {console_port} on 127.0.0.1 is in use: not starting the console "
+                   "(choose another with --console-port)", err=True)
+        console_port = 0
     click.echo(f"kubelite: migrating {settings.database_url()}", err=True)
     migrations.upgrade(settings.database_url())
     servers, others, server = plan(data_dir=data_dir, bind_address=bind_address, port=port, dns_port=dns_port,
                                    nodes=nodes, db=db, apiservers=apiservers, data_path=data_path, tls=tls,
-                                   dns_upstream=dns_upstream)
+                                   dns_upstream=dns_upstream, console_port=console_port)
     kubeconfig = data_dir / "kubeconfig"
     verify: ssl.SSLContext | bool = True
     if tls:
-        args, ca_file = secure(data_dir, bind_address=bind_address, names=[c.name for c in others],
+        args, ca_file = secure(data_dir, bind_address=bind_address,
+                               names=[c.name for c in others if c.name != "console"],  # it reads as the admin
                                server=server, token_auth_file=token_auth_file, policy_file=policy_file)
         for c in servers:
             c.argv += args
@@ -241,7 +252,8 @@ def run_up(*, data_dir: Path, bind_address: str, port: int, dns_port: int, nodes
                     f"  API server:  {server}\n"
                     f"  DNS:         {bind_address}:{dns_port} (udp+tcp, zone cluster.local)\n"
                     f"  kubeconfig:  {kubeconfig.resolve()}\n"
-                    f"  try:         export KUBECONFIG={kubeconfig.resolve()}; kubectl get svc -A\n"
+                    + (f"  console:     http://127.0.0.1:{console_port}/\n" if console_port else "")
+                    + f"  try:         export KUBECONFIG={kubeconfig.resolve()}; kubectl get svc -A\n"
                     + (f"  data path:   Pods {DATA_PATH_POD_CIDR} (node-i: 127.10.i.0/24, run as processes), "
                        f"Services {DATA_PATH_SERVICE_CIDR}, LoadBalancers {DATA_PATH_LB_POOL}, "
                        f"nodes 127.0.1.1-{nodes}; image kubelite/echo answers HTTP\n" if data_path else "")

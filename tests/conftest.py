@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -47,12 +47,21 @@ class ApiServerProcess:
     data_dir: Path
     proc: subprocess.Popen[bytes]
     log: Path
+    # controller processes started beside it (the serviceaccount controller), stopped with it
+    companions: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+        self._stop_companions()
+
+    def _stop_companions(self) -> None:
+        for c in self.companions:
+            stop_process(c)
+        self.companions.clear()
 
     def stop(self) -> None:
+        self._stop_companions()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -62,8 +71,50 @@ class ApiServerProcess:
                 self.proc.wait(10)
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s; waits for the exit."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def start_serviceaccount_controller(url: str, log: Path) -> subprocess.Popen[bytes]:
+    """The serviceaccount controller on ``url`` (no leader election: no Lease writes to count).
+
+    Why every test server has one: as in Kubernetes, a Pod is admitted only when its
+    ServiceAccount (``default`` unless it names one) exists, and the controller is what puts
+    ``default`` into each namespace.
+    """
+    cmd = [sys.executable, "-m", "kubelite.cli", "controller", "serviceaccount", "--server", url,
+           "--no-leader-elect", "--workers", "1", "--log-level", "WARNING"]
+    return subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def wait_for_default_accounts(url: str, namespaces: tuple[str, ...], *, timeout: float = 60) -> None:
+    """Until the serviceaccount controller has put ``default`` into each namespace (Pods need it)."""
+    deadline = time.monotonic() + timeout
+    for ns in namespaces:
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v1/namespaces/{ns}/serviceaccounts/default", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no default ServiceAccount in {ns} after {timeout}s")
+            time.sleep(0.05)
+
+
 def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str] | None = None,
-                    env: dict[str, str] | None = None) -> ApiServerProcess:
+                    env: dict[str, str] | None = None, service_accounts: bool = True) -> ApiServerProcess:
+    """An API server process on 127.0.0.1, ready; with ``service_accounts``, its serviceaccount controller."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / f"apiserver-{port}.log"
@@ -77,7 +128,11 @@ def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str]
             raise RuntimeError(f"apiserver exited with {proc.returncode}: {log.read_text()[-3000:]}")
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return ApiServerProcess(url, port, data_dir, proc, log)
+                srv = ApiServerProcess(url, port, data_dir, proc, log)
+                if service_accounts:
+                    srv.companions.append(start_serviceaccount_controller(url, data_dir / f"sa-controller-{port}.log"))
+                    wait_for_default_accounts(url, SYSTEM_NAMESPACES)
+                return srv
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
@@ -138,4 +193,5 @@ def ns(api: httpx.Client) -> str:
     name = f"t{os.getpid()}-{next(_ns_counter)}"
     r = api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     assert r.status_code == 201, r.text
+    wait_for_default_accounts(str(api.base_url).rstrip("/"), (name,))
     return name

@@ -1,4 +1,5 @@
-"""What some tests need from the machine, looked up in one place: kubectl, dig, PostgreSQL, an older client.
+"""What some tests need from the machine, looked up in one place: kubectl, dig, PostgreSQL, an older client,
+a browser.
 
 Why one place: a test that cannot find what it needs skips on a developer's machine that lacks it, but
 fails when the environment says the thing is required (``KUBELITE_REQUIRE_<WHAT>=1``, which ``.ci/run``
@@ -42,6 +43,22 @@ def kubectl(*, module: bool = False) -> str:
 
 def dig(*, module: bool = False) -> str:
     return tool("dig", package="bind9-dnsutils", what="DIG", module=module)
+
+
+def browser(*, module: bool = False) -> tuple[str, str]:
+    """Headless Chromium and its driver from the system (Debian packages chromium, chromium-driver): the
+    paths of both, so Selenium is pointed at them and never downloads a driver of its own."""
+    paths = []
+    for name, package in (("chromium", "chromium"), ("chromedriver", "chromium-driver")):
+        path = shutil.which(name)
+        if path is None:
+            missing("BROWSER", f"{name} is not on PATH (Debian package {package})", module=module)
+        paths.append(path)
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing("BROWSER", "selenium is not installed (pip install -e '.[dev]')", module=module)
+    return paths[0], paths[1]
 
 
 def pg_url(*, module: bool = False) -> str:

@@ -435,6 +435,9 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureServer]:
             svc = {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
             for ns in ("shield", "other", "public"):
                 assert admin.post(f"/api/v1/namespaces/{ns}/services", json=svc).status_code == 201
+                # no serviceaccount controller runs here: the default account Pods are admitted with
+                sa = {"metadata": {"name": "default"}}
+                assert admin.post(f"/api/v1/namespaces/{ns}/serviceaccounts", json=sa).status_code == 201
         yield srv
     finally:
         srv.stop()

@@ -66,6 +66,9 @@ async def app_client() -> AsyncIterator[tuple[Any, httpx.AsyncClient, Path]]:
         app = create_app(settings)
         async with app.router.lifespan_context(app), \
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=30) as c:
+            # no serviceaccount controller runs in-process: the default account Pods are admitted with
+            r = await c.post("/api/v1/namespaces/default/serviceaccounts", json={"metadata": {"name": "default"}})
+            assert r.status_code == 201, r.text
             yield app, c, Path(d) / "kubelite.db"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "agents", "servers", "migrations", "kubelite"}
+OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "agents", "servers", "migrations", "kubelite", "console"}
 ALLOWED = {
     "apimachinery": set(),
     "apiserver": {"apimachinery"},
@@ -19,6 +19,7 @@ ALLOWED = {
     "agents": {"apimachinery", "kubeclient", "controllers"},
     "servers": {"apimachinery", "kubeclient", "controllers"},
     "migrations": {"apiserver"},
+    "console": {"apimachinery", "kubeclient", "controllers"},
     "kubelite": OURS,
 }
 
@@ -164,8 +165,8 @@ def test_no_import_circles_inside_packages() -> None:
     assert not any(m in ("storage", "watchcache") for c in circles for m in c.split(": ")[1].split())
 
 
-@pytest.mark.parametrize("package", ["agents", "servers"])
-def test_agents_and_servers_take_only_the_process_runtime_from_controllers(package: str) -> None:
+@pytest.mark.parametrize("package", ["agents", "servers", "console"])
+def test_agents_servers_and_console_take_only_the_process_runtime_from_controllers(package: str) -> None:
     """They run on the controllers' runtime (informers, leader election, signals), never on a reconciler."""
     violations = []
     for path in sorted((ROOT / package).rglob("*.py")):

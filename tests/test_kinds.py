@@ -34,7 +34,7 @@ def _struct_positions(t: Type, path: str, out: dict[str, str], depth: int = 0) -
         return
     if t.kind != "struct":
         return
-    if path and t.definition:
+    if t.definition:  # the root too: a kind's top-level lists may carry tags (ServiceAccount.secrets)
         out[path] = t.definition
     for name in t.schema.get("properties") or {}:
         _struct_positions(t.field(name), f"{path}.{name}" if path else name, out, depth + 1)

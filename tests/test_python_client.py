@@ -68,3 +68,33 @@ def test_watch_pods(core: Any, ns: str) -> None:
     core.delete_namespaced_pod("w1", ns)
     t.join(10)
     assert seen == [("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
+
+
+def test_configmaps_followed_through_changes_by_the_clients_watch(core: Any, ns: str) -> None:
+    """The official client's create/list/patch/delete of ConfigMaps, and its watch following each change."""
+    start_rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    seen: list[tuple[str, str, dict[str, str] | None]] = []
+    w = k8s_watch.Watch()
+
+    def consume() -> None:
+        for ev in w.stream(core.list_namespaced_config_map, ns, resource_version=start_rv, timeout_seconds=10):
+            seen.append((ev["type"], ev["object"].metadata.name, ev["object"].data))
+            if len(seen) == 4:
+                w.stop()
+
+    t = threading.Thread(target=consume)
+    t.start()
+    core.create_namespaced_config_map(ns, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="settings"),
+                                                          data={"color": "blue"}))
+    assert [c.metadata.name for c in core.list_namespaced_config_map(ns).items] == ["settings"]
+    core.patch_namespaced_config_map("settings", ns, {"data": {"color": "green"}})
+    core.replace_namespaced_config_map("settings", ns, k8s.V1ConfigMap(
+        metadata=k8s.V1ObjectMeta(name="settings"), data={"color": "red", "size": "xl"}))
+    core.delete_namespaced_config_map("settings", ns)
+    t.join(15)
+    assert seen == [("ADDED", "settings", {"color": "blue"}), ("MODIFIED", "settings", {"color": "green"}),
+                    ("MODIFIED", "settings", {"color": "red", "size": "xl"}),
+                    ("DELETED", "settings", {"color": "red", "size": "xl"})]
+    with pytest.raises(ApiException) as exc:
+        core.read_namespaced_config_map("settings", ns)
+    assert exc.value.status == 404

@@ -100,7 +100,8 @@ def start_up(line: str, clone: Clone) -> Up:
     assert argv[:2] == ["kubelite", "up"], line
     port, dns_port = free_port(), free_port()
     return Up(clone.dir / ".kubelite", port, dns_port, argv=argv,
-              extra=("--port", str(port), "--dns-port", str(dns_port)), cwd=clone.dir, env=clone.env)
+              extra=("--port", str(port), "--dns-port", str(dns_port), "--console-port", str(free_port())),
+              cwd=clone.dir, env=clone.env)
 
 
 @pytest.fixture

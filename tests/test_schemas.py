@@ -510,6 +510,110 @@ INGRESS_CLASS = {
 }
 
 
+JOB = {
+    "kind": "Job",
+    "apiVersion": "batch/v1",
+    "metadata": {"name": "pi", "namespace": "default"},
+    "spec": {
+        "parallelism": 2,
+        "completions": 3,
+        "activeDeadlineSeconds": 600,
+        "podFailurePolicy": {"rules": [{"action": "FailJob",
+                                        "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]},
+                                        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+        "successPolicy": {"rules": [{"succeededIndexes": "0-2", "succeededCount": 1}]},
+        "backoffLimit": 6,
+        "backoffLimitPerIndex": 1,
+        "maxFailedIndexes": 1,
+        "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},
+        "manualSelector": False,
+        "template": {"metadata": {"labels": {"job-name": "pi"}},
+                     "spec": {"containers": [{"name": "c", "image": "perl"}], "restartPolicy": "Never"}},
+        "ttlSecondsAfterFinished": 100,
+        "completionMode": "Indexed",
+        "suspend": False,
+        "podReplacementPolicy": "Failed",
+        "managedBy": "kubernetes.io/job-controller",
+    },
+    "status": {
+        "conditions": [{"type": "Complete", "status": "True", "lastProbeTime": "2024-01-02T03:04:05Z",
+                        "lastTransitionTime": "2024-01-02T03:04:05Z", "reason": "CompletionsReached",
+                        "message": "Reached expected number of succeeded pods"}],
+        "startTime": "2024-01-02T03:04:00Z",
+        "completionTime": "2024-01-02T03:04:05Z",
+        "active": 1,
+        "succeeded": 3,
+        "failed": 1,
+        "terminating": 0,
+        "completedIndexes": "0-2",
+        "failedIndexes": "3",
+        "uncountedTerminatedPods": {"succeeded": ["a"], "failed": ["b"]},
+        "ready": 0,
+    },
+}
+
+
+CRON_JOB = {
+    "kind": "CronJob",
+    "apiVersion": "batch/v1",
+    "metadata": {"name": "tick", "namespace": "default"},
+    "spec": {
+        "schedule": "*/5 * * * *",
+        "timeZone": "Europe/Paris",
+        "startingDeadlineSeconds": 30,
+        "concurrencyPolicy": "Forbid",
+        "suspend": False,
+        "jobTemplate": {"metadata": {"labels": {"app": "tick"}},
+                        "spec": {"backoffLimit": 2, "template": {"spec": {
+                            "containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}}},
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 1,
+    },
+    "status": {
+        "active": [{"kind": "Job", "namespace": "default", "name": "tick-1", "uid": "u", "apiVersion": "batch/v1",
+                    "resourceVersion": "7"}],
+        "lastScheduleTime": "2024-01-02T03:05:00Z",
+        "lastSuccessfulTime": "2024-01-02T03:00:09Z",
+    },
+}
+SERVICE_ACCOUNT = {
+    "kind": "ServiceAccount",
+    "apiVersion": "v1",
+    "metadata": {"name": "builder", "namespace": "default"},
+    "secrets": [{"kind": "Secret", "namespace": "default", "name": "s1", "uid": "u-1", "apiVersion": "v1",
+                 "resourceVersion": "5", "fieldPath": "data"}],
+    "imagePullSecrets": [{"name": "registry"}],
+    "automountServiceAccountToken": False,
+}
+PRIORITY_CLASS = {
+    "kind": "PriorityClass",
+    "apiVersion": "scheduling.k8s.io/v1",
+    "metadata": {"name": "high"},
+    "value": 1000,
+    "globalDefault": True,
+    "description": "the important ones",
+    "preemptionPolicy": "Never",
+}
+REPLICATION_CONTROLLER = {
+    "kind": "ReplicationController",
+    "apiVersion": "v1",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "replicas": 2,
+        "minReadySeconds": 5,
+        "selector": {"app": "web"},
+        "template": {"metadata": {"labels": {"app": "web"}},
+                     "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+    },
+    "status": {
+        "replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 1, "availableReplicas": 1,
+        "observedGeneration": 3,
+        "conditions": [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": "2024-01-01T00:00:00Z",
+                        "reason": "FailedCreate", "message": "pods is forbidden"}],
+    },
+}
+
+
 DOCUMENTS = [
     ("deployments.apps", DEPLOYMENT),
     ("replicasets.apps", REPLICA_SET),
@@ -531,6 +635,11 @@ DOCUMENTS = [
     ("persistentvolumes", PERSISTENT_VOLUME),
     ("ingresses.networking.k8s.io", INGRESS),
     ("ingressclasses.networking.k8s.io", INGRESS_CLASS),
+    ("jobs.batch", JOB),
+    ("cronjobs.batch", CRON_JOB),
+    ("serviceaccounts", SERVICE_ACCOUNT),
+    ("priorityclasses.scheduling.k8s.io", PRIORITY_CLASS),
+    ("replicationcontrollers", REPLICATION_CONTROLLER),
 ]
 
 

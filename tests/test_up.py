@@ -56,7 +56,7 @@ class Up:
         self.offset = self.log.stat().st_size if self.log.exists() else 0
         if argv is None:
             argv = [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data_dir), "--port", str(port),
-                    "--dns-port", str(dns_port), "--nodes", "2"]
+                    "--dns-port", str(dns_port), "--nodes", "2", "--console-port", str(free_port())]
         self.proc = subprocess.Popen([*argv, *extra], stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True, cwd=cwd, env=env)
         self.url = f"http://127.0.0.1:{port}"
@@ -194,12 +194,12 @@ def test_supervisor_restarts_a_killed_controller(up: Up) -> None:
 
 
 def test_up_with_tls_issues_tokens_and_controllers_still_work(tmp_path: Path) -> None:
-    port, dns_port = free_port(), free_port()
+    port, dns_port, console_port = free_port(), free_port(), free_port()
     data = tmp_path / "kls"
     log = tmp_path / "up-tls.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubelite.cli", "up", "--data-dir", str(data), "--port", str(port),
-         "--dns-port", str(dns_port), "--nodes", "1", "--tls"],
+         "--dns-port", str(dns_port), "--nodes", "1", "--tls", "--console-port", str(console_port)],
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -237,6 +237,10 @@ def test_up_with_tls_issues_tokens_and_controllers_still_work(tmp_path: Path) ->
         assert r.status_code == 201, r.text
         raw = b"".join(p.read_bytes() for p in data.glob("kubelite.db*"))
         assert value.encode() not in raw and b"k8s:enc:secretbox:v1:key1:" in raw
+        # the console reads over https as the admin, and says where it is
+        assert f"console:     http://127.0.0.1:{console_port}/" in log.read_text()
+        eventually(lambda: [s for s in httpx.get(f"http://127.0.0.1:{console_port}/api/map?namespace=default",
+                                                 timeout=5).json()["services"] if s["name"] == "secure"])
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

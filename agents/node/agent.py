@@ -12,6 +12,12 @@ taken in memory before the status write that publishes it (so two
 concurrent reconciles cannot pick the same one), and it is released only
 when the informer reports the Pod deleted.
 
+Simulated containers of a Pod whose restartPolicy is Never or OnFailure run for a while and exit
+(``simulated``: the ``kubelite.io/simulated-run`` and ``kubelite.io/simulated-exit-code``
+annotations, 1 s and 0 by default), so the Pod reaches Succeeded or Failed as a Job's Pods must;
+OnFailure restarts after the CrashLoopBackOff delay (``restart_backoff``). restartPolicy Always
+containers run until the Pod is deleted.
+
 Simulated containers exit on SIGTERM after ``exit_after`` seconds (1 s by
 default, never past the grace period), as a real server does within
 moments, so ``kubectl delete pod`` returns quickly. A Pod annotated
@@ -64,6 +70,7 @@ from agents.node import podenv, podvolumes
 from agents.node import status as podstatus
 from agents.node.ipam import PodIPAllocator, PoolExhausted
 from agents.node.runtime import MIN_GRACE, ProcessRuntime
+from agents.node.simulated import simulate, simulated_run
 from apimachinery import podsources
 from apimachinery.objects import meta_of
 from apimachinery.resources import BY_KEY, ResourceType
@@ -107,6 +114,7 @@ class PodAgent(Controller):
         runtime: ProcessRuntime | None = None,
         exit_after: float = SIGTERM_EXIT,
         config_sync: float = CONFIG_SYNC,
+        restart_backoff: tuple[float, float] = (10.0, 300.0),
     ) -> None:
         super().__init__(client, workers=workers, metrics=metrics)
         self.recorder = EventRecorder(client, kev.COMPONENT, host=node_name)
@@ -114,6 +122,8 @@ class PodAgent(Controller):
         self.exit_after = exit_after
         self.config_sync = config_sync
         self._config_told: dict[str, dict[str, str]] = {}  # Pod UID -> container -> last Failed message
+        self.restart_backoff = restart_backoff
+        self._sim_started: dict[str, float] = {}  # Pod UID -> when its simulated containers started
         self._images: set[str] = set()  # what the simulated node has "pulled"
         self._told_started: set[str] = set()  # Pod UIDs whose start Events are recorded
         self.host_ip = host_ip
@@ -154,6 +164,7 @@ class PodAgent(Controller):
         self._terminating_since.pop(uid, None)
         self._told_started.discard(uid)
         self._config_told.pop(uid, None)
+        self._sim_started.pop(uid, None)
         if self.runtime is not None:
             self.runtime.forget(uid)
 
@@ -175,11 +186,24 @@ class PodAgent(Controller):
         ip = self._allocate(pod, uid)
         sources = await self._sources(pod)
         waiting = self._simulated_config(pod, uid, sources, ip)
-        if not waiting:
-            self._tell_started(pod, uid)
-        await self._post_status(pod, ip, waiting=waiting)
         if waiting:
+            await self._post_status(pod, ip, waiting=waiting)
             raise RequeueAfter(self.config_sync)
+        self._tell_started(pod, uid)
+        run = simulated_run(pod)
+        if run is None:
+            await self._post_status(pod, ip)
+            return
+        # restartPolicy Never/OnFailure: the containers run for a while and exit (agents/node/simulated.py)
+        started = self._sim_started.get(uid)
+        if started is None:
+            begun = parse_time(status.get("startTime"))
+            started = begun.timestamp() if begun is not None else self.clock()
+            self._sim_started[uid] = started
+        observed, wait = simulate(pod, run, started=started, now=self.clock(), backoff=self.restart_backoff)
+        await self._post_status(pod, ip, observed=observed)
+        if wait is not None:
+            raise RequeueAfter(wait + 0.01)
 
     async def _sources(self, pod: Obj) -> dict[tuple[str, str], podsources.Source]:
         """GET every ConfigMap and Secret the Pod names (NotFound leaves it out); other errors retry the Pod."""
@@ -305,8 +329,8 @@ class PodAgent(Controller):
         if not run.terminating and not run.final_phase and (podsources.references(pod) or podvolumes.refreshed(pod)):
             raise RequeueAfter(self.config_sync)  # the kubelet's periodic sync: retries, and volume files follow
 
-    async def _post_status(self, pod: Obj, ip: str, *, waiting: dict[str, tuple[str, str]] | None = None) -> None:
-        observed = None
+    async def _post_status(self, pod: Obj, ip: str, *, waiting: dict[str, tuple[str, str]] | None = None,
+                           observed: podstatus.Observed | None = None) -> None:
         if self.runtime is not None:
             observed = self.runtime.observed(str(meta_of(pod).get("uid") or ""))
         new = podstatus.pod_status(pod, pod_ip=ip, host_ip=self.host_ip, now=format_time(), observed=observed,

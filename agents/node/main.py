@@ -169,7 +169,8 @@ async def _serve(args: argparse.Namespace, client: Client, metrics: RuntimeMetri
     await heartbeat.renew_lease()
     agent = PodAgent(client, node_name=args.name, pod_cidr=args.pod_cidr, host_ip=args.node_ip, metrics=metrics,
                      on_write=counters.count, workers=args.workers, runtime=runtime,
-                     exit_after=args.simulated_exit_delay, config_sync=args.sync_frequency)
+                     exit_after=args.simulated_exit_delay, config_sync=args.sync_frequency,
+                     restart_backoff=(args.restart_backoff, args.restart_backoff_max))
 
     async def lead() -> None:
         # One factory per leadership term: the scheduler and the lifecycle pass share one LIST+WATCH of

@@ -90,7 +90,7 @@ def _container_status(pod: Mapping[str, Any], container: Mapping[str, Any], old:
     }
 
 
-def _init_status(pod: Mapping[str, Any], container: Mapping[str, Any], old: Obj | None, *, ready: bool,
+def init_container_status(pod: Mapping[str, Any], container: Mapping[str, Any], old: Obj | None, *, ready: bool,
                  started_at: str) -> Obj:
     if container.get("restartPolicy") == "Always":  # a sidecar runs alongside the containers
         return _container_status(pod, container, old, ready=ready, started_at=started_at)
@@ -163,7 +163,7 @@ def pod_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: str,
         statuses = [_container_status(pod, as_map(c), by_name.get(str(as_map(c).get("name"))), ready=not unready,
                                       started_at=start) for c in as_list(spec.get("containers"))]
         old_init = {str(as_map(c).get("name")): as_map(c) for c in as_list(old.get("initContainerStatuses"))}
-        init_statuses = [_init_status(pod, as_map(c), old_init.get(str(as_map(c).get("name"))), ready=not unready,
+        init_statuses = [init_container_status(pod, as_map(c), old_init.get(str(as_map(c).get("name"))), ready=not unready,
                                       started_at=start) for c in as_list(spec.get("initContainers"))]
         if waiting:
             statuses = [_waiting_status(as_map(c), by_name.get(s["name"]), *waiting[s["name"]])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from apimachinery.kinds import (
     configmap,
+    cronjob,
     deployment,
     endpoints,
     endpointslice,
@@ -24,6 +25,7 @@ from apimachinery.kinds import (
     ingress,
     ingressclass,
     ipaddress,
+    job,
     lease,
     namespace,
     node,
@@ -32,9 +34,12 @@ from apimachinery.kinds import (
     pod,
     poddisruptionbudget,
     portallocation,
+    priorityclass,
     replicaset,
+    replicationcontroller,
     secret,
     service,
+    serviceaccount,
     servicecidr,
 )
 from apimachinery.kinds.base import Kind
@@ -52,6 +57,8 @@ KINDS: tuple[Kind, ...] = (
     persistentvolume.KIND,
     deployment.KIND,
     replicaset.KIND,
+    job.KIND,
+    cronjob.KIND,
     endpointslice.KIND,
     lease.KIND,
     ipaddress.KIND,
@@ -60,6 +67,9 @@ KINDS: tuple[Kind, ...] = (
     ingressclass.KIND,
     poddisruptionbudget.KIND,
     portallocation.KIND,
+    serviceaccount.KIND,
+    priorityclass.KIND,
+    replicationcontroller.KIND,
 )
 
 #: By storage key (ResourceType.key): the one lookup the server makes per request.

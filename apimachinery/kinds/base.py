@@ -61,6 +61,9 @@ class ResourceType:
     # The namespace lifecycle: DELETE marks the object Terminating (status.phase) and the server's
     # namespace cleanup empties it, then removes it.
     terminating_on_delete: bool = False
+    # spec.selector is a label map (map[string]string, core/v1 ReplicationController), not a
+    # metav1.LabelSelector: the Scale's status.selector and kubectl's views read it as matchLabels.
+    map_selector: bool = False
 
     @cached_property
     def field_readers(self) -> Mapping[str, FieldReader]:

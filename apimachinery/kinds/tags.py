@@ -28,6 +28,7 @@ APPS = "io.k8s.api.apps.v1."
 DISCOVERY = "io.k8s.api.discovery.v1."
 NETWORKING = "io.k8s.api.networking.v1."
 POLICY = "io.k8s.api.policy.v1."
+BATCH = "io.k8s.api.batch.v1."
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,11 @@ FIELD_TAGS: Mapping[tuple[str, str], Tags] = MappingProxyType({
     (APPS + "DeploymentStatus", "conditions"): _both("type"),
     (APPS + "ReplicaSetStatus", "conditions"): _both("type"),
     (POLICY + "PodDisruptionBudgetStatus", "conditions"): _both("type"),
+    (BATCH + "JobStatus", "conditions"): Tags(merge("type")),  # patchStrategy=merge, but +listType=atomic
+    (BATCH + "UncountedTerminatedPods", "succeeded"): Tags(list_type=SET),
+    (BATCH + "UncountedTerminatedPods", "failed"): Tags(list_type=SET),
+    (CORE + "ServiceAccount", "secrets"): _both("name"),
+    (CORE + "ReplicationControllerStatus", "conditions"): _both("type"),
 })
 
 

@@ -18,19 +18,24 @@ from apimachinery.resources import RESOURCES
 from apiserver.admission.apps import DeploymentAdmission, ReplicaSetAdmission
 from apiserver.admission.base import Admission, StatusResetAdmission
 from apiserver.admission.configmap import ConfigMapAdmission
+from apiserver.admission.cronjob import CronJobAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
 from apiserver.admission.ingress import IngressAdmission, IngressClassAdmission
 from apiserver.admission.ipaddress import IPAddressAdmission
+from apiserver.admission.job import JobAdmission
 from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
 from apiserver.admission.persistentvolume import PersistentVolumeAdmission, PersistentVolumeClaimAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
+from apiserver.admission.priorityclass import PriorityClassAdmission
+from apiserver.admission.replicationcontroller import ReplicationControllerAdmission
 from apiserver.admission.secret import SecretAdmission
 from apiserver.admission.service import ServiceAdmission
+from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.servicecidr import ServiceCIDRAdmission
 
 
@@ -49,6 +54,8 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         PersistentVolumeAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
+        JobAdmission(),
+        CronJobAdmission(),
         EndpointSliceAdmission(),
         LeaseAdmission(),
         IPAddressAdmission(),
@@ -56,6 +63,9 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         IngressAdmission(),
         IngressClassAdmission(),
         PodDisruptionBudgetAdmission(),
+        ServiceAccountAdmission(),
+        PriorityClassAdmission(),
+        ReplicationControllerAdmission(),
     ]
     by_key = {a.resource.key: a for a in table}
     # kubelite's own types (e.g. the PortAllocation ledger) get the generic rules:

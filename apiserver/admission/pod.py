@@ -165,6 +165,7 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         spec["terminationGracePeriodSeconds"] = DEFAULT_TERMINATION_GRACE_PERIOD
     if not spec.get("schedulerName"):
         spec["schedulerName"] = "default-scheduler"
+    mirror_service_account(spec)
     for key in ("containers", "initContainers", "ephemeralContainers"):
         for c in _containers(spec, key):
             default_container(c)
@@ -189,6 +190,14 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------
 # Admission
 # ---------------------------------------------------------------------------
+
+
+def mirror_service_account(spec: dict[str, Any]) -> None:
+    """The v1 conversion of a PodSpec: the deprecated serviceAccount stands in for an empty
+    serviceAccountName, and is written back as serviceAccountName's copy."""
+    name = as_str(spec.get("serviceAccountName")) or as_str(spec.get("serviceAccount"))
+    if name:
+        spec["serviceAccountName"] = spec["serviceAccount"] = name
 
 
 class PodAdmission(Admission):

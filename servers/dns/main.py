@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable
 
 from apimachinery.resources import BY_KEY
 from controllers.runtime.informer import Informer
+from controllers.runtime.process import setup_logging
+from controllers.runtime.signals import run_until_stopped, stop_signals
 from kubeclient.client import Client
 from kubeclient.kubeconfig import ConfigError, load_config
 from servers.dns.publish import KubeDnsEndpoints
@@ -118,34 +118,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publish-endpoints", action=argparse.BooleanOptionalAction, default=True,
                    help="keep kube-system/kube-dns's Endpoints and EndpointSlice listing this server "
                         "(when kube-dns has no selector; default: on)")
-    p.add_argument("--log-level", default="info")
+    p.add_argument("--log-level", default="INFO", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
 
-async def _main(args: argparse.Namespace) -> None:
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await run(server=args.server, port=args.port, zone=args.zone, bind=args.bind, upstream=args.upstream,
-                  pods_mode=args.pods_mode, ttl=args.ttl, kubeconfig=args.kubeconfig, context=args.context,
-                  publish=args.publish_endpoints)
+async def _main(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT, as every kubelite process stops (controllers.runtime.signals)."""
+    with stop_signals() as stop:
+        exc = await run_until_stopped(
+            run(server=args.server, port=args.port, zone=args.zone, bind=args.bind, upstream=args.upstream,
+                pods_mode=args.pods_mode, ttl=args.ttl, kubeconfig=args.kubeconfig, context=args.context,
+                publish=args.publish_endpoints),
+            stop, name="dns:main", label="dns", log=log)
+    if exc is None:
+        return 0
+    log.error("dns: %s", exc if isinstance(exc, (ConfigError, ValueError, OSError)) else repr(exc))
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m servers.dns.main --server http://127.0.0.1:8080 --port 5353``."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per watch request otherwise
-    try:
-        asyncio.run(_main(args))
-    except (ConfigError, ValueError, OSError) as exc:
-        log.error("dns: %s", exc)
-        return 1
-    return 0
+    setup_logging(str(args.log_level).upper())
+    return asyncio.run(_main(args))
 
 
 if __name__ == "__main__":
