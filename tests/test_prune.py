@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 
 # kubectl 1.32's default prune allowlist: (group, version, kind)
 DEFAULT_ALLOWLIST = [
@@ -61,11 +61,8 @@ CREATED = ["deployment.apps/web created", "configmap/x created", "secret/s creat
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     """A server of its own: a default-allowlist prune also walks cluster-scoped kinds (Namespaces, PVs)."""
-    srv = start_apiserver(tmp_path_factory.mktemp("prune"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("prune")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
