@@ -39,6 +39,7 @@ KEEP = "always"  # Go field without omitempty
 PTR = "pointer"  # Go pointer: present on the wire <=> present in JSON
 LIST = "repeated"
 MAP = "map"  # map<string, T>: T is the field's type (string or bytes)
+INLINE = "inline"  # a Go struct embedded with `json:",inline"`: its fields are the parent's
 
 _Field = tuple[str, int, str, str]  # json/proto name, number, type, rule
 _File = tuple[str, str, list[str], dict[str, list[_Field]]]  # file name, package, deps, messages
@@ -50,6 +51,7 @@ _CORE = "k8s.io.api.core.v1"
 _APPS = "k8s.io.api.apps.v1"
 _BATCH = "k8s.io.api.batch.v1"
 _POLICY = "k8s.io.api.policy.v1"
+_NETWORKING = "k8s.io.api.networking.v1"
 _SCHEDULING = "k8s.io.api.scheduling.v1"
 
 _FILES: list[_File] = [
@@ -295,6 +297,11 @@ _FILES: list[_File] = [
             ],
             "EnvVar": [("name", 1, "string", KEEP), ("value", 2, "string", OMIT)],
             "ResourceRequirements": [],
+            "TypedLocalObjectReference": [
+                ("apiGroup", 1, "string", PTR),
+                ("kind", 2, "string", KEEP),
+                ("name", 3, "string", KEEP),
+            ],
         },
     ),
     # apps/v1 Deployment and ReplicaSet (kubectl create deployment sends a Deployment as protobuf).
@@ -473,6 +480,47 @@ _FILES: list[_File] = [
             ],
         },
     ),
+    # networking.k8s.io/v1 Ingress (kubectl create ingress)
+    (
+        "k8s.io/api/networking/v1/generated.proto",
+        _NETWORKING,
+        ["k8s.io/api/core/v1/generated.proto", "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto"],
+        {
+            "Ingress": [
+                ("metadata", 1, f".{_META}.ObjectMeta", OMIT),
+                ("spec", 2, f".{_NETWORKING}.IngressSpec", KEEP),
+                ("status", 3, f".{_NETWORKING}.IngressStatus", OMIT),
+            ],
+            "IngressSpec": [
+                ("ingressClassName", 4, "string", PTR),
+                ("defaultBackend", 1, f".{_NETWORKING}.IngressBackend", PTR),
+                ("tls", 2, f".{_NETWORKING}.IngressTLS", LIST),
+                ("rules", 3, f".{_NETWORKING}.IngressRule", LIST),
+            ],
+            "IngressBackend": [
+                ("service", 4, f".{_NETWORKING}.IngressServiceBackend", PTR),
+                ("resource", 3, f".{_CORE}.TypedLocalObjectReference", PTR),
+            ],
+            "IngressServiceBackend": [
+                ("name", 1, "string", KEEP),
+                ("port", 2, f".{_NETWORKING}.ServiceBackendPort", OMIT),
+            ],
+            "ServiceBackendPort": [("name", 1, "string", OMIT), ("number", 2, "int32", OMIT)],
+            "IngressTLS": [("hosts", 1, "string", LIST), ("secretName", 2, "string", OMIT)],
+            "IngressRule": [
+                ("host", 1, "string", OMIT),
+                ("ingressRuleValue", 2, f".{_NETWORKING}.IngressRuleValue", INLINE),
+            ],
+            "IngressRuleValue": [("http", 1, f".{_NETWORKING}.HTTPIngressRuleValue", PTR)],
+            "HTTPIngressRuleValue": [("paths", 1, f".{_NETWORKING}.HTTPIngressPath", LIST)],
+            "HTTPIngressPath": [
+                ("path", 1, "string", OMIT),
+                ("pathType", 3, "string", PTR),
+                ("backend", 2, f".{_NETWORKING}.IngressBackend", KEEP),
+            ],
+            "IngressStatus": [],
+        },
+    ),
 ]
 
 
@@ -491,6 +539,7 @@ _DECODABLE: dict[tuple[str, str], str] = {
     ("policy/v1", "PodDisruptionBudget"): f"{_POLICY}.PodDisruptionBudget",
     ("policy/v1", "Eviction"): f"{_POLICY}.Eviction",
     ("policy/v1beta1", "Eviction"): f"{_POLICY}.Eviction",  # the same message in policy/v1beta1
+    ("networking.k8s.io/v1", "Ingress"): f"{_NETWORKING}.Ingress",
 }
 
 _SCALARS = {
@@ -591,6 +640,9 @@ def _to_json(msg: Any) -> Any:
                 out[name] = [_to_json(v) if field.message_type else _scalar(v) for v in value]
             continue
         present = msg.HasField(name)
+        if rule == INLINE:
+            out.update(_to_json(value) if present else {})
+            continue
         if field.message_type is not None:
             if rule == PTR and not present:
                 continue

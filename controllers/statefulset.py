@@ -19,10 +19,12 @@ Rules (pkg/controller/statefulset):
   healthy, never below ``partition`` (those keep the current revision).
   OnDelete replaces nothing: a Pod the user deletes comes back at the
   update revision.
-- volumeClaimTemplates: each Pod gets the claim volumes kube would mount
-  (``<template>-<pod>``), but kubelite serves no PersistentVolumeClaims, so
-  no claim is created; a Warning Event ``ClaimsNotProvisioned`` on the
-  StatefulSet says so for every Pod created (docs/architecture.md).
+- volumeClaimTemplates: before each Pod, the claims kube would make
+  (``<template>-<set>-<ordinal>``, kept: the Retain policy whatever the
+  spec says) are created and mounted in the Pod by name; kubelite binds and
+  provisions no volumes, so they stay Pending and the Pod runs without that
+  storage; a Warning Event ``ClaimsNotProvisioned`` on the StatefulSet says
+  so for every Pod created (docs/architecture.md).
 - Writes are idempotent: Pod names are fixed, so a create of a Pod the
   cache has not seen yet answers AlreadyExists and is taken as done;
   deletes carry the Pod's uid. The plan is a pure function (``plan``) of
@@ -59,6 +61,7 @@ Obj = dict[str, Any]
 PODS = BY_KEY["pods"]
 STATEFULSETS = BY_KEY["statefulsets.apps"]
 REVISIONS = BY_KEY["controllerrevisions.apps"]
+CLAIMS = BY_KEY["persistentvolumeclaims"]
 
 PARALLEL = "Parallel"
 ROLLING_UPDATE = "RollingUpdate"
@@ -145,6 +148,25 @@ def new_pod(sts: Mapping[str, Any], template: Mapping[str, Any], revision: str, 
                             "persistentVolumeClaim": {"claimName": claim_name(c, sts, ordinal)}})
         pod_spec["volumes"] = volumes
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": pod_spec}
+
+
+def persistent_volume_claims(sts: Mapping[str, Any], ordinal: int) -> list[Obj]:
+    """getPersistentVolumeClaims: one claim per template, named for the Pod, labelled with the set's selector."""
+    meta = meta_of(sts)
+    spec = as_map(sts.get("spec"))
+    selector_labels = {str(k): str(v) for k, v in as_map(as_map(spec.get("selector")).get("matchLabels")).items()}
+    out = []
+    for template in as_list(spec.get("volumeClaimTemplates")):
+        if not isinstance(template, dict):
+            continue
+        tmeta = meta_of(template)
+        claim_meta: dict[str, Any] = {"name": claim_name(template, sts, ordinal), "namespace": meta.get("namespace"),
+                                      "labels": {**as_map(tmeta.get("labels")), **selector_labels}}
+        if tmeta.get("annotations"):
+            claim_meta["annotations"] = copy.deepcopy(tmeta["annotations"])
+        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": claim_meta,
+                    "spec": copy.deepcopy(as_map(template.get("spec")))})
+    return out
 
 
 def identity_matches(sts: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
@@ -447,6 +469,7 @@ class StatefulSetController(Controller):
         pod_meta = meta_of(step.pod)
         pod_name, ns = str(pod_meta.get("name")), str(meta.get("namespace"))
         if step.action == "create":
+            await self._create_claims(sts, step.pod)
             try:
                 await self.client.create(PODS, step.pod, namespace=ns)
             except errors.AlreadyExists:
@@ -461,14 +484,12 @@ class StatefulSetController(Controller):
             self.count("create_pod")
             await self.recorder.event(sts, NORMAL, "SuccessfulCreate",
                                       f"create Pod {pod_name} in StatefulSet {meta.get('name')} successful")
-            claims = [str(meta_of(c).get("name")) for c in as_list(as_map(sts.get("spec")).get("volumeClaimTemplates"))
-                      if isinstance(c, dict)]
+            claims = [claim_name(c, sts, parent_and_ordinal(step.pod)[1])
+                      for c in as_list(as_map(sts.get("spec")).get("volumeClaimTemplates")) if isinstance(c, dict)]
             if claims:
-                _, ordinal = parent_and_ordinal(step.pod)
-                names = ", ".join(f"{c}-{meta.get('name')}-{ordinal}" for c in claims)
                 await self.recorder.event(sts, WARNING, CLAIMS_NOT_PROVISIONED,
-                                          f"Pod {pod_name} runs without its PersistentVolumeClaims ({names}): "
-                                          "kubelite does not serve PersistentVolumeClaims")
+                                          f"Pod {pod_name} runs without its claims' storage ({', '.join(claims)}): "
+                                          "kubelite binds and provisions no volumes")
         elif step.action == "delete":
             try:
                 await self.client.delete(PODS, pod_name, namespace=ns, preconditions={"uid": uid_of(step.pod)})
@@ -488,6 +509,25 @@ class StatefulSetController(Controller):
             except (errors.NotFound, errors.Conflict, errors.Invalid):
                 return  # gone, changed meanwhile (the next sync sees it), or not ours to fix
             self.count("update_pod")
+
+    async def _create_claims(self, sts: Obj, pod: Obj) -> None:
+        """createPersistentVolumeClaims: each claim template's claim for this Pod, unless it exists."""
+        meta = meta_of(sts)
+        _, ordinal = parent_and_ordinal(pod)
+        for claim in persistent_volume_claims(sts, ordinal):
+            name = str(claim["metadata"]["name"])
+            try:
+                await self.client.create(CLAIMS, claim, namespace=str(meta.get("namespace")))
+            except errors.AlreadyExists:
+                continue
+            except errors.ApiError as e:
+                await self.recorder.event(sts, WARNING, "FailedCreate",
+                                          f"create Claim {name} for Pod {meta_of(pod).get('name')} in StatefulSet "
+                                          f"{meta.get('name')} failed error: {e.message}")
+                raise
+            await self.recorder.event(sts, NORMAL, "SuccessfulCreate",
+                                      f"create Claim {name} Pod {meta_of(pod).get('name')} in StatefulSet "
+                                      f"{meta.get('name')} success")
 
     async def _write_status(self, sts: Obj, status: dict[str, Any]) -> None:
         if status == as_map(sts.get("status")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -138,6 +140,17 @@ def start_apiserver(data_dir: Path, *, port: int | None = None, extra: list[str]
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"apiserver did not become ready: {log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_apiserver(data_dir: Path, **kwargs: Any) -> Iterator[ApiServerProcess]:
+    """``start_apiserver(data_dir, **kwargs)``, stopped (with its companions) when the block ends:
+    the body of every module-scoped server fixture."""
+    srv = start_apiserver(data_dir, **kwargs)
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def fresh_pg_database() -> str:

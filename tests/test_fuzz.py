@@ -17,7 +17,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from tests.conftest import ApiServerProcess, start_apiserver  # noqa: E402
+from tests.conftest import ApiServerProcess, running_apiserver  # noqa: E402
 
 EXAMPLES = int(os.environ.get("KUBELITE_FUZZ_EXAMPLES", "3"))
 _TRUE = {"1", "t", "true"}
@@ -25,11 +25,8 @@ _TRUE = {"1", "t", "true"}
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("fuzz"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("fuzz")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def merged_openapi(url: str) -> dict[str, Any]:

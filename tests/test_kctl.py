@@ -45,7 +45,7 @@ from kubeclient.kctl.printing import TableOptions, TablePrinter, cell_text
 from kubeclient.kctl.quantity import parse_quantity
 from kubeclient.kctl.tabwriter import TabWriter, kubectl_writer, tabbed
 from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 
 AGE_TOKEN = re.compile(r"^(\d+[smhdy])+$")
 
@@ -430,11 +430,8 @@ class Result:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("kctl"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("kctl")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 
 kr8s = pytest.importorskip("kr8s")
 from kr8s.objects import Deployment, Service  # noqa: E402
@@ -20,11 +20,8 @@ from kr8s.objects import Deployment, Service  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("kr8s"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("kr8s")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

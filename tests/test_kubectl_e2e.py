@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 
 KUBECTL = needs.kubectl(module=True)
 
@@ -34,11 +34,8 @@ AGE = re.compile(r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     """A server of this module's own: the tests use fixed NodePorts, which are cluster-wide."""
-    srv = start_apiserver(tmp_path_factory.mktemp("kubectl-e2e"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("kubectl-e2e")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

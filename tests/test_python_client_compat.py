@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 
 HERE = Path(__file__).parent
 OLDEST = "33"  # the lower bound of pyproject.toml's kubernetes range
@@ -35,11 +35,8 @@ KEEP_CHANGES = 20
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("pyclient"), extra=["--keep-changes", str(KEEP_CHANGES)])
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("pyclient"), extra=["--keep-changes", str(KEEP_CHANGES)]) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

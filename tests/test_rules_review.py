@@ -16,7 +16,7 @@ from apiserver import accessreview
 from apiserver.auth import ANONYMOUS, UNSECURED, Authorizer, RequestInfo, UserInfo, parse_policy_file
 from kubeclient.kubeconfig import render_kubeconfig
 from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 from tests.secure_server import (
     ADMIN,
     ALICE,
@@ -114,11 +114,8 @@ def _table(out: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("rules-open"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("rules-open")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

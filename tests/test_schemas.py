@@ -434,6 +434,82 @@ SECRET = {
 }
 
 
+PERSISTENT_VOLUME_CLAIM = {
+    "kind": "PersistentVolumeClaim",
+    "apiVersion": "v1",
+    "metadata": {"name": "data", "namespace": "default"},
+    "spec": {
+        "accessModes": ["ReadWriteOnce"],
+        "selector": {"matchLabels": {"tier": "db"}},
+        "resources": {"limits": {"storage": "2Gi"}, "requests": {"storage": "1Gi"}},
+        "volumeName": "pv-1",
+        "storageClassName": "fast",
+        "volumeMode": "Filesystem",
+        "dataSource": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap"},
+        "dataSourceRef": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap",
+                          "namespace": "default"},
+        "volumeAttributesClassName": "gold",
+    },
+    "status": {
+        "phase": "Bound",
+        "accessModes": ["ReadWriteOnce"],
+        "capacity": {"storage": "1Gi"},
+        "conditions": [{"type": "Resizing", "status": "True", "lastProbeTime": "2024-01-02T03:04:05Z",
+                        "lastTransitionTime": "2024-01-02T03:04:05Z", "reason": "r", "message": "m"}],
+        "allocatedResources": {"storage": "1Gi"},
+        "allocatedResourceStatuses": {"storage": "ControllerResizeInProgress"},
+        "currentVolumeAttributesClassName": "gold",
+        "modifyVolumeStatus": {"targetVolumeAttributesClassName": "silver", "status": "InProgress"},
+    },
+}
+
+PERSISTENT_VOLUME = {
+    "kind": "PersistentVolume",
+    "apiVersion": "v1",
+    "metadata": {"name": "pv-1"},
+    "spec": {
+        "capacity": {"storage": "10Gi"},
+        "hostPath": {"path": "/data", "type": "DirectoryOrCreate"},
+        "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+        "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "data"},
+        "persistentVolumeReclaimPolicy": "Retain",
+        "storageClassName": "fast",
+        "mountOptions": ["ro"],
+        "volumeMode": "Filesystem",
+        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}},
+        "volumeAttributesClassName": "gold",
+    },
+    "status": {"phase": "Bound", "message": "m", "reason": "r", "lastPhaseTransitionTime": "2024-01-02T03:04:05Z"},
+}
+
+INGRESS = {
+    "kind": "Ingress",
+    "apiVersion": "networking.k8s.io/v1",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "ingressClassName": "nginx",
+        "defaultBackend": {"resource": {"apiGroup": "k8s.example.com", "kind": "StorageBucket", "name": "static"}},
+        "tls": [{"hosts": ["a.example.com"], "secretName": "tls"}],
+        "rules": [{"host": "a.example.com", "http": {"paths": [
+            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "/api", "pathType": "Exact", "backend": {"service": {"name": "api", "port": {"name": "http"}}}},
+        ]}}],
+    },
+    "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1", "hostname": "lb.example.com",
+                                             "ports": [{"port": 443, "protocol": "TCP", "error": "e"}]}]}},
+}
+
+INGRESS_CLASS = {
+    "kind": "IngressClass",
+    "apiVersion": "networking.k8s.io/v1",
+    "metadata": {"name": "nginx"},
+    "spec": {"controller": "example.com/ingress-controller",
+             "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "p",
+                            "scope": "Namespace", "namespace": "default"}},
+}
+
+
 JOB = {
     "kind": "Job",
     "apiVersion": "batch/v1",
@@ -623,6 +699,10 @@ DOCUMENTS = [
     ("configmaps", CONFIG_MAP),
     ("poddisruptionbudgets.policy", POD_DISRUPTION_BUDGET),
     ("secrets", SECRET),
+    ("persistentvolumeclaims", PERSISTENT_VOLUME_CLAIM),
+    ("persistentvolumes", PERSISTENT_VOLUME),
+    ("ingresses.networking.k8s.io", INGRESS),
+    ("ingressclasses.networking.k8s.io", INGRESS_CLASS),
     ("jobs.batch", JOB),
     ("cronjobs.batch", CRON_JOB),
     ("serviceaccounts", SERVICE_ACCOUNT),

@@ -21,7 +21,7 @@ from apiserver import serviceproxy
 from apiserver.serviceproxy import ServiceProxy, locate_pod, locate_service, split_scheme_name_port
 from kubeclient.kubeconfig import render_kubeconfig
 from tests import needs
-from tests.conftest import ApiServerProcess, free_port, start_apiserver
+from tests.conftest import ApiServerProcess, free_port, running_apiserver
 
 
 def service(*ports: tuple[str, int]) -> dict[str, Any]:
@@ -192,11 +192,8 @@ def echo() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("proxy"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("proxy")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _put_endpoints(c: httpx.Client, ns: str, name: str, ip: str, port_name: str, port: int) -> None:

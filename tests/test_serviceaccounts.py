@@ -24,7 +24,7 @@ import pytest
 
 from controllers.serviceaccount import missing_accounts
 from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver, stop_process
+from tests.conftest import ApiServerProcess, running_apiserver, stop_process
 
 SA = "/api/v1/namespaces/{ns}/serviceaccounts"
 PODS = "/api/v1/namespaces/{ns}/pods"
@@ -156,11 +156,8 @@ def test_pod_naming_a_missing_account_is_forbidden(api: httpx.Client, ns: str) -
 @pytest.fixture(scope="module")
 def bare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     """An API server with no serviceaccount controller beside it."""
-    srv = start_apiserver(tmp_path_factory.mktemp("bare"), service_accounts=False)
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("bare"), service_accounts=False) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_without_the_controller_pods_are_refused_until_it_runs(bare_server: ApiServerProcess,

@@ -350,7 +350,7 @@ async def test_on_delete_replaces_only_deleted_pods(cluster: tuple[Cluster, int]
     await eventually(all_gone, 60, "Pods and ControllerRevisions collected", c)
 
 
-async def test_claim_templates_are_mounted_and_reported_not_provisioned(cluster: tuple[Cluster, int], client: Client,
+async def test_claim_templates_become_pending_claims_mounted_by_name(cluster: tuple[Cluster, int], client: Client,
                                                                        ns: str) -> None:
     c, _ = cluster
     body = stateful_set("vol", 1, volumeClaimTemplates=[{"metadata": {"name": "www"}, "spec": {
@@ -367,5 +367,10 @@ async def test_claim_templates_are_mounted_and_reported_not_provisioned(cluster:
 
     [event] = await eventually(warned, 30, "the ClaimsNotProvisioned event", c)
     assert event["type"] == "Warning" and event["involvedObject"]["name"] == "vol"
-    assert event["message"] == ("Pod vol-0 runs without its PersistentVolumeClaims (www-vol-0): kubelite does not "
-                                "serve PersistentVolumeClaims")
+    assert event["message"] == ("Pod vol-0 runs without its claims' storage (www-vol-0): kubelite binds and "
+                                "provisions no volumes")
+    # the claim itself is made as kube's controller makes it, and stays Pending (no binder, no provisioner)
+    claim = await client.get(BY_KEY["persistentvolumeclaims"], "www-vol-0", namespace=ns)
+    assert claim["metadata"]["labels"] == {"app": "vol"}
+    assert claim["spec"]["resources"] == {"requests": {"storage": "1Gi"}}
+    assert claim["status"]["phase"] == "Pending"

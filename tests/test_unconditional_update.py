@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, running_apiserver
 from tests.test_kubectl_e2e import Kubectl
 
 MERGE = {"content-type": "application/merge-patch+json"}
@@ -25,11 +25,8 @@ MERGE = {"content-type": "application/merge-patch+json"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    srv = start_apiserver(tmp_path_factory.mktemp("unconditional"))
-    try:
+    with running_apiserver(tmp_path_factory.mktemp("unconditional")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

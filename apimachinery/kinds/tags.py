@@ -100,6 +100,7 @@ FIELD_TAGS: Mapping[tuple[str, str], Tags] = MappingProxyType({
     (CORE + "NodeSpec", "podCIDRs"): Tags(merge(), SET),
     (CORE + "NodeStatus", "conditions"): _both("type"),
     (CORE + "NodeStatus", "addresses"): _both("type"),
+    (CORE + "PersistentVolumeClaimStatus", "conditions"): _both("type"),
     (DISCOVERY + "Endpoint", "addresses"): Tags(list_type=SET),
     (NETWORKING + "ServiceCIDRStatus", "conditions"): _both("type"),
     # DeploymentSpec.Strategy is patchStrategy=retainKeys: switching to Recreate drops rollingUpdate.

@@ -2,8 +2,8 @@
 
 Why typed: the statefulset controller, ``kubectl rollout`` and the printer
 read every spec and status field. volumeClaimTemplates are accepted and
-stored as PersistentVolumeClaims typed loosely (kubelite serves no
-PersistentVolumeClaims; docs/architecture.md says so).
+stored as PersistentVolumeClaims typed loosely (the statefulset controller
+makes each Pod's claims from them).
 """
 
 from __future__ import annotations

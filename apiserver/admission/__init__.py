@@ -24,11 +24,13 @@ from apiserver.admission.daemonset import DaemonSetAdmission
 from apiserver.admission.endpoints import EndpointsAdmission
 from apiserver.admission.endpointslice import EndpointSliceAdmission
 from apiserver.admission.event import EventAdmission
+from apiserver.admission.ingress import IngressAdmission, IngressClassAdmission
 from apiserver.admission.ipaddress import IPAddressAdmission
 from apiserver.admission.job import JobAdmission
 from apiserver.admission.lease import LeaseAdmission
 from apiserver.admission.namespace import NamespaceAdmission
 from apiserver.admission.node import NodeAdmission
+from apiserver.admission.persistentvolume import PersistentVolumeAdmission, PersistentVolumeClaimAdmission
 from apiserver.admission.pod import PodAdmission
 from apiserver.admission.poddisruptionbudget import PodDisruptionBudgetAdmission
 from apiserver.admission.priorityclass import PriorityClassAdmission
@@ -51,6 +53,8 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         EventAdmission(),
         ConfigMapAdmission(),
         SecretAdmission(),
+        PersistentVolumeClaimAdmission(),
+        PersistentVolumeAdmission(),
         DeploymentAdmission(),
         ReplicaSetAdmission(),
         JobAdmission(),
@@ -59,6 +63,8 @@ def build_admission(*, service_families: tuple[str, ...] = ("IPv4",)) -> dict[st
         LeaseAdmission(),
         IPAddressAdmission(),
         ServiceCIDRAdmission(),
+        IngressAdmission(),
+        IngressClassAdmission(),
         PodDisruptionBudgetAdmission(),
         ServiceAccountAdmission(),
         PriorityClassAdmission(),

@@ -4,8 +4,8 @@ Why: kubectl and the statefulset controller read back what kube-apiserver
 would store (OrderedReady, RollingUpdate with partition 0, 10 revisions,
 the Retain/Retain claim retention policy), and users compare rejections
 with a real cluster's. volumeClaimTemplates are defaulted and stored like
-kube's (PersistentVolumeClaims are not served by kubelite: no claim is ever
-made from them; docs/architecture.md says so).
+kube's (the controller makes each Pod's claims from them; nothing binds
+them: docs/architecture.md).
 
 Invariant: a stored StatefulSet's selector matches its template's labels,
 and only replicas, ordinals, template, updateStrategy,
