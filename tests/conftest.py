@@ -208,3 +208,23 @@ def ns(api: httpx.Client) -> str:
     assert r.status_code == 201, r.text
     wait_for_default_accounts(str(api.base_url).rstrip("/"), (name,))
     return name
+
+
+@pytest.fixture
+def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment for real kubectl against the session's API server: its own kubeconfig and HOME."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
+        "users:\n- name: k\n  user: {}\n"
+        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
+        "current-context: k\n"
+    )
+    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
+
+
+def run_kubectl(env: dict[str, str], cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kubectl ARGS in ``cwd`` with ``env`` (see ``kubectl_env``), its discovery cache under ``cwd``."""
+    return subprocess.run([needs.kubectl(), f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=60, check=False, input=stdin)

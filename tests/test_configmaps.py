@@ -10,18 +10,15 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests import needs
 from tests.allocator_procs import start_controller
-from tests.conftest import ApiServerProcess
+from tests.conftest import ApiServerProcess, run_kubectl
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
 KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
@@ -142,47 +139,28 @@ def test_strategic_merge_patch_merges_data(api: httpx.Client, ns: str) -> None:
 # --- through kubectl --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kubectl = needs.kubectl()
-    return subprocess.run([kubectl, f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False)
-
-
 def test_kubectl_create_configmap_and_get_cm(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
     (tmp_path / "app.properties").write_text("color=blue\n")
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "configmap", "x", "--from-literal=a=b",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "configmap", "x", "--from-literal=a=b",
                  "--from-file=app.properties")
     assert (r.returncode, r.stdout) == (0, "configmap/x created\n"), r.stderr
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "cm")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "cm")
     assert r.returncode == 0, r.stderr
     header, row = r.stdout.splitlines()
     assert header.split() == ["NAME", "DATA", "AGE"]
     assert re.fullmatch(r"x\s+2\s+\d+s", row), row
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "configmap", "x", "-o", "jsonpath={.data}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "configmap", "x", "-o", "jsonpath={.data}")
     assert r.returncode == 0, r.stderr
     assert r.stdout == '{"a":"b","app.properties":"color=blue\\n"}'
 
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
     assert ["configmaps", "cm", "v1", "true", "ConfigMap"] in [line.split() for line in r.stdout.splitlines()]
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "cm", "x", "-p", '{"data":{"c":"d"},"immutable":true}')
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "cm", "x", "-p", '{"data":{"c":"d"},"immutable":true}')
     assert (r.returncode, r.stdout) == (0, "configmap/x patched\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "cm", "x", "-p", '{"data":{"c":"e"}}')
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "cm", "x", "-p", '{"data":{"c":"e"}}')
     assert r.returncode == 1
     assert r.stderr == f'The ConfigMap "x" is invalid: data: Forbidden: {IMMUTABLE}\n'
 

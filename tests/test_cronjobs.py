@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,9 +34,7 @@ from controllers.cronjob import (
     tracked_status,
 )
 from kubeclient.client import Client
-from kubeclient.kubeconfig import render_kubeconfig
-from tests import needs
-from tests.conftest import ApiServerProcess, start_apiserver
+from tests.conftest import ApiServerProcess, run_kubectl, start_apiserver
 from tests.test_deployments_e2e import Cluster
 
 Obj = dict[str, Any]
@@ -245,29 +242,18 @@ def test_job_template_rules(api: httpx.Client, ns: str) -> None:
     assert good.status_code == 201, good.text
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "kubeconfig").write_text(render_kubeconfig(apiserver.url))
-    return {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig"), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([needs.kubectl(), f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False)
-
-
 def test_kubectl_create_cronjob_and_job_from_it(api: httpx.Client, kubectl_env: dict[str, str], tmp_path: Path,
                                                 ns: str) -> None:
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "cronjob", "tick", "--image=busybox",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "cronjob", "tick", "--image=busybox",
                  "--schedule=*/1 * * * *", "--", "date")
     assert r.returncode == 0 and r.stdout.strip() == "cronjob.batch/tick created", r.stderr
-    rows = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "cj", "-o", "wide").stdout.splitlines()
+    rows = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "cj", "-o", "wide").stdout.splitlines()
     assert rows[0].split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE",
                                "CONTAINERS", "IMAGES", "SELECTOR"]
     cells = rows[1].split()
     assert cells[:9] == ["tick", "*/1", "*", "*", "*", "*", "<none>", "False", "0"]
     assert cells[9] == "<none>" and cells[11:] == ["tick", "busybox", "<none>"]
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "job", "manual", "--from=cronjob/tick")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "job", "manual", "--from=cronjob/tick")
     assert r.returncode == 0 and r.stdout.strip() == "job.batch/manual created", r.stderr
     job = api.get(JOBS.format(ns=ns) + "/manual").json()
     assert job["metadata"]["annotations"] == {"cronjob.kubernetes.io/instantiate": "manual"}
@@ -275,7 +261,7 @@ def test_kubectl_create_cronjob_and_job_from_it(api: httpx.Client, kubectl_env: 
     assert (ref["kind"], ref["name"]) == ("CronJob", "tick")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
     assert job["spec"]["backoffLimit"] == 6  # the Job's own defaults apply
-    all_rows = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "all").stdout
+    all_rows = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "all").stdout
     assert "cronjob.batch/tick" in all_rows and "job.batch/manual" in all_rows
 
 

@@ -11,10 +11,8 @@ processes end to end are tests/test_daemonsets_e2e.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,6 @@ import pytest
 from controllers.daemonset import daemon_set_status, new_pod, node_should_run, plan
 from kubeclient.kctl.commands.rollout import daemonset_status
 from tests import needs
-from tests.conftest import ApiServerProcess
 
 DS = "/apis/apps/v1/namespaces/{ns}/daemonsets"
 TABLE = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
@@ -115,19 +112,6 @@ def test_table_and_discovery(api: httpx.Client, ns: str) -> None:
     resources = {r["name"]: r for r in api.get("/apis/apps/v1").json()["resources"]}
     assert resources["daemonsets"]["shortNames"] == ["ds"] and resources["daemonsets"]["categories"] == ["all"]
     assert "daemonsets/status" in resources
-
-
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
 
 
 def test_kubectl_apply_and_get(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:

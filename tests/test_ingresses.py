@@ -7,18 +7,13 @@ runs: an Ingress gets no address.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests import needs
-from tests.conftest import ApiServerProcess
+from tests.conftest import run_kubectl
 
 ING = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
 CLASSES = "/apis/networking.k8s.io/v1/ingressclasses"
@@ -152,42 +147,24 @@ def test_ingress_class(api: httpx.Client, ns: str) -> None:
 # --- through kubectl --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([needs.kubectl(), f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False)
-
-
 def test_kubectl_create_ingress_and_get_ing(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "ingress", "web", "--class=nginx",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "ingress", "web", "--class=nginx",
                  "--rule=a.example.com/api*=api:8080", "--rule=b.example.com/=web:http,tls=web-tls")
     assert (r.returncode, r.stdout) == (0, "ingress.networking.k8s.io/web created\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "ing")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "ing")
     header, row = r.stdout.splitlines()
     assert header.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
     assert re.fullmatch(r"web\s+nginx\s+a\.example\.com,b\.example\.com\s+80, 443\s+\d+s", row), row
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "ingress", "web", "-o",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "ingress", "web", "-o",
                  "jsonpath={.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service}")
     assert r.stdout == 'Prefix {"name":"api","port":{"number":8080}}', r.stderr
 
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=networking.k8s.io", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=networking.k8s.io", "--no-headers")
     lines = [line.split() for line in r.stdout.splitlines()]
     assert ["ingresses", "ing", "networking.k8s.io/v1", "true", "Ingress"] in lines
     assert ["ingressclasses", "networking.k8s.io/v1", "false", "IngressClass"] in lines
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "ingress", "nohost", "--rule=/=web:80")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "ingress", "nohost", "--rule=/=web:80")
     assert r.returncode == 0, r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "ing", "nohost", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "ing", "nohost", "--no-headers")
     assert re.fullmatch(r"nohost\s+<none>\s+\*\s+80\s+\d+s\n", r.stdout), r.stdout

@@ -7,18 +7,13 @@ columns. No binder or provisioner runs: a claim stays Pending.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests import needs
-from tests.conftest import ApiServerProcess
+from tests.conftest import run_kubectl
 
 PVC = "/api/v1/namespaces/{ns}/persistentvolumeclaims"
 PV = "/api/v1/persistentvolumes"
@@ -216,24 +211,6 @@ def test_volume_table(api: httpx.Client, ns: str) -> None:
 # --- through kubectl --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([needs.kubectl(), f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False, input=stdin)
-
-
 def test_kubectl_pvc_and_pv(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
     pv = f"{ns}-k"
     manifest = (
@@ -242,30 +219,30 @@ def test_kubectl_pvc_and_pv(kubectl_env: dict[str, str], tmp_path: Path, ns: str
         f"apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {pv}}}\n"
         "spec: {capacity: {storage: 2Gi}, accessModes: [ReadOnlyMany], nfs: {server: nfs.example, path: /x}}\n"
     )
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "apply", "-f", "-", stdin=manifest)
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "apply", "-f", "-", stdin=manifest)
     assert (r.returncode, r.stdout) == (0, f"persistentvolumeclaim/data created\npersistentvolume/{pv} created\n"), \
         r.stderr
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "pvc", "-o", "wide")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "pvc", "-o", "wide")
     header, row = r.stdout.splitlines()
     assert re.split(r"\s{2,}", header) == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
                                           "VOLUMEATTRIBUTESCLASS", "AGE", "VOLUMEMODE"]
     assert re.fullmatch(r"data\s+Pending\s+<unset>\s+\d+s\s+Filesystem", row), row
 
-    r = _kubectl(kubectl_env, tmp_path, "get", "pv", pv)
+    r = run_kubectl(kubectl_env, tmp_path, "get", "pv", pv)
     header, row = r.stdout.splitlines()
     assert re.split(r"\s{2,}", header) == ["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
                                           "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
     assert re.fullmatch(rf"{pv}\s+2Gi\s+ROX\s+Retain\s+Pending\s+<unset>\s+\d+s", row), row
 
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
     lines = [line.split() for line in r.stdout.splitlines()]
     assert ["persistentvolumeclaims", "pvc", "v1", "true", "PersistentVolumeClaim"] in lines
     assert ["persistentvolumes", "pv", "v1", "false", "PersistentVolume"] in lines
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "pvc", "data", "-p", '{"spec":{"storageClassName":"x"}}')
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "pvc", "data", "-p", '{"spec":{"storageClassName":"x"}}')
     assert r.returncode == 0, r.stderr  # a claim without a class may get one (retroactive default class)
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "pvc", "data", "-p", '{"spec":{"storageClassName":"y"}}')
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "patch", "pvc", "data", "-p", '{"spec":{"storageClassName":"y"}}')
     assert r.returncode == 1
     assert r.stderr == f'The PersistentVolumeClaim "data" is invalid: {CLAIM_IMMUTABLE}\n'
-    assert _kubectl(kubectl_env, tmp_path, "delete", "pv", pv).returncode == 0
+    assert run_kubectl(kubectl_env, tmp_path, "delete", "pv", pv).returncode == 0

@@ -11,7 +11,6 @@ disruption allowed) for an owner kind kubelite does not serve.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -34,8 +33,7 @@ from controllers.disruption import (
     fail_safe_status,
     status_current,
 )
-from tests import needs
-from tests.conftest import ApiServerProcess, free_port
+from tests.conftest import ApiServerProcess, free_port, run_kubectl
 
 PDBS = "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
 PODS = "/api/v1/namespaces/{ns}/pods"
@@ -131,39 +129,21 @@ def test_table_columns(api: httpx.Client, ns: str) -> None:
     assert [r["cells"][:4] for r in table["rows"]] == [["a", "30%", "N/A", 0], ["b", "N/A", "2", 0]]
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> dict[str, str]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    return {**os.environ, "KUBECONFIG": str(kubeconfig)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([needs.kubectl(), f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, timeout=60)
-
-
 def test_kubectl_create_get_and_api_resources(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "pdb", "web", "--selector=app=web",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "pdb", "web", "--selector=app=web",
                  "--max-unavailable=25%")
     assert (r.returncode, r.stdout) == (0, "poddisruptionbudget.policy/web created\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "pdb", "zero", "--selector=app=db",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "pdb", "zero", "--selector=app=db",
                  "--min-available=0")
     assert r.returncode == 0, r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "pdb")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "pdb")
     lines = [line.split() for line in r.stdout.splitlines()]
     assert lines[0] == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"]
     assert [line[:4] for line in lines[1:]] == [["web", "N/A", "25%", "0"], ["zero", "0", "N/A", "0"]]
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "pdb", "both", "--selector=app=x",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "pdb", "both", "--selector=app=x",
                  "--min-available=1", "--max-unavailable=1")
     assert r.returncode != 0  # kubectl refuses both flags itself
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=policy", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=policy", "--no-headers")
     assert r.stdout.split() == ["poddisruptionbudgets", "pdb", "policy/v1", "true", "PodDisruptionBudget"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import needs
-from tests.conftest import ApiServerProcess
+from tests.conftest import ApiServerProcess, run_kubectl
 
 PC = "/apis/scheduling.k8s.io/v1/priorityclasses"
 PODS = "/api/v1/namespaces/{ns}/pods"
@@ -169,46 +167,27 @@ def test_one_global_default(api: httpx.Client, ns: str, default_class: str) -> N
 # --- kubectl and the Python client ------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kubectl = needs.kubectl()
-    return subprocess.run([kubectl, f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False)
-
-
 def test_kubectl_create_and_get_pc(kubectl_env: dict[str, str], tmp_path: Path) -> None:
     name = _unique("kc")
-    r = _kubectl(kubectl_env, tmp_path, "create", "priorityclass", name, "--value=100", "--description=k",
+    r = run_kubectl(kubectl_env, tmp_path, "create", "priorityclass", name, "--value=100", "--description=k",
                  "--preemption-policy=Never")
     assert (r.returncode, r.stdout) == (0, f"priorityclass.scheduling.k8s.io/{name} created\n"), r.stderr
     try:
-        r = _kubectl(kubectl_env, tmp_path, "get", "pc", name, "system-node-critical")
+        r = run_kubectl(kubectl_env, tmp_path, "get", "pc", name, "system-node-critical")
         assert r.returncode == 0, r.stderr
         header, *rows = r.stdout.splitlines()
         assert header.split() == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
         assert re.fullmatch(rf"{name}\s+100\s+false\s+\d+s\s+Never", rows[0]), rows
         assert re.fullmatch(r"system-node-critical\s+2000001000\s+false\s+\S+\s+PreemptLowerPriority", rows[1]), rows
-        r = _kubectl(kubectl_env, tmp_path, "create", "priorityclass", _unique("sys"), "--value=2000000000")
+        r = run_kubectl(kubectl_env, tmp_path, "create", "priorityclass", _unique("sys"), "--value=2000000000")
         assert r.returncode == 1
         assert r.stderr == (f'error: failed to create priorityclass: PriorityClass.scheduling.k8s.io "{_unique("sys")}" '
                             "is invalid: value: Forbidden: maximum allowed value of a user defined priority is "
                             "1000000000\n")
-        r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=scheduling.k8s.io", "--no-headers")
+        r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=scheduling.k8s.io", "--no-headers")
         assert r.stdout.split() == ["priorityclasses", "pc", "scheduling.k8s.io/v1", "false", "PriorityClass"]
     finally:
-        _kubectl(kubectl_env, tmp_path, "delete", "pc", name)
+        run_kubectl(kubectl_env, tmp_path, "delete", "pc", name)
 
 
 def test_python_client_create_list_delete(apiserver: ApiServerProcess) -> None:

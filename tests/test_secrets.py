@@ -12,19 +12,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import re
-import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests import needs
-from tests.conftest import ApiServerProcess
+from tests.conftest import ApiServerProcess, run_kubectl
 
 SECRETS = "/api/v1/namespaces/{ns}/secrets"
 KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
@@ -242,25 +238,6 @@ def test_table_columns(api: httpx.Client, ns: str) -> None:
 # --- through kubectl --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kubectl = needs.kubectl()
-    return subprocess.run([kubectl, f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False)
-
-
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -282,27 +259,27 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_kubectl_create_and_get_secrets(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "generic", "s", "--from-literal=k=v",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "generic", "s", "--from-literal=k=v",
                  "--from-literal=pw=hunter2")
     assert (r.returncode, r.stdout) == (0, "secret/s created\n"), r.stderr
 
     crt, key = _self_signed(tmp_path)
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "tls", "web", f"--cert={crt}", f"--key={key}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "tls", "web", f"--cert={crt}", f"--key={key}")
     assert (r.returncode, r.stdout) == (0, "secret/web created\n"), r.stderr
 
     # kubectl create secret tls checks the pair itself; a manifest gets the server's warning
     _, other_key = _self_signed(tmp_path / "other")
     (tmp_path / "odd.json").write_text(json.dumps(_secret("odd", type="kubernetes.io/tls", data={
         "tls.crt": _b64(crt.read_bytes()), "tls.key": _b64(other_key.read_bytes())})))
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "-f", "odd.json")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "-f", "odd.json")
     assert (r.returncode, r.stdout) == (0, "secret/odd created\n"), r.stderr
     assert r.stderr == "Warning: tls: private key does not match public key\n"
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "docker-registry", "reg",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "docker-registry", "reg",
                  "--docker-server=registry.example", "--docker-username=u", "--docker-password=p4ss")
     assert (r.returncode, r.stdout) == (0, "secret/reg created\n"), r.stderr
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret")
     assert r.returncode == 0, r.stderr
     header, *rows = r.stdout.splitlines()
     assert header.split() == ["NAME", "TYPE", "DATA", "AGE"]
@@ -312,19 +289,19 @@ def test_kubectl_create_and_get_secrets(kubectl_env: dict[str, str], tmp_path: P
     assert all(re.fullmatch(r"\d+s", row.split()[3]) for row in rows), rows
     assert "hunter2" not in r.stdout
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret", "s", "-o", "jsonpath={.data.k}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret", "s", "-o", "jsonpath={.data.k}")
     assert r.returncode == 0, r.stderr
     assert base64.b64decode(r.stdout) == b"v"
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret", "web", "-o", "jsonpath={.data.tls\\.crt}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret", "web", "-o", "jsonpath={.data.tls\\.crt}")
     assert base64.b64decode(r.stdout) == crt.read_bytes()
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret", "reg", "-o", "jsonpath={.data.\\.dockerconfigjson}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "secret", "reg", "-o", "jsonpath={.data.\\.dockerconfigjson}")
     auths = json.loads(base64.b64decode(r.stdout))["auths"]
     assert auths["registry.example"]["username"] == "u" and auths["registry.example"]["password"] == "p4ss"
 
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
     assert ["secrets", "v1", "true", "Secret"] in [line.split() for line in r.stdout.splitlines()]
 
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "generic", "bad", "--type=kubernetes.io/tls",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "secret", "generic", "bad", "--type=kubernetes.io/tls",
                  "--from-literal=tls.key=hidden-value-42")
     assert r.returncode == 1
     assert r.stderr == 'error: failed to create secret Secret "bad" is invalid: data[tls.crt]: Required value\n'

@@ -23,8 +23,7 @@ import httpx
 import pytest
 
 from controllers.serviceaccount import missing_accounts
-from tests import needs
-from tests.conftest import ApiServerProcess, running_apiserver, stop_process
+from tests.conftest import ApiServerProcess, run_kubectl, running_apiserver, stop_process
 
 SA = "/api/v1/namespaces/{ns}/serviceaccounts"
 PODS = "/api/v1/namespaces/{ns}/pods"
@@ -191,45 +190,26 @@ def test_without_the_controller_pods_are_refused_until_it_runs(bare_server: ApiS
 # --- kubectl and the Python client ------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kubectl = needs.kubectl()
-    return subprocess.run([kubectl, f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False)
-
-
 def test_kubectl_create_and_get_sa(kubectl_env: dict[str, str], tmp_path: Path, api: httpx.Client, ns: str) -> None:
     _wait_for(api, SA.format(ns=ns) + "/default")
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "create", "serviceaccount", "builder")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "create", "serviceaccount", "builder")
     assert (r.returncode, r.stdout) == (0, "serviceaccount/builder created\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "sa")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "sa")
     assert r.returncode == 0, r.stderr
     header, *rows = r.stdout.splitlines()
     assert header.split() == ["NAME", "SECRETS", "AGE"]
     assert [row.split()[:2] for row in rows] == [["builder", "0"], ["default", "0"]]
     assert all(re.fullmatch(r"\S+\s+0\s+\d+s", row) for row in rows), rows
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=", "--no-headers")
     assert ["serviceaccounts", "sa", "v1", "true", "ServiceAccount"] in [line.split() for line in r.stdout.splitlines()]
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "run", "web", "--image=nginx", "--overrides",
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "run", "web", "--image=nginx", "--overrides",
                  '{"spec":{"serviceAccountName":"nobody"}}')
     assert r.returncode == 1
     assert r.stderr == (f'Error from server (Forbidden): pods "web" is forbidden: error looking up service account '
                         f'{ns}/nobody: serviceaccount "nobody" not found\n')
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "run", "web", "--image=nginx")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "run", "web", "--image=nginx")
     assert (r.returncode, r.stdout) == (0, "pod/web created\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "pod", "web", "-o", "jsonpath={.spec.serviceAccountName}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "pod", "web", "-o", "jsonpath={.spec.serviceAccountName}")
     assert r.stdout == "default"
 
 

@@ -11,10 +11,7 @@ processes end to end are tests/test_statefulsets_e2e.py.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +22,7 @@ from controllers import history
 from controllers.history import revision_data
 from controllers.statefulset import Step, new_pod, plan, stateful_set_status
 from kubeclient.kctl.commands.rollout import statefulset_status
-from tests import needs
-from tests.conftest import ApiServerProcess
+from tests.conftest import ApiServerProcess, run_kubectl
 
 STS = "/apis/apps/v1/namespaces/{ns}/statefulsets"
 CR = "/apis/apps/v1/namespaces/{ns}/controllerrevisions"
@@ -230,25 +226,6 @@ def test_watch_sees_the_set(api: httpx.Client, ns: str) -> None:
 # --- through kubectl ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def kubectl_env(apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[dict[str, str]]:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: k\n  cluster:\n    server: {apiserver.url}\n"
-        "users:\n- name: k\n  user: {}\n"
-        "contexts:\n- name: k\n  context:\n    cluster: k\n    user: k\n"
-        "current-context: k\n"
-    )
-    yield {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
-
-
-def _kubectl(env: dict[str, str], cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    kubectl = needs.kubectl()
-    return subprocess.run([kubectl, f"--cache-dir={cwd / 'cache'}", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60, check=False, input=stdin)
-
-
 MANIFEST = """
 apiVersion: v1
 kind: Service
@@ -299,33 +276,33 @@ spec:
 
 def test_kubectl_apply_get_and_api_resources(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
     """The StatefulSet of Kubernetes' own tutorial applies unchanged."""
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "apply", "-f", "-", stdin=MANIFEST)
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "apply", "-f", "-", stdin=MANIFEST)
     assert (r.returncode, r.stdout) == (0, "service/nginx created\nstatefulset.apps/web created\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "sts")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "sts")
     header, row = r.stdout.splitlines()
     assert header.split() == ["NAME", "READY", "AGE"]
     assert re.fullmatch(r"web\s+0/3\s+\d+s", row), row
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "statefulset", "-o", "wide")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "statefulset", "-o", "wide")
     header, row = r.stdout.splitlines()
     assert header.split() == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
     assert row.split()[3:] == ["nginx", "registry.k8s.io/nginx-slim:0.8"]
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "all")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "all")
     assert "statefulset.apps/web" in r.stdout, r.stdout + r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=apps", "--no-headers")
+    r = run_kubectl(kubectl_env, tmp_path, "api-resources", "--api-group=apps", "--no-headers")
     rows = [line.split() for line in r.stdout.splitlines()]
     assert ["statefulsets", "sts", "apps/v1", "true", "StatefulSet"] in rows
     assert ["controllerrevisions", "apps/v1", "true", "ControllerRevision"] in rows
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "scale", "sts", "web", "--replicas=1")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "scale", "sts", "web", "--replicas=1")
     assert (r.returncode, r.stdout) == (0, "statefulset.apps/web scaled\n"), r.stderr
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "get", "sts", "web", "-o", "jsonpath={.spec.replicas}")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "get", "sts", "web", "-o", "jsonpath={.spec.replicas}")
     assert r.stdout == "1"
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "delete", "sts", "web")
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "delete", "sts", "web")
     assert (r.returncode, r.stdout) == (0, 'statefulset.apps "web" deleted\n'), r.stderr
 
 
 def test_kubectl_shows_validation(kubectl_env: dict[str, str], tmp_path: Path, ns: str) -> None:
     bad = MANIFEST.split("---")[1].replace("app: nginx\n  serviceName", "app: other\n  serviceName", 1)
-    r = _kubectl(kubectl_env, tmp_path, "-n", ns, "apply", "-f", "-", stdin=bad)
+    r = run_kubectl(kubectl_env, tmp_path, "-n", ns, "apply", "-f", "-", stdin=bad)
     assert r.returncode == 1
     assert r.stderr == ('The StatefulSet "web" is invalid: spec.template.metadata.labels: Invalid value: '
                         'map[string]string{"app":"nginx"}: `selector` does not match template `labels`\n')

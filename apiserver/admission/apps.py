@@ -85,12 +85,13 @@ def default_replicas(spec: dict[str, Any]) -> None:
         spec["replicas"] = 1
 
 
-def default_strategy(spec: dict[str, Any]) -> None:
-    """SetDefaults_Deployment: RollingUpdate with 25% surge and 25% unavailable."""
-    strategy = spec.get("strategy")
+def default_rolling_update(spec: dict[str, Any], field: str, **values: Any) -> None:
+    """``spec[field]`` (a strategy) defaults to RollingUpdate, and its rollingUpdate's missing ``values``
+    are set, in the order given (the order Go's struct writes them)."""
+    strategy = spec.get(field)
     if not isinstance(strategy, dict):
         strategy = {}
-        spec["strategy"] = strategy
+        spec[field] = strategy
     if not strategy.get("type"):
         strategy["type"] = ROLLING_UPDATE
     if strategy["type"] == ROLLING_UPDATE:
@@ -98,10 +99,14 @@ def default_strategy(spec: dict[str, Any]) -> None:
         if not isinstance(rolling, dict):
             rolling = {}
             strategy["rollingUpdate"] = rolling
-        if rolling.get("maxUnavailable") is None:
-            rolling["maxUnavailable"] = DEFAULT_MAX_UNAVAILABLE
-        if rolling.get("maxSurge") is None:
-            rolling["maxSurge"] = DEFAULT_MAX_SURGE
+        for key, value in values.items():
+            if rolling.get(key) is None:
+                rolling[key] = value
+
+
+def default_strategy(spec: dict[str, Any]) -> None:
+    """SetDefaults_Deployment: RollingUpdate with 25% surge and 25% unavailable."""
+    default_rolling_update(spec, "strategy", maxUnavailable=DEFAULT_MAX_UNAVAILABLE, maxSurge=DEFAULT_MAX_SURGE)
 
 
 # ---------------------------------------------------------------------------

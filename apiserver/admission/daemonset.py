@@ -19,6 +19,7 @@ from apimachinery.selectors import from_label_selector_object
 from apimachinery.validation import GoValue, validate_annotations, validate_labels, validate_nonnegative
 from apiserver.admission.apps import (
     DEFAULT_REVISION_HISTORY_LIMIT,
+    default_rolling_update,
     default_template,
     go_label_selector,
     go_string_map,
@@ -46,21 +47,7 @@ TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 def default_daemon_set(spec: dict[str, Any]) -> None:
     """SetDefaults_DaemonSet and the template's PodSpec defaults."""
     default_template(spec)
-    strategy = spec.get("updateStrategy")
-    if not isinstance(strategy, dict):
-        strategy = {}
-        spec["updateStrategy"] = strategy
-    if not strategy.get("type"):
-        strategy["type"] = ROLLING_UPDATE
-    if strategy["type"] == ROLLING_UPDATE:
-        rolling = strategy.get("rollingUpdate")
-        if not isinstance(rolling, dict):
-            rolling = {}
-            strategy["rollingUpdate"] = rolling
-        if rolling.get("maxUnavailable") is None:
-            rolling["maxUnavailable"] = 1
-        if rolling.get("maxSurge") is None:
-            rolling["maxSurge"] = 0
+    default_rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
     if spec.get("revisionHistoryLimit") is None:
         spec["revisionHistoryLimit"] = DEFAULT_REVISION_HISTORY_LIMIT
 

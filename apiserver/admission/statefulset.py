@@ -25,6 +25,7 @@ from apimachinery.validation import GoValue, validate_annotations, validate_labe
 from apiserver.admission.apps import (
     DEFAULT_REVISION_HISTORY_LIMIT,
     default_replicas,
+    default_rolling_update,
     default_template,
     go_label_selector,
     go_string_map,
@@ -73,19 +74,7 @@ def default_stateful_set(spec: dict[str, Any]) -> None:
     default_template(spec)
     if not spec.get("podManagementPolicy"):
         spec["podManagementPolicy"] = ORDERED_READY
-    strategy = spec.get("updateStrategy")
-    if not isinstance(strategy, dict):
-        strategy = {}
-        spec["updateStrategy"] = strategy
-    if not strategy.get("type"):
-        strategy["type"] = ROLLING_UPDATE
-    if strategy["type"] == ROLLING_UPDATE:
-        rolling = strategy.get("rollingUpdate")
-        if not isinstance(rolling, dict):
-            rolling = {}
-            strategy["rollingUpdate"] = rolling
-        if rolling.get("partition") is None:
-            rolling["partition"] = 0
+    default_rolling_update(spec, "updateStrategy", partition=0)
     policy = spec.get("persistentVolumeClaimRetentionPolicy")
     if not isinstance(policy, dict):
         policy = {}
