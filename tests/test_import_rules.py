@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "agents", "servers", "migrations", "kubelite", "console"}
+OURS = {"apimachinery", "apiserver", "kubeclient", "controllers", "agents", "servers", "migrations", "kubelite", "console", "robustness"}
 ALLOWED = {
     "apimachinery": set(),
     "apiserver": {"apimachinery"},
@@ -20,6 +20,7 @@ ALLOWED = {
     "servers": {"apimachinery", "kubeclient", "controllers"},
     "migrations": {"apiserver"},
     "console": {"apimachinery", "kubeclient", "controllers"},
+    "robustness": {"apimachinery", "kubeclient"},
     "kubelite": OURS,
 }
 
