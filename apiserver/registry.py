@@ -44,6 +44,9 @@ NAMESPACES = BY_KEY["namespaces"]
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 PATCH_RETRIES = 8
+# An unconditional update that keeps losing the race is retried until it wins, as GuaranteedUpdate
+# does (kube has no bound; each round some writer wins, so this one only guards against a bug).
+UPDATE_RETRIES = 1000
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -286,20 +289,47 @@ class Registry:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             meta["namespace"] = ns
-        current = self.cache.get(rt.key, ns, name)
-        if current is None:
-            if rt.allow_create_on_update and subresource is None:
-                meta.pop("resourceVersion", None)
-                return await self.create(rt, namespace, obj, dry_run=dry_run, field_validation="Ignore",
-                                         manager=manager)
-            raise errors.not_found(rt.plural, name, rt.group)
-        if _update_precondition(rt, name, meta.get("resourceVersion")) is None:
-            meta["resourceVersion"] = str(current.revision)  # unconditional: over whatever is stored
-        elif int(meta["resourceVersion"]) != current.revision:
-            raise errors.conflict(rt.plural, name, rt.group)
-        res = await self._write_update(rt, current, obj, subresource=subresource, dry_run=dry_run, manager=manager)
-        res.warnings = (*warnings, *res.warnings)
-        return res
+        for _ in range(UPDATE_RETRIES):
+            current = self.cache.get(rt.key, ns, name)
+            if current is None:
+                if rt.allow_create_on_update and subresource is None:
+                    meta.pop("resourceVersion", None)
+                    return await self.create(rt, namespace, obj, dry_run=dry_run, field_validation="Ignore",
+                                             manager=manager)
+                raise errors.not_found(rt.plural, name, rt.group)
+            unconditional = _update_precondition(rt, name, meta.get("resourceVersion")) is None
+            attempt = obj
+            if unconditional:  # over whatever is stored now; a fresh copy, as admission may have changed obj
+                attempt = copy.deepcopy(obj)
+                attempt["metadata"]["resourceVersion"] = str(current.revision)
+            elif int(meta["resourceVersion"]) != current.revision:
+                raise errors.conflict(rt.plural, name, rt.group)
+            try:
+                res = await self._write_update(rt, current, attempt, subresource=subresource, dry_run=dry_run,
+                                               manager=manager)
+            except StatusError as e:
+                # GuaranteedUpdate: an unconditional update that lost a race to another write is
+                # retried on the state that won; only a precondition the client set answers 409.
+                if e.reason == "Conflict" and unconditional and not (e.details or {}).get("causes"):
+                    await self._catch_up(rt, ns, name, current.revision)
+                    continue
+                raise
+            res.warnings = (*warnings, *res.warnings)
+            return res
+        raise errors.conflict(rt.plural, name, rt.group)
+
+    async def _catch_up(self, rt: ResourceType, ns: str, name: str, revision: int) -> None:
+        """After losing a race for an object read at ``revision``: wait (briefly) until the cache has the winner.
+
+        On SQLite it has it already; on PostgreSQL the winner may be another server's write that the
+        poll has not brought yet, and retrying on the same stale copy would only lose again.
+        """
+        again = self.cache.get(rt.key, ns, name)
+        if again is not None and again.revision == revision:
+            self.store.poke()
+            await self.cache.wait_for(self.cache.revision + 1, timeout=0.5)
+        else:
+            await asyncio.sleep(0)
 
     async def _write_update(
         self, rt: ResourceType, current: Entry, obj: dict[str, Any], *, subresource: str | None, dry_run: bool,

@@ -202,20 +202,42 @@ def check_key(ops: list[Op], rv_of: dict[str, str], *, initial: State = None,
     return True, steps
 
 
+def impossible(op: Op, rv_of: dict[str, str]) -> bool:
+    """Whether ``op``'s result is impossible in every state (say an unconditional update answered 409).
+
+    The states tried cover every case the model distinguishes: absent, present at a version the
+    client did not expect, present at the version it expected.
+    """
+    matching = next((v for v, rv in rv_of.items() if rv == op.expect_rv), None) if op.expect_rv else None
+    states: list[State] = [None, "\0unseen", *([matching] if matching is not None else [])]
+    return all(isinstance(step(s, op, rv_of), _Illegal) for s in states)
+
+
+def _read_only(op: Op) -> bool:
+    """An op that cannot have changed the register: dropping it only removes a constraint."""
+    return op.kind == "get" or op.outcome in ("exists", "not_found", "conflict")
+
+
 def minimize(ops: list[Op], rv_of: dict[str, str], *, budget_seconds: float = 10.0,
              max_steps: int = 200_000) -> list[Op]:
-    """A smaller history of one key that is still not linearizable (greedy: drop each op if it stays failing).
+    """A smaller history of one key that is still not linearizable, for the report.
 
-    Why greedy: a failing history of hundreds of operations is unreadable; the few that contradict
-    each other are the report. Stops at ``budget_seconds`` with what it has.
+    An op whose result no state allows is the whole story on its own. Otherwise ops that changed
+    nothing (reads, refused writes) are dropped one by one while the rest stays non-linearizable;
+    writes that may have taken effect stay, as dropping one could make a correct history look
+    wrong. Stops at ``budget_seconds`` with what it has.
     """
+    alone = [op for op in ops if impossible(op, rv_of)]
+    if alone:
+        return alone[:1]
     current = list(ops)
     deadline = time.monotonic() + budget_seconds
     i = len(current) - 1
     while i >= 0 and time.monotonic() < deadline:
-        trial = current[:i] + current[i + 1:]
-        if check_key(trial, rv_of, max_steps=max_steps)[0] is False:
-            current = trial
+        if _read_only(current[i]):
+            trial = current[:i] + current[i + 1:]
+            if check_key(trial, rv_of, max_steps=max_steps)[0] is False:
+                current = trial
         i -= 1
     return current
 

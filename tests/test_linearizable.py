@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from robustness.history import Op
-from robustness.linearizable import check, check_key, minimize, resource_versions
+from robustness.linearizable import check, check_key, impossible, minimize, resource_versions
 
 K = "k"
 
@@ -148,6 +148,24 @@ def test_one_value_under_two_versions_is_a_violation() -> None:
     ops = [op(1, "create", 0, 1, "ok", value="a", rv="1"), op(2, "get", 2, 3, "ok", read="a", rv="5")]
     assert resource_versions(ops)[1]
     assert check(ops).linearizable is False
+
+
+def test_minimize_never_drops_a_write_that_took_effect() -> None:
+    # dropping the create would make "cas conflicts" look impossible; the report must keep it
+    ops = [op(1, "create", 0, 1, "ok", value="a", rv="1"),
+           op(2, "get", 2, 3, "not_found"),
+           op(3, "cas", 4, 5, "conflict", value="b", expect_rv="7")]
+    rv_of = resource_versions(ops)[0]
+    small = minimize(ops, rv_of)
+    assert [o.kind for o in small] == ["create", "get"]
+
+
+def test_an_impossible_result_is_its_own_reproduction() -> None:
+    ops = [op(1, "create", 0, 1, "ok", value="a", rv="1"), op(2, "put", 2, 3, "conflict", value="b")]
+    assert impossible(ops[1], {}) and not impossible(ops[0], {})
+    result = check(ops)
+    assert result.linearizable is False
+    assert result.minimal == [ops[1]]
 
 
 def test_minimize_keeps_a_failing_core() -> None:

@@ -1,0 +1,223 @@
+"""Robustness: random traffic against kubelite under faults, every history checked for linearizability and watches.
+
+``python -m bench.robustness [--quick] [--scenario NAME] [--seconds N] [--seed N]`` runs each scenario
+for a bounded time: several clients create / get / CAS-update / update / delete a few ConfigMaps
+(conflicts are frequent), watchers resume after every break; robustness/ records every operation
+(an unanswered write is UNKNOWN: it may or may not have happened) and checks the history
+(robustness/linearizable.py) and the watch streams (robustness/watches.py).
+
+Scenarios:
+- ``steady``: one API server on SQLite, no faults;
+- ``kill9-apiserver``: the SQLite API server is killed with SIGKILL at random moments under load and
+  restarted on the same data directory and port (acknowledged writes must survive; the writes in
+  flight are UNKNOWN).
+
+Figures (bench/common.py ``figure``, one JSON line each on stdout) per scenario: operations checked,
+faults injected, the verdict (1 = linearizable and every watch guarantee held, target
+"linearizable"), and for kill9 the worst time to recover (kill to ready). A failing history is saved
+as JSON (the whole run, and a minimal failing sub-history with one readable line per operation) in a
+temporary directory whose path is printed; the exit code is 1 if any scenario failed.
+``--quick``: 5 seconds per scenario. Servers are not pinned to cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from bench.common import (
+    HOST,
+    figure,
+    free_port,
+    kubelite_argv,
+    log,
+    start_process,
+    stop_processes,
+    wait_http_ok,
+)
+from robustness import linearizable, watches
+from robustness.traffic import Run, run_traffic
+
+SCENARIOS = ("steady", "kill9-apiserver")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one scenario run found."""
+
+    scenario: str
+    operations: int = 0
+    unknown: int = 0
+    faults: int = 0
+    linearizable: bool | None = None
+    watch_problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    recover_seconds: list[float] = field(default_factory=list)
+    saved: Path | None = None
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is None and self.linearizable is True and not self.watch_problems
+
+
+class ApiServer:
+    """``kubelite apiserver`` on a fixed port, so that clients reach it again after a restart."""
+
+    def __init__(self, data_dir: Path, *, extra: tuple[str, ...] = (), port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.extra = extra
+        self.url = f"http://{HOST}:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 120.0) -> float:
+        """Start and wait until ready; returns the seconds it took."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir / "apiserver.log"
+        t = time.monotonic()
+        self.proc = start_process(kubelite_argv("apiserver", "--port", str(self.port), "--data-dir",
+                                                str(self.data_dir), "--log-level", "warning", *self.extra),
+                                  log_path, pin=False)
+        wait_http_ok(self.url + "/readyz", timeout=timeout, proc=self.proc, log_path=log_path)
+        return time.monotonic() - t
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_processes([self.proc])
+
+
+def evaluate(run: Run, outcome: Outcome, *, minimize_seconds: float = 20.0) -> None:
+    """Check ``run``'s history and watch streams into ``outcome``."""
+    result = linearizable.check(run.ops, minimize_seconds=minimize_seconds)
+    outcome.operations = len(run.ops)
+    outcome.unknown = sum(1 for o in run.ops if o.outcome == "unknown")
+    outcome.linearizable = result.linearizable
+    outcome.problems = result.problems
+    outcome.watch_problems = watches.check(run.sessions, run.writes, through=run.through)
+    if not outcome.ok:
+        outcome.saved = save_failure(run, result, outcome)
+
+
+def save_failure(run: Run, result: linearizable.Result, outcome: Outcome) -> Path:
+    """The whole history and a minimal failing one, as JSON, in a new temporary directory."""
+    out = Path(tempfile.mkdtemp(prefix=f"kubelite-robustness-{outcome.scenario}-"))
+    (out / "history.json").write_bytes(orjson.dumps(run.to_json()))
+    (out / "failure.json").write_bytes(orjson.dumps({
+        "scenario": outcome.scenario, "problems": result.problems, "watch_problems": outcome.watch_problems,
+        "minimal": [o.to_json() for o in result.minimal],
+        "minimal_readable": [o.describe() for o in sorted(result.minimal, key=lambda o: o.call)],
+    }, option=orjson.OPT_INDENT_2))
+    return out
+
+
+def steady(work: Path, *, seconds: float, seed: int | None) -> Outcome:
+    outcome = Outcome("steady")
+    srv = ApiServer(work / "steady")
+    try:
+        srv.start()
+        run, _ = asyncio.run(run_traffic(srv.url, seconds=seconds, seed=seed))
+    finally:
+        srv.stop()
+    evaluate(run, outcome)
+    return outcome
+
+
+def kill9_apiserver(work: Path, *, seconds: float, seed: int | None, kills: int | None = None) -> Outcome:
+    """SIGKILL the SQLite API server at random moments (about every 2-4 s, or ``kills`` times), restart it."""
+    outcome = Outcome("kill9-apiserver")
+    srv = ApiServer(work / "kill9")
+    rng = random.Random(seed)
+    planned = kills if kills is not None else max(1, int(seconds / 3))
+    # the kill moments, spread over the run, none in its first or last second
+    moments = sorted(rng.uniform(1.0, max(1.5, seconds - 1.0)) for _ in range(planned))
+
+    async def faults(stop: asyncio.Event) -> int:
+        start = time.monotonic()
+        done = 0
+        for at in moments:
+            await asyncio.sleep(max(0.0, at - (time.monotonic() - start)))
+            if stop.is_set():
+                break
+            t = time.monotonic()
+            srv.kill9()
+            await asyncio.to_thread(srv.start)
+            outcome.recover_seconds.append(time.monotonic() - t)
+            done += 1
+            log(f"kill9-apiserver: kill {done} recovered in {outcome.recover_seconds[-1]:.2f}s")
+        return done
+
+    try:
+        srv.start()
+        run, outcome.faults = asyncio.run(run_traffic(srv.url, seconds=seconds, seed=seed, faults=faults))
+    finally:
+        srv.stop()
+    evaluate(run, outcome)
+    return outcome
+
+
+def run_scenario(name: str, work: Path, *, seconds: float, seed: int) -> Outcome:
+    if name == "steady":
+        return steady(work, seconds=seconds, seed=seed)
+    if name == "kill9-apiserver":
+        return kill9_apiserver(work, seconds=seconds, seed=seed)
+    raise ValueError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
+
+
+def report(outcome: Outcome, *, seed: int) -> None:
+    s = outcome.scenario
+    if outcome.skipped:
+        log(f"{s}: skipped: {outcome.skipped}")
+        figure(f"robustness {s} verdict", None, "bool", None, target="linearizable", met=False,
+               skipped=outcome.skipped)
+        return
+    figure(f"robustness {s} operations checked", outcome.operations, "ops", None, unknown=outcome.unknown,
+           seed=seed)
+    figure(f"robustness {s} faults injected", outcome.faults, "faults", None)
+    if outcome.recover_seconds:
+        figure(f"robustness {s} time to recover (max)", max(outcome.recover_seconds), "s", None,
+               all=[round(x, 3) for x in outcome.recover_seconds])
+    figure(f"robustness {s} verdict", 1.0 if outcome.ok else 0.0, "bool", None, target="linearizable",
+           met=outcome.ok, linearizable=outcome.linearizable, watch_problems=outcome.watch_problems[:5],
+           problems=outcome.problems[:5], saved=str(outcome.saved) if outcome.saved else None)
+    if outcome.saved:
+        log(f"{s}: FAILED; history and minimal reproduction saved in {outcome.saved}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="5 seconds per scenario")
+    ap.add_argument("--scenario", choices=SCENARIOS, action="append", help="run only these (repeatable)")
+    ap.add_argument("--seconds", type=float, default=None, help="seconds of traffic per scenario (default 30)")
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args(argv)
+    seconds = args.seconds if args.seconds is not None else 5.0 if args.quick else 30.0
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="kubelite-robustness-work-") as tmp:
+        for name in args.scenario or SCENARIOS:
+            log(f"{name}: {seconds:.0f}s of traffic, seed {seed}")
+            outcome = run_scenario(name, Path(tmp), seconds=seconds, seed=seed)
+            report(outcome, seed=seed)
+            failed |= outcome.skipped is None and not outcome.ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

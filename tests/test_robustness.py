@@ -1,0 +1,66 @@
+"""Robustness (bench/robustness.py, robustness/): short runs of its scenarios, checked for linearizability.
+
+The checker's verdict is the assertion: the history of every operation (and every watch stream)
+must be linearizable (and keep the watch guarantees). Regression tests for what it found are named
+after the history that found it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+import pytest
+
+from bench.robustness import kill9_apiserver, steady
+from kubeclient import errors
+from kubeclient.client import Client
+from robustness.traffic import NAMESPACE, configmaps, ensure_namespace
+from tests.conftest import ApiServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def test_history_steady_unconditional_update_answered_409(apiserver: ApiServerProcess) -> None:
+    """The steady scenario's first history: an update without resourceVersion answered 409 Conflict
+    when another write landed between its read and its commit. kube retries such an update on
+    the state that won (GuaranteedUpdate); only a resourceVersion the client sent may conflict."""
+
+    async def main() -> list[str]:
+        async with Client(apiserver.url) as admin:
+            await ensure_namespace(admin)
+            cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "race", "namespace": NAMESPACE},
+                  "data": {"v": "0"}}
+            try:
+                await admin.create(configmaps(), cm)
+            except errors.AlreadyExists:
+                pass
+        conflicts: list[str] = []
+
+        async def writer(i: int) -> None:
+            async with Client(apiserver.url) as c:
+                for n in range(25):
+                    body = {**cm, "data": {"v": f"{i}-{n}"}}
+                    try:
+                        await c.update(configmaps(), body)
+                    except errors.Conflict as e:
+                        conflicts.append(str(e))
+
+        await asyncio.gather(*(writer(i) for i in range(6)))
+        return conflicts
+
+    assert asyncio.run(main()) == []
+
+
+def test_steady_and_kill9_histories_are_linearizable(tmp_path: Path) -> None:
+    seed = random.randrange(1 << 30)
+    calm = steady(tmp_path, seconds=5, seed=seed)
+    assert calm.operations > 50, calm
+    assert calm.linearizable is True, f"seed {seed}, saved in {calm.saved}: {calm.problems[:5]}"
+    assert calm.watch_problems == [], f"seed {seed}, saved in {calm.saved}: {calm.watch_problems[:5]}"
+    crashed = kill9_apiserver(tmp_path, seconds=10, seed=seed, kills=2)
+    assert crashed.operations > 50, crashed
+    assert crashed.faults >= 1, crashed
+    assert crashed.linearizable is True, f"seed {seed}, saved in {crashed.saved}: {crashed.problems[:5]}"
+    assert crashed.watch_problems == [], f"seed {seed}, saved in {crashed.saved}: {crashed.watch_problems[:5]}"
