@@ -12,7 +12,7 @@ Scenarios:
   restarted on the same data directory and port (acknowledged writes must survive; the writes in
   flight are UNKNOWN).
 
-Figures (bench/common.py ``figure``, one JSON line each on stdout) per scenario: operations checked,
+Figures (bench/common.py ``figure``, one JSON line each on stdout) per scenario: operations checked, watch events checked,
 faults injected, the verdict (1 = linearizable and every watch guarantee held, target
 "linearizable"), and for kill9 the worst time to recover (kill to ready). A failing history is saved
 as JSON (the whole run, and a minimal failing sub-history with one readable line per operation) in a
@@ -60,6 +60,8 @@ class Outcome:
     operations: int = 0
     unknown: int = 0
     faults: int = 0
+    watch_sessions: int = 0
+    watch_events: int = 0
     linearizable: bool | None = None
     watch_problems: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -110,6 +112,8 @@ def evaluate(run: Run, outcome: Outcome, *, minimize_seconds: float = 20.0) -> N
     outcome.unknown = sum(1 for o in run.ops if o.outcome == "unknown")
     outcome.linearizable = result.linearizable
     outcome.problems = result.problems
+    outcome.watch_sessions = len(run.sessions)
+    outcome.watch_events = sum(len(s.events) for s in run.sessions)
     outcome.watch_problems = watches.check(run.sessions, run.writes, through=run.through)
     if not outcome.ok:
         outcome.saved = save_failure(run, result, outcome)
@@ -189,6 +193,8 @@ def report(outcome: Outcome, *, seed: int) -> None:
         return
     figure(f"robustness {s} operations checked", outcome.operations, "ops", None, unknown=outcome.unknown,
            seed=seed)
+    figure(f"robustness {s} watch events checked", outcome.watch_events, "events", None,
+           sessions=outcome.watch_sessions)
     figure(f"robustness {s} faults injected", outcome.faults, "faults", None)
     if outcome.recover_seconds:
         figure(f"robustness {s} time to recover (max)", max(outcome.recover_seconds), "s", None,

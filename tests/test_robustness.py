@@ -57,10 +57,12 @@ def test_steady_and_kill9_histories_are_linearizable(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     calm = steady(tmp_path, seconds=5, seed=seed)
     assert calm.operations > 50, calm
+    assert calm.watch_events > 10, calm  # the watch checks had something to check
     assert calm.linearizable is True, f"seed {seed}, saved in {calm.saved}: {calm.problems[:5]}"
     assert calm.watch_problems == [], f"seed {seed}, saved in {calm.saved}: {calm.watch_problems[:5]}"
     crashed = kill9_apiserver(tmp_path, seconds=10, seed=seed, kills=2)
     assert crashed.operations > 50, crashed
     assert crashed.faults >= 1, crashed
+    assert crashed.watch_events > 10, crashed
     assert crashed.linearizable is True, f"seed {seed}, saved in {crashed.saved}: {crashed.problems[:5]}"
     assert crashed.watch_problems == [], f"seed {seed}, saved in {crashed.saved}: {crashed.watch_problems[:5]}"
