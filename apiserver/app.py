@@ -341,6 +341,7 @@ class ApiServer:
         if rt.namespaced and t.namespace is None:
             raise errors.method_not_allowed()
         body = await self.decode_body(request, kind=rt.kind)
+        await self._consistent()
         res = await self.registry.create(rt, t.namespace, body, dry_run=dry_run,
                                          field_validation=request.query_params.get("fieldValidation"),
                                          manager=manager)
@@ -351,6 +352,7 @@ class ApiServer:
         rt = t.rt
         q = request.query_params
         opts = await self._delete_options(request)
+        await self._consistent()
         items = await self.registry.delete_collection(
             rt, t.namespace, label_selector=parse_label_selector(q.get("labelSelector") or ""),
             field_selector=parse_field_selector(q.get("fieldSelector") or ""), options=opts,
@@ -359,6 +361,17 @@ class ApiServer:
         body = {"kind": _list_kind(rt), "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": str(self.cache.revision)}, "items": items}
         return Response(orjson.dumps(body), media_type=JSON)
+
+    async def _consistent(self) -> None:
+        """With API servers sharing a database: this server's cache has caught up with it before a write acts.
+
+        A write's checks (does the object exist, at which version, is its namespace there) read the
+        cache; after another server acknowledged a write, they must see it, as a GET does (kube reads
+        etcd). Found by bench/robustness.py: a CAS answered 404 for an object another server had
+        just created.
+        """
+        if self.store.shared:
+            await self.store.fresh_revision()
 
     # -- named-object handlers (no subresource, or status) ---------------------------
     async def _get(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
@@ -374,6 +387,7 @@ class ApiServer:
         rt = t.rt
         assert t.name is not None
         body = await self.decode_body(request, kind=rt.kind)
+        await self._consistent()
         res = await self.registry.update(rt, t.namespace, t.name, body, subresource=t.subresource,
                                          dry_run=dry_run, field_validation=request.query_params.get("fieldValidation"),
                                          manager=manager)
@@ -388,6 +402,7 @@ class ApiServer:
                 "fieldManager", "is required for apply patch")], group="meta.k8s.io")
         raw = await self.read_body(request)
         bodies.check_patch(raw, ptype, field_validation=q.get("fieldValidation"))
+        await self._consistent()
         res = await self.registry.patch(t.rt, t.namespace, t.name, ptype, raw, subresource=t.subresource,
                                         dry_run=dry_run, field_validation=q.get("fieldValidation"),
                                         force=parse_bool(q.get("force"), "force"), manager=manager)
@@ -396,6 +411,7 @@ class ApiServer:
     async def _delete(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
         assert t.name is not None
         opts = await self._delete_options(request)
+        await self._consistent()
         res = await self.registry.delete(t.rt, t.namespace, t.name, opts, dry_run=dry_run)
         return self.respond(request, t.rt, res.obj, res.code)
 
@@ -409,6 +425,7 @@ class ApiServer:
     async def _update_scale(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
         assert t.name is not None
         body = await self.decode_body(request)
+        await self._consistent()
         obj = await scale.update_scale(self.registry, t.rt, t.namespace, t.name, body, dry_run=dry_run)
         return Response(orjson.dumps(obj), media_type=JSON)
 
@@ -417,6 +434,7 @@ class ApiServer:
         ptype = _patch_type(request)
         raw = await self.read_body(request)
         bodies.check_patch(raw, ptype, field_validation=request.query_params.get("fieldValidation"))
+        await self._consistent()
         obj = await scale.patch_scale(self.registry, t.rt, t.namespace, t.name, ptype, raw, dry_run=dry_run)
         return Response(orjson.dumps(obj), media_type=JSON)
 
@@ -431,6 +449,7 @@ class ApiServer:
     async def _binding(self, request: Request, t: Target, *, dry_run: bool, manager: str) -> Response:
         assert t.name is not None
         body = await self.decode_body(request)
+        await self._consistent()
         res = await self.registry.bind(t.namespace or "", t.name, body, dry_run=dry_run)
         if res.code == 201 and not dry_run:
             pod = self.registry.get_entry(t.rt, t.namespace, t.name).obj

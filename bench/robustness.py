@@ -10,7 +10,11 @@ Scenarios:
 - ``steady``: one API server on SQLite, no faults;
 - ``kill9-apiserver``: the SQLite API server is killed with SIGKILL at random moments under load and
   restarted on the same data directory and port (acknowledged writes must survive; the writes in
-  flight are UNKNOWN).
+  flight are UNKNOWN);
+- ``pg-two-apiservers``: two API servers on one new PostgreSQL database (KUBELITE_TEST_PG_URL;
+  skipped without it), clients and watchers spread over both, while faults alternate: every
+  connection of this database terminated (pg_terminate_backend), and one API server killed with
+  SIGKILL and restarted. The PostgreSQL server itself is never restarted: it is shared (CI's).
 
 Figures (bench/common.py ``figure``, one JSON line each on stdout) per scenario: operations checked, watch events checked,
 faults injected, the verdict (1 = linearizable and every watch guarantee held, target
@@ -49,7 +53,7 @@ from bench.common import (
 from robustness import linearizable, watches
 from robustness.traffic import Run, run_traffic
 
-SCENARIOS = ("steady", "kill9-apiserver")
+SCENARIOS = ("steady", "kill9-apiserver", "pg-two-apiservers")
 
 
 @dataclass(slots=True)
@@ -176,11 +180,89 @@ def kill9_apiserver(work: Path, *, seconds: float, seed: int | None, kills: int 
     return outcome
 
 
+def _pg_admin(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL (psycopg connects with it)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pg_two_apiservers(work: Path, *, seconds: float, seed: int | None) -> Outcome:
+    """Two API servers on one PostgreSQL database; backends terminated and servers killed in turn."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    outcome = Outcome("pg-two-apiservers")
+    pg_url = os.environ.get("KUBELITE_TEST_PG_URL")
+    if not pg_url:
+        outcome.skipped = "KUBELITE_TEST_PG_URL is not set (source .ci/postgres to start a PostgreSQL)"
+        return outcome
+    admin = _pg_admin(pg_url)
+    name = "kl_robust_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    db = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    servers = [ApiServer(work / f"pg-{i}", extra=("--db", db)) for i in range(2)]
+    rng = random.Random(seed)
+    planned = max(2, int(seconds / 3))
+    moments = sorted(rng.uniform(1.0, max(1.5, seconds - 1.0)) for _ in range(planned))
+
+    def terminate() -> int:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchall()
+        return len(rows)
+
+    def serving(srv: ApiServer) -> None:
+        """Until a consistent list (which reads the database's revision) answers 200."""
+        wait_http_ok(f"{srv.url}/api/v1/namespaces/default/configmaps?limit=1", timeout=120)
+
+    async def faults(stop: asyncio.Event) -> int:
+        start = time.monotonic()
+        done = 0
+        for n, at in enumerate(moments):
+            await asyncio.sleep(max(0.0, at - (time.monotonic() - start)))
+            if stop.is_set():
+                break
+            t = time.monotonic()
+            if n % 2 == 0:
+                killed = await asyncio.to_thread(terminate)
+                for srv in servers:
+                    await asyncio.to_thread(serving, srv)
+                what = f"{killed} database connections terminated"
+            else:
+                victim = servers[rng.randrange(len(servers))]
+                victim.kill9()
+                await asyncio.to_thread(victim.start)
+                what = f"API server on port {victim.port} killed"
+            outcome.recover_seconds.append(time.monotonic() - t)
+            done += 1
+            log(f"pg-two-apiservers: fault {done} ({what}) recovered in {outcome.recover_seconds[-1]:.2f}s")
+        return done
+
+    try:
+        for srv in servers:
+            srv.start()
+        run, outcome.faults = asyncio.run(run_traffic([s.url for s in servers], seconds=seconds, seed=seed,
+                                                      faults=faults))
+    finally:
+        for srv in servers:
+            srv.stop()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    evaluate(run, outcome)
+    return outcome
+
+
 def run_scenario(name: str, work: Path, *, seconds: float, seed: int) -> Outcome:
     if name == "steady":
         return steady(work, seconds=seconds, seed=seed)
     if name == "kill9-apiserver":
         return kill9_apiserver(work, seconds=seconds, seed=seed)
+    if name == "pg-two-apiservers":
+        return pg_two_apiservers(work, seconds=seconds, seed=seed)
     raise ValueError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
 
 

@@ -206,10 +206,10 @@ def impossible(op: Op, rv_of: dict[str, str]) -> bool:
     """Whether ``op``'s result is impossible in every state (say an unconditional update answered 409).
 
     The states tried cover every case the model distinguishes: absent, present at a version the
-    client did not expect, present at the version it expected.
+    client did not expect, present at the version it expected, holding the value it read.
     """
     matching = next((v for v, rv in rv_of.items() if rv == op.expect_rv), None) if op.expect_rv else None
-    states: list[State] = [None, "\0unseen", *([matching] if matching is not None else [])]
+    states: list[State] = [None, "\0unseen", *(v for v in (matching, op.read) if v is not None)]
     return all(isinstance(step(s, op, rv_of), _Illegal) for s in states)
 
 
@@ -218,20 +218,49 @@ def _read_only(op: Op) -> bool:
     return op.kind == "get" or op.outcome in ("exists", "not_found", "conflict")
 
 
+def truncate(ops: list[Op], at: float) -> list[Op]:
+    """The history as it stood at time ``at``: ops called later dropped, ops still pending made UNKNOWN.
+
+    Sound for finding where a history fails: if the whole history is linearizable, so is every
+    truncation (an op linearized after ``at`` was pending at ``at``, so its result is free here).
+    """
+    out = []
+    for op in ops:
+        if op.call > at:
+            continue
+        if op.ret > at and op.outcome != "unknown":
+            op = Op(client=op.client, key=op.key, kind=op.kind, call=op.call, ret=op.ret, outcome="unknown",
+                    value=op.value, expect_rv=op.expect_rv)
+        out.append(op)
+    return out
+
+
 def minimize(ops: list[Op], rv_of: dict[str, str], *, budget_seconds: float = 10.0,
              max_steps: int = 200_000) -> list[Op]:
     """A smaller history of one key that is still not linearizable, for the report.
 
-    An op whose result no state allows is the whole story on its own. Otherwise ops that changed
-    nothing (reads, refused writes) are dropped one by one while the rest stays non-linearizable;
+    An op whose result no state allows is the whole story on its own. Otherwise: the shortest
+    failing prefix (``truncate``), then ops that changed nothing (reads, refused writes) are
+    dropped one by one while the rest stays non-linearizable;
     writes that may have taken effect stay, as dropping one could make a correct history look
     wrong. Stops at ``budget_seconds`` with what it has.
     """
     alone = [op for op in ops if impossible(op, rv_of)]
     if alone:
         return alone[:1]
-    current = list(ops)
     deadline = time.monotonic() + budget_seconds
+    # the shortest failing prefix: the violation is at its end
+    times = sorted({op.ret for op in ops if op.outcome != "unknown"})
+    lo, hi = 0, len(times) - 1
+    while lo < hi and time.monotonic() < deadline:
+        mid = (lo + hi) // 2
+        if check_key(truncate(ops, times[mid]), rv_of, max_steps=max_steps)[0] is False:
+            hi = mid
+        else:
+            lo = mid + 1
+    current = truncate(ops, times[hi]) if times else list(ops)
+    if check_key(current, rv_of, max_steps=max_steps)[0] is not False:
+        current = list(ops)
     i = len(current) - 1
     while i >= 0 and time.monotonic() < deadline:
         if _read_only(current[i]):

@@ -118,14 +118,19 @@ _KINDS: list[Kind] = ["get", "create", "cas", "put", "delete"]
 _WEIGHTS = [30, 15, 30, 12, 13]
 
 
-async def client_loop(client: Client, run: Run, cid: int, keys: list[str], stop: asyncio.Event,
+async def client_loop(clients: list[Client], run: Run, cid: int, keys: list[str], stop: asyncio.Event,
                       rng: random.Random) -> None:
-    """One client: random operations on ``keys`` until ``stop``, each recorded with its outcome."""
+    """One client: random operations on ``keys`` until ``stop``, each recorded with its outcome.
+
+    With several API servers each operation goes to one picked at random (as behind a load
+    balancer): a version learnt from one server is sent to another.
+    """
     rt = configmaps()
     known: dict[str, str] = {}  # key -> the last resourceVersion this client saw
     seq = 0
     while not stop.is_set():
         key = rng.choice(keys)
+        client = rng.choice(clients)
         seq += 1
         value = f"{cid}-{seq}"
         kind: Kind = rng.choices(_KINDS, _WEIGHTS)[0]
@@ -216,10 +221,12 @@ def progress(run: Run, wid: int) -> int:
     return best
 
 
-async def run_traffic(url: str, *, seconds: float, clients: int = 6, keys: int = 4, watchers: int = 3,
+async def run_traffic(url: str | list[str], *, seconds: float, clients: int = 6, keys: int = 4, watchers: int = 3,
                       seed: int | None = None, faults: Callable[[asyncio.Event], Coroutine[Any, Any, int]] | None = None,
                       catch_up_seconds: float = 60.0, request_timeout: float = 10.0) -> tuple[Run, int]:
     """Run the traffic against ``url`` for ``seconds`` while ``faults`` (if any) runs; returns (run, faults injected).
+
+    With several URLs (API servers sharing one database) clients and watchers are spread over them.
 
     After the load stops (and the faults coroutine has returned, leaving the server up) the
     watchers get ``catch_up_seconds`` to reach the last acknowledged write; ``run.through`` is it.
@@ -229,13 +236,15 @@ async def run_traffic(url: str, *, seconds: float, clients: int = 6, keys: int =
     names = [f"key-{i}" for i in range(keys)]
     stop = asyncio.Event()
     watch_stop = asyncio.Event()
-    conns = [Client(url, timeout=request_timeout) for _ in range(clients + watchers + 1)]
+    urls = [url] if isinstance(url, str) else url
+    conns = [Client(urls[i % len(urls)], timeout=request_timeout) for i in range(watchers + 1)]
+    pools = [[Client(u, timeout=request_timeout) for u in urls] for _ in range(clients)]
     injected = 0
     try:
         await ensure_namespace(conns[-1])
-        wtasks = [asyncio.create_task(watcher_loop(conns[clients + i], run, i, watch_stop,
+        wtasks = [asyncio.create_task(watcher_loop(conns[i], run, i, watch_stop,
                                                    random.Random(rng.random()))) for i in range(watchers)]
-        ctasks = [asyncio.create_task(client_loop(conns[i], run, i, names, stop, random.Random(rng.random())))
+        ctasks = [asyncio.create_task(client_loop(pools[i], run, i, names, stop, random.Random(rng.random())))
                   for i in range(clients)]
         ftask = asyncio.create_task(faults(stop)) if faults else None
         await asyncio.sleep(seconds)
@@ -256,6 +265,6 @@ async def run_traffic(url: str, *, seconds: float, clients: int = 6, keys: int =
             with contextlib.suppress(asyncio.CancelledError):
                 await t
     finally:
-        for c in conns:
+        for c in [*conns, *(c for pool in pools for c in pool)]:
             await c.close()
     return run, injected

@@ -163,6 +163,9 @@ def test_minimize_never_drops_a_write_that_took_effect() -> None:
 def test_an_impossible_result_is_its_own_reproduction() -> None:
     ops = [op(1, "create", 0, 1, "ok", value="a", rv="1"), op(2, "put", 2, 3, "conflict", value="b")]
     assert impossible(ops[1], {}) and not impossible(ops[0], {})
+    assert not impossible(op(2, "get", 2, 3, "ok", read="a", rv="1"), {"a": "1"})
+    assert not impossible(op(2, "delete", 2, 3, "ok", read="a", expect_rv="1"), {"a": "1"})
+    assert impossible(op(2, "delete", 2, 3, "ok", read="a", expect_rv="2"), {"a": "1"})
     result = check(ops)
     assert result.linearizable is False
     assert result.minimal == [ops[1]]

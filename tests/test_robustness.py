@@ -17,7 +17,8 @@ from bench.robustness import kill9_apiserver, steady
 from kubeclient import errors
 from kubeclient.client import Client
 from robustness.traffic import NAMESPACE, configmaps, ensure_namespace
-from tests.conftest import ApiServerProcess
+from tests import needs
+from tests.conftest import ApiServerProcess, fresh_pg_database, running_apiserver
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +52,35 @@ def test_history_steady_unconditional_update_answered_409(apiserver: ApiServerPr
         return conflicts
 
     assert asyncio.run(main()) == []
+
+
+def test_history_pg_two_apiservers_cas_answered_404(tmp_path: Path) -> None:
+    """The pg-two-apiservers scenario's first history: a CAS update sent to one API server answered
+    404 for a ConfigMap another server had just created (and acknowledged): the write's checks read
+    a cache behind the shared database. Every write now first brings the cache up to the
+    database's revision, as a GET does."""
+    needs.pg_url()
+    db = fresh_pg_database()
+    with running_apiserver(tmp_path / "a", extra=["--db", db], service_accounts=False) as a, \
+            running_apiserver(tmp_path / "b", extra=["--db", db], service_accounts=False) as b:
+
+        async def main() -> list[str]:
+            wrong: list[str] = []
+            async with Client(a.url) as ca, Client(b.url) as cb:
+                await ensure_namespace(ca)
+                for i in range(40):
+                    cm = {"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": f"hop-{i}", "namespace": NAMESPACE}, "data": {"v": "a"}}
+                    made = await ca.create(configmaps(), cm)
+                    try:
+                        await cb.update(configmaps(), {**made, "data": {"v": "b"}})
+                        await ca.delete(configmaps(), f"hop-{i}", namespace=NAMESPACE)
+                        await cb.create(configmaps(), cm)  # the name is free: b must know it
+                    except (errors.NotFound, errors.Conflict, errors.AlreadyExists) as e:
+                        wrong.append(f"hop-{i}: {e}")
+            return wrong
+
+        assert asyncio.run(main()) == []
 
 
 def test_steady_and_kill9_histories_are_linearizable(tmp_path: Path) -> None:
