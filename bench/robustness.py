@@ -14,7 +14,11 @@ Scenarios:
 - ``pg-two-apiservers``: two API servers on one new PostgreSQL database (KUBELITE_TEST_PG_URL;
   skipped without it), clients and watchers spread over both, while faults alternate: every
   connection of this database terminated (pg_terminate_backend), and one API server killed with
-  SIGKILL and restarted. The PostgreSQL server itself is never restarted: it is shared (CI's).
+  SIGKILL and restarted. The PostgreSQL server itself is never restarted: it is shared (CI's);
+- ``sigstop-ipam``: two ipam controllers (4 s Lease) while Services are created and deleted; the
+  Lease holder is stopped with SIGSTOP for twice the Lease duration, then continued. The check is
+  the allocation invariant (robustness/allocations.py) on a watch of the Services, and that every
+  Service got a ClusterIP.
 
 Figures (bench/common.py ``figure``, one JSON line each on stdout) per scenario: operations checked, watch events checked,
 faults injected, the verdict (1 = linearizable and every watch guarantee held, target
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -37,6 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -53,7 +59,7 @@ from bench.common import (
 from robustness import linearizable, watches
 from robustness.traffic import Run, run_traffic
 
-SCENARIOS = ("steady", "kill9-apiserver", "pg-two-apiservers")
+SCENARIOS = ("steady", "kill9-apiserver", "pg-two-apiservers", "sigstop-ipam")
 
 
 @dataclass(slots=True)
@@ -256,6 +262,135 @@ def pg_two_apiservers(work: Path, *, seconds: float, seed: int | None) -> Outcom
     return outcome
 
 
+def sigstop_ipam(work: Path, *, seconds: float, seed: int | None) -> Outcome:
+    """Two ipam controllers; the Lease holder is paused past its Lease while Services come and go."""
+    from apimachinery.leases import LEASE_NAMESPACE, controller_lease_name
+    from kubeclient import errors
+    from kubeclient.client import Client
+    from robustness import allocations
+    from robustness.traffic import NAMESPACE, ensure_namespace
+
+    outcome = Outcome("sigstop-ipam")
+    lease_seconds = 4.0
+    srv = ApiServer(work / "sigstop")
+    ipams: dict[str, subprocess.Popen[bytes]] = {}
+    rng = random.Random(seed)
+    services: list[dict[str, Any]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    async def lease_holder(c: Client) -> str:
+        try:
+            lease = await c.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases/"
+                                    f"{controller_lease_name('ipam')}")
+        except errors.ApiError:
+            return ""
+        return str((orjson.loads(lease.content).get("spec") or {}).get("holderIdentity") or "")
+
+    async def watch_services(c: Client, rv: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async for etype, obj in c.watch(services_rt, namespace=NAMESPACE, resource_version=rv,
+                                                timeout_seconds=5, allow_bookmarks=False):
+                    events.append((etype, obj))
+                    rv = str(obj["metadata"]["resourceVersion"])
+            except errors.Gone:
+                outcome.watch_problems.append("the Service watch got 410: the invariant was not checked to the end")
+                return
+            except (errors.ApiError, errors.ConnectionFailed):
+                await asyncio.sleep(0.2)
+
+    async def main() -> None:
+        async with Client(srv.url) as c:
+            await ensure_namespace(c)
+            stop = asyncio.Event()
+            listed = await c.list(services_rt, namespace=NAMESPACE)
+            watcher = asyncio.create_task(watch_services(c, str(listed["metadata"]["resourceVersion"]), stop))
+            start = time.monotonic()
+
+            async def pause() -> None:
+                await asyncio.sleep(seconds / 4)
+                holder = await lease_holder(c)
+                if holder not in ipams:
+                    outcome.problems.append(f"no ipam held the Lease ({holder!r}) when it was to be stopped")
+                    return
+                t = time.monotonic()
+                os.killpg(ipams[holder].pid, signal.SIGSTOP)
+                log(f"sigstop-ipam: {holder} (the Lease holder) stopped")
+                try:
+                    while time.monotonic() - t < 2 * lease_seconds:
+                        if not outcome.recover_seconds and await lease_holder(c) not in ("", holder):
+                            outcome.recover_seconds.append(time.monotonic() - t)
+                        await asyncio.sleep(0.2)
+                finally:
+                    os.killpg(ipams[holder].pid, signal.SIGCONT)
+                log(f"sigstop-ipam: {holder} continued")
+                outcome.faults += 1
+
+            pauser = asyncio.create_task(pause())
+            n = 0
+            while time.monotonic() - start < seconds or not pauser.done():
+                n += 1
+                name = f"svc-{n}"
+                try:
+                    await c.create(services_rt, {"apiVersion": "v1", "kind": "Service",
+                                                 "metadata": {"name": name, "namespace": NAMESPACE},
+                                                 "spec": {"ports": [{"port": 80}], "selector": {"app": name}}})
+                    services.append({"name": name})
+                    outcome.operations += 1
+                    if rng.random() < 0.3 and len(services) > 1:
+                        gone = services.pop(rng.randrange(len(services) - 1))
+                        await c.delete(services_rt, gone["name"], namespace=NAMESPACE)
+                        outcome.operations += 1
+                except errors.ApiError as e:
+                    outcome.problems.append(f"{name}: {e}")
+            await pauser
+            # every Service gets its ClusterIP (the ipam that kept or took the Lease fills it)
+            deadline = time.monotonic() + 60
+            missing: list[str] = []
+            while time.monotonic() < deadline:
+                items = (await c.list(services_rt, namespace=NAMESPACE))["items"]
+                missing = [i["metadata"]["name"] for i in items if not (i.get("spec") or {}).get("clusterIP")]
+                if not missing:
+                    break
+                await asyncio.sleep(0.5)
+            if missing:
+                outcome.problems.append(f"Services without a ClusterIP after 60 s: {missing[:5]}")
+            await asyncio.sleep(1.0)
+            stop.set()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    from apimachinery.resources import lookup
+
+    rt = lookup("", "v1", "services")
+    assert rt is not None
+    services_rt = rt
+    try:
+        srv.start()
+        for ident in ("ipam-a", "ipam-b"):
+            ipams[ident] = start_process(kubelite_argv(
+                "controller", "ipam", "--server", srv.url, "--leader-elect-identity", ident,
+                "--leader-elect-lease-duration", f"{lease_seconds:g}s", "--leader-elect-renew-deadline", "3s",
+                "--leader-elect-retry-period", "500ms", "--log-level", "WARNING"), work / f"{ident}.log", pin=False)
+        asyncio.run(main())
+    finally:
+        for p in ipams.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGCONT)
+        stop_processes(list(ipams.values()))
+        srv.stop()
+    collisions = allocations.check(events)
+    outcome.watch_events = len(events)
+    outcome.linearizable = not collisions and not outcome.problems
+    outcome.problems = collisions + outcome.problems
+    if not outcome.ok:
+        out = Path(tempfile.mkdtemp(prefix="kubelite-robustness-sigstop-ipam-"))
+        (out / "services.json").write_bytes(orjson.dumps({"problems": outcome.problems, "events": events}))
+        outcome.saved = out
+    return outcome
+
+
 def run_scenario(name: str, work: Path, *, seconds: float, seed: int) -> Outcome:
     if name == "steady":
         return steady(work, seconds=seconds, seed=seed)
@@ -263,6 +398,8 @@ def run_scenario(name: str, work: Path, *, seconds: float, seed: int) -> Outcome
         return kill9_apiserver(work, seconds=seconds, seed=seed)
     if name == "pg-two-apiservers":
         return pg_two_apiservers(work, seconds=seconds, seed=seed)
+    if name == "sigstop-ipam":
+        return sigstop_ipam(work, seconds=seconds, seed=seed)
     raise ValueError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
 
 
@@ -281,7 +418,8 @@ def report(outcome: Outcome, *, seed: int) -> None:
     if outcome.recover_seconds:
         figure(f"robustness {s} time to recover (max)", max(outcome.recover_seconds), "s", None,
                all=[round(x, 3) for x in outcome.recover_seconds])
-    figure(f"robustness {s} verdict", 1.0 if outcome.ok else 0.0, "bool", None, target="linearizable",
+    target = "no collision" if s == "sigstop-ipam" else "linearizable"
+    figure(f"robustness {s} verdict", 1.0 if outcome.ok else 0.0, "bool", None, target=target,
            met=outcome.ok, linearizable=outcome.linearizable, watch_problems=outcome.watch_problems[:5],
            problems=outcome.problems[:5], saved=str(outcome.saved) if outcome.saved else None)
     if outcome.saved:
