@@ -310,26 +310,26 @@ class Registry:
             except StatusError as e:
                 # GuaranteedUpdate: an unconditional update that lost a race to another write is
                 # retried on the state that won; only a precondition the client set answers 409.
-                if e.reason == "Conflict" and unconditional and not (e.details or {}).get("causes"):
-                    await self._catch_up(rt, ns, name, current.revision)
+                if e.reason == "Conflict" and unconditional and not (e.details or {}).get("causes") \
+                        and await self._lost_race(rt, ns, name, current.revision):
                     continue
                 raise
             res.warnings = (*warnings, *res.warnings)
             return res
         raise errors.conflict(rt.plural, name, rt.group)
 
-    async def _catch_up(self, rt: ResourceType, ns: str, name: str, revision: int) -> None:
-        """After losing a race for an object read at ``revision``: wait (briefly) until the cache has the winner.
+    async def _lost_race(self, rt: ResourceType, ns: str, name: str, revision: int) -> bool:
+        """Whether a Conflict on an object read at ``revision`` was a race lost to another write of it.
 
-        On SQLite it has it already; on PostgreSQL the winner may be another server's write that the
-        poll has not brought yet, and retrying on the same stale copy would only lose again.
+        Only then is an unconditional update retried: a conflict on anything else (a hook's write)
+        is the client's answer, as before. With a shared database the winner may be another server's
+        write that this cache has not yet: it is brought up to the database's revision first.
         """
         again = self.cache.get(rt.key, ns, name)
-        if again is not None and again.revision == revision:
-            self.store.poke()
-            await self.cache.wait_for(self.cache.revision + 1, timeout=0.5)
-        else:
-            await asyncio.sleep(0)
+        if again is not None and again.revision == revision and self.store.shared:
+            await self.store.fresh_revision()
+            again = self.cache.get(rt.key, ns, name)
+        return again is None or again.revision != revision
 
     async def _write_update(
         self, rt: ResourceType, current: Entry, obj: dict[str, Any], *, subresource: str | None, dry_run: bool,

@@ -83,6 +83,47 @@ def test_history_pg_two_apiservers_cas_answered_404(tmp_path: Path) -> None:
         assert asyncio.run(main()) == []
 
 
+def test_history_pg_two_apiservers_event_twice_after_restart() -> None:
+    """A later pg-two-apiservers history: after one API server was killed and restarted, its watches
+    got resourceVersion 634 twice. Its start-up snapshot read the revision, then (each statement
+    under READ COMMITTED seeing its own state) a change log the other server had already extended;
+    the poll brought those changes again. The snapshot is now one state (REPEATABLE READ)."""
+    from typing import Any
+
+    from sqlalchemy import event
+
+    import migrations
+    from apiserver.storage.database import Database, make_engine
+    from apiserver.storage.records import Op
+
+    needs.pg_url()
+    url = fresh_pg_database()
+    migrations.upgrade(url)
+
+    def cm(name: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}}
+
+    restarted, other = Database(make_engine(url)), Database(make_engine(url))
+    other.write([[Op("ADDED", "configmaps", "default", "before", cm("before"))]])
+    interleaved: list[str] = []
+
+    def other_server_writes(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # right after the snapshot's first statement (the revision), the other server commits
+        if "compacted" in statement and statement.lstrip().upper().startswith("SELECT") and not interleaved:
+            interleaved.append(statement)
+            other.write([[Op("ADDED", "configmaps", "default", "during", cm("during"))]])
+
+    event.listen(restarted.engine, "after_cursor_execute", other_server_writes)
+    try:
+        snap = restarted.snapshot()
+    finally:
+        restarted.engine.dispose()
+        other.engine.dispose()
+    assert interleaved, "the snapshot's statements were not seen"
+    assert [c[0] for c in snap.changes if c[0] > snap.revision] == []
+    assert {o[2] for o in snap.objects} == {"before"}
+
+
 def test_steady_and_kill9_histories_are_linearizable(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     calm = steady(tmp_path, seconds=5, seed=seed)

@@ -110,30 +110,33 @@ class Database:
     def snapshot(self) -> Snapshot:
         """Everything the watch cache needs at start, read in one transaction."""
         self.ensure_revision_row()
-        with self.engine.begin() as conn:
-            rev, compacted = conn.execute(
-                select(schema.revision.c.revision, schema.revision.c.compacted).where(schema.revision.c.id == 1)
-            ).one()
-            objs = [
-                (r.resource, r.namespace, r.name, self._read(r.resource, r.namespace, r.name, r.body))
+        with self.engine.connect() as plain:
+            level = self.dialect.snapshot_isolation
+            conn = plain.execution_options(isolation_level=level) if level else plain
+            with conn.begin():
+                rev, compacted = conn.execute(
+                    select(schema.revision.c.revision, schema.revision.c.compacted).where(schema.revision.c.id == 1)
+                ).one()
+                objs = [
+                    (r.resource, r.namespace, r.name, self._read(r.resource, r.namespace, r.name, r.body))
+                    for r in conn.execute(
+                        select(schema.objects.c.resource, schema.objects.c.namespace, schema.objects.c.name,
+                               schema.objects.c.body)
+                    )
+                ]
+                chs: list[ChangeRow] = []
                 for r in conn.execute(
-                    select(schema.objects.c.resource, schema.objects.c.namespace, schema.objects.c.name,
-                           schema.objects.c.body)
-                )
-            ]
-            chs: list[ChangeRow] = []
-            for r in conn.execute(
-                select(schema.changes).where(schema.changes.c.revision > compacted).order_by(schema.changes.c.revision)
-            ):
-                try:
-                    chs.append((r.revision, r.type, r.resource, r.namespace, r.name,
-                                self._read(r.resource, r.namespace, r.name, r.body)))
-                except TransformError:
-                    # History written with a key no longer configured (rotated out): it and everything
-                    # before it count as compacted, so a watch from there gets 410 Gone and relists.
-                    # Current objects have no such way out: they must read (above).
-                    chs.clear()
-                    compacted = r.revision
+                    select(schema.changes).where(schema.changes.c.revision > compacted).order_by(schema.changes.c.revision)
+                ):
+                    try:
+                        chs.append((r.revision, r.type, r.resource, r.namespace, r.name,
+                                    self._read(r.resource, r.namespace, r.name, r.body)))
+                    except TransformError:
+                        # History written with a key no longer configured (rotated out): it and everything
+                        # before it count as compacted, so a watch from there gets 410 Gone and relists.
+                        # Current objects have no such way out: they must read (above).
+                        chs.clear()
+                        compacted = r.revision
         return Snapshot(int(rev), int(compacted), objs, chs)
 
     def current_revision(self) -> int:

@@ -91,6 +91,12 @@ class Committer(Protocol):
 class Dialect(Protocol):
     """One SQL engine's own ways; database.dialect_for picks the instance."""
 
+    # The isolation level under which the start-up snapshot's statements all see one state, or None
+    # when a transaction already does (SQLite). Under PostgreSQL's READ COMMITTED each statement
+    # sees its own: the change log could run past the revision read first, and those changes then
+    # came again through the poll, twice in every watch (found by bench/robustness.py).
+    snapshot_isolation: str | None
+
     def prepare(self, url: str) -> None:
         """Before anything opens ``url``: what it needs on disk (SQLite: an owner-only database file)."""
 

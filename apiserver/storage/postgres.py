@@ -37,6 +37,8 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 class PostgreSQL:
     """The PostgreSQL dialect (dialect.Dialect): see the module docstring."""
 
+    snapshot_isolation: str | None = "REPEATABLE READ"
+
     def prepare(self, url: str) -> None:
         return None  # the server keeps its own files
 

@@ -55,6 +55,8 @@ Pending = list[tuple[list[Op], asyncio.Future[list[Change]]]]
 class SQLite:
     """The SQLite dialect (dialect.Dialect): see the module docstring."""
 
+    snapshot_isolation: str | None = None  # a read transaction is one snapshot of the WAL already
+
     def prepare(self, url: str) -> None:
         """The database file owner-only (0600), created so before SQLite first opens it; SQLite gives its
         -wal, -shm and -journal files the database file's mode, and existing ones are made 0600 too."""
