@@ -34,6 +34,11 @@ from apiserver.settings import Settings
 log = logging.getLogger("kubelite.serving")
 
 MAX_HEADER_BYTES = 1 << 20
+# How long an idle keep-alive connection stays open. Longer than clients keep theirs (Go's transport,
+# kubectl's and client-go's, idles 90 s; httpx 5 s), so the client always closes first. Race: with
+# uvicorn's default of 5 s, kubectl drain's retry "after 5s" met the server closing the same idle
+# connection, and a POST, which Go cannot resend, failed with EOF.
+KEEP_ALIVE_SECONDS = 120
 
 
 def _bounded_protocol() -> Any:
@@ -147,8 +152,9 @@ def serve(app: Any, settings: Settings, *, log_level: str = "info") -> None:
             log.info("serving TLS; clients verify with the CA at %s", files[2])
     config = uvicorn.Config(app, host=settings.bind_address, port=settings.port, log_level=log_level,
                             access_log=False, loop="uvloop", http=_bounded_protocol(),
+                            timeout_keep_alive=KEEP_ALIVE_SECONDS,
                             timeout_graceful_shutdown=int(max(1, settings.shutdown_grace)), **kwargs)
     DrainingServer(config, on_shutdown=lambda: drain(app)).run()
 
 
-__all__ = ["MAX_HEADER_BYTES", "DrainingServer", "drain", "serve", "tls_files"]
+__all__ = ["KEEP_ALIVE_SECONDS", "MAX_HEADER_BYTES", "DrainingServer", "drain", "serve", "tls_files"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import signal
 import socket
 import sqlite3
@@ -167,3 +168,26 @@ def test_idle_server_stops_promptly(sig: signal.Signals, tmp_path: Path) -> None
     # uvicorn re-raises the signal after stopping; click reports a re-raised SIGINT as "Aborted!" (exit 1)
     assert srv.proc.wait(15) in (0, 1, -sig)
     assert time.monotonic() - t0 < 5
+
+
+def test_an_idle_keep_alive_connection_outlives_a_clients_retry_interval(tmp_path: Path) -> None:
+    """kubectl drain retries an eviction POST after 5 s on its kept-alive connection; the server must
+    not close that connection first (Go cannot resend a POST that met EOF)."""
+    srv = start_apiserver(tmp_path, service_accounts=False)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        try:
+            conn.request("GET", "/api/v1/namespaces/default")
+            first = conn.getresponse()
+            assert first.status == 200
+            first.read()
+            sock = conn.sock
+            time.sleep(6.5)  # past uvicorn's default 5 s keep-alive
+            conn.request("POST", "/api/v1/namespaces", body=b"{}", headers={"Content-Type": "application/json"})
+            second = conn.getresponse()  # RemoteDisconnected here when the server closed the connection
+            assert second.status == 422 and conn.sock is sock  # the same connection answered
+            second.read()
+        finally:
+            conn.close()
+    finally:
+        srv.stop()

@@ -240,7 +240,9 @@ class InlineCommitter:
 
     async def write(self, ops: list[list[Op]], *, trusted: bool) -> Results:
         loop = asyncio.get_running_loop()
-        if loop.time() >= self._busy_until:
+        # While the writer thread checkpoints, writes queue behind it on that thread: an inline
+        # writer retaking the lock between the checkpoint's busy-waits would starve its RESTART.
+        if loop.time() >= self._busy_until and not self._checkpointing:
             # Locked by another process: the thread waits, not the event loop,
             # and for a second every write goes to the thread.
             try:
@@ -269,6 +271,8 @@ class InlineCommitter:
     async def compact(self, upto: int) -> int:
         # One short transaction at a time on the event loop, between the writers'
         # batches, so compaction never holds the lock a writer waits for.
+        if self._checkpointing:
+            return await self.thread.compact(upto)
         n = 0
         while True:
             step = self.log.compact(upto, max_batches=1, quick=True)
