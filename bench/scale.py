@@ -150,6 +150,13 @@ async def run(url: str, api_pid: int, db: Path, *, services: int, pods: int, cli
             await c.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         except errors.AlreadyExists:
             pass
+        # Pods are admitted with the namespace's `default` ServiceAccount, which the controller makes
+        while True:
+            try:
+                await c.get(BY_KEY["serviceaccounts"], "default", namespace=NS)
+                break
+            except errors.NotFound:
+                await asyncio.sleep(0.1)
         sem = asyncio.Semaphore(clients)
         failures = 0
 
@@ -318,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             api, url = start_apiserver(d / "api", pin=False)
             fresh_start = time.perf_counter() - t
             procs["apiserver"] = api
-            for name in ("ipam", "nodeport", "endpoints"):
+            for name in ("ipam", "nodeport", "endpoints", "serviceaccount"):
                 procs[name] = start_process(kubelite_argv("controller", name, "--server", url, "--no-leader-elect",
                                                           "--log-level", "WARNING"), d / f"{name}.log", pin=False)
             for i in range(args.nodes):
@@ -332,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 if len(nodes) >= args.nodes:
                     break
                 time.sleep(0.2)
-            log(f"apiserver at {url}; ipam, nodeport, endpoints and {args.nodes} node agents started")
+            log(f"apiserver at {url}; ipam, nodeport, endpoints, serviceaccount and {args.nodes} node agents started")
             time.sleep(1.0)
             pids = {name: proc.pid for name, proc in procs.items()}
             # sqlite_bytes(FILE) counts FILE and FILE-wal: given the WAL itself, it is the WAL alone
