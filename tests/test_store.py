@@ -241,3 +241,38 @@ async def test_store_publishes_each_commit_to_its_sink_once_in_revision_order(ur
         assert sink.applied[-1][1:] == ("DELETED", "p3")
     finally:
         await store.stop()
+
+
+@pytest.mark.parametrize("writer_thread", ["0", "1"])
+async def test_a_write_refused_for_an_earlier_one_of_its_batch_finds_that_one_in_the_cache(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, writer_thread: str) -> None:
+    """Two updates of one object from the same revision in one batch: the second is refused before the
+    transaction; its caller must resume only once the first is in the cache, so a retry (an
+    unconditional update) sees what won. On the writer thread the commit awaits, so answering the
+    refused one at once let it resume first."""
+    monkeypatch.setenv("KUBELITE_WRITER_THREAD", writer_thread)
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    migrations.upgrade(url)
+    store = await open_store(url)
+    try:
+        [made] = await store.commit([Op("ADDED", "configmaps", "d", "k", {"metadata": {"name": "k"}})])
+
+        async def update(v: str) -> int | str:
+            try:
+                await store.commit([Op("MODIFIED", "configmaps", "d", "k", {"metadata": {"name": "k"}, "v": v},
+                                       made.revision)])
+                return "won"
+            except VersionConflict:
+                entry = cache(store).get("configmaps", "d", "k")
+                assert entry is not None
+                return entry.revision
+
+        for _ in range(20):
+            results = await asyncio.gather(update("a"), update("b"))
+            assert results.count("won") <= 1
+            lost = [r for r in results if r != "won"]
+            assert all(isinstance(r, int) and r > made.revision for r in lost), results
+            [made] = await store.commit([Op("MODIFIED", "configmaps", "d", "k", {"metadata": {"name": "k"}},
+                                            cache(store).get("configmaps", "d", "k").revision)])  # type: ignore[union-attr]
+    finally:
+        await store.stop()

@@ -55,7 +55,15 @@ class Feed(Protocol):
     trusted: bool  # the sink is authoritative: writes are prechecked and need no savepoints
 
     def admit(self, batch: list[tuple[list[Op], asyncio.Future[list[Change]]]]
-              ) -> list[tuple[list[Op], asyncio.Future[list[Change]]]]: ...
+              ) -> tuple[list[tuple[list[Op], asyncio.Future[list[Change]]]],
+                         list[tuple[asyncio.Future[list[Change]], StorageError]]]:
+        """The writes to run, and those refused before the transaction with why.
+
+        The store answers the refused together with the batch's commits, never before them:
+        a caller refused because an earlier write of its batch won must find that write in
+        the cache when it resumes (an unconditional update then retries on it).
+        """
+        ...
 
     async def settle(self, revision: int) -> None:
         """Before callers are answered: the sink has reached ``revision``."""

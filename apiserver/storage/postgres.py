@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import Connection
 
 from apiserver.storage.dialect import Committer, Feed, Log, ThreadCommitter
+from apiserver.storage.errors import StorageError
 from apiserver.storage.records import Change, ChangeSink, Op
 
 log = logging.getLogger("kubelite.store")
@@ -102,8 +103,8 @@ class PolledFeed:
         self._stopped = threading.Event()
         self._listener: threading.Thread | None = None
 
-    def admit(self, batch: Pending) -> Pending:
-        return batch  # the database is the only judge of preconditions
+    def admit(self, batch: Pending) -> tuple[Pending, list[tuple[asyncio.Future[list[Change]], StorageError]]]:
+        return batch, []  # the database is the only judge of preconditions
 
     async def settle(self, revision: int) -> None:
         while self.sink.revision < revision:

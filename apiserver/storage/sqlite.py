@@ -164,12 +164,10 @@ class DirectFeed:
     def __init__(self, sink: ChangeSink) -> None:
         self.sink = sink
 
-    def admit(self, batch: Pending) -> Pending:
+    def admit(self, batch: Pending) -> tuple[Pending, list[tuple[asyncio.Future[list[Change]], StorageError]]]:
         verdicts = self.precheck([b[0] for b in batch])
-        for (_, fut), err in zip(batch, verdicts, strict=True):
-            if err is not None and not fut.done():
-                fut.set_exception(err)
-        return [b for b, err in zip(batch, verdicts, strict=True) if err is None]
+        refused = [(fut, err) for (_, fut), err in zip(batch, verdicts, strict=True) if err is not None]
+        return [b for b, err in zip(batch, verdicts, strict=True) if err is None], refused
 
     def precheck(self, batches: list[list[Op]]) -> list[StorageError | None]:
         """Each batch's verdict against the cache plus the batches accepted before it."""

@@ -88,8 +88,9 @@ class Store:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 # A single writer fails here what must fail, so its transaction needs no savepoints.
-                batch = feed.admit(batch)
+                batch, refused = feed.admit(batch)
                 if not batch:
+                    _refuse(refused)
                     continue
                 try:
                     results = await committer.write([b[0] for b in batch], trusted=feed.trusted)
@@ -98,6 +99,7 @@ class Store:
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(e)
+                    _refuse(refused)
                     continue
                 self.transactions += 1
                 committed: list[Change] = []
@@ -117,6 +119,7 @@ class Store:
                         fut.set_exception(r)
                     else:
                         fut.set_result(r)
+                _refuse(refused)  # after the commit they lost to, with it: see Feed.admit
                 if committed:
                     self.commits += 1
                     feed.publish(committed)
@@ -156,3 +159,9 @@ class Store:
             except Exception as e:  # a reader holds the WAL: the next pass truncates it
                 log.info("WAL checkpoint deferred: %s", e)
         return n
+
+
+def _refuse(refused: list[tuple[asyncio.Future[list[Change]], StorageError]]) -> None:
+    for fut, err in refused:
+        if not fut.done():
+            fut.set_exception(err)
